@@ -1,0 +1,294 @@
+"""What every hub client shares: the WebSocket lifecycle, keep-alive, request matching."""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from collections import Counter
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass, field
+import logging
+from typing import Any, ClassVar
+
+import aiohttp
+
+from .errors import CannotConnect, CommandFailed, HubError, InvalidAuth, SessionClosed
+from .model import HubInfo, HubMessage
+
+_LOGGER = logging.getLogger(__name__)
+
+type Listener = Callable[[HubMessage], None]
+
+DEFAULT_MAX_MSG_SIZE = 16 * 1024 * 1024
+CONNECT_TIMEOUT = 15.0
+REQUEST_TIMEOUT = 15.0
+
+
+@dataclass(slots=True)
+class Timing:
+    """How a client keeps its connection alive and notices a dead one (seconds)."""
+
+    keepalive_interval: float | None = None
+    """Send the hub's keep-alive text this often (None: the hub has none)."""
+    ws_heartbeat: float | None = None
+    """WebSocket ping interval; the pong must come within half of it."""
+    silence_timeout: float | None = None
+    """Give up on a connection that sent nothing for this long."""
+
+
+@dataclass(slots=True)
+class HubStats:
+    """Counters shown in diagnostics."""
+
+    frames: int = 0
+    messages: int = 0
+    dropped: Counter[str] = field(default_factory=Counter)
+    connects: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain values for diagnostics."""
+        return {
+            "frames": self.frames,
+            "messages": self.messages,
+            "dropped": dict(self.dropped),
+            "connects": self.connects,
+        }
+
+
+class HubClient(ABC):
+    """One connection to one hub; emits normalized messages to a listener."""
+
+    kind: ClassVar[str]
+    keepalive_text: ClassVar[str | None] = None
+    max_msg_size: ClassVar[int] = DEFAULT_MAX_MSG_SIZE
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        listener: Listener,
+        *,
+        timing: Timing | None = None,
+    ) -> None:
+        """Keep the injected session; nothing is opened until connect()."""
+        self._session = session
+        self._listener = listener
+        self.timing = timing or self.default_timing()
+        self.stats = HubStats()
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._pending: dict[Hashable, asyncio.Future[Any]] = {}
+
+    @classmethod
+    @abstractmethod
+    def from_config(
+        cls,
+        session: aiohttp.ClientSession,
+        listener: Listener,
+        config: Mapping[str, Any],
+        *,
+        timing: Timing | None = None,
+    ) -> HubClient:
+        """Build a client from a config entry's data (keys as in Home Assistant's CONF_*)."""
+
+    @classmethod
+    def default_timing(cls) -> Timing:
+        """Keep-alive settings for this hub kind."""
+        return Timing()
+
+    @abstractmethod
+    async def connect(self) -> HubInfo:
+        """Open the connection, authenticate and load the full state."""
+
+    @abstractmethod
+    def handle_text(self, text: str) -> None:
+        """Parse one text frame and emit what it says."""
+
+    def handle_binary(self, data: bytes) -> None:
+        """Parse one binary frame; most hubs send none."""
+        self.drop("binary")
+
+    async def send_command(
+        self,
+        device_id: str,
+        command: str,
+        parameters: Mapping[str, Any],
+        timeout: float,
+    ) -> Any:
+        """Send a native command to one device and return the hub's result."""
+        raise CommandFailed(f"{self.kind} hubs take no commands")
+
+    @property
+    def connected(self) -> bool:
+        """Whether the connection is open."""
+        return self._ws is not None and not self._ws.closed
+
+    async def run(self) -> None:
+        """Wait until the connection ends; raise why it ended."""
+        if self._reader is None:
+            raise CannotConnect("not connected")
+        await asyncio.shield(self._reader)
+
+    async def close(self) -> None:
+        """Close the connection and stop reading."""
+        reader, self._reader = self._reader, None
+        if reader is not None and not reader.done():
+            reader.cancel()
+            try:
+                await reader
+            except (asyncio.CancelledError, HubError):
+                pass
+        elif reader is not None and not reader.cancelled():
+            reader.exception()  # retrieved, so asyncio does not log it
+        ws, self._ws = self._ws, None
+        if ws is not None:
+            await ws.close()
+        self._fail_pending(CannotConnect("connection closed"))
+
+    # --- for subclasses ---
+
+    def emit(self, message: HubMessage) -> None:
+        """Hand one normalized message to the listener."""
+        self.stats.messages += 1
+        self._listener(message)
+
+    def drop(self, reason: str, detail: object = None) -> None:
+        """Count a frame or item that was skipped, and say why at debug level."""
+        self.stats.dropped[reason] += 1
+        _LOGGER.debug("%s: skipped a frame (%s) %.200r", self.kind, reason, detail)
+
+    async def open_websocket(
+        self, url: str, *, ssl: bool = True, headers: Mapping[str, str] | None = None
+    ) -> None:
+        """Open the WebSocket and start reading it."""
+        await self.close()
+        try:
+            self._ws = await self._session.ws_connect(
+                url,
+                ssl=None if ssl else False,
+                headers=headers,
+                heartbeat=self.timing.ws_heartbeat,
+                max_msg_size=self.max_msg_size,
+                timeout=aiohttp.ClientWSTimeout(ws_close=10.0),
+                autoping=True,
+            )
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as err:
+            raise CannotConnect(f"cannot open {self.kind} WebSocket: {type(err).__name__}") from err
+        self.stats.connects += 1
+        self._reader = asyncio.get_running_loop().create_task(
+            self._read_loop(self._ws), name=f"fleet_push {self.kind} reader"
+        )
+
+    async def send_text(self, text: str) -> None:
+        """Send one text frame."""
+        if self._ws is None or self._ws.closed:
+            raise CannotConnect("not connected")
+        try:
+            await self._ws.send_str(text)
+        except (aiohttp.ClientError, ConnectionError, RuntimeError) as err:
+            raise CannotConnect("send failed") from err
+
+    async def request(
+        self, key: Hashable, text: str, timeout: float = REQUEST_TIMEOUT
+    ) -> Any:
+        """Send a frame and wait for the reply that resolve(key, ...) delivers."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[key] = future
+        try:
+            await self.send_text(text)
+            async with asyncio.timeout(timeout):
+                return await self._await_reply(future)
+        except TimeoutError as err:
+            raise CommandFailed("the hub did not answer in time", code="timeout") from err
+        finally:
+            self._pending.pop(key, None)
+
+    async def _await_reply(self, future: asyncio.Future[Any]) -> Any:
+        """Wait for a reply, or for the connection to end first."""
+        reader = self._reader
+        if reader is None:
+            return await future
+        done, _ = await asyncio.wait(
+            (future, reader), return_when=asyncio.FIRST_COMPLETED
+        )
+        if future in done:
+            return future.result()
+        future.cancel()
+        if not reader.cancelled() and (err := reader.exception()) is not None:
+            raise err
+        raise CannotConnect("connection closed while waiting for a reply")
+
+    def resolve(self, key: Hashable, result: Any) -> bool:
+        """Deliver a reply to the request waiting for it; False if none waits."""
+        future = self._pending.get(key)
+        if future is None or future.done():
+            return False
+        future.set_result(result)
+        return True
+
+    def reject(self, key: Hashable, error: Exception) -> bool:
+        """Fail the request waiting for key; False if none waits."""
+        future = self._pending.get(key)
+        if future is None or future.done():
+            return False
+        future.set_exception(error)
+        return True
+
+    # --- the read loop ---
+
+    async def _read_loop(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        """Read frames until the connection ends; raise CannotConnect or a hub error."""
+        try:
+            await self._read_frames(ws)
+        finally:
+            self._fail_pending(CannotConnect("connection lost"))
+
+    async def _read_frames(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        timing = self.timing
+        loop = asyncio.get_running_loop()
+        last_frame = last_sent = loop.time()
+        while True:
+            now = loop.time()
+            waits = []
+            if self.keepalive_text and timing.keepalive_interval:
+                waits.append(last_sent + timing.keepalive_interval - now)
+            if timing.silence_timeout:
+                waits.append(last_frame + timing.silence_timeout - now)
+            try:
+                msg = await ws.receive(timeout=max(min(waits), 0) if waits else None)
+            except TimeoutError:
+                now = loop.time()
+                if timing.silence_timeout and now - last_frame >= timing.silence_timeout:
+                    raise CannotConnect("the hub went silent") from None
+                if self.keepalive_text:
+                    await self.send_text(self.keepalive_text)
+                    last_sent = now
+                continue
+            last_frame = loop.time()
+            if msg.type is aiohttp.WSMsgType.TEXT:
+                self._guarded(self.handle_text, msg.data)
+            elif msg.type is aiohttp.WSMsgType.BINARY:
+                self._guarded(self.handle_binary, msg.data)
+            elif msg.type in (
+                aiohttp.WSMsgType.CLOSE,
+                aiohttp.WSMsgType.CLOSING,
+                aiohttp.WSMsgType.CLOSED,
+            ):
+                raise CannotConnect(f"the hub closed the connection ({ws.close_code})")
+            elif msg.type is aiohttp.WSMsgType.ERROR:
+                raise CannotConnect(f"connection error: {type(msg.data).__name__}")
+
+    def _guarded[T](self, handler: Callable[[T], None], data: T) -> None:
+        """Run a frame handler; a bad frame is counted, never fatal."""
+        self.stats.frames += 1
+        try:
+            handler(data)
+        except (InvalidAuth, SessionClosed):
+            raise
+        except Exception as err:  # noqa: BLE001 - one bad frame must not end the loop
+            self.drop(f"error:{type(err).__name__}", data)
+
+    def _fail_pending(self, error: Exception) -> None:
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(error)
+        self._pending.clear()

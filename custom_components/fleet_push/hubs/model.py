@@ -1,0 +1,135 @@
+"""The normalized updates every hub client emits, whatever its wire protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Any, Final
+
+HUB_DEVICE_ID: Final = ""
+"""The device id under which a hub's own values (version, licence) are kept."""
+
+
+class Field(StrEnum):
+    """Measurements a device or hub can report; entity descriptions are keyed by these."""
+
+    # Fleet devices.
+    ONLINE = "online"
+    BUSY = "busy"
+    USB = "usb"
+    BATTERY = "battery"
+    BATTERY_VOLTAGE = "battery_voltage"
+    EXTERNAL_VOLTAGE = "external_voltage"
+    IGNITION = "ignition"
+    MOVING = "moving"
+    SPEED = "speed"
+    ALTITUDE = "altitude"
+    GPS_SIGNAL = "gps_signal"
+    GSM_SIGNAL = "gsm_signal"
+    SATELLITES = "satellites"
+    MILEAGE = "mileage"
+    INPUTS = "inputs"
+    OUTPUTS = "outputs"
+    # Hubs.
+    CONNECTED = "connected"
+    LICENCES_TOTAL = "licences_total"
+    LICENCES_LOCAL = "licences_local"
+    DEVICES = "devices"
+    DEVICES_ONLINE = "devices_online"
+    LICENCE_EXPIRES = "licence_expires"
+
+
+type Value = bool | int | float | str | datetime | tuple[bool, ...] | None
+"""A reported value; None means the hub reported the field without a usable value."""
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    """A GPS fix."""
+
+    latitude: float
+    longitude: float
+    time: datetime | None = None
+    speed: float | None = None
+    """km/h"""
+    heading: float | None = None
+    """degrees from north"""
+    altitude: float | None = None
+    """metres"""
+    accuracy: float | None = None
+    """metres"""
+
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceUpdate:
+    """What a hub said about one device; None and absent keys mean "not said"."""
+
+    device_id: str
+    name: str | None = None
+    manufacturer: str | None = None
+    model: str | None = None
+    model_id: str | None = None
+    firmware: str | None = None
+    hardware: str | None = None
+    mac: str | None = None
+    serial: str | None = None
+    position: Position | None = None
+    values: Mapping[Field, Value] = field(default_factory=dict)
+    extras: Mapping[str, Any] = _EMPTY
+    """Other vendor values, shown as attributes but never recorded."""
+    channels: frozenset[str] | None = None
+    """Event channels this device has (see HubNotice.channel), when the hub knows them."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRemoved:
+    """The hub deleted a device."""
+
+    device_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class FleetSnapshot:
+    """The hub's full device list: devices not in it are gone."""
+
+    devices: tuple[DeviceUpdate, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class HubUpdate:
+    """What a hub said about itself (version, licence figures)."""
+
+    version: str | None = None
+    values: Mapping[Field, Value] = field(default_factory=dict)
+    extras: Mapping[str, Any] = _EMPTY
+    channels: frozenset[str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HubNotice:
+    """Something that happened: a log line, an alarm, a lifecycle change."""
+
+    channel: str
+    event_type: str
+    device_id: str = HUB_DEVICE_ID
+    attributes: Mapping[str, Any] = _EMPTY
+
+
+type HubMessage = DeviceUpdate | DeviceRemoved | FleetSnapshot | HubUpdate | HubNotice
+
+
+@dataclass(frozen=True, slots=True)
+class HubInfo:
+    """Who the hub is, learned while connecting."""
+
+    unique_id: str
+    title: str
+    manufacturer: str
+    model: str
+    version: str | None = None

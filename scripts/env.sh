@@ -1,0 +1,59 @@
+# shellcheck shell=bash
+# Shared by scripts/setup, scripts/test, scripts/develop and scripts/bench: where the Python
+# that runs FleetPush's tests lives, and how to run a command with it.
+#
+# Home Assistant 2026.10 needs Python >= 3.14.2. Where the machine has one (a laptop, a
+# devcontainer), the virtual environment is made with it directly. Elsewhere a minimal Debian sid
+# root with Python 3.14 is built once under FLEETPUSH_ROOT and commands run inside it through
+# `unshare` + `chroot`, with the checkout bind-mounted at the same path.
+
+FLEETPUSH_ROOT=${FLEETPUSH_ROOT:-/opt/fleetpush-root}
+CHECKOUT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+FP_START=${FP_START:-$(date +%s)}
+
+say() { printf '[%4ss] %s\n' "$(($(date +%s) - FP_START))" "$*"; }
+
+# A Python >= 3.14.2 on this machine, or nothing.
+native_python() {
+  local candidate
+  for candidate in "${FLEETPUSH_PYTHON:-}" python3.15 python3.14 python3; do
+    [ -n "$candidate" ] || continue
+    command -v "$candidate" >/dev/null 2>&1 || continue
+    if "$candidate" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 14, 2) else 1)' 2>/dev/null; then
+      command -v "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
+
+if NATIVE_PYTHON=$(native_python); then
+  FP_MODE=native
+  VENV=${FLEETPUSH_VENV:-$HOME/.cache/fleetpush/venv}
+else
+  FP_MODE=chroot
+  NATIVE_PYTHON=
+  VENV=/opt/venv # as seen inside the root
+fi
+
+# Run a command with the virtual environment first on PATH, in the checkout.
+fp_run() {
+  if [ "$FP_MODE" = native ]; then
+    (cd "$CHECKOUT" && PATH="$VENV/bin:$PATH" VIRTUAL_ENV="$VENV" "$@")
+    return
+  fi
+  local quoted
+  quoted=$(printf '%q ' "$@")
+  unshare --mount --propagation private bash -c '
+    set -e
+    root=$1 checkout=$2 venv=$3 cmd=$4
+    mount --bind /proc "$root/proc"
+    mount --rbind /dev "$root/dev"
+    mount --rbind /sys "$root/sys"
+    mkdir -p "$root$checkout"
+    mount --bind "$checkout" "$root$checkout"
+    exec chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" \
+      CI="${CI:-}" PATH="$venv/bin:/usr/local/bin:/usr/bin:/bin" VIRTUAL_ENV="$venv" \
+      FP_IN_ROOT=1 /bin/bash -c "cd \"$checkout\" && exec $cmd"
+  ' fleetpush "$FLEETPUSH_ROOT" "$CHECKOUT" "$VENV" "$quoted"
+}

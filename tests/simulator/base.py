@@ -1,0 +1,230 @@
+"""What every hub simulator shares: the server, its connections and the fault hooks."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+import contextlib
+import json
+import random
+from typing import Any, ClassVar
+
+from aiohttp import WSMsgType, web
+
+
+class Connection:
+    """One client connected to a simulator."""
+
+    def __init__(self, simulator: HubSimulator, ws: web.WebSocketResponse) -> None:
+        """Wrap the server side of one WebSocket."""
+        self.simulator = simulator
+        self.ws = ws
+        self.state: dict[str, Any] = {}
+        """Per-connection protocol state (authenticated, subscriptions, ...)."""
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def send(self, frame: str | bytes | dict[str, Any] | list[Any]) -> None:
+        """Send a frame unless the simulator is playing dead or the socket is gone."""
+        if self.simulator.silent or self.ws.closed:
+            return
+        try:
+            if isinstance(frame, bytes):
+                await self.ws.send_bytes(frame)
+            elif isinstance(frame, str):
+                await self.ws.send_str(frame)
+            else:
+                await self.ws.send_str(json.dumps(frame, ensure_ascii=False))
+        except (ConnectionError, RuntimeError):
+            pass
+
+    def every(self, seconds: float, action: Callable[[], Awaitable[None]]) -> None:
+        """Run an action periodically while this connection is open."""
+
+        async def loop() -> None:
+            while not self.ws.closed:
+                await asyncio.sleep(seconds)
+                await action()
+
+        task = asyncio.get_running_loop().create_task(loop())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self, code: int = 1000) -> None:
+        """Close this connection from the server side."""
+        for task in list(self._tasks):
+            task.cancel()
+        await self.ws.close(code=code)
+
+
+class HubSimulator:
+    """A hub on loopback; subclasses speak one protocol.
+
+    Fault hooks for tests: push(), drop_connections(), stop_answering(), resume_answering(),
+    revoke_credentials(), restart().
+    """
+
+    kind: ClassVar[str]
+    ws_path: ClassVar[str] = "/"
+    max_msg_size: ClassVar[int] = 64 * 1024 * 1024
+
+    def __init__(
+        self,
+        *,
+        devices: int = 3,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        event_rate: float = 0.0,
+        seed: int = 1,
+    ) -> None:
+        """Make a fleet of `devices`; events per second per device with event_rate."""
+        self.host = host
+        self.port = port
+        self.event_rate = event_rate
+        self.random = random.Random(seed)
+        self.silent = False
+        self.credentials_revoked = False
+        self.connections: set[Connection] = set()
+        self.received: list[str] = []
+        """Every text frame clients sent, for tests to inspect."""
+        self._runner: web.AppRunner | None = None
+        self._events: asyncio.Task[None] | None = None
+        self.build_fleet(devices)
+
+    # --- for subclasses ---
+
+    def build_fleet(self, devices: int) -> None:
+        """Create the simulated devices."""
+        raise NotImplementedError
+
+    def add_routes(self, app: web.Application) -> None:
+        """Add REST routes beside the WebSocket, if the hub has any."""
+
+    async def on_connect(self, conn: Connection) -> None:
+        """Greet a new connection (handshake frames)."""
+
+    async def on_text(self, conn: Connection, text: str) -> None:
+        """Answer one text frame from a client."""
+        raise NotImplementedError
+
+    async def tick(self) -> None:
+        """Make the fleet do something (move, go busy, ...) once; used with event_rate."""
+
+    # --- lifecycle ---
+
+    @property
+    def base_url(self) -> str:
+        """http://host:port of the running server."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The WebSocket URL a client connects to."""
+        return f"ws://{self.host}:{self.port}{self.ws_path}"
+
+    async def start(self) -> None:
+        """Listen on host:port (port 0: a free one, kept across restarts)."""
+        app = web.Application()
+        app.router.add_get(self.ws_path, self._websocket)
+        self.add_routes(app)
+        self._runner = web.AppRunner(app, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        await site.start()
+        if self.port == 0:
+            server = site._server  # noqa: SLF001 - the only way to learn the chosen port
+            assert server is not None
+            self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        if self.event_rate > 0:
+            self._events = asyncio.get_running_loop().create_task(self._event_loop())
+
+    async def stop(self) -> None:
+        """Close every connection and stop listening."""
+        if self._events is not None:
+            self._events.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._events
+            self._events = None
+        await self.drop_connections()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> HubSimulator:
+        """Start on entering."""
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        """Stop on leaving."""
+        await self.stop()
+
+    # --- fault hooks ---
+
+    async def push(self, frame: str | bytes | dict[str, Any] | list[Any]) -> None:
+        """Send a frame to every connected client."""
+        for conn in list(self.connections):
+            await conn.send(frame)
+
+    async def drop_connections(self, code: int = 1001) -> None:
+        """Close every connection, as a hub going down does."""
+        for conn in list(self.connections):
+            await conn.close(code)
+        self.connections.clear()
+
+    def stop_answering(self) -> None:
+        """Play dead: keep sockets open but send nothing, not even pongs."""
+        self.silent = True
+
+    def resume_answering(self) -> None:
+        """Come back to life."""
+        self.silent = False
+
+    def revoke_credentials(self) -> None:
+        """Make every credential invalid from now on (subclasses check this flag)."""
+        self.credentials_revoked = True
+
+    def restore_credentials(self) -> None:
+        """Accept the configured credentials again."""
+        self.credentials_revoked = False
+
+    async def restart(self, downtime: float = 0.0) -> None:
+        """Go down (dropping every connection) and come back on the same port."""
+        await self.stop()
+        await asyncio.sleep(downtime)
+        await self.start()
+
+    async def wait_for_connections(self, count: int = 1, timeout: float = 10.0) -> None:
+        """Wait until `count` clients are connected."""
+        async with asyncio.timeout(timeout):
+            while len(self.connections) < count:
+                await asyncio.sleep(0.01)
+
+    # --- internals ---
+
+    async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=False, max_msg_size=self.max_msg_size)
+        await ws.prepare(request)
+        conn = Connection(self, ws)
+        conn.state["query"] = dict(request.query)
+        self.connections.add(conn)
+        try:
+            await self.on_connect(conn)
+            async for msg in ws:
+                if msg.type is WSMsgType.PING:
+                    if not self.silent:
+                        await ws.pong(msg.data)
+                elif msg.type is WSMsgType.TEXT:
+                    if self.silent:
+                        continue
+                    self.received.append(msg.data)
+                    await self.on_text(conn, msg.data)
+        finally:
+            self.connections.discard(conn)
+            await conn.close()
+        return ws
+
+    async def _event_loop(self) -> None:
+        while True:
+            await asyncio.sleep(1.0 / self.event_rate)
+            if not self.silent:
+                await self.tick()
