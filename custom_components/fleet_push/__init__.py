@@ -1,1 +1,48 @@
-"""FleetPush."""
+"""FleetPush: live device fleets from WebSocket hubs, as Home Assistant devices and entities."""
+
+from __future__ import annotations
+
+from homeassistant.const import Platform
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.device_registry import DeviceEntry
+from homeassistant.helpers.typing import ConfigType
+
+from .const import DOMAIN
+from .coordinator import FleetPushConfigEntry, FleetPushCoordinator
+
+PLATFORMS = [
+    Platform.BINARY_SENSOR,
+    Platform.DEVICE_TRACKER,
+    Platform.EVENT,
+    Platform.SENSOR,
+]
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Set up what FleetPush offers beyond its config entries."""
+    return True
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: FleetPushConfigEntry) -> bool:
+    """Connect to a hub and add its devices and entities."""
+    coordinator = FleetPushCoordinator(hass, entry)
+    await coordinator.async_setup()
+    entry.runtime_data = coordinator
+    entry.async_on_unload(coordinator.async_shutdown)
+    await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
+    return True
+
+
+async def async_unload_entry(hass: HomeAssistant, entry: FleetPushConfigEntry) -> bool:
+    """Disconnect from a hub and remove its entities."""
+    return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_config_entry_device(
+    hass: HomeAssistant, entry: FleetPushConfigEntry, device_entry: DeviceEntry
+) -> bool:
+    """Let the user delete a device the hub no longer reports."""
+    return not entry.runtime_data.is_live_device(device_entry.identifiers)

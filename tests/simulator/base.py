@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 import contextlib
 import json
 import random
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from aiohttp import WSMsgType, web
 
@@ -80,7 +80,7 @@ class HubSimulator:
         self.host = host
         self.port = port
         self.event_rate = event_rate
-        self.random = random.Random(seed)
+        self.random = random.Random(seed)  # noqa: S311 - a simulation, not cryptography
         self.silent = False
         self.credentials_revoked = False
         self.connections: set[Connection] = set()
@@ -131,7 +131,7 @@ class HubSimulator:
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
         await site.start()
         if self.port == 0:
-            server = site._server  # noqa: SLF001 - the only way to learn the chosen port
+            server = site._server  # the only way to learn the chosen port
             assert server is not None
             self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
         if self.event_rate > 0:
@@ -149,7 +149,7 @@ class HubSimulator:
             await self._runner.cleanup()
             self._runner = None
 
-    async def __aenter__(self) -> HubSimulator:
+    async def __aenter__(self) -> Self:
         """Start on entering."""
         await self.start()
         return self
@@ -196,7 +196,7 @@ class HubSimulator:
     async def wait_for_connections(self, count: int = 1, timeout: float = 10.0) -> None:
         """Wait until `count` clients are connected."""
         async with asyncio.timeout(timeout):
-            while len(self.connections) < count:
+            while len(self.connections) < count:  # noqa: ASYNC110 - polling a set is simplest here
                 await asyncio.sleep(0.01)
 
     # --- internals ---

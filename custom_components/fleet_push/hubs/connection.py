@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from abc import ABC, abstractmethod
+import asyncio
+import contextlib
 from collections import Counter
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
@@ -91,6 +92,11 @@ class HubClient(ABC):
         """Build a client from a config entry's data (keys as in Home Assistant's CONF_*)."""
 
     @classmethod
+    def normalize_config(cls, user_input: Mapping[str, Any]) -> dict[str, Any]:
+        """What a config entry stores for this input (a hash, say, instead of a password)."""
+        return dict(user_input)
+
+    @classmethod
     def default_timing(cls) -> Timing:
         """Keep-alive settings for this hub kind."""
         return Timing()
@@ -133,10 +139,8 @@ class HubClient(ABC):
         reader, self._reader = self._reader, None
         if reader is not None and not reader.done():
             reader.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError, HubError):
                 await reader
-            except (asyncio.CancelledError, HubError):
-                pass
         elif reader is not None and not reader.cancelled():
             reader.exception()  # retrieved, so asyncio does not log it
         ws, self._ws = self._ws, None
@@ -164,7 +168,7 @@ class HubClient(ABC):
         try:
             self._ws = await self._session.ws_connect(
                 url,
-                ssl=None if ssl else False,
+                ssl=ssl,
                 headers=headers,
                 heartbeat=self.timing.ws_heartbeat,
                 max_msg_size=self.max_msg_size,

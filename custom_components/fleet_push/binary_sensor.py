@@ -1,0 +1,152 @@
+"""Binary sensors: online, busy, USB, ignition, moving, inputs and outputs, hub connected."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any, override
+
+from homeassistant.components.binary_sensor import (
+    BinarySensorDeviceClass,
+    BinarySensorEntity,
+    BinarySensorEntityDescription,
+)
+from homeassistant.const import MATCH_ALL, EntityCategory
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .coordinator import FleetPushConfigEntry, FleetPushCoordinator
+from .entity import (
+    FleetPushEntity,
+    FleetPushEntityDescription,
+    async_add_fleet_entities,
+    described_entities,
+)
+from .fleet import Device
+from .hubs.model import Field
+
+# Coordinator is used to centralize the data updates.
+PARALLEL_UPDATES = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class FleetPushBinarySensorEntityDescription(
+    BinarySensorEntityDescription, FleetPushEntityDescription
+):
+    """A binary sensor showing a boolean field, or one item of a list of booleans."""
+
+    index: int | None = None
+
+
+BINARY_SENSORS: tuple[FleetPushBinarySensorEntityDescription, ...] = (
+    FleetPushBinarySensorEntityDescription(
+        key="connected",
+        translation_key="hub_connected",
+        field=Field.CONNECTED,
+        hub=True,
+        always_available=True,
+        device_class=BinarySensorDeviceClass.CONNECTIVITY,
+        entity_category=EntityCategory.DIAGNOSTIC,
+    ),
+    FleetPushBinarySensorEntityDescription(
+        key="online",
+        translation_key="online",
+        field=Field.ONLINE,
+        device_class=BinarySensorDeviceClass.CONNECTIVITY,
+        shows_extras=True,
+    ),
+    FleetPushBinarySensorEntityDescription(
+        key="busy",
+        translation_key="busy",
+        field=Field.BUSY,
+        device_class=BinarySensorDeviceClass.RUNNING,
+    ),
+    FleetPushBinarySensorEntityDescription(
+        key="usb",
+        translation_key="usb",
+        field=Field.USB,
+        device_class=BinarySensorDeviceClass.PLUG,
+    ),
+    FleetPushBinarySensorEntityDescription(
+        key="ignition", translation_key="ignition", field=Field.IGNITION
+    ),
+    FleetPushBinarySensorEntityDescription(
+        key="moving",
+        translation_key="moving",
+        field=Field.MOVING,
+        device_class=BinarySensorDeviceClass.MOVING,
+    ),
+)
+
+INDEXED_BINARY_SENSORS: tuple[FleetPushBinarySensorEntityDescription, ...] = (
+    FleetPushBinarySensorEntityDescription(
+        key="input",
+        translation_key="input",
+        field=Field.INPUTS,
+        entity_registry_enabled_default=False,
+    ),
+    FleetPushBinarySensorEntityDescription(
+        key="output",
+        translation_key="output",
+        field=Field.OUTPUTS,
+        entity_registry_enabled_default=False,
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: FleetPushConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add binary sensors for every device, now and as devices appear."""
+    simple = described_entities(BINARY_SENSORS, FleetPushBinarySensor)
+
+    def factory(coordinator: FleetPushCoordinator, device: Device) -> Iterable[FleetPushEntity]:
+        yield from simple(coordinator, device)
+        yield from _indexed_entities(coordinator, device)
+
+    async_add_fleet_entities(entry, async_add_entities, factory)
+
+
+def _indexed_entities(
+    coordinator: FleetPushCoordinator, device: Device
+) -> Iterable[FleetPushEntity]:
+    """One binary sensor per item of a device's inputs and outputs."""
+    for description in INDEXED_BINARY_SENSORS:
+        if not description.exists_for(device):
+            continue
+        items = device.values[description.field] if description.field else None
+        for index in range(len(items) if isinstance(items, tuple) else 0):
+            yield FleetPushBinarySensor(
+                coordinator,
+                device.device_id,
+                replace(description, key=f"{description.key}_{index + 1}", index=index),
+            )
+
+
+class FleetPushBinarySensor(FleetPushEntity, BinarySensorEntity):
+    """A boolean a hub reports."""
+
+    _unrecorded_attributes = frozenset({MATCH_ALL})
+    entity_description: FleetPushBinarySensorEntityDescription
+
+    def __init__(
+        self,
+        coordinator: FleetPushCoordinator,
+        device_id: str,
+        description: FleetPushBinarySensorEntityDescription,
+    ) -> None:
+        """Name indexed sensors by their number."""
+        if description.index is not None:
+            self._attr_translation_placeholders = {"number": str(description.index + 1)}
+        super().__init__(coordinator, device_id, description)
+
+    @override
+    def _refresh(self) -> tuple[Any, ...]:
+        value = self.value
+        index = self.entity_description.index
+        if index is not None:
+            value = value[index] if isinstance(value, tuple) and index < len(value) else None
+        self._attr_is_on = value if isinstance(value, bool) else None
+        return (*super()._refresh(), self._attr_is_on)

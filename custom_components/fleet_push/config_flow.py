@@ -1,0 +1,303 @@
+"""Set up a hub from the UI: pick its kind, enter where it is and how to sign in."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, override
+from urllib.parse import urlsplit
+
+from homeassistant.config_entries import (
+    ConfigFlow,
+    ConfigFlowResult,
+    OptionsFlow,
+)
+from homeassistant.const import (
+    CONF_API_KEY,
+    CONF_HOST,
+    CONF_PASSWORD,
+    CONF_PORT,
+    CONF_TOKEN,
+    CONF_URL,
+    CONF_USERNAME,
+    CONF_VERIFY_SSL,
+)
+from homeassistant.core import callback
+from homeassistant.helpers import selector
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+import probatio as vol
+
+from .const import (
+    CONF_GRACE_PERIOD,
+    CONF_HUB_KIND,
+    CONF_MIN_POSITION_INTERVAL,
+    DEFAULT_GRACE_PERIOD,
+    DEFAULT_MIN_POSITION_INTERVAL,
+    DOMAIN,
+    LOGGER,
+)
+from .coordinator import FleetPushConfigEntry
+from .hubs import HUB_KINDS, client_class
+from .hubs.errors import HubError, InvalidAuth, SessionClosed
+from .hubs.model import HubInfo
+
+_TEXT = selector.TextSelector()
+_SECRET = selector.TextSelector(
+    selector.TextSelectorConfig(type=selector.TextSelectorType.PASSWORD)
+)
+_URL = selector.TextSelector(selector.TextSelectorConfig(type=selector.TextSelectorType.URL))
+_PORT = vol.All(
+    selector.NumberSelector(
+        selector.NumberSelectorConfig(min=1, max=65535, mode=selector.NumberSelectorMode.BOX)
+    ),
+    vol.Coerce(int),
+)
+_BOOL = selector.BooleanSelector()
+
+
+def _local(default_host: str | None, default_port: int) -> dict[vol.Marker, Any]:
+    host = vol.Required(CONF_HOST, default=default_host or vol.UNDEFINED)
+    return {host: _TEXT, vol.Required(CONF_PORT, default=default_port): _PORT}
+
+
+def _cloud(default_url: str | None, secrets: dict[vol.Marker, Any]) -> dict[vol.Marker, Any]:
+    url = vol.Required(CONF_URL, default=default_url or vol.UNDEFINED)
+    return {url: _URL, **secrets, vol.Required(CONF_VERIFY_SSL, default=True): _BOOL}
+
+
+_LOGIN: dict[vol.Marker, Any] = {
+    vol.Optional(CONF_USERNAME): _TEXT,
+    vol.Optional(CONF_PASSWORD): _SECRET,
+}
+
+FIELDS: dict[str, dict[vol.Marker, Any]] = {
+    "imouse": _local(None, 9911),
+    "iclick": _local("127.0.0.1", 23188),
+    "navixy": _cloud(
+        "https://api.eu.navixy.com/v2", {vol.Optional(CONF_API_KEY): _SECRET, **_LOGIN}
+    ),
+    "devicehive": _cloud(None, {vol.Optional(CONF_TOKEN): _SECRET, **_LOGIN}),
+    "tftiot": _cloud(
+        "wss://openapi.tftiot.com:8443/websocket",
+        {vol.Required(CONF_USERNAME): _TEXT, vol.Required(CONF_PASSWORD): _SECRET},
+    ),
+}
+"""The fields of each hub kind's step."""
+
+SECRETS = frozenset({CONF_API_KEY, CONF_TOKEN, CONF_PASSWORD})
+CREDENTIALS: dict[str, tuple[str, ...]] = {
+    "navixy": (CONF_API_KEY, CONF_USERNAME, CONF_PASSWORD),
+    "devicehive": (CONF_TOKEN, CONF_USERNAME, CONF_PASSWORD),
+    "tftiot": (CONF_PASSWORD,),
+}
+"""What reauthentication asks for; kinds without credentials never need it."""
+TOKEN_FIELDS = {"navixy": CONF_API_KEY, "devicehive": CONF_TOKEN}
+"""Kinds that take a token instead of a username and password."""
+URL_SCHEMES = {"navixy": ("http", "https"), "devicehive": ("ws", "wss"), "tftiot": ("ws", "wss")}
+
+
+def _input_errors(kind: str, data: Mapping[str, Any]) -> dict[str, str]:
+    """Errors a form shows before anything is sent."""
+    if CONF_HOST in data:
+        host = str(data[CONF_HOST]).strip()
+        if not host or any(char in host for char in "/:@ ?#"):
+            return {CONF_HOST: "invalid_host"}
+    if CONF_URL in data:
+        url = urlsplit(str(data[CONF_URL]).strip())
+        if url.scheme not in URL_SCHEMES[kind] or not url.hostname:
+            return {CONF_URL: "invalid_url"}
+    if (token := TOKEN_FIELDS.get(kind)) and not (
+        data.get(token) or (data.get(CONF_USERNAME) and data.get(CONF_PASSWORD))
+    ):
+        return {"base": "credentials_required"}
+    return {}
+
+
+def _clean(user_input: Mapping[str, Any]) -> dict[str, Any]:
+    """The input without empty optional fields, strings stripped."""
+    return {
+        key: value.strip() if isinstance(value, str) else value
+        for key, value in user_input.items()
+        if value not in ("", None)
+    }
+
+
+class FleetPushConfigFlow(ConfigFlow, domain=DOMAIN):
+    """Add a hub: a menu of kinds, then one step per kind."""
+
+    VERSION = 1
+
+    @staticmethod
+    @callback
+    @override
+    def async_get_options_flow(config_entry: FleetPushConfigEntry) -> OptionsFlow:
+        """Options of a hub."""
+        return FleetPushOptionsFlow()
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Ask which kind of hub to add."""
+        return self.async_show_menu(step_id="user", menu_options=list(HUB_KINDS))
+
+    async def async_step_imouse(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """An iMouse XP kernel on the LAN."""
+        return await self._async_step_hub("imouse", user_input)
+
+    async def async_step_navixy(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """A Navixy account."""
+        return await self._async_step_hub("navixy", user_input)
+
+    async def async_step_iclick(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """An iClick controller on the LAN."""
+        return await self._async_step_hub("iclick", user_input)
+
+    async def async_step_devicehive(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """A DeviceHive server."""
+        return await self._async_step_hub("devicehive", user_input)
+
+    async def async_step_tftiot(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """A TFT IoT account."""
+        return await self._async_step_hub("tftiot", user_input)
+
+    async def _async_step_hub(
+        self, kind: str, user_input: dict[str, Any] | None
+    ) -> ConfigFlowResult:
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = {CONF_HUB_KIND: kind, **client_class(kind).normalize_config(_clean(user_input))}
+            info, errors = await self._async_validate(kind, data)
+            if info is not None:
+                await self.async_set_unique_id(info.unique_id)
+                self._abort_if_unique_id_configured()
+                return self.async_create_entry(title=info.title, data=data)
+        return self.async_show_form(
+            step_id=kind,
+            data_schema=self.add_suggested_values_to_schema(
+                vol.Schema(FIELDS[kind]), _without_secrets(user_input)
+            ),
+            errors=errors,
+        )
+
+    async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
+        """The hub refused the stored credentials."""
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for new credentials."""
+        entry = self._get_reauth_entry()
+        kind = entry.data[CONF_HUB_KIND]
+        fields = {key: value for key, value in FIELDS[kind].items() if key in CREDENTIALS[kind]}
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = _merge(entry.data, kind, user_input, drop=CREDENTIALS[kind])
+            info, errors = await self._async_validate(kind, data)
+            if info is not None:
+                await self.async_set_unique_id(info.unique_id)
+                self._abort_if_unique_id_mismatch(reason="wrong_account")
+                return self.async_update_reload_and_abort(entry, data=data)
+        return self.async_show_form(
+            step_id="reauth_confirm",
+            data_schema=self.add_suggested_values_to_schema(
+                vol.Schema(fields), _without_secrets(user_input or entry.data)
+            ),
+            description_placeholders={"hub": entry.title},
+            errors=errors,
+        )
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Change where the hub is (secrets left empty stay as they are)."""
+        entry = self._get_reconfigure_entry()
+        kind = entry.data[CONF_HUB_KIND]
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = _merge(entry.data, kind, user_input, drop=())
+            info, errors = await self._async_validate(kind, data)
+            if info is not None:
+                await self.async_set_unique_id(info.unique_id)
+                self._abort_if_unique_id_mismatch(reason="wrong_account")
+                return self.async_update_reload_and_abort(entry, data=data)
+        fields = {_optional_secret(key): value for key, value in FIELDS[kind].items()}
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=self.add_suggested_values_to_schema(
+                vol.Schema(fields), _without_secrets(user_input or entry.data)
+            ),
+            description_placeholders={"hub": entry.title},
+            errors=errors,
+        )
+
+    async def _async_validate(
+        self, kind: str, data: dict[str, Any]
+    ) -> tuple[HubInfo | None, dict[str, str]]:
+        """Connect and sign in once; the hub's identity, or the errors to show."""
+        if errors := _input_errors(kind, data):
+            return None, errors
+        session = async_get_clientsession(self.hass, verify_ssl=data.get(CONF_VERIFY_SSL, True))
+        client = client_class(kind).from_config(session, lambda _message: None, data)
+        try:
+            return await client.connect(), {}
+        except (InvalidAuth, SessionClosed):
+            return None, {"base": "invalid_auth"}
+        except HubError as err:
+            LOGGER.debug("Cannot connect to the %s hub: %s", kind, err)
+            return None, {"base": "cannot_connect"}
+        except Exception:  # noqa: BLE001 - any other failure is shown as "unknown"
+            LOGGER.exception("Unexpected error connecting to the %s hub", kind)
+            return None, {"base": "unknown"}
+        finally:
+            await client.close()
+
+
+def _merge(
+    stored: Mapping[str, Any], kind: str, user_input: Mapping[str, Any], drop: tuple[str, ...]
+) -> dict[str, Any]:
+    """Stored data updated with the input; `drop` keys are replaced, not kept."""
+    kept = {key: value for key, value in stored.items() if key not in drop}
+    return {**kept, **client_class(kind).normalize_config(_clean(user_input))}
+
+
+def _without_secrets(data: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Values to pre-fill a form with: never a secret."""
+    return {key: value for key, value in (data or {}).items() if key not in SECRETS}
+
+
+def _optional_secret(key: vol.Marker) -> vol.Marker:
+    """Secrets are optional when reconfiguring: empty keeps the stored one."""
+    if str(key) in SECRETS:
+        return vol.Optional(str(key))
+    return key
+
+
+class FleetPushOptionsFlow(OptionsFlow):
+    """How long a lost hub stays available, and how often positions are written."""
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Show and save the options (they apply at once, without a reload)."""
+        if user_input is not None:
+            return self.async_create_entry(data=user_input)
+        seconds = selector.NumberSelector(
+            selector.NumberSelectorConfig(
+                min=0,
+                max=3600,
+                unit_of_measurement="s",
+                mode=selector.NumberSelectorMode.BOX,
+            )
+        )
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_GRACE_PERIOD, default=DEFAULT_GRACE_PERIOD): vol.All(
+                    seconds, vol.Coerce(int)
+                ),
+                vol.Required(
+                    CONF_MIN_POSITION_INTERVAL, default=DEFAULT_MIN_POSITION_INTERVAL
+                ): vol.All(seconds, vol.Coerce(int)),
+            }
+        )
+        return self.async_show_form(
+            step_id="init",
+            data_schema=self.add_suggested_values_to_schema(schema, self.config_entry.options),
+        )

@@ -1,0 +1,23 @@
+"""Constants of the FleetPush integration."""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+DOMAIN: Final = "fleet_push"
+LOGGER = logging.getLogger(__package__)
+
+CONF_HUB_KIND: Final = "hub_kind"
+
+# Options.
+CONF_GRACE_PERIOD: Final = "grace_period"
+DEFAULT_GRACE_PERIOD: Final = 60
+"""Seconds a lost hub keeps its entities available while FleetPush reconnects."""
+CONF_MIN_POSITION_INTERVAL: Final = "min_position_interval"
+DEFAULT_MIN_POSITION_INTERVAL: Final = 0
+"""Seconds between position-only updates of one device; 0 lets every position through."""
+
+EVENT_FLEET_PUSH: Final = "fleet_push_event"
+
+LICENCE_WARNING_DAYS: Final = 7

@@ -1,0 +1,409 @@
+"""One coordinator per hub: runs its client, keeps the fleet, tells each device's entities."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Callable
+from enum import Enum, auto
+import random
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import CONF_VERIFY_SSL, EVENT_HOMEASSISTANT_STOP
+from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
+from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.device_registry import DeviceInfo
+from homeassistant.helpers.event import async_call_later
+
+from .const import (
+    CONF_GRACE_PERIOD,
+    CONF_HUB_KIND,
+    DEFAULT_GRACE_PERIOD,
+    DOMAIN,
+    EVENT_FLEET_PUSH,
+    LOGGER,
+)
+from .fleet import Change, Device
+from .hubs import client_class
+from .hubs.connection import HubClient
+from .hubs.errors import HubError, InvalidAuth, SessionClosed
+from .hubs.model import (
+    HUB_DEVICE_ID,
+    DeviceRemoved,
+    DeviceUpdate,
+    Field,
+    FleetSnapshot,
+    HubInfo,
+    HubMessage,
+    HubNotice,
+    HubUpdate,
+)
+from .licence import async_check_licence
+
+type FleetPushConfigEntry = ConfigEntry[FleetPushCoordinator]
+
+RECONNECT_FIRST = 2.0
+"""Seconds before the first reconnect attempt (at most; jitter takes up to half off)."""
+RECONNECT_CAP = 60.0
+STABLE_AFTER = 60.0
+"""A connection that lasted this long resets the back-off."""
+
+type DeviceListener = Callable[[], None]
+type NoticeListener = Callable[[HubNotice], None]
+type DeviceAddedListener = Callable[[Device], None]
+
+
+class _Attempt(Enum):
+    CONNECTED = auto()
+    RETRY = auto()
+    STOP = auto()
+    """The hub refused the credentials: wait for reauthentication."""
+
+
+def reconnect_delay(attempt: int) -> float:
+    """Capped exponential back-off with jitter."""
+    return min(RECONNECT_CAP, RECONNECT_FIRST * 2.0**attempt) * random.uniform(0.5, 1.0)  # noqa: S311
+
+
+def registry_identifier(device_id: str) -> tuple[str, str]:
+    """The device registry identifier of a fleet device or of the hub."""
+    return (DOMAIN, "hub" if device_id == HUB_DEVICE_ID else f"device:{device_id}")
+
+
+class FleetPushCoordinator:
+    """Keeps one hub connection alive and the fleet it reports."""
+
+    def __init__(self, hass: HomeAssistant, entry: FleetPushConfigEntry) -> None:
+        """Build the client; nothing connects until async_setup."""
+        self.hass = hass
+        self.config_entry = entry
+        self.kind: str = entry.data[CONF_HUB_KIND]
+        self.devices: dict[str, Device] = {HUB_DEVICE_ID: Device(HUB_DEVICE_ID)}
+        self.hub_info: HubInfo | None = None
+        self.available = False
+        """Whether entities are available: connected, or lost for less than the grace period."""
+        self.hub_registry_id: str | None = None
+        session = async_get_clientsession(hass, verify_ssl=entry.data.get(CONF_VERIFY_SSL, True))
+        self.client: HubClient = client_class(self.kind).from_config(
+            session, self._handle_message, entry.data
+        )
+        self._device_listeners: defaultdict[str, set[DeviceListener]] = defaultdict(set)
+        self._notice_listeners: dict[tuple[str, str], NoticeListener] = {}
+        self._device_added_listeners: list[DeviceAddedListener] = []
+        self._grace_timer: CALLBACK_TYPE | None = None
+        self._lost_since: float | None = None
+
+    # --- lifecycle ---
+
+    async def async_setup(self) -> None:
+        """Connect for the first time, or tell Home Assistant why not."""
+        try:
+            self.hub_info = await self.client.connect()
+        except (InvalidAuth, SessionClosed) as err:
+            await self.client.close()
+            raise ConfigEntryAuthFailed(
+                translation_domain=DOMAIN, translation_key="invalid_auth"
+            ) from err
+        except HubError as err:
+            await self.client.close()
+            raise ConfigEntryNotReady(
+                translation_domain=DOMAIN,
+                translation_key="cannot_connect",
+                translation_placeholders={"error": str(err)},
+            ) from err
+        self.available = True
+        self._register_hub_device()
+        self._set_connected(connected=True)
+        entry = self.config_entry
+        entry.async_on_unload(
+            self.hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, self._async_on_stop)
+        )
+        entry.async_on_unload(self._cancel_grace_timer)
+        entry.async_create_background_task(
+            self.hass, self._async_keep_connected(), f"{DOMAIN} {entry.title} connection"
+        )
+
+    async def async_shutdown(self) -> None:
+        """Close the connection (on unload)."""
+        await self.client.close()
+
+    async def _async_on_stop(self, _event: Event) -> None:
+        await self.client.close()
+
+    async def _async_keep_connected(self) -> None:
+        """Wait on the connection; when it ends, reconnect with back-off until unloaded."""
+        loop = asyncio.get_running_loop()
+        attempt = 0
+        while True:
+            started = loop.time()
+            reason = await self._async_wait_for_end()
+            await self.client.close()
+            if reason is None:
+                return
+            if loop.time() - started >= STABLE_AFTER:
+                attempt = 0
+            outcome = _Attempt.RETRY
+            while outcome is _Attempt.RETRY:
+                await asyncio.sleep(reconnect_delay(attempt))
+                attempt += 1
+                outcome = await self._async_reconnect()
+            if outcome is _Attempt.STOP:
+                return
+
+    async def _async_wait_for_end(self) -> str | None:
+        """Run until the connection ends; None when it must not be retried."""
+        try:
+            await self.client.run()
+        except (InvalidAuth, SessionClosed) as err:
+            self._connection_lost(err)
+            self._start_reauth()
+            return None
+        except HubError as err:
+            self._connection_lost(err)
+            return str(err)
+        except Exception as err:  # noqa: BLE001 - the loop must survive a client bug
+            LOGGER.exception("Unexpected error in the %s connection", self.config_entry.title)
+            self._connection_lost(err)
+            return repr(err)
+        self._connection_lost(None)
+        return "closed"
+
+    async def _async_reconnect(self) -> _Attempt:
+        """Try once to connect again."""
+        try:
+            self.hub_info = await self.client.connect()
+        except (InvalidAuth, SessionClosed):
+            await self.client.close()
+            self._start_reauth()
+            return _Attempt.STOP
+        except HubError as err:
+            LOGGER.debug("Reconnecting to %s failed: %s", self.config_entry.title, err)
+            await self.client.close()
+            return _Attempt.RETRY
+        self._connection_restored()
+        return _Attempt.CONNECTED
+
+    def _start_reauth(self) -> None:
+        self.config_entry.async_start_reauth(self.hass)
+
+    # --- availability ---
+
+    def _connection_lost(self, err: BaseException | None) -> None:
+        LOGGER.info(
+            "Lost connection to %s (%s); reconnecting", self.config_entry.title, err or "closed"
+        )
+        self._set_connected(connected=False)
+        grace = float(self.config_entry.options.get(CONF_GRACE_PERIOD, DEFAULT_GRACE_PERIOD))
+        self._cancel_grace_timer()
+        self._grace_timer = async_call_later(self.hass, grace, self._grace_expired)
+
+    def _connection_restored(self) -> None:
+        LOGGER.info("Connection to %s restored", self.config_entry.title)
+        self._cancel_grace_timer()
+        self._set_connected(connected=True)
+        if not self.available:
+            self.available = True
+            self._notify_all()
+
+    @callback
+    def _grace_expired(self, _now: Any) -> None:
+        self._grace_timer = None
+        if self.available:
+            self.available = False
+            self._notify_all()
+
+    @callback
+    def _cancel_grace_timer(self) -> None:
+        if self._grace_timer is not None:
+            self._grace_timer()
+            self._grace_timer = None
+
+    def _set_connected(self, *, connected: bool) -> None:
+        self._apply_hub(HubUpdate(values={Field.CONNECTED: connected}))
+
+    # --- listeners ---
+
+    @callback
+    def async_add_device_listener(
+        self, device_id: str, listener: DeviceListener
+    ) -> CALLBACK_TYPE:
+        """Call listener whenever this device changes; returns the remover."""
+        listeners = self._device_listeners[device_id]
+        listeners.add(listener)
+
+        @callback
+        def remove() -> None:
+            listeners.discard(listener)
+
+        return remove
+
+    @callback
+    def async_add_notice_listener(
+        self, device_id: str, channel: str, listener: NoticeListener
+    ) -> CALLBACK_TYPE:
+        """Call listener with every notice on a device's channel."""
+        key = (device_id, channel)
+        self._notice_listeners[key] = listener
+
+        @callback
+        def remove() -> None:
+            self._notice_listeners.pop(key, None)
+
+        return remove
+
+    @callback
+    def async_add_device_added_listener(self, listener: DeviceAddedListener) -> CALLBACK_TYPE:
+        """Call listener when a device appears or gains fields (platforms add entities)."""
+        self._device_added_listeners.append(listener)
+
+        @callback
+        def remove() -> None:
+            self._device_added_listeners.remove(listener)
+
+        return remove
+
+    def _notify(self, device_id: str) -> None:
+        for listener in tuple(self._device_listeners.get(device_id, ())):
+            listener()
+
+    def _notify_all(self) -> None:
+        for device_id in tuple(self._device_listeners):
+            self._notify(device_id)
+
+    # --- messages from the hub ---
+
+    @callback
+    def _handle_message(self, message: HubMessage) -> None:
+        match message:
+            case DeviceUpdate():
+                self._apply_device(message)
+            case FleetSnapshot():
+                self._apply_snapshot(message)
+            case DeviceRemoved():
+                self._remove_device(message.device_id)
+            case HubUpdate():
+                self._apply_hub(message)
+            case HubNotice():
+                self._fire_notice(message)
+
+    def _apply_device(self, update: DeviceUpdate) -> None:
+        device = self.devices.get(update.device_id)
+        if device is None:
+            device = self.devices[update.device_id] = Device(update.device_id)
+        self._dispatch(device, device.apply(update))
+
+    def _apply_hub(self, update: HubUpdate) -> None:
+        hub = self.devices[HUB_DEVICE_ID]
+        change = hub.apply_hub(update)
+        self._dispatch(hub, change)
+        if Field.LICENCE_EXPIRES in update.values:
+            async_check_licence(self.hass, self.config_entry, hub.values[Field.LICENCE_EXPIRES])
+
+    def _dispatch(self, device: Device, change: Change) -> None:
+        if Change.INFO in change and not device.is_hub:
+            self._update_registry_device(device)
+        if Change.SHAPE in change:
+            for listener in tuple(self._device_added_listeners):
+                listener(device)
+        if change:
+            self._notify(device.device_id)
+
+    def _apply_snapshot(self, snapshot: FleetSnapshot) -> None:
+        present = {update.device_id for update in snapshot.devices}
+        for device_id in [key for key in self.devices if key not in present]:
+            if device_id != HUB_DEVICE_ID:
+                self._remove_device(device_id)
+        for update in snapshot.devices:
+            self._apply_device(update)
+
+    def _remove_device(self, device_id: str) -> None:
+        if device_id == HUB_DEVICE_ID or self.devices.pop(device_id, None) is None:
+            return
+        registry = dr.async_get(self.hass)
+        entry = registry.async_get_device_by_identifier(
+            registry_identifier(device_id), self.config_entry.entry_id
+        )
+        if entry is not None:
+            registry.async_remove_device(entry.id)
+        self._device_listeners.pop(device_id, None)
+
+    def _fire_notice(self, notice: HubNotice) -> None:
+        device_id = notice.device_id if notice.device_id in self.devices else HUB_DEVICE_ID
+        registry_entry = dr.async_get(self.hass).async_get_device_by_identifier(
+            registry_identifier(device_id), self.config_entry.entry_id
+        )
+        self.hass.bus.async_fire(
+            EVENT_FLEET_PUSH,
+            {
+                "config_entry_id": self.config_entry.entry_id,
+                "hub": self.config_entry.title,
+                "device_id": registry_entry.id if registry_entry else None,
+                "source_id": notice.device_id or None,
+                "channel": notice.channel,
+                "type": notice.event_type,
+                "data": dict(notice.attributes),
+            },
+        )
+        listener = self._notice_listeners.get((device_id, notice.channel))
+        if listener is not None:
+            listener(notice)
+
+    # --- devices ---
+
+    def _register_hub_device(self) -> None:
+        info = self.hub_info or HubInfo("", "", "", "")
+        entry = dr.async_get(self.hass).async_get_or_create(
+            config_entry_id=self.config_entry.entry_id,
+            identifiers={registry_identifier(HUB_DEVICE_ID)},
+            name=self.config_entry.title,
+            manufacturer=info.manufacturer or None,
+            model=info.model or None,
+            sw_version=info.version,
+        )
+        self.hub_registry_id = entry.id
+
+    def device_info(self, device_id: str) -> DeviceInfo:
+        """Device registry information of a fleet device or the hub."""
+        device = self.devices[device_id]
+        if device.is_hub:
+            return DeviceInfo(identifiers={registry_identifier(HUB_DEVICE_ID)})
+        info = DeviceInfo(
+            identifiers={registry_identifier(device_id)},
+            name=device.name or device_id,
+            manufacturer=device.manufacturer,
+            model=device.model,
+            model_id=device.model_id,
+            sw_version=device.firmware,
+            hw_version=device.hardware,
+            serial_number=device.serial,
+        )
+        if device.mac:
+            info["connections"] = {(dr.CONNECTION_NETWORK_MAC, device.mac)}
+        if self.hub_registry_id is not None:
+            info["via_device_id"] = self.hub_registry_id
+        return info
+
+    def _update_registry_device(self, device: Device) -> None:
+        registry = dr.async_get(self.hass)
+        entry = registry.async_get_device_by_identifier(
+            registry_identifier(device.device_id), self.config_entry.entry_id
+        )
+        if entry is not None:
+            registry.async_update_device(
+                entry.id,
+                name=device.name or device.device_id,
+                manufacturer=device.manufacturer,
+                model=device.model,
+                model_id=device.model_id,
+                sw_version=device.firmware,
+                hw_version=device.hardware,
+                serial_number=device.serial,
+            )
+
+    def is_live_device(self, identifiers: set[tuple[str, str]]) -> bool:
+        """Whether a registry device is the hub or a device the hub still reports."""
+        live = {registry_identifier(device_id) for device_id in self.devices}
+        return bool(identifiers & live)

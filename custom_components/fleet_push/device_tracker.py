@@ -1,0 +1,100 @@
+"""GPS trackers: where each vehicle or device is."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+import math
+from typing import Any, override
+
+from homeassistant.components.device_tracker import TrackerEntity, TrackerEntityDescription
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .coordinator import FleetPushConfigEntry, FleetPushCoordinator
+from .entity import FleetPushEntity, FleetPushEntityDescription, async_add_fleet_entities
+from .fleet import Device
+from .hubs.model import Position
+
+# Coordinator is used to centralize the data updates.
+PARALLEL_UPDATES = 0
+
+ATTR_SPEED = "speed"
+ATTR_HEADING = "heading"
+ATTR_ALTITUDE = "altitude"
+ATTR_FIX_TIME = "fix_time"
+MAX_LATITUDE = 90
+MAX_LONGITUDE = 180
+
+
+@dataclass(frozen=True, kw_only=True)
+class FleetPushTrackerEntityDescription(TrackerEntityDescription, FleetPushEntityDescription):
+    """The location of a device that reports positions."""
+
+    @override
+    def exists_for(self, device: Device) -> bool:
+        return not device.is_hub and device.position is not None
+
+
+LOCATION = FleetPushTrackerEntityDescription(key="location", name=None)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: FleetPushConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add a tracker for every device with a position, now and as positions appear."""
+
+    def factory(coordinator: FleetPushCoordinator, device: Device) -> Iterable[FleetPushEntity]:
+        if LOCATION.exists_for(device):
+            yield FleetPushTracker(coordinator, device.device_id, LOCATION)
+
+    async_add_fleet_entities(entry, async_add_entities, factory)
+
+
+def _valid(position: Position | None) -> Position | None:
+    """The position if its coordinates are real ones."""
+    if position is None:
+        return None
+    lat, lon = position.latitude, position.longitude
+    if math.isfinite(lat) and math.isfinite(lon) and abs(lat) <= MAX_LATITUDE:
+        return position if abs(lon) <= MAX_LONGITUDE else None
+    return None
+
+
+class FleetPushTracker(FleetPushEntity, TrackerEntity):
+    """A device's last known GPS position."""
+
+    _unrecorded_attributes = frozenset({ATTR_SPEED, ATTR_HEADING, ATTR_ALTITUDE, ATTR_FIX_TIME})
+    _position: Position | None = None
+    entity_description: FleetPushTrackerEntityDescription
+
+    @override
+    def _refresh(self) -> tuple[Any, ...]:
+        device = self.coordinator.devices.get(self.device_id)
+        position = _valid(device.position if device else None)
+        self._position = position
+        if position is None:
+            self._attr_latitude = self._attr_longitude = None
+            self._attr_location_accuracy = 0
+        else:
+            self._attr_latitude = position.latitude
+            self._attr_longitude = position.longitude
+            self._attr_location_accuracy = position.accuracy or 0
+        return (*super()._refresh(), position)
+
+    @property
+    @override
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """Speed, heading, altitude and the time of the fix, where known."""
+        position = self._position
+        if position is None:
+            return None
+        attributes = {
+            ATTR_SPEED: position.speed,
+            ATTR_HEADING: position.heading,
+            ATTR_ALTITUDE: position.altitude,
+            ATTR_FIX_TIME: position.time.isoformat() if position.time else None,
+        }
+        return {key: value for key, value in attributes.items() if value is not None} or None

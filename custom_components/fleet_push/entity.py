@@ -1,0 +1,152 @@
+"""The base of every FleetPush entity: one device, one description, writes only on change."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, override
+
+from homeassistant.core import callback
+from homeassistant.helpers.entity import Entity, EntityDescription
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .coordinator import FleetPushConfigEntry, FleetPushCoordinator
+from .fleet import Device
+from .hubs.model import Field, Value
+
+
+@dataclass(frozen=True, kw_only=True)
+class FleetPushEntityDescription(EntityDescription):
+    """What every FleetPush description has: the field it shows and where it exists."""
+
+    field: Field | None = None
+    hub: bool = False
+    """True: the entity belongs to the hub itself; False: to fleet devices."""
+    always_available: bool = False
+    """Shown even while the hub is lost (the hub-connected sensor)."""
+    shows_extras: bool = False
+    """Carries the device's vendor extras as (unrecorded) attributes."""
+
+    def exists_for(self, device: Device) -> bool:
+        """Whether a device reports what this entity shows."""
+        return device.is_hub == self.hub and self.field in device.values
+
+
+class FleetPushEntity(Entity):
+    """An entity of one device that writes its state only when it changed."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+    entity_description: FleetPushEntityDescription
+
+    def __init__(
+        self,
+        coordinator: FleetPushCoordinator,
+        device_id: str,
+        description: FleetPushEntityDescription,
+    ) -> None:
+        """Describe the entity and compute its first state."""
+        self.coordinator = coordinator
+        self.device_id = device_id
+        self.entity_description = description
+        self._attr_unique_id = (
+            f"{coordinator.config_entry.unique_id}_{device_id or 'hub'}_{description.key}"
+        )
+        self._attr_device_info = coordinator.device_info(device_id)
+        self._written: tuple[Any, ...] = self._refresh()
+
+    @property
+    def device(self) -> Device:
+        """The device as last reported."""
+        return self.coordinator.devices[self.device_id]
+
+    @property
+    def value(self) -> Value:
+        """The value of the description's field."""
+        field = self.entity_description.field
+        device = self.coordinator.devices.get(self.device_id)
+        return None if field is None or device is None else device.values.get(field)
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Available while the device exists and the hub is (or was just) connected."""
+        return self.device_id in self.coordinator.devices and (
+            self.entity_description.always_available or self.coordinator.available
+        )
+
+    @property
+    @override
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """The vendor's extras, for descriptions that show them."""
+        if self.entity_description.shows_extras and self.device_id in self.coordinator.devices:
+            return dict(self.device.extras) or None
+        return None
+
+    def _refresh(self) -> tuple[Any, ...]:
+        """Recompute the state attributes; return what decides whether to write."""
+        if self.entity_description.shows_extras and self.device_id in self.coordinator.devices:
+            return (self.available, tuple(self.device.extras.items()))
+        return (self.available,)
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Follow the device's updates."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            self.coordinator.async_add_device_listener(self.device_id, self._handle_update)
+        )
+
+    @callback
+    def _handle_update(self) -> None:
+        state = self._refresh()
+        if state != self._written:
+            self._written = state
+            self.async_write_ha_state()
+
+
+type EntityFactory = Callable[[FleetPushCoordinator, Device], Iterable[FleetPushEntity]]
+
+
+@callback
+def async_add_fleet_entities(
+    entry: FleetPushConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    factory: EntityFactory,
+) -> None:
+    """Add a platform's entities for every device now, and whenever a device gains fields."""
+    coordinator = entry.runtime_data
+    created: set[str] = set()
+
+    @callback
+    def add_for(device: Device) -> None:
+        new = [
+            entity for entity in factory(coordinator, device) if entity.unique_id not in created
+        ]
+        for entity in new:
+            created.add(str(entity.unique_id))
+            entity.async_on_remove(partial(created.discard, str(entity.unique_id)))
+        if new:
+            async_add_entities(new)
+
+    for device in list(coordinator.devices.values()):
+        add_for(device)
+    entry.async_on_unload(coordinator.async_add_device_added_listener(add_for))
+
+
+def described_entities[D: FleetPushEntityDescription](
+    descriptions: Iterable[D],
+    entity_class: Callable[[FleetPushCoordinator, str, D], FleetPushEntity],
+) -> EntityFactory:
+    """A factory making one entity per description that exists for the device."""
+
+    def factory(coordinator: FleetPushCoordinator, device: Device) -> Iterable[FleetPushEntity]:
+        return [
+            entity_class(coordinator, device.device_id, description)
+            for description in descriptions
+            if description.exists_for(device)
+        ]
+
+    return factory
+

@@ -1,0 +1,130 @@
+"""The fleet as FleetPush knows it: the merged state of every device, and what changed."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Flag, auto
+from typing import Any
+
+from .hubs.model import (
+    HUB_DEVICE_ID,
+    DeviceUpdate,
+    Field,
+    HubUpdate,
+    Position,
+    Value,
+)
+
+_INFO_FIELDS = (
+    "name",
+    "manufacturer",
+    "model",
+    "model_id",
+    "firmware",
+    "hardware",
+    "mac",
+    "serial",
+)
+
+
+class Change(Flag):
+    """What an update changed about a device."""
+
+    NONE = 0
+    VALUES = auto()
+    """Values, extras or the position changed: the device's entities write."""
+    INFO = auto()
+    """Name, model, firmware or another registry field changed."""
+    SHAPE = auto()
+    """New fields, channels or a first position: entities may have to be added."""
+
+
+@dataclass(slots=True)
+class Device:
+    """One device (or the hub itself) with everything its hub has said about it."""
+
+    device_id: str
+    name: str | None = None
+    manufacturer: str | None = None
+    model: str | None = None
+    model_id: str | None = None
+    firmware: str | None = None
+    hardware: str | None = None
+    mac: str | None = None
+    serial: str | None = None
+    position: Position | None = None
+    values: dict[Field, Value] = field(default_factory=dict)
+    extras: dict[str, Any] = field(default_factory=dict)
+    channels: frozenset[str] = frozenset()
+
+    @property
+    def is_hub(self) -> bool:
+        """Whether this is the hub itself."""
+        return self.device_id == HUB_DEVICE_ID
+
+    def apply(self, update: DeviceUpdate) -> Change:
+        """Merge what an update says; older positions never replace newer ones."""
+        change = Change.INFO if self._merge_info(update) else Change.NONE
+        new_keys, values_changed = self._merge_values(update.values)
+        if new_keys:
+            change |= Change.SHAPE
+        if values_changed or self._merge_extras(update.extras):
+            change |= Change.VALUES
+        if update.position is not None and self._accepts(update.position):
+            change |= Change.VALUES if self.position else Change.VALUES | Change.SHAPE
+            self.position = update.position
+        if update.channels is not None and update.channels != self.channels:
+            self.channels = update.channels
+            change |= Change.SHAPE
+        return change
+
+    def apply_hub(self, update: HubUpdate) -> Change:
+        """Merge what a hub says about itself."""
+        return self.apply(
+            DeviceUpdate(
+                HUB_DEVICE_ID,
+                firmware=update.version,
+                values=update.values,
+                extras=update.extras,
+                channels=update.channels,
+            )
+        )
+
+    def _accepts(self, position: Position) -> bool:
+        current = self.position
+        if current == position:
+            return False
+        if current is None or current.time is None or position.time is None:
+            return True
+        return position.time >= current.time
+
+    def _merge_info(self, update: DeviceUpdate) -> bool:
+        changed = False
+        for name in _INFO_FIELDS:
+            new = getattr(update, name)
+            if new is not None and new != getattr(self, name):
+                setattr(self, name, new)
+                changed = True
+        return changed
+
+    def _merge_values(self, values: Mapping[Field, Value]) -> tuple[bool, bool]:
+        """Merge values; return (a new key appeared, any value changed)."""
+        new_keys = changed = False
+        current = self.values
+        for key, value in values.items():
+            if key not in current:
+                new_keys = True
+            elif current[key] == value and type(current[key]) is type(value):
+                continue
+            current[key] = value
+            changed = True
+        return new_keys, changed
+
+    def _merge_extras(self, extras: Mapping[str, Any]) -> bool:
+        changed = False
+        for key, value in extras.items():
+            if self.extras.get(key) != value:
+                self.extras[key] = value
+                changed = True
+        return changed

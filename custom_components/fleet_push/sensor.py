@@ -1,0 +1,170 @@
+"""Sensors: battery, voltages, speed, altitude, signals, mileage, licence figures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+import math
+from typing import Any, override
+
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import (
+    MATCH_ALL,
+    PERCENTAGE,
+    EntityCategory,
+    UnitOfElectricPotential,
+    UnitOfLength,
+    UnitOfSpeed,
+)
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .coordinator import FleetPushConfigEntry
+from .entity import (
+    FleetPushEntity,
+    FleetPushEntityDescription,
+    async_add_fleet_entities,
+    described_entities,
+)
+from .hubs.model import Field
+
+# Coordinator is used to centralize the data updates.
+PARALLEL_UPDATES = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class FleetPushSensorEntityDescription(SensorEntityDescription, FleetPushEntityDescription):
+    """A sensor showing one numeric or timestamp field."""
+
+
+SENSORS: tuple[FleetPushSensorEntityDescription, ...] = (
+    FleetPushSensorEntityDescription(
+        key="battery",
+        field=Field.BATTERY,
+        device_class=SensorDeviceClass.BATTERY,
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+    ),
+    FleetPushSensorEntityDescription(
+        key="battery_voltage",
+        translation_key="battery_voltage",
+        field=Field.BATTERY_VOLTAGE,
+        device_class=SensorDeviceClass.VOLTAGE,
+        native_unit_of_measurement=UnitOfElectricPotential.VOLT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+    ),
+    FleetPushSensorEntityDescription(
+        key="external_voltage",
+        translation_key="external_voltage",
+        field=Field.EXTERNAL_VOLTAGE,
+        device_class=SensorDeviceClass.VOLTAGE,
+        native_unit_of_measurement=UnitOfElectricPotential.VOLT,
+        entity_category=EntityCategory.DIAGNOSTIC,
+    ),
+    FleetPushSensorEntityDescription(
+        key="speed",
+        field=Field.SPEED,
+        device_class=SensorDeviceClass.SPEED,
+        native_unit_of_measurement=UnitOfSpeed.KILOMETERS_PER_HOUR,
+    ),
+    FleetPushSensorEntityDescription(
+        key="altitude",
+        translation_key="altitude",
+        field=Field.ALTITUDE,
+        device_class=SensorDeviceClass.DISTANCE,
+        native_unit_of_measurement=UnitOfLength.METERS,
+        entity_registry_enabled_default=False,
+    ),
+    FleetPushSensorEntityDescription(
+        key="gps_signal",
+        translation_key="gps_signal",
+        field=Field.GPS_SIGNAL,
+        native_unit_of_measurement=PERCENTAGE,
+        entity_category=EntityCategory.DIAGNOSTIC,
+    ),
+    FleetPushSensorEntityDescription(
+        key="gsm_signal",
+        translation_key="gsm_signal",
+        field=Field.GSM_SIGNAL,
+        native_unit_of_measurement=PERCENTAGE,
+        entity_category=EntityCategory.DIAGNOSTIC,
+    ),
+    FleetPushSensorEntityDescription(
+        key="satellites",
+        translation_key="satellites",
+        field=Field.SATELLITES,
+        entity_category=EntityCategory.DIAGNOSTIC,
+    ),
+    FleetPushSensorEntityDescription(
+        key="mileage",
+        translation_key="mileage",
+        field=Field.MILEAGE,
+        device_class=SensorDeviceClass.DISTANCE,
+        native_unit_of_measurement=UnitOfLength.KILOMETERS,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+    ),
+    FleetPushSensorEntityDescription(
+        key="licences_total",
+        translation_key="licences_total",
+        field=Field.LICENCES_TOTAL,
+        hub=True,
+    ),
+    FleetPushSensorEntityDescription(
+        key="licences_local",
+        translation_key="licences_local",
+        field=Field.LICENCES_LOCAL,
+        hub=True,
+    ),
+    FleetPushSensorEntityDescription(
+        key="devices", translation_key="devices", field=Field.DEVICES, hub=True
+    ),
+    FleetPushSensorEntityDescription(
+        key="devices_online",
+        translation_key="devices_online",
+        field=Field.DEVICES_ONLINE,
+        hub=True,
+    ),
+    FleetPushSensorEntityDescription(
+        key="licence_expires",
+        translation_key="licence_expires",
+        field=Field.LICENCE_EXPIRES,
+        hub=True,
+        device_class=SensorDeviceClass.TIMESTAMP,
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: FleetPushConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add sensors for every device, now and as devices appear."""
+    async_add_fleet_entities(
+        entry, async_add_entities, described_entities(SENSORS, FleetPushSensor)
+    )
+
+
+class FleetPushSensor(FleetPushEntity, SensorEntity):
+    """A number or time a hub reports; anything else shows as unknown."""
+
+    _unrecorded_attributes = frozenset({MATCH_ALL})
+    entity_description: FleetPushSensorEntityDescription
+
+    @override
+    def _refresh(self) -> tuple[Any, ...]:
+        self._attr_native_value = self._valid_value()
+        return (*super()._refresh(), self._attr_native_value)
+
+    def _valid_value(self) -> float | int | datetime | None:
+        value = self.value
+        if self.entity_description.device_class is SensorDeviceClass.TIMESTAMP:
+            return value if isinstance(value, datetime) and value.tzinfo else None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        return value if math.isfinite(value) else None
