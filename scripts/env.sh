@@ -42,8 +42,14 @@ fp_run() {
     (cd "$CHECKOUT" && PATH="$VENV/bin:$PATH" VIRTUAL_ENV="$VENV" "$@")
     return
   fi
-  local quoted
+  local quoted name
   quoted=$(printf '%q ' "$@")
+  # Package index and proxy settings of the host reach pip and uv inside the root too.
+  local passthrough=()
+  for name in PIP_INDEX_URL PIP_EXTRA_INDEX_URL UV_INDEX_URL UV_EXTRA_INDEX_URL \
+    HTTP_PROXY HTTPS_PROXY NO_PROXY http_proxy https_proxy no_proxy FLEETPUSH_E2E; do
+    if [ -n "${!name:-}" ]; then passthrough+=("$name=${!name}"); fi
+  done
   unshare --mount --propagation private bash -c '
     set -e
     root=$1 checkout=$2 venv=$3 cmd=$4
@@ -54,6 +60,7 @@ fp_run() {
     mount --bind "$checkout" "$root$checkout"
     exec chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM="${TERM:-dumb}" \
       CI="${CI:-}" PATH="$venv/bin:/usr/local/bin:/usr/bin:/bin" VIRTUAL_ENV="$venv" \
-      FP_IN_ROOT=1 /bin/bash -c "cd \"$checkout\" && exec $cmd"
-  ' fleetpush "$FLEETPUSH_ROOT" "$CHECKOUT" "$VENV" "$quoted"
+      SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt UV_NATIVE_TLS=1 \
+      "${@:5}" /bin/bash -c "cd \"$checkout\" && exec $cmd"
+  ' fleetpush "$FLEETPUSH_ROOT" "$CHECKOUT" "$VENV" "$quoted" "${passthrough[@]}"
 }

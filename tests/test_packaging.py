@@ -204,7 +204,9 @@ async def test_services_yaml_matches_the_registered_actions(hass: HomeAssistant)
     assert await async_setup_component(hass, DOMAIN, {})
     registered = set(hass.services.async_services_for_domain(DOMAIN))
     services_file = INTEGRATION / "services.yaml"
-    described = set(yaml.safe_load(services_file.read_text()) or {}) if services_file.exists() else set()
+    described = (
+        set(yaml.safe_load(services_file.read_text()) or {}) if services_file.exists() else set()
+    )
     assert registered == described
     translated = _json(INTEGRATION / "translations" / "en.json").get("services", {})
     assert set(translated) == described

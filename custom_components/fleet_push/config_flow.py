@@ -240,7 +240,7 @@ class FleetPushConfigFlow(ConfigFlow, domain=DOMAIN):
         client = client_class(kind).from_config(session, lambda _message: None, data)
         try:
             return await client.connect(), {}
-        except (InvalidAuth, SessionClosed):
+        except InvalidAuth, SessionClosed:
             return None, {"base": "invalid_auth"}
         except HubError as err:
             LOGGER.debug("Cannot connect to the %s hub: %s", kind, err)

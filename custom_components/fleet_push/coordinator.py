@@ -175,7 +175,7 @@ class FleetPushCoordinator:
         """Try once to connect again."""
         try:
             self.hub_info = await self.client.connect()
-        except (InvalidAuth, SessionClosed):
+        except InvalidAuth, SessionClosed:
             await self.client.close()
             self._start_reauth()
             return _Attempt.STOP
@@ -227,9 +227,7 @@ class FleetPushCoordinator:
     # --- listeners ---
 
     @callback
-    def async_add_device_listener(
-        self, device_id: str, listener: DeviceListener
-    ) -> CALLBACK_TYPE:
+    def async_add_device_listener(self, device_id: str, listener: DeviceListener) -> CALLBACK_TYPE:
         """Call listener whenever this device changes; returns the remover."""
         listeners = self._device_listeners[device_id]
         listeners.add(listener)

@@ -121,9 +121,7 @@ def async_add_fleet_entities(
 
     @callback
     def add_for(device: Device) -> None:
-        new = [
-            entity for entity in factory(coordinator, device) if entity.unique_id not in created
-        ]
+        new = [entity for entity in factory(coordinator, device) if entity.unique_id not in created]
         for entity in new:
             created.add(str(entity.unique_id))
             entity.async_on_remove(partial(created.discard, str(entity.unique_id)))
@@ -149,4 +147,3 @@ def described_entities[D: FleetPushEntityDescription](
         ]
 
     return factory
-

@@ -34,7 +34,7 @@ class Connection:
                 await self.ws.send_str(frame)
             else:
                 await self.ws.send_str(json.dumps(frame, ensure_ascii=False))
-        except (ConnectionError, RuntimeError):
+        except ConnectionError, RuntimeError:
             pass
 
     def every(self, seconds: float, action: Callable[[], Awaitable[None]]) -> None:

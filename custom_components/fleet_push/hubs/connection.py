@@ -191,9 +191,7 @@ class HubClient(ABC):
         except (aiohttp.ClientError, ConnectionError, RuntimeError) as err:
             raise CannotConnect("send failed") from err
 
-    async def request(
-        self, key: Hashable, text: str, timeout: float = REQUEST_TIMEOUT
-    ) -> Any:
+    async def request(self, key: Hashable, text: str, timeout: float = REQUEST_TIMEOUT) -> Any:
         """Send a frame and wait for the reply that resolve(key, ...) delivers."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[key] = future
@@ -211,9 +209,7 @@ class HubClient(ABC):
         reader = self._reader
         if reader is None:
             return await future
-        done, _ = await asyncio.wait(
-            (future, reader), return_when=asyncio.FIRST_COMPLETED
-        )
+        done, _ = await asyncio.wait((future, reader), return_when=asyncio.FIRST_COMPLETED)
         if future in done:
             return future.result()
         future.cancel()
@@ -286,7 +282,7 @@ class HubClient(ABC):
         self.stats.frames += 1
         try:
             handler(data)
-        except (InvalidAuth, SessionClosed):
+        except InvalidAuth, SessionClosed:
             raise
         except Exception as err:  # noqa: BLE001 - one bad frame must not end the loop
             self.drop(f"error:{type(err).__name__}", data)
