@@ -10,15 +10,17 @@ import orjson
 MAX_DEPTH = 64
 """Deeper nesting than this is hostile, not data."""
 
-_JS_TOKEN = re.compile(
+_JS_STRING_OR_COMMENT = re.compile(
+    r"""(?P<comment>//[^\n]*|/\*.*?\*/)|(?P<dstring>"(?:[^"\\]|\\.)*")|(?P<sstring>'(?:[^'\\]|\\.)*')""",
+    re.DOTALL,
+)
+_JS_STRING_OR_SYNTAX = re.compile(
     r"""
-    (?P<comment>//[^\n]*|/\*.*?\*/)
-    |(?P<dstring>"(?:[^"\\]|\\.)*")
-    |(?P<sstring>'(?:[^'\\]|\\.)*')
+    (?P<dstring>"(?:[^"\\]|\\.)*")
     |(?P<key>(?<=[{,\s])[A-Za-z_$][\w$-]*(?=\s*:))
     |(?P<trailing>,(?=\s*[}\]]))
     """,
-    re.DOTALL | re.VERBOSE,
+    re.VERBOSE,
 )
 _CURLY_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2019": "'"})
 
@@ -41,20 +43,28 @@ def decode_lenient(text: str) -> Any:
         return decode(text)
     except ValueError:
         pass
-    return decode(_JS_TOKEN.sub(_normalize_token, text.translate(_CURLY_QUOTES)))
+    # Two linear passes: comments and quotes first, then keys and trailing commas.
+    text = _JS_STRING_OR_COMMENT.sub(_strip_comment, text.translate(_CURLY_QUOTES))
+    return decode(_JS_STRING_OR_SYNTAX.sub(_quote_syntax, text))
 
 
-def _normalize_token(match: re.Match[str]) -> str:
-    kind = match.lastgroup
-    token = match.group()
-    if kind in ("comment", "trailing"):
+def _strip_comment(match: re.Match[str]) -> str:
+    """Drop comments; single-quoted strings become double-quoted ones."""
+    kind, token = match.lastgroup, match.group()
+    if kind == "comment":
         return ""
     if kind == "sstring":
         inner = token[1:-1].replace("\\'", "'").replace('"', '\\"')
         return f'"{inner}"'
+    return token
+
+
+def _quote_syntax(match: re.Match[str]) -> str:
+    """Quote bare keys and drop trailing commas; strings pass unchanged."""
+    kind, token = match.lastgroup, match.group()
     if kind == "key":
         return f'"{token}"'
-    return token
+    return "" if kind == "trailing" else token
 
 
 def _depth(value: Any, limit: int = MAX_DEPTH + 1) -> int:

@@ -1,0 +1,613 @@
+"""Navixy GPS tracking platform: REST for the account and commands, Atmosphere WebSocket events.
+
+The configured URL is the API base (``https://api.eu.navixy.com/v2``). The client logs in over
+REST (an API key is used as the hash directly), loads the tracker list, then subscribes to
+``state_batch`` for every tracker on ``<base>/event/subscription``. Navixy states name a
+``source_id``; it is mapped to the tracker id through ``tracker/list``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+import dataclasses
+from datetime import UTC, datetime, tzinfo
+import re
+from typing import Any, Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import aiohttp
+import orjson
+from yarl import URL
+
+from .connection import REQUEST_TIMEOUT, HubClient, Listener, Timing
+from .errors import (
+    CannotConnect,
+    CommandFailed,
+    HubError,
+    InvalidAuth,
+    ProtocolError,
+    SessionClosed,
+)
+from .frames import decode
+from .model import (
+    DeviceRemoved,
+    DeviceUpdate,
+    Field,
+    FleetSnapshot,
+    HubInfo,
+    HubNotice,
+    Position,
+    Value,
+)
+
+DEFAULT_URL: Final = "https://api.eu.navixy.com/v2"
+MANUFACTURER: Final = "Navixy"
+HEARTBEAT: Final = "X"
+CHANNEL_LIFECYCLE: Final = "lifecycle"
+LIFECYCLE_EVENTS: Final = frozenset({"block", "unblock", "corrupt"})
+CHANNELS: Final = frozenset({CHANNEL_LIFECYCLE})
+SILENCE_MARGIN: Final = 10.0
+"""Seconds of grace beyond two missed heartbeats (at most one heartbeat interval)."""
+ATMOSPHERE_QUERY: Final = {
+    "X-Atmosphere-tracking-id": "0",
+    "X-Atmosphere-Framework": "2.3.6-javascript",
+    "X-Atmosphere-Transport": "websocket",
+    "Content-Type": "application/json",
+    "X-atmo-protocol": "true",
+}
+SUBSCRIPTION: Final = {
+    "type": "state_batch",
+    "target": {"type": "all"},
+    "rate_limit": "1s",
+    "format": "full",
+}
+AUTH_CODES: Final = frozenset({3, 4, 102, 103, 104, 105})
+"""Wrong/expired hash, wrong login, not activated, login limits."""
+TRANSIENT_CODES: Final = frozenset({1, 2, 15})
+"""Database error, service unavailable, rate limit: try again later."""
+DATE_FORMAT: Final = "%Y-%m-%d %H:%M:%S"
+_HANDSHAKE = re.compile(r"(?P<uuid>[\w-]+)\|(?P<interval>\d+)\|[^|]*\|", re.ASCII)
+_ONLINE: Final[Mapping[str, bool]] = {
+    "active": True,
+    "idle": True,
+    "signal_lost": False,
+    "offline": False,
+}
+
+
+class NavixyApiError(ProtocolError):
+    """A REST reply with ``success: false``."""
+
+    def __init__(self, code: Any, description: Any) -> None:
+        """Keep the hub's code and description."""
+        self.code: int | str | None = code if isinstance(code, int | str) else None
+        self.description = description if isinstance(description, str) else "unknown error"
+        super().__init__(f"Navixy error {self.code}: {self.description}")
+
+
+class _RestTimeout(CannotConnect):
+    """A REST call got no answer in time."""
+
+
+def _number(value: Any) -> int | float | None:
+    """A JSON number, or None for anything else (booleans included)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    return None
+
+
+def _float(value: Any) -> float | None:
+    number = _number(value)
+    return None if number is None else float(number)
+
+
+def _flag(value: Any) -> bool | None:
+    return value if isinstance(value, bool) else None
+
+
+def _flags(value: Any) -> tuple[bool, ...] | None:
+    if isinstance(value, list) and all(isinstance(item, bool) for item in value):
+        return tuple(value)
+    return None
+
+
+def _online(value: Any) -> bool | None:
+    return _ONLINE.get(value) if isinstance(value, str) else None
+
+
+def _moving(value: Any) -> bool | None:
+    return value == "moving" if isinstance(value, str) else None
+
+
+type _Reader = tuple[tuple[str, Field, Callable[[Any], Value]], ...]
+
+_STATE_FIELDS: _Reader = (
+    ("connection_status", Field.ONLINE, _online),
+    ("movement_status", Field.MOVING, _moving),
+    ("ignition", Field.IGNITION, _flag),
+    ("battery_level", Field.BATTERY, _number),
+    ("inputs", Field.INPUTS, _flags),
+    ("outputs", Field.OUTPUTS, _flags),
+)
+_GPS_FIELDS: _Reader = (
+    ("speed", Field.SPEED, _number),
+    ("alt", Field.ALTITUDE, _number),
+    ("signal_level", Field.GPS_SIGNAL, _number),
+)
+_GSM_FIELDS: _Reader = (("signal_level", Field.GSM_SIGNAL, _number),)
+
+
+def _read_fields(source: Mapping[str, Any], fields: _Reader, values: dict[Field, Value]) -> None:
+    """Convert the keys source has; a null or wrongly typed value becomes None."""
+    for key, field, convert in fields:
+        if key in source:
+            values[field] = convert(source[key])
+
+
+def _read_object(
+    state: Mapping[str, Any], key: str, fields: _Reader, values: dict[Field, Value]
+) -> None:
+    """Read fields from a nested object; a null object reports them all as unknown."""
+    if key not in state:
+        return
+    nested = state[key]
+    if isinstance(nested, dict):
+        _read_fields(nested, fields, values)
+    else:
+        values.update(dict.fromkeys((field for _, field, _ in fields), None))
+
+
+def websocket_url(base: str) -> str:
+    """The event subscription URL of an API base, with the Atmosphere query string."""
+    url = URL(f"{base.rstrip('/')}/event/subscription")
+    scheme = {"https": "wss", "http": "ws"}.get(url.scheme, url.scheme)
+    return str(url.with_scheme(scheme).with_query(ATMOSPHERE_QUERY))
+
+
+class NavixyClient(HubClient):
+    """One Navixy account: its trackers and their live states."""
+
+    kind = "navixy"
+    keepalive_text = HEARTBEAT
+    max_msg_size = 64 * 1024 * 1024
+    """A full-format state_batch of thousands of trackers is several megabytes."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        listener: Listener,
+        *,
+        url: str = DEFAULT_URL,
+        api_key: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        verify_ssl: bool = True,
+        timing: Timing | None = None,
+    ) -> None:
+        """Keep the settings; the handshake fills keep-alive timings the caller left unset."""
+        super().__init__(session, listener, timing=dataclasses.replace(timing) if timing else None)
+        self._base = url.rstrip("/")
+        self._api_key = api_key or None
+        self._username = username
+        self._password = password
+        self._verify_ssl = verify_ssl
+        self._explicit = (self.timing.keepalive_interval, self.timing.silence_timeout)
+        self._hash: str | None = None
+        self._tz: tzinfo = UTC
+        self._by_source: dict[int, int] = {}
+        self._blocked: dict[int, bool] = {}
+
+    @classmethod
+    def from_config(
+        cls,
+        session: aiohttp.ClientSession,
+        listener: Listener,
+        config: Mapping[str, Any],
+        *,
+        timing: Timing | None = None,
+    ) -> NavixyClient:
+        """Build from "url", "api_key" or "username" + "password", and "verify_ssl"."""
+        return cls(
+            session,
+            listener,
+            url=config.get("url") or DEFAULT_URL,
+            api_key=config.get("api_key"),
+            username=config.get("username"),
+            password=config.get("password"),
+            verify_ssl=config.get("verify_ssl", True),
+            timing=timing,
+        )
+
+    # --- connecting ---
+
+    async def connect(self) -> HubInfo:
+        """Log in, load the account and its trackers, then subscribe to their states."""
+        user = await self._authenticate()
+        self._tz = await self._load_time_zone()
+        snapshot = self._load_trackers(await self._api("tracker/list"))
+        await self.open_websocket(websocket_url(self._base), ssl=self._verify_ssl)
+        try:
+            self.emit(snapshot)
+            await self._subscribe()
+        except BaseException:
+            await self.close()
+            raise
+        return self._hub_info(user)
+
+    async def _authenticate(self) -> Mapping[str, Any]:
+        """Get a working hash (reusing a session) and return the account's user_info."""
+        if self._api_key:
+            self._hash = self._api_key
+        elif self._hash is not None:
+            try:
+                return await self._user_info()
+            except InvalidAuth:
+                self._hash = None
+        if self._hash is None:
+            self._hash = await self._login()
+        return await self._user_info()
+
+    async def _login(self) -> str:
+        """Trade login and password for a session hash."""
+        if not (self._username and self._password):
+            raise InvalidAuth("an API key or a login and password are needed")
+        reply = await self._api("user/auth", login=self._username, password=self._password)
+        token = reply.get("hash")
+        if reply.get("type", "authenticated") != "authenticated":
+            raise InvalidAuth("the account needs a second factor; use an API key instead")
+        if not isinstance(token, str) or not token:
+            raise ProtocolError("user/auth answered without a hash")
+        return token
+
+    async def _user_info(self) -> Mapping[str, Any]:
+        info = (await self._api("user/get_info")).get("user_info")
+        if not isinstance(info, dict) or not isinstance(info.get("id"), int | str):
+            raise ProtocolError("user/get_info answered without a user id")
+        return info
+
+    async def _load_time_zone(self) -> tzinfo:
+        """The user's time zone, in which Navixy writes every date; UTC if unknown."""
+        try:
+            settings = (await self._api("user/settings/get")).get("settings")
+        except ProtocolError:
+            return UTC
+        name = settings.get("time_zone") if isinstance(settings, dict) else None
+        if not isinstance(name, str):
+            return UTC
+        try:
+            return ZoneInfo(name)
+        except ZoneInfoNotFoundError, ValueError:
+            return UTC
+
+    def _load_trackers(self, reply: Mapping[str, Any]) -> FleetSnapshot:
+        """Map source ids to trackers and describe every tracker."""
+        items = reply.get("list")
+        if not isinstance(items, list):
+            raise ProtocolError("tracker/list answered without a list")
+        self._by_source.clear()
+        self._blocked.clear()
+        devices = []
+        for item in items:
+            device = self._tracker(item)
+            if device is None:
+                self.drop("bad tracker", item)
+            else:
+                devices.append(device)
+        return FleetSnapshot(tuple(devices))
+
+    def _tracker(self, item: Any) -> DeviceUpdate | None:
+        """One tracker/list item as a device, remembering its source id."""
+        if not isinstance(item, dict) or not isinstance(source := item.get("source"), dict):
+            return None
+        tracker_id, source_id = item.get("id"), source.get("id")
+        if not isinstance(tracker_id, int) or not isinstance(source_id, int):
+            return None
+        self._by_source[source_id] = tracker_id
+        self._blocked[tracker_id] = source.get("blocked") is True
+        label, model, serial = item.get("label"), source.get("model"), source.get("device_id")
+        return DeviceUpdate(
+            device_id=str(tracker_id),
+            name=label if isinstance(label, str) else None,
+            manufacturer=MANUFACTURER,
+            model=model if isinstance(model, str) else None,
+            serial=str(serial) if isinstance(serial, str | int) else None,
+            extras={"blocked": self._blocked[tracker_id]},
+            channels=CHANNELS,
+        )
+
+    def _hub_info(self, user: Mapping[str, Any]) -> HubInfo:
+        login = user.get("login")
+        return HubInfo(
+            unique_id=f"{URL(self._base).host}:{user['id']}",
+            title=login if isinstance(login, str) and login else f"Navixy user {user['id']}",
+            manufacturer=MANUFACTURER,
+            model="Navixy account",
+        )
+
+    async def _subscribe(self) -> None:
+        """Subscribe to every tracker's state; the first state_batch follows the reply."""
+        text = orjson.dumps(
+            {"action": "subscribe", "hash": self._hash, "requests": [SUBSCRIPTION]}
+        ).decode()
+        try:
+            reply = await self.request("subscribe", text, REQUEST_TIMEOUT)
+        except CommandFailed as err:
+            raise CannotConnect("Navixy did not answer the subscription") from err
+        data = reply.get("data")
+        if not isinstance(data, dict) or any(
+            isinstance(entry, dict) and entry.get("success") is False for entry in data.values()
+        ):
+            raise ProtocolError("Navixy refused the subscription")
+
+    # --- REST ---
+
+    async def _api(self, path: str, **params: Any) -> dict[str, Any]:
+        """Call the API while connecting; map its errors to the connection errors."""
+        try:
+            return await self._post(path, params, REQUEST_TIMEOUT)
+        except NavixyApiError as err:
+            if err.code in AUTH_CODES:
+                raise InvalidAuth(f"Navixy refused the credentials ({err.code})") from err
+            if err.code in TRANSIENT_CODES:
+                raise CannotConnect(str(err)) from err
+            raise
+
+    async def _post(self, path: str, params: Mapping[str, Any], timeout: float) -> dict[str, Any]:
+        """POST one API call (with the hash once there is one) and return its reply."""
+        body = dict(params) if self._hash is None else {"hash": self._hash, **params}
+        try:
+            async with self._session.post(
+                f"{self._base}/{path}",
+                json=body,
+                ssl=self._verify_ssl,
+                timeout=aiohttp.ClientTimeout(total=timeout),
+            ) as response:
+                status, raw = response.status, await response.read()
+        except TimeoutError as err:
+            raise _RestTimeout(f"Navixy did not answer {path} in time") from err
+        except (aiohttp.ClientError, OSError) as err:
+            raise CannotConnect(f"cannot reach Navixy: {type(err).__name__}") from err
+        return self._reply(path, status, raw)
+
+    @staticmethod
+    def _reply(path: str, status: int, raw: bytes) -> dict[str, Any]:
+        """Decode a REST reply; raise NavixyApiError for ``success: false``."""
+        try:
+            reply = decode(raw)
+        except ValueError:
+            if status >= 500 or status == 429:  # noqa: PLR2004 - HTTP statuses
+                raise CannotConnect(f"Navixy answered {path} with HTTP {status}") from None
+            raise ProtocolError(f"Navixy answered {path} with no JSON") from None
+        if not isinstance(reply, dict):
+            raise ProtocolError(f"Navixy answered {path} with no object")
+        if reply.get("success") is not True:
+            status_obj = reply.get("status")
+            status_obj = status_obj if isinstance(status_obj, dict) else {}
+            raise NavixyApiError(status_obj.get("code"), status_obj.get("description"))
+        return reply
+
+    # --- commands ---
+
+    async def send_command(
+        self,
+        device_id: str,
+        command: str,
+        parameters: Mapping[str, Any],
+        timeout: float,
+    ) -> Any:
+        """Run "set_output" (output, enable) or any tracker/send_command command."""
+        if not self.connected or self._hash is None:
+            raise CannotConnect("not connected")
+        if not (device_id.isascii() and device_id.isdigit()):
+            raise CommandFailed("not a Navixy tracker id", code="unknown_device")
+        if command == "set_output":
+            path, params = "tracker/output/set", self._output_params(parameters)
+        else:
+            path, params = "tracker/send_command", {"command": {"name": command, **parameters}}
+        try:
+            reply = await self._post(path, {"tracker_id": int(device_id), **params}, timeout)
+        except _RestTimeout as err:
+            raise CommandFailed("Navixy did not answer in time", code="timeout") from err
+        except NavixyApiError as err:
+            raise CommandFailed(err.description, code=err.code) from err
+        except ProtocolError as err:
+            raise CommandFailed(str(err)) from err
+        reply.pop("success", None)
+        return reply
+
+    @staticmethod
+    def _output_params(parameters: Mapping[str, Any]) -> dict[str, Any]:
+        output, enable = parameters.get("output"), parameters.get("enable")
+        if not isinstance(output, int) or isinstance(output, bool) or output < 1:
+            raise CommandFailed("set_output needs an output number from 1", code="invalid")
+        if not isinstance(enable, bool):
+            raise CommandFailed("set_output needs enable true or false", code="invalid")
+        return {"output": output, "enable": enable}
+
+    # --- frames ---
+
+    def handle_text(self, text: str) -> None:
+        """Parse one frame: heartbeats, the Atmosphere handshake, JSON, or several joined."""
+        rest = text.strip()
+        while rest:
+            rest = self._consume(rest)
+
+    def _consume(self, text: str) -> str:
+        """Handle the first Atmosphere piece of text; return what follows it."""
+        if text.startswith(("{", "[")):
+            try:
+                frame = decode(text)
+            except ValueError:
+                pass
+            else:
+                self._handle_frame(frame)
+                return ""
+        if (match := _HANDSHAKE.match(text)) is not None:
+            self._handshake(int(match["interval"]))
+            return text[match.end() :].strip()
+        head, _, rest = text.partition("|")
+        head = head.strip()
+        if head and head != HEARTBEAT and not head.isdigit():  # digits: a length prefix
+            try:
+                self._handle_frame(decode(head))
+            except ValueError:
+                self.drop("not json", head)
+        return rest.strip()
+
+    def _handshake(self, interval_ms: int) -> None:
+        """Keep alive at the hub's heartbeat interval; give up after two missed ones."""
+        if interval_ms <= 0:
+            self.drop("bad handshake", interval_ms)
+            return
+        interval = interval_ms / 1000
+        keepalive, silence = self._explicit
+        self.timing.keepalive_interval = keepalive or interval
+        self.timing.silence_timeout = silence or 2 * interval + min(SILENCE_MARGIN, interval)
+
+    def _handle_frame(self, frame: Any) -> None:
+        if not isinstance(frame, dict):
+            self.drop("not an object", frame)
+            return
+        kind = frame.get("type")
+        if kind == "event":
+            self._handle_event(frame)
+        elif kind == "response":
+            if frame.get("action") != "subscription/subscribe" or not self.resolve(
+                "subscribe", frame
+            ):
+                self.drop("unexpected response", frame.get("action"))
+        elif kind == "error":
+            self._handle_error(frame)
+        else:
+            self.drop("unknown type", kind)
+
+    def _handle_error(self, frame: Mapping[str, Any]) -> None:
+        status = frame.get("status")
+        code = status.get("code") if isinstance(status, dict) else None
+        error: HubError
+        if code in AUTH_CODES:
+            error = InvalidAuth(f"Navixy refused the hash ({code})")
+        else:
+            error = ProtocolError(f"Navixy error {code}")
+        if self.reject("subscribe", error):
+            return
+        if isinstance(error, InvalidAuth):
+            raise error
+        self.drop("error", code)
+
+    def _handle_event(self, frame: Mapping[str, Any]) -> None:
+        event, data = frame.get("event"), frame.get("data")
+        if event == "state":
+            self._handle_state(data)
+        elif event == "state_batch":
+            if not isinstance(data, list):
+                self.drop("bad state_batch", data)
+                return
+            for item in data:
+                self._handle_state(item)
+        elif event == "lifecycle":
+            self._handle_lifecycle(data)
+        elif event == "logout":
+            self._hash = None
+            raise SessionClosed("Navixy closed the session")
+        else:
+            self.drop("unknown event", event)
+
+    # --- states ---
+
+    def _handle_state(self, item: Any) -> None:
+        """Emit one state, bare or wrapped in a source_state_event."""
+        if not isinstance(item, dict):
+            self.drop("bad state", item)
+            return
+        state: Any = item
+        tracker_id: Any = None
+        if item.get("type") == "source_state_event":
+            state, tracker_id = item.get("state"), item.get("tracker_id")
+            if not isinstance(state, dict):
+                self.drop("bad state", item)
+                return
+        source_id = state.get("source_id")
+        tracker = self._tracker_of(source_id)
+        if tracker is None and isinstance(tracker_id, int) and tracker_id in self._blocked:
+            tracker = tracker_id
+        if tracker is None:
+            self.drop("unknown source", source_id)
+            return
+        self.emit(self._state_update(tracker, state))
+
+    def _tracker_of(self, source_id: Any) -> int | None:
+        """The tracker id of a source id, if it is one of ours."""
+        return self._by_source.get(source_id) if isinstance(source_id, int) else None
+
+    def _state_update(self, tracker: int, state: Mapping[str, Any]) -> DeviceUpdate:
+        values: dict[Field, Value] = {}
+        _read_fields(state, _STATE_FIELDS, values)
+        _read_object(state, "gps", _GPS_FIELDS, values)
+        _read_object(state, "gsm", _GSM_FIELDS, values)
+        return DeviceUpdate(
+            device_id=str(tracker),
+            position=self._position(state.get("gps")),
+            values=values,
+            extras=self._extras(tracker, state),
+        )
+
+    def _extras(self, tracker: int, state: Mapping[str, Any]) -> dict[str, Any]:
+        # No "last_update": a time that changes with every report would make every
+        # report a state write.
+        extras: dict[str, Any] = {"blocked": self._blocked[tracker]}
+        for key in ("connection_status", "movement_status"):
+            if isinstance(value := state.get(key), str):
+                extras[key] = value
+        return extras
+
+    def _position(self, gps: Any) -> Position | None:
+        if not isinstance(gps, dict) or not isinstance(location := gps.get("location"), dict):
+            return None
+        lat, lng = _float(location.get("lat")), _float(location.get("lng"))
+        if lat is None or lng is None or not (-90 <= lat <= 90 and -180 <= lng <= 180):  # noqa: PLR2004
+            return None
+        return Position(
+            latitude=lat,
+            longitude=lng,
+            time=self._time(gps.get("updated")),
+            speed=_float(gps.get("speed")),
+            heading=_float(gps.get("heading")),
+            altitude=_float(gps.get("alt")),
+            accuracy=_float(gps.get("precision")),
+        )
+
+    def _time(self, value: Any) -> datetime | None:
+        """A Navixy date (the user's local time) as an aware UTC datetime."""
+        if not isinstance(value, str):
+            return None
+        try:
+            local = datetime.strptime(value, DATE_FORMAT)  # noqa: DTZ007 - zone added below
+        except ValueError:
+            return None
+        return local.replace(tzinfo=self._tz).astimezone(UTC)
+
+    # --- lifecycle ---
+
+    def _handle_lifecycle(self, data: Any) -> None:
+        """Blocked, unblocked or removed trackers."""
+        if not isinstance(data, dict) or data.get("lifecycle_event") not in LIFECYCLE_EVENTS:
+            self.drop("bad lifecycle", data)
+            return
+        source_id, event = data.get("source_id"), data["lifecycle_event"]
+        tracker = self._tracker_of(source_id)
+        if tracker is None:
+            self.drop("unknown source", source_id)
+            return
+        device_id = str(tracker)
+        self.emit(HubNotice(CHANNEL_LIFECYCLE, event, device_id=device_id))
+        if event == "corrupt":
+            self._by_source.pop(data["source_id"])
+            del self._blocked[tracker]
+            self.emit(DeviceRemoved(device_id))
+            return
+        self._blocked[tracker] = event == "block"
+        self.emit(DeviceUpdate(device_id, extras={"blocked": self._blocked[tracker]}))
+
+
+CLIENT = NavixyClient

@@ -1,0 +1,574 @@
+"""TFT IoT Open API: the push WebSocket for live data, the REST API for the fleet and commands."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+import hashlib
+import logging
+from typing import Any, ClassVar, Final, TypeGuard
+from urllib.parse import urlsplit
+
+import aiohttp
+import orjson
+
+from . import frames
+from .connection import CONNECT_TIMEOUT, REQUEST_TIMEOUT, HubClient, Listener, Timing
+from .errors import (
+    CannotConnect,
+    CommandFailed,
+    HubError,
+    InvalidAuth,
+    ProtocolError,
+    SessionClosed,
+)
+from .model import (
+    DeviceUpdate,
+    Field,
+    FleetSnapshot,
+    HubInfo,
+    HubNotice,
+    HubUpdate,
+    Position,
+    Value,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+DEFAULT_URL: Final = "wss://openapi.tftiot.com:8443/websocket"
+MANUFACTURER: Final = "TFT IoT"
+CONF_REST_URL: Final = "rest_url"
+
+CHANNEL_ALARM: Final = "alarm"
+CHANNEL_MESSAGE: Final = "message"
+DEVICE_CHANNELS: Final = frozenset({CHANNEL_ALARM})
+HUB_CHANNELS: Final = frozenset({CHANNEL_ALARM, CHANNEL_MESSAGE})
+
+ALARM_SENDER: Final = 1
+"""messagePass from_id of alarms (0 is the system, others are users)."""
+NO_SIGNAL: Final = -999
+_SIGNIN: Final = "signin"
+_IGNORED_TEXTS: Final = frozenset({"ping", "pong"})
+_DEVICE_EVENTS_IGNORED: Final = frozenset(
+    {"bleTire", "rs232Tire", "driver", "obdErrorInfo", "rs232Fuel"}
+)
+_DEFAULT_TOKEN_LIFE: Final = 600.0
+_HTTP_ERROR: Final = 400
+_MAX_LAT: Final = 90
+_MAX_LNG: Final = 180
+
+
+def md5_password(plain: str) -> str:
+    """Hash a password the way the Open API expects it: lowercase MD5 hex."""
+    return hashlib.md5(plain.encode(), usedforsecurity=False).hexdigest()
+
+
+def rest_base(url: str) -> str:
+    """Derive the REST base from a push URL: same host, https (http for ws://), path /v2."""
+    parts = urlsplit(url)
+    scheme = "http" if parts.scheme == "ws" else "https"
+    host = parts.hostname or ""
+    return f"{scheme}://{f'[{host}]' if ':' in host else host}/v2"
+
+
+def decode_frame(text: str) -> Any:
+    """Decode JSON, or the JavaScript literal the vendor page prints; ValueError otherwise."""
+    value = frames.decode_lenient(text)
+    if isinstance(value, str):  # "a json string": tolerate JSON wrapped in a JSON string
+        value = frames.decode_lenient(value)
+    return value
+
+
+class TftIotClient(HubClient):
+    """One TFT IoT account: device and message pushes on one socket, REST beside it."""
+
+    kind: ClassVar[str] = "tftiot"
+    keepalive_text: ClassVar[str | None] = "ping"
+    snapshot_window: float = 3.0
+    """Without REST: how long to gather snapshots into the first FleetSnapshot (seconds)."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        listener: Listener,
+        *,
+        url: str,
+        user: str,
+        password_md5: str,
+        verify_ssl: bool = True,
+        rest_url: str | None = None,
+        timing: Timing | None = None,
+    ) -> None:
+        """Keep the account; the password arrives already hashed."""
+        super().__init__(session, listener, timing=timing)
+        self._url = url
+        self._user = user
+        self._md5 = password_md5
+        self._verify_ssl = verify_ssl
+        self._rest = (rest_url or rest_base(url)).rstrip("/")
+        self._token: str | None = None
+        self._token_expires = 0.0
+        self._names: dict[str, str] = {}
+        self._alarms: dict[str, int] = {}
+        self._gathering: dict[str, dict[str, Any]] | None = None
+        """Snapshot data by IMEI while connecting, emitted after the fleet list."""
+        self._events: dict[str, Callable[[dict[str, Any]], None]] = {
+            _SIGNIN: self._on_signin,
+            "snapshot": self._on_snapshot,
+        }
+        self._types: dict[str, Callable[[dict[str, Any]], None]] = {
+            "messagePass": self._on_message_pass,
+            "getFileShake": self._notice_handler("file_shake"),
+            "downloadAllow": self._notice_handler("download_allow"),
+            "registUserMessage": self._on_regist_reply,
+        }
+
+    @classmethod
+    def from_config(
+        cls,
+        session: aiohttp.ClientSession,
+        listener: Listener,
+        config: Mapping[str, Any],
+        *,
+        timing: Timing | None = None,
+    ) -> TftIotClient:
+        """Build from "url", "username", "password" (MD5 hex), "verify_ssl", "rest_url"."""
+        return cls(
+            session,
+            listener,
+            url=config.get("url") or DEFAULT_URL,
+            user=str(config["username"]),
+            password_md5=str(config["password"]),
+            verify_ssl=bool(config.get("verify_ssl", True)),
+            rest_url=config.get(CONF_REST_URL),
+            timing=timing,
+        )
+
+    @classmethod
+    def default_timing(cls) -> Timing:
+        """Text "ping" every minute; a socket silent for 150 s is dead."""
+        return Timing(keepalive_interval=60.0, silence_timeout=150.0)
+
+    @property
+    def info(self) -> HubInfo:
+        """The account this client signs in to."""
+        host = urlsplit(self._url).hostname or ""
+        return HubInfo(
+            unique_id=f"{host}:{self._user}",
+            title=f"TFT IoT {self._user}",
+            manufacturer=MANUFACTURER,
+            model="Open API",
+        )
+
+    # --- connecting ---
+
+    async def connect(self) -> HubInfo:
+        """Sign in to both pushes, then load the fleet (REST, else the first snapshots)."""
+        self._gathering = {}
+        try:
+            await self.open_websocket(self._url, ssl=self._verify_ssl)
+            await self._sign_in()
+            devices = await self._load_fleet()
+            if devices is None:
+                await asyncio.sleep(self.snapshot_window)
+            await self._ensure_alive()
+            self._emit_fleet(devices)
+        except BaseException:
+            self._gathering = None
+            await self.close()
+            raise
+        return self.info
+
+    async def _ensure_alive(self) -> None:
+        """Raise why the connection ended, if it ended while the fleet was loading."""
+        if self._reader is None or self._reader.done():
+            await self.run()
+
+    async def _sign_in(self) -> None:
+        """Sign in for device data, then register for messages on the same socket."""
+        signin = {"token": self._user, "md5-password": self._md5, "event": _SIGNIN}
+        try:
+            await self.request(_SIGNIN, orjson.dumps(signin).decode(), CONNECT_TIMEOUT)
+        except CommandFailed as err:
+            raise CannotConnect("the TFT IoT hub did not answer the sign-in") from err
+        regist = {"user_id": self._user, "md5-password": self._md5, "type": "registUserMessage"}
+        await self.send_text(orjson.dumps(regist).decode())
+
+    async def _load_fleet(self) -> tuple[DeviceUpdate, ...] | None:
+        """Load the device list from REST; None when REST is out of reach."""
+        self._token = None
+        try:
+            async with asyncio.timeout(REQUEST_TIMEOUT):
+                token = await self._access_token()
+                reply = await self._rest_call("GET", "/devices", None, token)
+            records = _ok(reply).get("devices")
+        except (HubError, TimeoutError) as err:
+            _LOGGER.debug("TFT IoT REST unavailable, using snapshots: %s", type(err).__name__)
+            return None
+        if not isinstance(records, list):
+            return None
+        return tuple(
+            self._seed(record, imei)
+            for record in records
+            if isinstance(record, dict) and (imei := _imei(record)) is not None
+        )
+
+    def _emit_fleet(self, devices: tuple[DeviceUpdate, ...] | None) -> None:
+        """Emit the full list (REST's, else the snapshots gathered), then fresher snapshots."""
+        gathered, self._gathering = self._gathering or {}, None
+        if devices is None:
+            devices = tuple(self._seed(data, imei) for imei, data in gathered.items())
+            gathered = {}
+        self.emit(FleetSnapshot(devices))
+        self.emit(HubUpdate(channels=HUB_CHANNELS))
+        for imei, data in gathered.items():
+            self._report(data, imei)
+
+    # --- REST ---
+
+    async def _access_token(self) -> str:
+        """Return a live access token, signing in to REST when the last one has expired."""
+        loop = asyncio.get_running_loop()
+        if self._token is not None and loop.time() < self._token_expires:
+            return self._token
+        body = {
+            "getAccessToken": {
+                "account": self._user,
+                "password-md5": self._md5,
+                "client-type": "web",
+            }
+        }
+        reply = _ok(await self._rest_call("POST", "/auth/action", body, None))
+        token = reply.get("access-token")
+        if not isinstance(token, str) or not token:
+            raise CommandFailed("the TFT IoT REST sign-in gave no token", code="no_token")
+        keep = reply.get("keep-time")
+        life = float(keep) if _is_number(keep) and keep > 0 else _DEFAULT_TOKEN_LIFE
+        self._token, self._token_expires = token, loop.time() + life * 0.9
+        return token
+
+    async def _rest_call(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        token: str | None,
+    ) -> dict[str, Any]:
+        """Make one REST request; the reply must be a JSON object."""
+        params = {"access-token": token} if token is not None else None
+        try:
+            async with self._session.request(
+                method,
+                f"{self._rest}{path}",
+                params=params,
+                json=body,
+                ssl=self._verify_ssl,
+            ) as response:
+                raw = await response.read()
+        except (aiohttp.ClientError, OSError) as err:
+            raise CannotConnect(f"cannot reach the TFT IoT REST API: {type(err).__name__}") from err
+        try:
+            reply = frames.decode(raw)
+        except ValueError:
+            reply = None
+        status = response.status
+        if not isinstance(reply, dict) or (status >= _HTTP_ERROR and "code" not in reply):
+            raise CommandFailed(f"TFT IoT REST answered HTTP {status}", code=status)
+        return reply
+
+    async def send_command(
+        self,
+        device_id: str,
+        command: str,
+        parameters: Mapping[str, Any],
+        timeout: float,
+    ) -> Any:
+        """Queue a raw device command text (device-waiting-send-cmds); no parameters."""
+        if not self.connected:
+            raise CannotConnect("not connected")
+        if parameters:
+            raise CommandFailed("TFT IoT commands take no parameters", code="parameters")
+        if not command:
+            raise CommandFailed("the command text is empty", code="empty")
+        body = {"imeis": [device_id], "message": command}
+        try:
+            async with asyncio.timeout(timeout):
+                token = await self._access_token()
+                reply = await self._rest_call("POST", "/device-waiting-send-cmds", body, token)
+        except TimeoutError as err:
+            raise CommandFailed("the hub did not answer in time", code="timeout") from err
+        return _ok(reply)
+
+    # --- frames ---
+
+    def handle_text(self, text: str) -> None:
+        """Dispatch a frame by its "event" (device push) or "type" (message push)."""
+        if text.strip() in _IGNORED_TEXTS:
+            return
+        try:
+            frame = decode_frame(text)
+        except ValueError:
+            self.drop("not_json", text)
+            return
+        if not isinstance(frame, dict):
+            self.drop("not_object", text)
+            return
+        if "event" in frame:
+            self._dispatch(self._events, frame["event"], frame, _DEVICE_EVENTS_IGNORED)
+        else:
+            self._dispatch(self._types, frame.get("type"), frame, frozenset())
+
+    def _dispatch(
+        self,
+        handlers: Mapping[str, Callable[[dict[str, Any]], None]],
+        name: Any,
+        frame: dict[str, Any],
+        ignored: frozenset[str],
+    ) -> None:
+        if not isinstance(name, str):
+            self.drop("no_type", frame)
+        elif (handler := handlers.get(name)) is not None:
+            handler(frame)
+        elif name not in ignored:
+            self.drop(f"unknown:{name[:40]}", frame)
+
+    def _on_signin(self, frame: dict[str, Any]) -> None:
+        """Settle the sign-in; an error nobody waits for ends the session."""
+        error = frame.get("error")
+        if error == 0:
+            self.resolve(_SIGNIN, frame)
+            return
+        if not _is_int(error):
+            if not self.reject(_SIGNIN, ProtocolError("sign-in reply without an error code")):
+                self.drop("bad_signin", frame)
+            return
+        message = frame.get("message")
+        detail = f"(error {error})"
+        if isinstance(message, str) and message:
+            detail = f"{detail}: {message[:100]}"
+        if not self.reject(_SIGNIN, InvalidAuth(f"TFT IoT refused the sign-in {detail}")):
+            raise SessionClosed(f"TFT IoT ended the session {detail}")
+
+    def _on_regist_reply(self, frame: dict[str, Any]) -> None:
+        """Accept the message push's acknowledgement; count a refusal."""
+        if frame.get("error", 0) != 0:
+            self.drop("message_signin_refused", frame)
+
+    def _on_snapshot(self, frame: dict[str, Any]) -> None:
+        if frame.get("error", 0) != 0:
+            self.drop("hub_error", frame)
+            return
+        data = frame.get("data")
+        if not isinstance(data, dict) or (imei := _imei(data)) is None:
+            self.drop("bad_snapshot", frame)
+        elif self._gathering is not None:
+            self._gathering[imei] = data
+        else:
+            self._report(data, imei)
+
+    def _on_message_pass(self, frame: dict[str, Any]) -> None:
+        date = _ms_time(frame.get("date"))
+        attributes: dict[str, Any] = {"message": _text(frame.get("message"))}
+        if date is not None:
+            attributes["date"] = date.isoformat()
+        if frame.get("from_id") != ALARM_SENDER:
+            sender = frame.get("from_id")
+            attributes["from_id"] = sender if _is_int(sender) or isinstance(sender, str) else None
+            attributes["from_name"] = _text(frame.get("from_name"))
+            self.emit(HubNotice(CHANNEL_MESSAGE, "message", attributes=attributes))
+            return
+        alarm = frame.get("alarm_msg")
+        alarm = alarm if isinstance(alarm, dict) else {}
+        number = next((alarm[k] for k in ("cur_event", "event") if _is_int(alarm.get(k))), None)
+        self.emit(
+            HubNotice(
+                CHANNEL_ALARM,
+                "alarm",
+                device_id=_imei(alarm) or "",
+                attributes={"number": number, **attributes},
+            )
+        )
+
+    def _notice_handler(self, event_type: str) -> Callable[[dict[str, Any]], None]:
+        def handle(frame: dict[str, Any]) -> None:
+            attributes = {
+                key: value
+                for key, value in frame.items()
+                if key != "type" and isinstance(value, str | int | float | bool)
+            }
+            self.emit(HubNotice(CHANNEL_MESSAGE, event_type, attributes=attributes))
+
+        return handle
+
+    # --- devices ---
+
+    def _report(self, record: dict[str, Any], imei: str) -> None:
+        """Emit a device's update, then its alarm when the alarm number is new."""
+        self.emit(self._device(record, imei))
+        if (notice := self._alarm(imei, record.get("status"))) is not None:
+            self.emit(notice)
+
+    def _seed(self, record: dict[str, Any], imei: str) -> DeviceUpdate:
+        """Take a device's initial state: its alarm number is known, not announced."""
+        self._alarm(imei, record.get("status"))
+        return self._device(record, imei)
+
+    def _alarm(self, imei: str, status: Any) -> HubNotice | None:
+        """Track a device's alarm number; an alarm when it is non-zero and new."""
+        if not isinstance(status, dict) or not _is_int(number := status.get("cur_event")):
+            return None
+        previous = self._alarms.get(imei)
+        self._alarms[imei] = number
+        if number in (0, previous):
+            return None
+        attributes: dict[str, Any] = {"number": number, "message": None}
+        if (date := _ms_time(status.get("date"))) is not None:
+            attributes["date"] = date.isoformat()
+        return HubNotice(CHANNEL_ALARM, "alarm", device_id=imei, attributes=attributes)
+
+    def _device(self, record: dict[str, Any], imei: str) -> DeviceUpdate:
+        """Turn a device record (REST or snapshot data) into a DeviceUpdate."""
+        config = record.get("config")
+        if isinstance(config, dict) and isinstance(name := config.get("name"), str) and name:
+            self._names[imei] = name
+        status = record.get("status")
+        status = status if isinstance(status, dict) else {}
+        model = record.get("model")
+        return DeviceUpdate(
+            device_id=imei,
+            name=self._names.get(imei, imei),
+            manufacturer=MANUFACTURER,
+            model=model if isinstance(model, str) and model else None,
+            serial=imei,
+            position=_position(status),
+            values=_values(status),
+            extras=_extras(status),
+            channels=DEVICE_CHANNELS,
+        )
+
+
+# --- value conversion (module level: pure functions of the decoded status) ---
+
+
+def _is_int(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _ok(reply: dict[str, Any]) -> dict[str, Any]:
+    """Pass a successful REST reply; raise CommandFailed with the hub's code and msg."""
+    code = reply.get("code", 0)
+    if code != 0:
+        message = reply.get("msg")
+        text = message[:200] if isinstance(message, str) and message else "request refused"
+        raise CommandFailed(f"TFT IoT: {text}", code=code if _is_int(code) else str(code)[:40])
+    return reply
+
+
+def _imei(record: dict[str, Any]) -> str | None:
+    imei = record.get("imei")
+    if isinstance(imei, str) and imei:
+        return imei
+    return str(imei) if _is_int(imei) else None
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _ms_time(value: Any) -> datetime | None:
+    """Milliseconds since the epoch as an aware UTC time; 0 and junk are unknown."""
+    if not _is_number(value) or value <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(value / 1000, UTC)
+    except OverflowError, OSError, ValueError:
+        return None
+
+
+def _flag(value: Any) -> bool | None:
+    return bool(value) if value in (0, 1) and not isinstance(value, float) else None
+
+
+def _number(value: Any) -> float | int | None:
+    return value if _is_number(value) else None
+
+
+def _signal(value: Any) -> float | int | None:
+    return None if value == NO_SIGNAL else _number(value)
+
+
+def _kilometres(value: Any) -> float | None:
+    return value / 1000 if _is_number(value) else None
+
+
+def _bits(value: Any) -> tuple[bool, ...] | None:
+    """Parse "1:0|2:0|3:1" as (False, False, True), ordered by port number."""
+    if not isinstance(value, str) or not value:
+        return None
+    ports: dict[int, bool] = {}
+    for item in value.split("|"):
+        port, _, state = item.partition(":")
+        if not port.strip().isdigit() or state.strip() not in ("0", "1"):
+            return None
+        ports[int(port)] = state.strip() == "1"
+    return tuple(ports[port] for port in sorted(ports))
+
+
+_VALUES: Final[tuple[tuple[Field, str, Callable[[Any], Value]], ...]] = (
+    (Field.ONLINE, "online", _flag),
+    (Field.IGNITION, "acc", _flag),
+    (Field.BATTERY, "battery_voltage_percent", _number),
+    (Field.BATTERY_VOLTAGE, "battery_voltage", _number),
+    (Field.EXTERNAL_VOLTAGE, "external_power_voltage", _number),
+    (Field.SPEED, "speed", _number),
+    (Field.SATELLITES, "satellite_count", _number),
+    (Field.GSM_SIGNAL, "network_signal", _signal),
+    (Field.MILEAGE, "mileage", _kilometres),
+    (Field.INPUTS, "input", _bits),
+    (Field.OUTPUTS, "output", _bits),
+)
+_EXTRAS: Final = (
+    ("relay", "relay"),
+    ("link_type", "link_type"),
+    ("inputs", "input"),
+    ("outputs", "output"),
+)
+
+
+def _values(status: dict[str, Any]) -> dict[Field, Value]:
+    """Convert the reported fields; a key the status lacks stays out."""
+    return {field: convert(status[key]) for field, key, convert in _VALUES if key in status}
+
+
+def _extras(status: dict[str, Any]) -> dict[str, Any]:
+    """Small vendor values worth showing: relay state, link type, raw I/O strings."""
+    return {
+        name: value
+        for name, key in _EXTRAS
+        if isinstance(value := status.get(key), str | int) and not isinstance(value, bool)
+    }
+
+
+def _position(status: dict[str, Any]) -> Position | None:
+    """Return the fix, only when the tracker marks it valid."""
+    lat, lng = status.get("lat"), status.get("lng")
+    if status.get("latlng_valid") != 1 or not (_is_number(lat) and _is_number(lng)):
+        return None
+    if not (abs(lat) <= _MAX_LAT and abs(lng) <= _MAX_LNG):
+        return None
+    return Position(
+        latitude=float(lat),
+        longitude=float(lng),
+        time=_ms_time(status.get("location_date")),
+        speed=_number(status.get("speed")),
+        heading=_number(status.get("azimuth")),
+        altitude=_number(status.get("altitude")),
+    )
+
+
+CLIENT = TftIotClient

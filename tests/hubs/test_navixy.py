@@ -1,0 +1,1239 @@
+"""Navixy client: vendor samples, hostile frames, and the simulator over loopback."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+import contextlib
+from datetime import UTC, datetime
+import json
+from pathlib import Path
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+import aiohttp
+from aiohttp import web
+import pytest
+
+from custom_components.fleet_push.hubs import client_class, navixy
+from custom_components.fleet_push.hubs.connection import Timing
+from custom_components.fleet_push.hubs.errors import (
+    CannotConnect,
+    CommandFailed,
+    InvalidAuth,
+    ProtocolError,
+    SessionClosed,
+)
+from custom_components.fleet_push.hubs.model import (
+    DeviceRemoved,
+    DeviceUpdate,
+    Field,
+    FleetSnapshot,
+    HubMessage,
+    HubNotice,
+    Position,
+)
+from custom_components.fleet_push.hubs.navixy import (
+    SUBSCRIPTION,
+    NavixyApiError,
+    NavixyClient,
+    websocket_url,
+)
+from tests.simulator import simulator_class
+from tests.simulator.navixy import ApiFailure, NavixySimulator
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "navixy"
+CHANNELS = frozenset({"lifecycle"})
+GUATEMALA = ZoneInfo("America/Guatemala")  # UTC-6, where the vendor samples are
+
+
+def fixture_text(name: str) -> str:
+    return (FIXTURES / name).read_text(encoding="utf-8")
+
+
+class Recorder(list[HubMessage]):
+    """A listener that keeps every message, with a way to wait for the next one of a kind."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = 0
+
+    async def next[T](
+        self, kind: type[T], timeout: float = 5.0, where: Callable[[T], bool] | None = None
+    ) -> T:
+        async with asyncio.timeout(timeout):
+            while True:
+                while self.seen < len(self):
+                    message = self[self.seen]
+                    self.seen += 1
+                    if isinstance(message, kind) and (where is None or where(message)):
+                        return message
+                await asyncio.sleep(0.005)
+
+    def skip(self) -> None:
+        self.seen = len(self)
+
+
+def tracker_item(tracker_id: int, source_id: int, **source: Any) -> dict[str, Any]:
+    return {
+        "id": tracker_id,
+        "label": f"Car {tracker_id}",
+        "source": {"id": source_id, "device_id": "9999999988888", "model": "telfmb920", **source},
+    }
+
+
+def offline_client(
+    *trackers: dict[str, Any], timing: Timing | None = None
+) -> tuple[NavixyClient, Recorder]:
+    """A client fed frames by hand: trackers 555 (source 10284) and 777 (source 123456)."""
+    recorder = Recorder()
+    session = cast("aiohttp.ClientSession", None)
+    client = NavixyClient(session, recorder.append, api_key="k" * 32, timing=timing)
+    items = trackers or (tracker_item(555, 10284), tracker_item(777, 123456, blocked=True))
+    client._load_trackers({"list": list(items)})
+    client._tz = GUATEMALA
+    return client, recorder
+
+
+def frame(event: str, data: Any) -> str:
+    return json.dumps({"type": "event", "event": event, "data": data})
+
+
+def only_update(recorder: Recorder) -> DeviceUpdate:
+    assert len(recorder) == 1
+    update = recorder[0]
+    assert isinstance(update, DeviceUpdate)
+    return update
+
+
+# --- vendor samples ---
+
+
+def test_doc_state_event() -> None:
+    client, recorder = offline_client()
+    client.handle_text(fixture_text("doc001_state_event.json"))
+    update = only_update(recorder)
+    assert update.device_id == "555"
+    assert update.name is None
+    assert update.values == {
+        Field.ONLINE: True,
+        Field.MOVING: False,
+        Field.SPEED: 0,
+        Field.ALTITUDE: 431,
+        Field.GPS_SIGNAL: 100,
+        Field.GSM_SIGNAL: None,
+        Field.BATTERY: None,
+        Field.INPUTS: (False,) * 8,
+        Field.OUTPUTS: (False,) * 8,
+    }
+    assert update.position == Position(
+        latitude=14.330065796228606,
+        longitude=-90.99037259141691,
+        time=datetime(2018, 10, 17, 18, 51, 43, tzinfo=UTC),
+        speed=0.0,
+        heading=248.0,
+        altitude=431.0,
+        accuracy=None,
+    )
+    assert update.extras == {
+        "blocked": False,
+        "connection_status": "active",
+        "movement_status": "parked",
+    }
+    assert client.stats.dropped == {}
+
+
+def test_protocols_state_event_has_ignition() -> None:
+    client, recorder = offline_client()
+    client.handle_text(fixture_text("protocols_state_event.json"))
+    update = only_update(recorder)
+    assert update.values[Field.IGNITION] is False
+    assert update.values[Field.ONLINE] is True
+    assert Field.IGNITION in update.values
+
+
+def test_doc_lifecycle_block_unblock_corrupt() -> None:
+    client, recorder = offline_client()
+    client.handle_text(fixture_text("doc001_lifecycle_event.json"))
+    assert recorder == [
+        HubNotice("lifecycle", "block", device_id="777"),
+        DeviceUpdate("777", extras={"blocked": True}),
+    ]
+    recorder.clear()
+    client.handle_text(frame("lifecycle", {"source_id": 123456, "lifecycle_event": "unblock"}))
+    assert recorder == [
+        HubNotice("lifecycle", "unblock", device_id="777"),
+        DeviceUpdate("777", extras={"blocked": False}),
+    ]
+    recorder.clear()
+    client.handle_text(frame("lifecycle", {"source_id": 123456, "lifecycle_event": "corrupt"}))
+    assert recorder == [HubNotice("lifecycle", "corrupt", device_id="777"), DeviceRemoved("777")]
+    recorder.clear()
+    client.handle_text(frame("state", {"source_id": 123456}))
+    assert recorder == []
+    assert client.stats.dropped == {"unknown source": 1}
+
+
+def test_doc_logout_ends_the_session() -> None:
+    client, _ = offline_client()
+    with pytest.raises(SessionClosed):
+        client.handle_text(fixture_text("doc001_logout_event.json"))
+
+
+def test_protocols_state_batch_sample() -> None:
+    client, recorder = offline_client()
+    client.handle_text(fixture_text("protocols_state_batch_event.json"))
+    assert recorder == [DeviceUpdate("555", values={}, extras={"blocked": False})]
+
+
+def test_protocols_wrapped_item_by_tracker_id() -> None:
+    client, recorder = offline_client(tracker_item(123, 999))
+    item = json.loads(fixture_text("protocols_state_batch_wrapped_item.json"))
+    client.handle_text(frame("state_batch", [item, item["state"]]))
+    # The wrapped item names a known tracker; the bare state's source is unknown.
+    assert recorder == [DeviceUpdate("123", values={}, extras={"blocked": False})]
+    assert client.stats.dropped == {"unknown source": 1}
+
+
+def test_wrapped_and_bare_items_in_one_batch() -> None:
+    client, recorder = offline_client()
+    state = json.loads(fixture_text("doc001_state_event.json"))["data"]
+    wrapped = {"type": "source_state_event", "tracker_id": 1, "state": state}
+    client.handle_text(frame("state_batch", [state, wrapped]))
+    assert len(recorder) == 2
+    assert recorder[0] == recorder[1]
+
+
+def test_protocols_handshake_sets_keepalive() -> None:
+    client, recorder = offline_client()
+    client.handle_text(fixture_text("protocols_handshake.txt"))
+    assert recorder == []
+    assert client.timing.keepalive_interval == 30.0
+    assert client.timing.silence_timeout == 70.0
+    assert client.stats.dropped == {}
+
+
+def test_handshake_keeps_explicit_timing() -> None:
+    timing = Timing(silence_timeout=0.5)
+    client, _ = offline_client(timing=timing)
+    client.handle_text("abc|200|X|")
+    assert client.timing.keepalive_interval == 0.2
+    assert client.timing.silence_timeout == 0.5
+    assert timing.keepalive_interval is None  # the caller's object is not changed
+
+
+def test_short_heartbeat_gets_a_short_margin() -> None:
+    client, _ = offline_client()
+    client.handle_text("abc|100|X|")
+    assert client.timing.silence_timeout == pytest.approx(0.3)
+
+
+async def test_protocols_subscribe_responses_resolve_the_subscription() -> None:
+    for name in ("protocols_subscribe_response.json", "protocols_subscribe_response_live.json"):
+        client, _ = offline_client()
+        future = asyncio.get_running_loop().create_future()
+        client._pending["subscribe"] = future
+        client.handle_text(fixture_text(name))
+        assert future.result()["action"] == "subscription/subscribe"
+        assert client.stats.dropped == {}
+
+
+async def test_protocols_subscribe_error_rejects_the_subscription() -> None:
+    client, _ = offline_client()
+    future = asyncio.get_running_loop().create_future()
+    client._pending["subscribe"] = future
+    client.handle_text(fixture_text("protocols_subscribe_error.json"))
+    with pytest.raises(InvalidAuth):
+        future.result()
+
+
+async def test_other_subscribe_error_is_a_protocol_error() -> None:
+    client, _ = offline_client()
+    future = asyncio.get_running_loop().create_future()
+    client._pending["subscribe"] = future
+    client.handle_text('{"type":"error","action":"subscription/subscribe","status":{"code":7}}')
+    with pytest.raises(ProtocolError):
+        future.result()
+
+
+def test_unsolicited_auth_error_ends_the_connection() -> None:
+    client, _ = offline_client()
+    with pytest.raises(InvalidAuth):
+        client.handle_text(fixture_text("protocols_subscribe_error.json"))
+
+
+def test_unsolicited_responses_and_errors_are_dropped() -> None:
+    client, recorder = offline_client()
+    client.handle_text(fixture_text("protocols_subscribe_response.json"))
+    client.handle_text('{"type":"response","action":"subscription/unsubscribe","data":{}}')
+    client.handle_text('{"type":"error","action":"null","status":{"code":7}}')
+    client.handle_text('{"type":"error","action":"null"}')
+    assert recorder == []
+    assert client.stats.dropped == {"unexpected response": 2, "error": 2}
+
+
+# --- values ---
+
+
+@pytest.mark.parametrize(
+    ("status", "online"),
+    [
+        ("active", True),
+        ("idle", True),
+        ("signal_lost", False),
+        ("offline", False),
+        ("just_registered", None),
+        ("just_replaced", None),
+        (None, None),
+        (7, None),
+    ],
+)
+def test_connection_status(status: Any, online: bool | None) -> None:
+    client, recorder = offline_client()
+    client.handle_text(frame("state", {"source_id": 10284, "connection_status": status}))
+    assert only_update(recorder).values == {Field.ONLINE: online}
+
+
+@pytest.mark.parametrize(
+    ("movement", "moving"), [("moving", True), ("stopped", False), ("parked", False), (None, None)]
+)
+def test_movement_status(movement: str | None, moving: bool | None) -> None:
+    client, recorder = offline_client()
+    client.handle_text(frame("state", {"source_id": 10284, "movement_status": movement}))
+    assert only_update(recorder).values == {Field.MOVING: moving}
+
+
+def test_full_state_values_and_position() -> None:
+    client, recorder = offline_client()
+    state = {
+        "source_id": 10284,
+        "gps": {
+            "updated": "2024-07-01 10:00:00",
+            "signal_level": 80,
+            "location": {"lat": 52.5, "lng": 13.4},
+            "heading": 90,
+            "speed": 54.5,
+            "alt": 35,
+            "precision": 12,
+        },
+        "gsm": {"updated": "2024-07-01 10:00:00", "signal_level": 65, "network_name": "X"},
+        "ignition": True,
+        "battery_level": 87,
+        "outputs": [True, False],
+        "inputs": [False, True, True],
+        "movement_status": "moving",
+    }
+    client.handle_text(frame("state", state))
+    update = only_update(recorder)
+    assert update.values == {
+        Field.IGNITION: True,
+        Field.BATTERY: 87,
+        Field.INPUTS: (False, True, True),
+        Field.OUTPUTS: (True, False),
+        Field.MOVING: True,
+        Field.SPEED: 54.5,
+        Field.ALTITUDE: 35,
+        Field.GPS_SIGNAL: 80,
+        Field.GSM_SIGNAL: 65,
+    }
+    assert update.position == Position(
+        52.5, 13.4, datetime(2024, 7, 1, 16, 0, tzinfo=UTC), 54.5, 90.0, 35.0, 12.0
+    )
+
+
+def test_nulls_are_unknown_and_omitted_keys_are_absent() -> None:
+    client, recorder = offline_client()
+    client.handle_text(frame("state", {"source_id": 10284, "gps": None, "ignition": None}))
+    update = only_update(recorder)
+    assert update.values == {
+        Field.SPEED: None,
+        Field.ALTITUDE: None,
+        Field.GPS_SIGNAL: None,
+        Field.IGNITION: None,
+    }
+    assert update.position is None
+    assert update.extras == {"blocked": False}
+
+
+def test_compact_state_has_fewer_fields() -> None:
+    client, recorder = offline_client()
+    compact = {
+        "source_id": 10284,
+        "gps": {"updated": "2018-10-17 12:51:43", "location": {"lat": 1.5, "lng": 2.5}},
+        "connection_status": "idle",
+        "movement_status": "stopped",
+        "movement_status_update": "2018-10-04 22:47:07",
+        "ignition": False,
+        "ignition_update": "2018-10-04 22:47:07",
+        "last_update": "2018-10-17 12:51:46",
+    }
+    client.handle_text(frame("state", compact))
+    update = only_update(recorder)
+    assert update.values == {Field.ONLINE: True, Field.MOVING: False, Field.IGNITION: False}
+    assert update.position == Position(1.5, 2.5, datetime(2018, 10, 17, 18, 51, 43, tzinfo=UTC))
+
+
+def test_wrongly_typed_fields_are_unknown() -> None:
+    client, recorder = offline_client()
+    state = {
+        "source_id": 10284,
+        "gps": {"speed": "fast", "alt": True, "location": {"lat": "1", "lng": 2}, "updated": 5},
+        "gsm": "none",
+        "battery_level": "full",
+        "inputs": [1, 0],
+        "outputs": "on",
+        "ignition": "yes",
+        "last_update": "yesterday",
+    }
+    client.handle_text(frame("state", state))
+    update = only_update(recorder)
+    assert update.values == {
+        Field.BATTERY: None,
+        Field.INPUTS: None,
+        Field.OUTPUTS: None,
+        Field.IGNITION: None,
+        Field.SPEED: None,
+        Field.ALTITUDE: None,
+        Field.GSM_SIGNAL: None,
+    }
+    assert update.position is None
+    assert update.extras == {"blocked": False}
+
+
+@pytest.mark.parametrize(
+    "location", [{"lat": 91, "lng": 0}, {"lat": 0, "lng": -181}, None, {"lat": 1}]
+)
+def test_bad_locations_are_no_position(location: Any) -> None:
+    client, recorder = offline_client()
+    client.handle_text(frame("state", {"source_id": 10284, "gps": {"location": location}}))
+    assert only_update(recorder).position is None
+
+
+def test_position_without_time() -> None:
+    client, recorder = offline_client()
+    client.handle_text(
+        frame("state", {"source_id": 10284, "gps": {"location": {"lat": 1, "lng": 2}}})
+    )
+    assert only_update(recorder).position == Position(1.0, 2.0)
+
+
+# --- hostile frames ---
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("not json at all", "not json"),
+        ("[1, 2]", "not an object"),
+        ('"text"', "not an object"),
+        ('{"type":"event","event":"readings_batch","data":[]}', "unknown event"),
+        ('{"type":"surprise"}', "unknown type"),
+        ('{"no":"type"}', "unknown type"),
+        ('{"type":"event","event":"state_batch","data":{"source_id":10284}}', "bad state_batch"),
+        ('{"type":"event","event":"state","data":"nothing"}', "bad state"),
+        ('{"type":"event","event":"state_batch","data":[1]}', "bad state"),
+        ('{"type":"event","event":"state","data":{"type":"source_state_event"}}', "bad state"),
+        ('{"type":"event","event":"state","data":{"source_id":1}}', "unknown source"),
+        ('{"type":"event","event":"state","data":{"source_id":[10284]}}', "unknown source"),
+        ('{"type":"event","event":"state","data":{}}', "unknown source"),
+        ('{"type":"event","event":"lifecycle","data":null}', "bad lifecycle"),
+        (
+            '{"type":"event","event":"lifecycle","data":{"source_id":10284,"lifecycle_event":"x"}}',
+            "bad lifecycle",
+        ),
+        (
+            '{"type":"event","event":"lifecycle","data":{"source_id":1,"lifecycle_event":"block"}}',
+            "unknown source",
+        ),
+        ("abc|0|X|", "bad handshake"),
+    ],
+)
+def test_bad_frames_are_dropped(text: str, reason: str) -> None:
+    client, recorder = offline_client()
+    client.handle_text(text)
+    assert recorder == []
+    assert client.stats.dropped == {reason: 1}
+
+
+@pytest.mark.parametrize("text", ["X", " X\n", "X|X", "", "  "])
+def test_heartbeats_are_ignored(text: str) -> None:
+    client, recorder = offline_client()
+    client.handle_text(text)
+    assert recorder == []
+    assert client.stats.dropped == {}
+
+
+def test_joined_atmosphere_frames_are_split() -> None:
+    client, recorder = offline_client()
+    state = frame("state", {"source_id": 10284, "ignition": True})
+    client.handle_text(f"b623a15d-9623|30000|X|{state}")
+    client.handle_text(f"{len(state)}|{state}")
+    client.handle_text(f"{state}|X|{state}")
+    client.handle_text('{"broken|' + state)
+    assert client.timing.keepalive_interval == 30.0
+    assert len(recorder) == 5
+    assert all(message == recorder[0] for message in recorder)
+    assert client.stats.dropped == {"not json": 1}
+
+
+def test_tracker_list_skips_bad_items() -> None:
+    client, _ = offline_client()
+    snapshot = client._load_trackers(
+        {
+            "list": [
+                tracker_item(1, 11, device_id=9999999988888),
+                {"id": 2},
+                {"id": "3", "source": {"id": 13}},
+                "junk",
+                {"id": 4, "label": None, "source": {"id": 14, "model": 5, "device_id": None}},
+            ]
+        }
+    )
+    assert snapshot == FleetSnapshot(
+        (
+            DeviceUpdate(
+                "1",
+                name="Car 1",
+                manufacturer="Navixy",
+                model="telfmb920",
+                serial="9999999988888",
+                extras={"blocked": False},
+                channels=CHANNELS,
+            ),
+            DeviceUpdate("4", manufacturer="Navixy", extras={"blocked": False}, channels=CHANNELS),
+        )
+    )
+    assert client.stats.dropped == {"bad tracker": 3}
+    with pytest.raises(ProtocolError):
+        client._load_trackers({"list": None})
+
+
+def test_websocket_url() -> None:
+    query = (
+        "X-Atmosphere-tracking-id=0&X-Atmosphere-Framework=2.3.6-javascript"
+        "&X-Atmosphere-Transport=websocket&Content-Type=application/json&X-atmo-protocol=true"
+    )
+    assert websocket_url("https://api.eu.navixy.com/v2/") == (
+        f"wss://api.eu.navixy.com/v2/event/subscription?{query}"
+    )
+    assert websocket_url("http://127.0.0.1:8080/api-v2") == (
+        f"ws://127.0.0.1:8080/api-v2/event/subscription?{query}"
+    )
+
+
+def test_from_config_and_registry() -> None:
+    session = cast("aiohttp.ClientSession", None)
+    assert client_class("navixy") is NavixyClient
+    assert navixy.CLIENT is NavixyClient
+    assert simulator_class("navixy") is NavixySimulator
+    client = NavixyClient.from_config(session, print, {"api_key": "abc"})
+    assert client._base == "https://api.eu.navixy.com/v2"
+    assert client._verify_ssl is True
+    assert client.keepalive_text == "X"
+    assert client.max_msg_size == 64 * 1024 * 1024
+    client = NavixyClient.from_config(
+        session,
+        print,
+        {"url": "http://h/v2/", "username": "u", "password": "p", "verify_ssl": False},
+    )
+    assert (client._base, client._username, client._verify_ssl) == ("http://h/v2", "u", False)
+
+
+def test_api_error_keeps_code_and_description() -> None:
+    err = NavixyApiError(213, "Device is offline")
+    assert (err.code, err.description) == (213, "Device is offline")
+    err = NavixyApiError(None, 5)
+    assert (err.code, err.description) == (None, "unknown error")
+
+
+# --- against the simulator ---
+
+
+@pytest.fixture
+async def session(socket_enabled: None) -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as client_session:
+        yield client_session
+
+
+@contextlib.asynccontextmanager
+async def running(sim: NavixySimulator) -> AsyncIterator[NavixySimulator]:
+    await sim.start()
+    try:
+        yield sim
+    finally:
+        await sim.stop()
+
+
+@contextlib.asynccontextmanager
+async def connected(
+    session: aiohttp.ClientSession,
+    sim: NavixySimulator,
+    *,
+    timing: Timing | None = None,
+    **config: Any,
+) -> AsyncIterator[tuple[NavixyClient, Recorder]]:
+    recorder = Recorder()
+    config = {"url": sim.api_url, **(config or {"api_key": sim.api_key})}
+    client = NavixyClient.from_config(session, recorder.append, config, timing=timing)
+    try:
+        client.info = await client.connect()  # type: ignore[attr-defined]
+        yield client, recorder
+    finally:
+        await client.close()
+
+
+async def first_batch(recorder: Recorder, count: int) -> list[DeviceUpdate]:
+    return [await recorder.next(DeviceUpdate) for _ in range(count)]
+
+
+async def test_connect_with_api_key(session: aiohttp.ClientSession) -> None:
+    async with (
+        running(NavixySimulator(devices=3)) as sim,
+        connected(session, sim) as (client, recorder),
+    ):
+        info = client.info  # type: ignore[attr-defined]
+        assert info.unique_id == f"127.0.0.1:{sim.user_id}"
+        assert info.title == sim.login
+        assert info.manufacturer == "Navixy"
+        snapshot = recorder[0]
+        assert isinstance(snapshot, FleetSnapshot)
+        trackers = list(sim.trackers.values())
+        assert snapshot.devices == tuple(
+            DeviceUpdate(
+                str(t.tracker_id),
+                name=t.label,
+                manufacturer="Navixy",
+                model=t.model,
+                serial=t.device_id,
+                extras={"blocked": False},
+                channels=CHANNELS,
+            )
+            for t in trackers
+        )
+        updates = await first_batch(recorder, 3)
+        assert [u.device_id for u in updates] == [str(t.tracker_id) for t in trackers]
+        gps = trackers[0].state["gps"]
+        assert updates[0].position is not None
+        assert updates[0].position.latitude == gps["location"]["lat"]
+        assert updates[0].values[Field.ONLINE] is True
+        assert updates[0].values[Field.BATTERY] == trackers[0].state["battery_level"]
+        assert client._tz == ZoneInfo(sim.time_zone)
+        subscribe = json.loads(sim.received[0])
+        assert subscribe == {"action": "subscribe", "hash": sim.api_key, "requests": [SUBSCRIPTION]}
+        (conn,) = sim.connections
+        assert conn.state["query"]["X-Atmosphere-Transport"] == "websocket"
+        assert client.timing.keepalive_interval == 30.0
+        assert client.stats.dropped == {}
+
+
+async def test_login_and_session_reuse(session: aiohttp.ClientSession) -> None:
+    async with running(NavixySimulator()) as sim:
+        creds: dict[str, Any] = {"username": sim.login, "password": sim.password}
+        async with connected(session, sim, **creds) as (client, _):
+            assert len(sim.sessions) == 1
+            session_hash = client._hash
+            assert session_hash in sim.sessions
+            await client.connect()  # reconnects with the same session
+            assert sim.sessions == {session_hash}
+            sim.sessions.clear()  # the session expired: log in again
+            await client.connect()
+            assert len(sim.sessions) == 1
+            assert client._hash != session_hash
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"api_key": "0" * 32},
+        {"api_key": "not-a-hash"},
+        {"username": "fleet@example.com", "password": "wrong"},
+        {"username": "fleet@example.com"},
+        {"verify_ssl": True},
+    ],
+)
+async def test_rejected_credentials(session: aiohttp.ClientSession, config: dict[str, Any]) -> None:
+    async with running(NavixySimulator()) as sim:
+        with pytest.raises(InvalidAuth):
+            async with connected(session, sim, **config):
+                pass
+        assert not sim.connections
+
+
+async def test_revoked_credentials(session: aiohttp.ClientSession) -> None:
+    async with running(NavixySimulator()) as sim:
+        sim.revoke_credentials()
+        options: list[dict[str, Any]] = [
+            {"api_key": sim.api_key},
+            {"username": sim.login, "password": sim.password},
+        ]
+        for creds in options:
+            with pytest.raises(InvalidAuth):
+                async with connected(session, sim, **creds):
+                    pass
+
+
+async def test_second_factor_is_refused(
+    session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running(NavixySimulator()) as sim:
+        monkeypatch.setattr(
+            sim, "_auth", lambda _body: {"type": "second_factor_required", "hash": "a" * 32}
+        )
+        with pytest.raises(InvalidAuth, match="second factor"):
+            async with connected(session, sim, username=sim.login, password="x"):
+                pass
+
+
+async def test_subscription_rejected_over_the_socket(
+    session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running(NavixySimulator()) as sim:
+        monkeypatch.setattr(sim, "_check_hash", lambda _value: None)  # REST takes any hash
+        with pytest.raises(InvalidAuth):
+            async with connected(session, sim, api_key="0" * 32):
+                pass
+        assert json.loads(sim.received[0])["hash"] == "0" * 32
+
+
+@pytest.mark.parametrize(
+    ("patch", "error"),
+    [
+        ("_get_info", CannotConnect),  # code 15, rate limit
+        ("_auth", CannotConnect),  # code 1, database error
+        ("_list", ProtocolError),  # code 7
+    ],
+)
+async def test_api_errors_while_connecting(
+    session: aiohttp.ClientSession,
+    monkeypatch: pytest.MonkeyPatch,
+    patch: str,
+    error: type[Exception],
+) -> None:
+    codes = {"_get_info": 15, "_auth": 1, "_list": 7}
+
+    def fail(_body: dict[str, Any]) -> dict[str, Any]:
+        raise ApiFailure(codes[patch], "nope")
+
+    async with running(NavixySimulator()) as sim:
+        monkeypatch.setattr(sim, patch, fail)
+        with pytest.raises(error):
+            async with connected(session, sim, username=sim.login, password=sim.password):
+                pass
+
+
+@pytest.mark.parametrize(
+    ("patch", "reply"),
+    [
+        ("_get_info", {"user_info": {"login": "x"}}),
+        ("_get_info", {}),
+        ("_list", {"list": {}}),
+        ("_auth", {"type": "authenticated"}),
+    ],
+)
+async def test_nonsense_answers_while_connecting(
+    session: aiohttp.ClientSession,
+    monkeypatch: pytest.MonkeyPatch,
+    patch: str,
+    reply: dict[str, Any],
+) -> None:
+    async with running(NavixySimulator()) as sim:
+        monkeypatch.setattr(sim, patch, lambda _body: reply)
+        with pytest.raises(ProtocolError):
+            async with connected(session, sim, username=sim.login, password=sim.password):
+                pass
+
+
+@pytest.mark.parametrize(
+    ("settings", "zone"),
+    [
+        ({"settings": {"time_zone": "Mars/Olympus_Mons"}}, UTC),
+        ({"settings": {"time_zone": "../etc"}}, UTC),
+        ({"settings": None}, UTC),
+        ({"settings": {"time_zone": "Asia/Tokyo"}}, ZoneInfo("Asia/Tokyo")),
+    ],
+)
+async def test_time_zone(
+    session: aiohttp.ClientSession,
+    monkeypatch: pytest.MonkeyPatch,
+    settings: dict[str, Any],
+    zone: Any,
+) -> None:
+    async with running(NavixySimulator()) as sim:
+        monkeypatch.setattr(sim, "_settings", lambda _body: settings)
+        async with connected(session, sim) as (client, _):
+            assert client._tz == zone
+
+
+async def test_time_zone_falls_back_when_settings_fail(
+    session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail(_body: dict[str, Any]) -> dict[str, Any]:
+        raise ApiFailure(11, "Access denied")
+
+    async with running(NavixySimulator()) as sim:
+        monkeypatch.setattr(sim, "_settings", fail)
+        async with connected(session, sim) as (client, _):
+            assert client._tz is UTC
+
+
+async def test_subscription_refused_or_unanswered(
+    session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refusal = {
+        "type": "response",
+        "action": "subscription/subscribe",
+        "data": {"state_batch": {"value": {}, "success": False}},
+    }
+    async with running(NavixySimulator()) as sim:
+        monkeypatch.setattr(sim, "_subscribe_reply", lambda _subs: refusal)
+        with pytest.raises(ProtocolError):
+            async with connected(session, sim):
+                pass
+        refusal = {"type": "response", "action": "subscription/subscribe"}
+        with pytest.raises(ProtocolError):
+            async with connected(session, sim):
+                pass
+        # A response to something else does not answer the subscription.
+        monkeypatch.setattr(sim, "_subscribe_reply", lambda _subs: {"type": "response"})
+        monkeypatch.setattr(navixy, "REQUEST_TIMEOUT", 0.2)
+        with pytest.raises(CannotConnect):
+            async with connected(session, sim):
+                pass
+
+
+async def test_socket_closed_while_subscribing(
+    session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def hang_up(conn: Any, _message: Any) -> None:
+        await conn.close()
+
+    async with running(NavixySimulator()) as sim:
+        monkeypatch.setattr(sim, "_subscribe", hang_up)
+        with pytest.raises(CannotConnect):
+            async with connected(session, sim):
+                pass
+
+
+async def test_title_without_login(
+    session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running(NavixySimulator()) as sim:
+        monkeypatch.setattr(sim, "_get_info", lambda _body: {"user_info": {"id": "u5"}})
+        async with connected(session, sim) as (client, _):
+            info = client.info  # type: ignore[attr-defined]
+            assert (info.unique_id, info.title) == ("127.0.0.1:u5", "Navixy user u5")
+
+
+async def test_hub_unreachable(session: aiohttp.ClientSession) -> None:
+    sim = NavixySimulator()
+    await sim.start()
+    await sim.stop()  # the port is free again: nothing listens
+    with pytest.raises(CannotConnect):
+        async with connected(session, sim):
+            pass
+
+
+@contextlib.asynccontextmanager
+async def raw_server(status: int, body: bytes) -> AsyncIterator[str]:
+    async def handler(_request: web.Request) -> web.Response:
+        return web.Response(status=status, body=body, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"http://127.0.0.1:{port}/v2"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error"),
+    [
+        (502, b"<html>bad gateway</html>", CannotConnect),
+        (429, b"slow down", CannotConnect),
+        (200, b"<html>login page</html>", ProtocolError),
+        (200, b"[true]", ProtocolError),
+        (400, b'{"success":false}', ProtocolError),
+        (400, b'{"success":false,"status":{"code":4,"description":"x"}}', InvalidAuth),
+    ],
+)
+async def test_bad_http_answers(
+    session: aiohttp.ClientSession, status: int, body: bytes, error: type[Exception]
+) -> None:
+    async with raw_server(status, body) as url:
+        client = NavixyClient(session, print, url=url, api_key="a" * 32, verify_ssl=False)
+        with pytest.raises(error):
+            await client.connect()
+        await client.close()
+
+
+async def test_pushed_states(session: aiohttp.ClientSession) -> None:
+    async with (
+        running(NavixySimulator(devices=2)) as sim,
+        connected(session, sim) as (_client, recorder),
+    ):
+        await first_batch(recorder, 2)
+        first, second = sim.trackers
+        sim.move(first, 52.0, 13.0, speed=40, heading=180)
+        sim.move(first, 52.1, 13.1)
+        sim.set_state(second, battery_level=None, gsm=None)
+        update = await recorder.next(DeviceUpdate)
+        other = await recorder.next(DeviceUpdate)
+        assert update.device_id == str(first)
+        assert update.position is not None
+        assert (update.position.latitude, update.position.longitude) == (52.1, 13.1)
+        assert (update.position.speed, update.position.heading) == (40.0, 180.0)
+        assert other.device_id == str(second)
+        assert other.values[Field.BATTERY] is None
+        assert other.values[Field.GSM_SIGNAL] is None
+        sim.set_online(second, online=False)
+        update = await recorder.next(DeviceUpdate)
+        assert update.values[Field.ONLINE] is False
+
+
+async def test_batches_come_at_most_once_per_rate_limit(session: aiohttp.ClientSession) -> None:
+    async with (
+        running(NavixySimulator(devices=1)) as sim,
+        connected(session, sim) as (_client, recorder),
+    ):
+        await first_batch(recorder, 1)
+        loop = asyncio.get_running_loop()
+        (tracker,) = sim.trackers
+        start = loop.time()
+        sim.move(tracker, 1.0, 1.0)
+        await recorder.next(DeviceUpdate)
+        sim.move(tracker, 2.0, 2.0)
+        await recorder.next(DeviceUpdate)
+        assert loop.time() - start >= 0.9
+
+
+async def test_lifecycle_over_the_socket(session: aiohttp.ClientSession) -> None:
+    async with (
+        running(NavixySimulator(devices=2)) as sim,
+        connected(session, sim) as (client, recorder),
+    ):
+        await first_batch(recorder, 2)
+        first, second = sim.trackers
+        await sim.block(first)
+        assert await recorder.next(HubNotice) == HubNotice("lifecycle", "block", str(first))
+        assert await recorder.next(DeviceUpdate) == DeviceUpdate(
+            str(first), extras={"blocked": True}
+        )
+        await sim.unblock(first)
+        assert await recorder.next(HubNotice) == HubNotice("lifecycle", "unblock", str(first))
+        await recorder.next(DeviceUpdate, where=lambda u: u.values != {})  # its state follows
+        await sim.remove_tracker(second)
+        assert await recorder.next(HubNotice) == HubNotice("lifecycle", "corrupt", str(second))
+        assert await recorder.next(DeviceRemoved) == DeviceRemoved(str(second))
+        sim.add_tracker("New car")  # unknown until the next tracker/list
+        for _ in range(500):
+            if client.stats.dropped["unknown source"]:
+                break
+            await asyncio.sleep(0.01)
+        assert client.stats.dropped == {"unknown source": 1}
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"wrapped": True},
+        {"item_format": "compact"},
+        {"omit_nulls": True, "response_success": False},
+    ],
+)
+async def test_simulator_variants(session: aiohttp.ClientSession, options: dict[str, Any]) -> None:
+    async with (
+        running(NavixySimulator(devices=2, **options)) as sim,
+        connected(session, sim) as (client, recorder),
+    ):
+        updates = await first_batch(recorder, 2)
+        (tracker, _) = sim.trackers
+        sim.set_state(tracker, battery_level=None)
+        later = await recorder.next(DeviceUpdate)
+        assert all(u.values[Field.ONLINE] is True for u in updates)
+        assert updates[0].position is not None
+        if options.get("item_format") == "compact":
+            assert Field.BATTERY not in later.values
+        elif options.get("omit_nulls"):
+            assert Field.BATTERY not in later.values
+            assert Field.BATTERY in updates[0].values
+        else:
+            assert later.values[Field.BATTERY] is None
+        assert client.stats.dropped == {}
+
+
+async def test_commands(session: aiohttp.ClientSession) -> None:
+    async with (
+        running(NavixySimulator(devices=2)) as sim,
+        connected(session, sim) as (client, recorder),
+    ):
+        await first_batch(recorder, 2)
+        first, second = sim.trackers
+        params = {"output": 2, "enable": True}
+        assert await client.send_command(str(first), "set_output", params, 5) == {}
+        assert sim.trackers[first].state["outputs"][1] is True
+        update = await recorder.next(DeviceUpdate)
+        assert update.values[Field.OUTPUTS] == (False, True) + (False,) * 6
+        lock = {"command_code": "seal", "special_settings": {}}
+        reply = await client.send_command(str(first), "electronic_lock_command", lock, 5)
+        assert reply == {}
+        assert sim.commands == [(first, {"name": "electronic_lock_command", **lock})]
+        sent = [json.loads(text) for text in sim.received if text != "X"]
+        assert sent == [json.loads(sim.received[0])]  # commands go over REST, not the socket
+
+        sim.set_online(second, online=False)
+        with pytest.raises(CommandFailed) as err:
+            await client.send_command(str(second), "set_output", params, 5)
+        assert (err.value.code, str(err.value)) == (213, "Device is offline")
+        with pytest.raises(CommandFailed) as err:
+            await client.send_command(str(second), "reboot", {}, 5)
+        assert err.value.code == 213
+        with pytest.raises(CommandFailed) as err:
+            await client.send_command(str(first), "self_destruct", {}, 5)
+        assert err.value.code == 214
+        with pytest.raises(CommandFailed) as err:
+            await client.send_command("424242", "set_output", params, 5)
+        assert err.value.code == 204
+        with pytest.raises(CommandFailed) as err:
+            await client.send_command(str(first), "set_output", {"output": 99, "enable": True}, 5)
+        assert err.value.code == 7
+        await sim.block(first)
+        with pytest.raises(CommandFailed) as err:
+            await client.send_command(str(first), "reboot", {}, 5)
+        assert err.value.code == 208
+
+
+@pytest.mark.parametrize(
+    ("device_id", "parameters"),
+    [
+        ("car", {"output": 1, "enable": True}),
+        ("\uff11\uff12", {"output": 1, "enable": True}),
+        ("1", {"output": 0, "enable": True}),
+        ("1", {"output": True, "enable": True}),
+        ("1", {"output": "1", "enable": True}),
+        ("1", {"output": 1, "enable": "yes"}),
+        ("1", {"output": 1}),
+    ],
+)
+async def test_invalid_commands_fail_locally(
+    session: aiohttp.ClientSession, device_id: str, parameters: dict[str, Any]
+) -> None:
+    async with running(NavixySimulator()) as sim, connected(session, sim) as (client, _):
+        with pytest.raises(CommandFailed):
+            await client.send_command(device_id, "set_output", parameters, 5)
+
+
+async def test_command_timeout_and_bad_answers(
+    session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running(NavixySimulator()) as sim, connected(session, sim) as (client, _):
+        tracker = str(next(iter(sim.trackers)))
+        sim.rest_delay = 0.5
+        with pytest.raises(CommandFailed) as err:
+            await client.send_command(tracker, "reboot", {}, 0.1)
+        assert err.value.code == "timeout"
+        sim.rest_delay = 0.0
+        monkeypatch.setattr(sim, "_send_command", lambda _body: {"value": [1]})
+        assert await client.send_command(tracker, "reboot", {}, 5) == {"value": [1]}
+
+    async with raw_server(200, b"nonsense") as url:
+        client = NavixyClient(session, print, url=url, api_key="a" * 32)
+        client._hash = "a" * 32
+        monkeypatch.setattr(NavixyClient, "connected", True)
+        with pytest.raises(CommandFailed, match="no JSON"):
+            await client.send_command("1", "reboot", {}, 5)
+
+
+async def test_command_when_not_connected(session: aiohttp.ClientSession) -> None:
+    client = NavixyClient(session, print, api_key="a" * 32)
+    with pytest.raises(CannotConnect):
+        await client.send_command("1", "reboot", {}, 5)
+
+
+async def test_connection_drop(session: aiohttp.ClientSession) -> None:
+    async with running(NavixySimulator()) as sim, connected(session, sim) as (client, _):
+        await sim.drop_connections()
+        with pytest.raises(CannotConnect):
+            await asyncio.wait_for(client.run(), 5)
+
+
+async def test_heartbeats_and_silence(session: aiohttp.ClientSession) -> None:
+    async with (
+        running(NavixySimulator(heartbeat_ms=200)) as sim,
+        connected(session, sim) as (client, _),
+    ):
+        assert client.timing.keepalive_interval == 0.2
+        assert client.timing.silence_timeout == pytest.approx(0.6)
+        await asyncio.sleep(0.7)
+        assert sim.received.count("X") >= 2
+        assert client.connected
+        sim.stop_answering()
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        with pytest.raises(CannotConnect, match="silent"):
+            await asyncio.wait_for(client.run(), 5)
+        assert loop.time() - start < 2
+
+
+async def test_logout_closes_the_session(session: aiohttp.ClientSession) -> None:
+    async with running(NavixySimulator()) as sim:
+        creds: dict[str, Any] = {"username": sim.login, "password": sim.password}
+        async with connected(session, sim, **creds) as (client, _):
+            old = client._hash
+            await sim.logout()
+            with pytest.raises(SessionClosed):
+                await asyncio.wait_for(client.run(), 5)
+            await client.connect()  # logs in again
+            assert client._hash not in (None, old)
+            assert sim.sessions == {client._hash}
+
+
+async def test_hub_ends_the_hash(session: aiohttp.ClientSession) -> None:
+    async with running(NavixySimulator()) as sim, connected(session, sim) as (client, _):
+        await sim.push(
+            {"type": "error", "action": "null", "status": {"code": 4, "description": "ended"}}
+        )
+        with pytest.raises(InvalidAuth):
+            await asyncio.wait_for(client.run(), 5)
+
+
+async def test_a_large_fleet_fits_one_frame(session: aiohttp.ClientSession) -> None:
+    async with (
+        running(NavixySimulator(devices=3000)) as sim,
+        connected(session, sim) as (client, recorder),
+    ):
+        await first_batch(recorder, 3000)
+        trackers = list(sim.trackers.values())
+        batch = json.dumps(
+            {
+                "type": "event",
+                "event": "state_batch",
+                "data": [sim.item(t, compact=False) for t in trackers],
+            }
+        )
+        assert len(batch) > 1024 * 1024
+        assert len(batch) * 10 < client.max_msg_size
+        assert client.stats.dropped == {}
+
+
+# --- the simulator itself ---
+
+
+async def test_simulator_drives_the_fleet() -> None:
+    sim = NavixySimulator(devices=5, seed=7)
+    before = {t: dict(sim.trackers[t].state["gps"]["location"]) for t in sim.trackers}
+    for _ in range(60):
+        await sim.tick()
+    states = [t.state for t in sim.trackers.values()]
+    moved = [t for t in sim.trackers if sim.trackers[t].state["gps"]["location"] != before[t]]
+    assert moved
+    assert all(-90 <= s["gps"]["location"]["lat"] <= 90 for s in states)
+    statuses = {s["connection_status"] for s in states} | {s["movement_status"] for s in states}
+    assert statuses <= {"active", "idle", "offline", "signal_lost", "moving", "parked"}
+
+
+async def test_simulator_event_rate_pushes_batches(session: aiohttp.ClientSession) -> None:
+    async with (
+        running(NavixySimulator(devices=2, event_rate=20)) as sim,
+        connected(session, sim) as (client, recorder),
+    ):
+        await first_batch(recorder, 2)
+        await recorder.next(DeviceUpdate, timeout=3)
+        assert client.stats.dropped == {}
+
+
+async def test_simulator_rest_and_socket_edges(session: aiohttp.ClientSession) -> None:
+    async with running(NavixySimulator(devices=2)) as sim:
+        tracker = next(iter(sim.trackers))
+        url = sim.api_url
+        async with session.get(
+            f"{url}/tracker/get_state", params={"hash": sim.api_key, "tracker_id": str(tracker)}
+        ) as response:
+            reply = await response.json()
+        assert reply["success"] is True
+        assert reply["state"]["source_id"] == sim.trackers[tracker].source_id
+        async with session.post(f"{url}/nope", json={"hash": sim.api_key}) as response:
+            assert response.status == 404
+        async with session.post(f"{url}/tracker/list", data=b"[") as response:
+            assert (await response.json())["status"]["code"] == 7
+        async with session.post(f"{url}/tracker/list", json=[1]) as response:
+            assert (await response.json())["status"]["code"] == 7
+        body = {"hash": sim.api_key, "tracker_id": tracker, "command": "reboot"}
+        async with session.post(f"{url}/tracker/send_command", json=body) as response:
+            assert (await response.json())["status"]["code"] == 7
+        body = {"hash": sim.api_key, "tracker_id": tracker, "output": 1, "enable": 1}
+        async with session.post(f"{url}/tracker/output/set", json=body) as response:
+            assert (await response.json())["status"]["code"] == 7
+
+        async with session.ws_connect(sim.url) as ws:
+            handshake = await ws.receive_str()
+            assert handshake.endswith("|30000|X|")
+            await ws.send_str("X")
+            await ws.send_str("hello")
+            assert (await ws.receive_json())["action"] == "null"
+            legacy = {
+                "action": "subscribe",
+                "hash": sim.api_key,
+                "events": ["state"],
+                "trackers": [tracker, 5],
+            }
+            await ws.send_json(legacy)
+            reply = await ws.receive_json()
+            assert reply["data"]["state"]["value"] == {str(tracker): "normal", "5": "unknown"}
+            state = await ws.receive_json()
+            assert (state["event"], state["data"]["source_id"]) == (
+                "state",
+                sim.trackers[tracker].source_id,
+            )
+            for bad in (
+                {"events": "state"},
+                {"requests": "all"},
+                {"requests": [{"type": "iot_monitor"}]},
+                {"requests": [{"type": "state_batch", "target": {"type": "some"}}]},
+                {
+                    "requests": [
+                        {"type": "state_batch", "target": {"type": "all"}, "rate_limit": "soon"}
+                    ]
+                },
+            ):
+                await ws.send_json({"action": "subscribe", "hash": sim.api_key, **bad})
+                assert (await ws.receive_json())["status"]["code"] == 7
+            selected = {
+                "type": "state_batch",
+                "target": {"type": "selected", "tracker_ids": [tracker]},
+            }
+            await ws.send_json({"action": "subscribe", "hash": sim.api_key, "requests": [selected]})
+            assert (await ws.receive_json())["type"] == "response"
+            assert len((await ws.receive_json())["data"]) == 1
+            await ws.send_json({"action": "unsubscribe", "requests": [{"type": "state"}]})
+            reply = await ws.receive_json()
+            assert (reply["action"], reply["events"]) == ("subscription/unsubscribe", ["state"])
+            await sim.logout()
+            assert (await ws.receive_json())["event"] == "logout"
+
+
+async def test_simulator_blocked_tracker_status(session: aiohttp.ClientSession) -> None:
+    async with running(NavixySimulator(devices=2)) as sim:
+        first, second = sim.trackers
+        await sim.block(first)
+        async with session.ws_connect(sim.url) as ws:
+            await ws.receive_str()
+            request = {"type": "state_batch", "target": {"type": "all"}, "rate_limit": "500ms"}
+            await ws.send_json({"action": "subscribe", "hash": sim.api_key, "requests": [request]})
+            reply = await ws.receive_json()
+            assert reply["data"]["state_batch"]["value"] == {
+                str(first): "blocked",
+                str(second): "normal",
+            }
+            batch = await ws.receive_json()
+            assert [item["source_id"] for item in batch["data"]] == [sim.trackers[second].source_id]
+            sim.set_state(first, battery_level=5)  # blocked: nothing is sent
+            await asyncio.sleep(0.6)
+            sim.set_state(second, battery_level=5)
+            batch = await ws.receive_json()
+            assert [item["source_id"] for item in batch["data"]] == [sim.trackers[second].source_id]

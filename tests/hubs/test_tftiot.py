@@ -1,0 +1,693 @@
+"""TFT IoT client: vendor samples, hostile frames, and the simulator over loopback."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+import json
+from pathlib import Path
+import socket
+from typing import Any
+
+import aiohttp
+import pytest
+
+from custom_components.fleet_push.hubs import client_class, tftiot
+from custom_components.fleet_push.hubs.connection import Timing
+from custom_components.fleet_push.hubs.errors import (
+    CannotConnect,
+    CommandFailed,
+    InvalidAuth,
+    ProtocolError,
+    SessionClosed,
+)
+from custom_components.fleet_push.hubs.model import (
+    DeviceUpdate,
+    Field,
+    FleetSnapshot,
+    HubInfo,
+    HubMessage,
+    HubNotice,
+    HubUpdate,
+    Position,
+)
+from custom_components.fleet_push.hubs.tftiot import TftIotClient, decode_frame
+from tests.simulator import simulator_class
+from tests.simulator.tftiot import ERROR_DEVICE_OFFLINE, ERROR_UNKNOWN_DEVICE, TftIotSimulator
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "tftiot"
+IMEI = "1000000000112567"
+
+
+def fixture_text(name: str) -> str:
+    return (FIXTURES / name).read_text(encoding="utf-8")
+
+
+def between_typographic_quotes(line: str) -> str:
+    """The vendor prints sign-in frames as “{…}”: the frame is the text inside."""
+    line = line.strip()
+    assert line[0] == "\u201c"
+    assert line[-1] == "\u201d"
+    return line[1:-1]
+
+
+def snapshot_frame() -> str:
+    """The snapshot sample made a whole frame: outer braces, and the status and data objects
+    (cut off after `version: "",`) closed before the top-level `error: 0,`."""
+    sample = fixture_text("snapshot.txt")
+    return "{\n" + sample.replace("    error: 0,", "    }},\n    error: 0,") + "}"
+
+
+def message_frame() -> str:
+    """The messagePass sample made a whole frame: outer braces, and the placeholder `object`
+    of `alarm_msg` written as an (empty) object."""
+    sample = fixture_text("message_pass.txt")
+    return "{\n" + sample.replace("alarm_msg: object,", "alarm_msg: {},") + "}"
+
+
+class Recorder(list[HubMessage]):
+    """A listener that keeps every message, with a way to wait for the next one of a kind."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = 0
+
+    async def next[T](self, kind: type[T], timeout: float = 5.0) -> T:
+        async with asyncio.timeout(timeout):
+            while True:
+                while self.seen < len(self):
+                    message = self[self.seen]
+                    self.seen += 1
+                    if isinstance(message, kind):
+                        return message
+                await asyncio.sleep(0.005)
+
+    def of[T](self, kind: type[T]) -> list[T]:
+        return [message for message in self if isinstance(message, kind)]
+
+
+def offline_client(recorder: Recorder | None = None) -> TftIotClient:
+    """A client fed by hand (no socket): handle_text straight into a recorder."""
+    return TftIotClient.from_config(
+        None,  # type: ignore[arg-type]
+        (recorder if recorder is not None else Recorder()).append,
+        {"username": "100861", "password": tftiot.md5_password("secret")},
+    )
+
+
+def snapshot(status: dict[str, Any], **data: Any) -> str:
+    return json.dumps({"event": "snapshot", "data": {"imei": IMEI, **data, "status": status}})
+
+
+# --- vendor samples ---
+
+
+async def test_signin_sample_is_what_the_client_sends() -> None:
+    frame = decode_frame(between_typographic_quotes(fixture_text("signin.txt")))
+    assert frame == {"token": "userId", "md5-password": "md5-password", "event": "signin"}
+
+
+async def test_regist_user_message_sample_parses() -> None:
+    frame = decode_frame(between_typographic_quotes(fixture_text("regist_user_message.txt")))
+    assert frame == {
+        "user_id": "userId",
+        "md5-password": "md5-password",
+        "type": "registUserMessage",
+    }
+
+
+async def test_snapshot_sample() -> None:
+    recorder = Recorder()
+    client = offline_client(recorder)
+    client.handle_text(snapshot_frame())
+    assert not client.stats.dropped
+    (update,) = recorder
+    assert isinstance(update, DeviceUpdate)
+    assert update.device_id == IMEI  # data.imei, not status.imei (which differs in the sample)
+    assert update.name == IMEI
+    assert update.manufacturer == "TFT IoT"
+    assert update.model == "T1"
+    assert update.serial == IMEI
+    assert update.channels == frozenset({"alarm"})
+    assert update.values == {
+        Field.ONLINE: True,
+        Field.IGNITION: True,
+        Field.BATTERY: 100,
+        Field.BATTERY_VOLTAGE: 4.24,
+        Field.EXTERNAL_VOLTAGE: 28.09,
+        Field.SPEED: 0,
+        Field.SATELLITES: 11,
+        Field.GSM_SIGNAL: None,  # -999: no signal figure
+        Field.MILEAGE: 145278.016,
+        Field.INPUTS: (False, False, True, False, False, False, False, False),
+        Field.OUTPUTS: (False,) * 8,
+    }
+    assert update.position == Position(
+        latitude=14.824593,
+        longitude=120.482598,
+        time=datetime(2021, 7, 31, 1, 8, 2, tzinfo=UTC),
+        speed=0,
+        heading=143,
+        altitude=42,
+    )
+    assert update.extras == {
+        "relay": 0,
+        "link_type": "tcp",
+        "inputs": "1:0|2:0|3:1|4:0|5:0|6:0|7:0|8:0",
+        "outputs": "1:0|2:0|3:0|4:0|5:0|6:0|7:0|8:0",
+    }
+
+
+async def test_message_pass_sample() -> None:
+    recorder = Recorder()
+    client = offline_client(recorder)
+    client.handle_text(message_frame())
+    assert not client.stats.dropped
+    assert recorder == [
+        HubNotice(
+            "message",
+            "message",
+            "",
+            {"message": "message", "from_id": 0, "from_name": "name"},
+        )
+    ]
+
+
+async def test_every_fixture_is_used() -> None:
+    assert sorted(p.name for p in FIXTURES.iterdir()) == [
+        "message_pass.txt",
+        "regist_user_message.txt",
+        "signin.txt",
+        "snapshot.txt",
+    ]
+
+
+# --- parsing ---
+
+
+async def test_helpers_and_config() -> None:
+    assert tftiot.md5_password("password") == "5f4dcc3b5aa765d61d8327deb882cf99"
+    assert tftiot.rest_base(tftiot.DEFAULT_URL) == "https://openapi.tftiot.com/v2"
+    assert tftiot.rest_base("ws://127.0.0.1:8080/websocket") == "http://127.0.0.1/v2"
+    assert tftiot.rest_base("wss://[::1]:8443/websocket") == "https://[::1]/v2"
+    client = offline_client()
+    assert client._url == tftiot.DEFAULT_URL
+    assert client._verify_ssl is True
+    assert client._rest == "https://openapi.tftiot.com/v2"
+    assert client.info == HubInfo(
+        unique_id="openapi.tftiot.com:100861",
+        title="TFT IoT 100861",
+        manufacturer="TFT IoT",
+        model="Open API",
+    )
+    assert client.timing == Timing(keepalive_interval=60.0, silence_timeout=150.0)
+    assert client.keepalive_text == "ping"
+    assert client_class("tftiot") is TftIotClient
+    assert simulator_class("tftiot") is TftIotSimulator
+
+
+async def test_status_values_edge_cases() -> None:
+    recorder = Recorder()
+    client = offline_client(recorder)
+    status = {
+        "online": 0,
+        "acc": -1,
+        "battery_voltage_percent": "full",
+        "network_signal": 23,
+        "mileage": None,
+        "input": "1:1|x",
+        "output": "",
+        "relay": True,
+        "lat": 14.8,
+        "lng": 120.4,
+        "latlng_valid": 0,
+    }
+    client.handle_text(snapshot(status, model=5))
+    client.handle_text(snapshot({"latlng_valid": 1, "lat": 91.0, "lng": 1.0}))
+    client.handle_text(snapshot({"latlng_valid": 1, "lat": "1", "lng": 1.0}))
+    client.handle_text(
+        snapshot({"latlng_valid": 1, "lat": -1.5, "lng": 2, "location_date": 10**20, "speed": "?"})
+    )
+    client.handle_text(json.dumps({"event": "snapshot", "data": {"imei": 42, "status": []}}))
+    first, high, text, fix, numeric = recorder
+    assert first.values == {
+        Field.ONLINE: False,
+        Field.IGNITION: None,
+        Field.BATTERY: None,
+        Field.GSM_SIGNAL: 23,
+        Field.MILEAGE: None,
+        Field.INPUTS: None,
+        Field.OUTPUTS: None,
+    }
+    assert first.position is None
+    assert first.model is None
+    assert first.extras == {"inputs": "1:1|x", "outputs": ""}  # raw strings, as reported
+    assert high.position is None
+    assert text.position is None
+    assert fix.position == Position(latitude=-1.5, longitude=2.0, altitude=None)
+    assert numeric.device_id == "42"
+    assert numeric.values == {}
+    assert not client.stats.dropped
+
+
+async def test_json_inside_a_json_string() -> None:
+    recorder = Recorder()
+    client = offline_client(recorder)
+    client.handle_text(json.dumps(snapshot({"online": 1})))
+    assert recorder[0].values == {Field.ONLINE: True}
+
+
+async def test_alarms_from_snapshots() -> None:
+    recorder = Recorder()
+    client = offline_client(recorder)
+    for number in (0, 5, 5, 0, 7):
+        client.handle_text(snapshot({"cur_event": number, "date": 1627693682000}))
+    client.handle_text(snapshot({"cur_event": "9"}))
+    client.handle_text(snapshot({"cur_event": 8}))
+    date = "2021-07-31T01:08:02+00:00"
+    assert recorder.of(HubNotice) == [
+        HubNotice("alarm", "alarm", IMEI, {"number": 5, "message": None, "date": date}),
+        HubNotice("alarm", "alarm", IMEI, {"number": 7, "message": None, "date": date}),
+        HubNotice("alarm", "alarm", IMEI, {"number": 8, "message": None}),
+    ]
+    assert len(recorder.of(DeviceUpdate)) == 7
+
+
+async def test_message_channel() -> None:
+    recorder = Recorder()
+    client = offline_client(recorder)
+    alarm = {
+        "type": "messagePass",
+        "from_id": 1,
+        "from_name": "Alarm",
+        "message": "SOS",
+        "alarm_msg": {"imei": IMEI, "cur_event": 3},
+        "date": 1627693682000,
+    }
+    client.handle_text(json.dumps(alarm))
+    client.handle_text(json.dumps({**alarm, "alarm_msg": {"event": 4}, "date": 0}))
+    client.handle_text(json.dumps({**alarm, "alarm_msg": "?"}))
+    client.handle_text(json.dumps({**alarm, "from_id": {"x": 1}, "message": 5, "date": -1}))
+    client.handle_text(json.dumps({"type": "getFileShake", "file": "a.bin", "size": 3, "x": {}}))
+    client.handle_text(json.dumps({"type": "downloadAllow", "file": "a.bin"}))
+    client.handle_text(json.dumps({"type": "registUserMessage", "error": 0}))
+    date = "2021-07-31T01:08:02+00:00"
+    assert recorder == [
+        HubNotice("alarm", "alarm", IMEI, {"number": 3, "message": "SOS", "date": date}),
+        HubNotice("alarm", "alarm", "", {"number": 4, "message": "SOS"}),
+        HubNotice("alarm", "alarm", "", {"number": None, "message": "SOS", "date": date}),
+        HubNotice(
+            "message", "message", "", {"message": None, "from_id": None, "from_name": "Alarm"}
+        ),
+        HubNotice("message", "file_shake", "", {"file": "a.bin", "size": 3}),
+        HubNotice("message", "download_allow", "", {"file": "a.bin"}),
+    ]
+    assert not client.stats.dropped
+
+
+async def test_other_device_events_are_accepted() -> None:
+    recorder = Recorder()
+    client = offline_client(recorder)
+    for name in ("bleTire", "rs232Tire", "driver", "obdErrorInfo", "rs232Fuel"):
+        client.handle_text(json.dumps({"event": name, "data": {"imei": IMEI}, "error": 0}))
+    client.handle_text("pong")
+    client.handle_text("ping\n")
+    assert recorder == []
+    assert not client.stats.dropped
+
+
+async def test_hostile_frames_are_dropped() -> None:
+    recorder = Recorder()
+    client = offline_client(recorder)
+    for text in (
+        "garbage{",
+        "[1, 2]",
+        '{"event": "weird"}',
+        '{"event": 5}',
+        '{"type": "weird"}',
+        '{"foo": 1}',
+        '{"event": "snapshot", "data": {"model": "T1"}}',
+        '{"event": "snapshot", "data": []}',
+        '{"event": "snapshot", "error": 3, "data": {"imei": "1"}}',
+        '{"event": "signin"}',
+        '{"type": "registUserMessage", "error": 1001}',
+    ):
+        client.handle_text(text)
+    assert recorder == []
+    assert client.stats.dropped == {
+        "not_json": 1,
+        "not_object": 1,
+        "unknown:weird": 2,
+        "no_type": 2,
+        "bad_snapshot": 2,
+        "hub_error": 1,
+        "bad_signin": 1,
+        "message_signin_refused": 1,
+    }
+
+
+async def test_hostile_literal_is_refused_quickly() -> None:
+    client = offline_client()
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    client.handle_text("{a: 1," + ", // x" * 20000 + " " * 200000 + "z")
+    assert loop.time() - start < 2
+    assert client.stats.dropped == {"not_json": 1}
+
+
+async def test_sign_in_replies() -> None:
+    client = offline_client()
+    loop = asyncio.get_running_loop()
+    for reply, error in (
+        ('{"event": "signin"}', ProtocolError),
+        ('{"event": "signin", "error": 1001, "message": "password error"}', InvalidAuth),
+        ('{"event": "signin", "error": 1001}', InvalidAuth),
+    ):
+        future = client._pending["signin"] = loop.create_future()
+        client.handle_text(reply)
+        with pytest.raises(error) as caught:
+            future.result()
+        assert "secret" not in str(caught.value)
+        assert tftiot.md5_password("secret") not in str(caught.value)
+    assert str(caught.value) == "TFT IoT refused the sign-in (error 1001)"
+    client.handle_text('{"event": "signin", "error": 0}')  # nobody waits: ignored
+    with pytest.raises(SessionClosed, match="error 1003"):
+        client.handle_text('{"event": "signin", "error": 1003, "message": "elsewhere"}')
+
+
+# --- against the simulator ---
+
+
+@pytest.fixture
+async def sim(socket_enabled: None) -> AsyncIterator[TftIotSimulator]:
+    simulator = TftIotSimulator(devices=3)
+    async with simulator:
+        yield simulator
+
+
+type Factory = Callable[..., Awaitable[tuple[TftIotClient, Recorder]]]
+
+
+@pytest.fixture
+async def make_client(sim: TftIotSimulator) -> AsyncIterator[Factory]:
+    """Build clients on one session; connect unless told not to; close all at the end."""
+    clients: list[TftIotClient] = []
+    async with aiohttp.ClientSession() as session:
+
+        async def make(
+            *, connect: bool = True, timing: Timing | None = None, **config: Any
+        ) -> tuple[TftIotClient, Recorder]:
+            recorder = Recorder()
+            client = TftIotClient.from_config(
+                session, recorder.append, {**sim.config(), **config}, timing=timing
+            )
+            clients.append(client)
+            if connect:
+                await client.connect()
+            return client, recorder
+
+        try:
+            yield make
+        finally:
+            for client in clients:
+                await client.close()
+
+
+async def test_connect_loads_the_fleet(sim: TftIotSimulator, make_client: Factory) -> None:
+    client, recorder = await make_client(connect=False)
+    info = await client.connect()
+    assert info.unique_id == f"127.0.0.1:{sim.user_id}"
+    fleet = recorder[0]
+    assert isinstance(fleet, FleetSnapshot)
+    assert {d.device_id: d.name for d in fleet.devices} == {
+        imei: tracker.name for imei, tracker in sim.trackers.items()
+    }
+    assert recorder[1] == HubUpdate(channels=frozenset({"alarm", "message"}))
+    # the snapshots pushed during the sign-in follow the list
+    assert [m.device_id for m in recorder[2:]] == list(sim.trackers)  # type: ignore[union-attr]
+    assert all(m.name == sim.trackers[m.device_id].name for m in recorder.of(DeviceUpdate))
+    signin, regist = (json.loads(text) for text in sim.received[:2])
+    assert signin == {"token": sim.user_id, "md5-password": sim.password_md5, "event": "signin"}
+    assert regist == {
+        "user_id": sim.user_id,
+        "md5-password": sim.password_md5,
+        "type": "registUserMessage",
+    }
+    assert client.connected
+    assert not client.stats.dropped
+
+
+async def test_fleet_from_snapshots_without_rest(
+    sim: TftIotSimulator, make_client: Factory
+) -> None:
+    sim.rest_enabled = False
+    client, recorder = await make_client(connect=False)
+    client.snapshot_window = 0.2
+    await client.connect()
+    fleet = recorder[0]
+    assert isinstance(fleet, FleetSnapshot)
+    assert [d.device_id for d in fleet.devices] == list(sim.trackers)
+    assert all(d.name == d.device_id for d in fleet.devices)
+    assert recorder[1:] == [HubUpdate(channels=frozenset({"alarm", "message"}))]
+
+
+async def test_fleet_when_rest_is_unreachable(sim: TftIotSimulator, make_client: Factory) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sim.snapshot_on_signin = False
+    client, recorder = await make_client(connect=False, rest_url=f"http://127.0.0.1:{port}/v2")
+    client.snapshot_window = 0.05
+    await client.connect()
+    assert recorder[0] == FleetSnapshot(())
+    with pytest.raises(CannotConnect, match="REST"):
+        await client.send_command(next(iter(sim.trackers)), "RELAY,1#", {}, 5)
+
+
+async def test_rest_device_list_without_devices(
+    sim: TftIotSimulator, make_client: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def no_list(*args: Any) -> dict[str, Any]:
+        return {"code": 0, "access-token": "t", "keep-time": "long"}
+
+    sim.snapshot_on_signin = False
+    client, recorder = await make_client(connect=False)
+    client.snapshot_window = 0.05
+    monkeypatch.setattr(client, "_rest_call", no_list)
+    await client.connect()
+    assert recorder[0] == FleetSnapshot(())
+
+
+async def test_connection_lost_while_gathering(sim: TftIotSimulator, make_client: Factory) -> None:
+    sim.rest_enabled = False
+    client, _ = await make_client(connect=False)
+    client.snapshot_window = 0.3
+
+    async def drop_soon() -> None:
+        await asyncio.sleep(0.1)
+        await sim.drop_connections()
+
+    dropper = asyncio.create_task(drop_soon())
+    with pytest.raises(CannotConnect):
+        await client.connect()
+    await dropper
+    assert not client.connected
+
+
+async def test_pushed_events(sim: TftIotSimulator, make_client: Factory) -> None:
+    client, recorder = await make_client()
+    recorder.seen = len(recorder)
+    first = next(iter(sim.trackers))
+    await sim.set_online(first, False)
+    update = await recorder.next(DeviceUpdate)
+    assert (update.device_id, update.values[Field.ONLINE]) == (first, False)
+
+    await sim.alarm(first, 12, "Overspeed")
+    notice = await recorder.next(HubNotice)
+    assert (notice.channel, notice.event_type, notice.device_id) == ("alarm", "alarm", first)
+    assert notice.attributes["number"] == 12
+    assert notice.attributes["message"] == "Overspeed"
+
+    await sim.set_cur_event(first, 6)
+    assert (await recorder.next(HubNotice)).attributes["number"] == 6
+
+    await sim.send_message("Maintenance tonight")
+    notice = await recorder.next(HubNotice)
+    assert (notice.channel, notice.event_type) == ("message", "message")
+    assert notice.attributes["message"] == "Maintenance tonight"
+
+    imei = await sim.add_device(name="Van")
+    update = await recorder.next(DeviceUpdate)
+    assert update.device_id == imei
+    assert update.name == imei  # names come from the REST list, loaded at connect
+
+    await sim.tick()
+    assert (await recorder.next(DeviceUpdate)).device_id in sim.trackers
+    await sim.remove_device(imei)
+    assert imei not in sim.trackers
+    assert not client.stats.dropped
+
+
+async def test_tick_moves_and_sometimes_loses_the_fix() -> None:
+    simulator = TftIotSimulator(devices=2, seed=3)
+    tracker = next(iter(simulator.trackers.values()))
+    tracker.online = True
+    start = (tracker.lat, tracker.lng, tracker.mileage)
+    fixes = set()
+    for _ in range(100):
+        await simulator.tick()
+        fixes.add(tracker.valid)
+    assert fixes == {True, False}
+    assert (tracker.lat, tracker.lng, tracker.mileage) != start
+
+
+async def test_wrong_password(sim: TftIotSimulator, make_client: Factory) -> None:
+    client, _ = await make_client(connect=False, password=tftiot.md5_password("wrong"))
+    with pytest.raises(InvalidAuth, match="error 1001"):
+        await client.connect()
+    assert not client.connected
+
+
+async def test_revoked_credentials(sim: TftIotSimulator, make_client: Factory) -> None:
+    sim.revoke_credentials()
+    client, _ = await make_client(connect=False)
+    with pytest.raises(InvalidAuth):
+        await client.connect()
+
+
+async def test_sign_in_not_answered(
+    sim: TftIotSimulator, make_client: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tftiot, "CONNECT_TIMEOUT", 0.2)
+    sim.stop_answering()
+    client, _ = await make_client(connect=False)
+    with pytest.raises(CannotConnect, match="sign-in"):
+        await client.connect()
+
+
+async def test_commands(sim: TftIotSimulator, make_client: Factory) -> None:
+    client, recorder = await make_client()
+    recorder.seen = len(recorder)
+    imei = next(imei for imei, tracker in sim.trackers.items() if tracker.online)
+    reply = await client.send_command(imei, "RELAY,1#", {}, 5)
+    assert reply == {"code": 0, "msg": "ok", "cmd_id": 1}
+    assert sim.commands == [{"imeis": [imei], "message": "RELAY,1#"}]
+    update = await recorder.next(DeviceUpdate)
+    assert update.extras["relay"] == 1
+
+    sim.trackers[imei].online = False
+    with pytest.raises(CommandFailed) as caught:
+        await client.send_command(imei, "RELAY,0#", {}, 5)
+    assert caught.value.code == ERROR_DEVICE_OFFLINE
+    with pytest.raises(CommandFailed) as caught:
+        await client.send_command("999", "WHERE#", {}, 5)
+    assert caught.value.code == ERROR_UNKNOWN_DEVICE
+    assert str(caught.value) == "TFT IoT: device 999 not found"
+    with pytest.raises(CommandFailed) as caught:
+        await client.send_command(imei, "WHERE#", {"delay": 5}, 5)
+    assert caught.value.code == "parameters"
+    with pytest.raises(CommandFailed) as caught:
+        await client.send_command(imei, "", {}, 5)
+    assert caught.value.code == "empty"
+    assert len(sim.commands) == 1
+
+
+async def test_command_token_handling(sim: TftIotSimulator, make_client: Factory) -> None:
+    client, _ = await make_client()
+    imei = next(imei for imei, tracker in sim.trackers.items() if tracker.online)
+    sim.expire_tokens()
+    with pytest.raises(CommandFailed) as caught:  # never retried, even with a stale token
+        await client.send_command(imei, "WHERE#", {}, 5)
+    assert caught.value.code == 1002
+    client._token_expires = 0  # a token past its keep-time is renewed first
+    assert (await client.send_command(imei, "WHERE#", {}, 5))["code"] == 0
+    client._token_expires = 0
+    sim.revoke_credentials()
+    with pytest.raises(CommandFailed) as caught:
+        await client.send_command(imei, "WHERE#", {}, 5)
+    assert caught.value.code == 1001
+
+
+async def test_command_failures_of_the_rest_api(
+    sim: TftIotSimulator, make_client: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, _ = await make_client()
+    imei = next(imei for imei, tracker in sim.trackers.items() if tracker.online)
+    sim.rest_delay = 0.5
+    with pytest.raises(CommandFailed) as caught:
+        await client.send_command(imei, "WHERE#", {}, 0.1)
+    assert caught.value.code == "timeout"
+    sim.rest_delay = 0
+    sim.rest_enabled = False
+    with pytest.raises(CommandFailed) as caught:
+        await client.send_command(imei, "WHERE#", {}, 5)
+    assert caught.value.code == 503
+
+    async def tokenless(*args: Any) -> dict[str, Any]:
+        return {"code": 0}
+
+    client._token = None
+    monkeypatch.setattr(client, "_rest_call", tokenless)
+    with pytest.raises(CommandFailed) as caught:
+        await client.send_command(imei, "WHERE#", {}, 5)
+    assert caught.value.code == "no_token"
+
+
+async def test_command_refusal_codes_are_kept(make_client: Factory) -> None:
+    client, _ = await make_client()
+    with pytest.raises(CommandFailed) as caught:
+        tftiot._ok({"code": "E12", "msg": ""})
+    assert (caught.value.code, str(caught.value)) == ("E12", "TFT IoT: request refused")
+    await client.close()
+    with pytest.raises(CannotConnect):
+        await client.send_command("1", "WHERE#", {}, 5)
+
+
+async def test_keepalive_ping(sim: TftIotSimulator, make_client: Factory) -> None:
+    client, _ = await make_client(timing=Timing(keepalive_interval=0.05, silence_timeout=5))
+    for _ in range(500):
+        if sim.received.count("ping") >= 2:
+            break
+        await asyncio.sleep(0.01)
+    assert sim.received.count("ping") >= 2
+    await asyncio.sleep(0.05)
+    assert client.connected
+    assert not client.stats.dropped  # the "pong" replies are ignored
+
+
+async def test_connection_drop(sim: TftIotSimulator, make_client: Factory) -> None:
+    client, _ = await make_client()
+    await sim.drop_connections()
+    with pytest.raises(CannotConnect):
+        await client.run()
+
+
+async def test_silence_is_detected(sim: TftIotSimulator, make_client: Factory) -> None:
+    client, _ = await make_client(timing=Timing(silence_timeout=0.2))
+    sim.stop_answering()
+    with pytest.raises(CannotConnect, match="silent"):
+        await client.run()
+
+
+async def test_session_closed(sim: TftIotSimulator, make_client: Factory) -> None:
+    client, _ = await make_client()
+    await sim.end_sessions()
+    with pytest.raises(SessionClosed, match="signed in elsewhere"):
+        await client.run()
+
+
+async def test_simulator_rest_details(sim: TftIotSimulator) -> None:
+    sim.add_account("200", "other")
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{sim.rest_url}/auth/action", data="nope") as response:
+            assert response.status == 400
+            assert (await response.json())["code"] == 1000
+        login = {"getAccessToken": {"account": "200", "password-md5": tftiot.md5_password("other")}}
+        async with session.post(f"{sim.rest_url}/auth/action", json=login) as response:
+            token = (await response.json())["access-token"]
+        url = f"{sim.rest_url}/device-waiting-send-cmds"
+        async with session.post(url, params={"access-token": token}, json={"imeis": []}) as resp:
+            assert (await resp.json())["code"] == 1000
+        async with session.get(f"{sim.rest_url}/devices") as response:
+            assert (await response.json())["code"] == 1002

@@ -1,0 +1,678 @@
+"""A Navixy account on loopback: REST under /v2 and the Atmosphere WebSocket for events."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime
+import json
+import math
+import re
+from typing import Any, ClassVar
+import uuid
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from .base import Connection, HubSimulator
+
+API_PREFIX = "/v2"
+COMPACT_KEYS = frozenset(
+    {
+        "source_id",
+        "gps",
+        "connection_status",
+        "movement_status",
+        "movement_status_update",
+        "ignition",
+        "ignition_update",
+        "last_update",
+    }
+)
+MODELS = ("telfmb920", "telfmb120", "queclink_gv300", "concox_gt06n")
+COMMANDS = frozenset({"electronic_lock_command", "reboot"})
+"""Commands the simulated devices support; others fail with 214."""
+FLUSH_POLL = 0.05
+STEP_SECONDS = 10.0
+"""Simulated driving time per tick."""
+_RATE_LIMIT = re.compile(r"(\d+)(ms|s|m|h)")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_OFFLINE = frozenset({"offline", "signal_lost"})
+
+
+class ApiFailure(Exception):
+    """A REST error reply."""
+
+    def __init__(self, code: int, description: str, status: int = 400) -> None:
+        """The Navixy error code and description, and the HTTP status."""
+        super().__init__(description)
+        self.code = code
+        self.description = description
+        self.status = status
+
+
+@dataclass
+class SimTracker:
+    """One simulated tracker; `state` is its full-format state without source_id."""
+
+    tracker_id: int
+    source_id: int
+    label: str
+    model: str
+    device_id: str
+    phone: str
+    blocked: bool = False
+    state: dict[str, Any] = field(default_factory=dict)
+
+    def listing(self) -> dict[str, Any]:
+        """The tracker as tracker/list shows it."""
+        return {
+            "id": self.tracker_id,
+            "label": self.label,
+            "clone": False,
+            "group_id": 0,
+            "source": {
+                "id": self.source_id,
+                "device_id": self.device_id,
+                "model": self.model,
+                "blocked": self.blocked,
+                "tariff_id": 345678,
+                "status_listing_id": None,
+                "creation_date": "2021-09-20",
+                "tariff_end_date": "2031-09-20",
+                "phone": self.phone,
+            },
+            "tag_bindings": [],
+        }
+
+
+@dataclass
+class Subscription:
+    """One subscribed request of one connection."""
+
+    kind: str
+    """"state_batch" or "state"."""
+    tracker_ids: frozenset[int] | None
+    """None: every tracker."""
+    compact: bool
+    interval: float
+    """Seconds between batches (the request's rate_limit)."""
+    last_sent: float = -math.inf
+    dirty: set[int] = field(default_factory=set)
+
+    def covers(self, tracker_id: int) -> bool:
+        """Whether this subscription follows a tracker."""
+        return self.tracker_ids is None or tracker_id in self.tracker_ids
+
+
+class NavixySimulator(HubSimulator):
+    """Navixy's user API: auth, account, trackers, outputs, commands, and state events.
+
+    Options: `wrapped` items (source_state_event) instead of bare states, `item_format`
+    ("full"/"compact") overriding what the client asked for, `omit_nulls` as the live server
+    does, `response_success` (False: subscribe replies without "success", as seen live),
+    `heartbeat_ms` for the Atmosphere heartbeat, `rest_delay` before every REST answer.
+    """
+
+    kind: ClassVar[str] = "navixy"
+    ws_path: ClassVar[str] = f"{API_PREFIX}/event/subscription"
+
+    api_key = "f4bf1b754034213653dad99c78c4b237"
+    login = "fleet@example.com"
+    password = "navixy-Passw0rd"
+    user_id = 43568
+    time_zone = "Europe/Berlin"
+
+    def __init__(
+        self,
+        *,
+        devices: int = 3,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        event_rate: float = 0.0,
+        seed: int = 1,
+        heartbeat_ms: int = 30000,
+        wrapped: bool = False,
+        item_format: str | None = None,
+        omit_nulls: bool = False,
+        response_success: bool = True,
+    ) -> None:
+        """Make `devices` trackers around Berlin."""
+        self.heartbeat_ms = heartbeat_ms
+        self.wrapped = wrapped
+        self.item_format = item_format
+        self.omit_nulls = omit_nulls
+        self.response_success = response_success
+        self.rest_delay = 0.0
+        self.trackers: dict[int, SimTracker] = {}
+        self.sessions: set[str] = set()
+        """Session hashes handed out by user/auth."""
+        self.commands: list[tuple[int, dict[str, Any]]] = []
+        """Every accepted tracker/send_command, as (tracker id, command)."""
+        self._registered = 0
+        super().__init__(devices=devices, host=host, port=port, event_rate=event_rate, seed=seed)
+
+    @property
+    def api_url(self) -> str:
+        """The API base URL a client is configured with."""
+        return f"{self.base_url}{API_PREFIX}"
+
+    # --- the fleet ---
+
+    def build_fleet(self, devices: int) -> None:
+        """Create the trackers."""
+        for _ in range(devices):
+            self.add_tracker()
+
+    def add_tracker(self, label: str | None = None, model: str | None = None) -> SimTracker:
+        """Register a new tracker (clients learn of it only from tracker/list)."""
+        self._registered += 1
+        number = self._registered
+        tracker = SimTracker(
+            tracker_id=100000 + number,
+            source_id=10283 + number,
+            label=label or f"Vehicle {number}",
+            model=model or self.random.choice(MODELS),
+            device_id=f"35{self.random.randrange(10**12, 10**13)}",
+            phone=f"+4915{self.random.randrange(10**8, 10**9)}",
+        )
+        tracker.state = self._initial_state()
+        self.trackers[tracker.tracker_id] = tracker
+        self._changed(tracker.tracker_id)
+        return tracker
+
+    def _initial_state(self) -> dict[str, Any]:
+        now = self.user_time()
+        rnd = self.random
+        return {
+            "gps": {
+                "updated": now,
+                "signal_level": rnd.randrange(60, 101),
+                "location": {
+                    "lat": 52.52 + rnd.uniform(-0.1, 0.1),
+                    "lng": 13.405 + rnd.uniform(-0.15, 0.15),
+                },
+                "heading": rnd.randrange(0, 360),
+                "speed": 0,
+                "alt": rnd.randrange(30, 80),
+            },
+            "connection_status": "active",
+            "movement_status": "parked",
+            "movement_status_update": now,
+            "ignition": False,
+            "ignition_update": now,
+            "gsm": {
+                "updated": now,
+                "signal_level": rnd.randrange(40, 101),
+                "network_name": "Simulated GSM",
+                "roaming": False,
+            },
+            "last_update": now,
+            "battery_level": rnd.randrange(50, 101),
+            "battery_update": now,
+            "inputs": [False] * 8,
+            "inputs_update": now,
+            "outputs": [False] * 8,
+            "outputs_update": now,
+            "actual_track_update": now,
+        }
+
+    def user_time(self) -> str:
+        """Now, as Navixy writes dates: the user's local time."""
+        return datetime.now(ZoneInfo(self.time_zone)).strftime("%Y-%m-%d %H:%M:%S")
+
+    def tracker(self, tracker_id: int) -> SimTracker:
+        """A tracker by id (KeyError if there is none)."""
+        return self.trackers[tracker_id]
+
+    # --- helpers for tests ---
+
+    def move(
+        self,
+        tracker_id: int,
+        lat: float,
+        lng: float,
+        *,
+        speed: float | None = None,
+        heading: float | None = None,
+    ) -> None:
+        """Put a tracker somewhere; the next batch reports it."""
+        gps = self.tracker(tracker_id).state["gps"]
+        gps["location"] = {"lat": lat, "lng": lng}
+        if speed is not None:
+            gps["speed"] = speed
+        if heading is not None:
+            gps["heading"] = heading
+        gps["updated"] = self.user_time()
+        self._touch(tracker_id)
+
+    def set_state(self, tracker_id: int, **fields: Any) -> None:
+        """Overwrite state fields (None makes them null); the next batch reports them."""
+        self.tracker(tracker_id).state.update(fields)
+        self._touch(tracker_id)
+
+    def set_online(self, tracker_id: int, online: bool) -> None:
+        """Connect or disconnect a tracker."""
+        self.set_state(tracker_id, connection_status="active" if online else "offline")
+
+    async def remove_tracker(self, tracker_id: int) -> None:
+        """Corrupt (delete) a tracker: subscribers get lifecycle "corrupt"."""
+        tracker = self.trackers.pop(tracker_id)
+        await self._lifecycle(tracker, "corrupt")
+
+    async def block(self, tracker_id: int) -> None:
+        """Block a tracker: lifecycle "block", and no more states for it."""
+        tracker = self.tracker(tracker_id)
+        tracker.blocked = True
+        await self._lifecycle(tracker, "block")
+
+    async def unblock(self, tracker_id: int) -> None:
+        """Unblock a tracker: lifecycle "unblock", then its state."""
+        tracker = self.tracker(tracker_id)
+        tracker.blocked = False
+        await self._lifecycle(tracker, "unblock")
+        self._changed(tracker_id)
+
+    async def logout(self) -> None:
+        """End every session (as a password change does) and tell the subscribers."""
+        self.sessions.clear()
+        for conn in list(self.connections):
+            if conn.state.get("subscriptions"):
+                await conn.send({"type": "event", "event": "logout", "data": "session closed"})
+
+    async def tick(self) -> None:
+        """Drive the fleet: trips start and end, trackers lose and regain their signal."""
+        for tracker in list(self.trackers.values()):
+            if not tracker.blocked:
+                self._drive(tracker)
+                self._touch(tracker.tracker_id)
+
+    def _drive(self, tracker: SimTracker) -> None:
+        state, rnd = tracker.state, self.random
+        roll = rnd.random()
+        now = self.user_time()
+        if state["connection_status"] in _OFFLINE:
+            if roll < 0.3:
+                state["connection_status"] = "active"
+            return
+        if roll < 0.03:
+            state["connection_status"] = rnd.choice(("offline", "signal_lost", "idle"))
+        elif state["movement_status"] == "moving":
+            if roll < 0.1:
+                self._stop(state, now)
+            else:
+                self._advance(state["gps"])
+        elif roll < 0.25:
+            state.update(
+                connection_status="active",
+                movement_status="moving",
+                movement_status_update=now,
+                ignition=True,
+                ignition_update=now,
+            )
+            state["gps"]["speed"] = rnd.randrange(20, 90)
+
+    @staticmethod
+    def _stop(state: dict[str, Any], now: str) -> None:
+        state.update(
+            movement_status="parked",
+            movement_status_update=now,
+            ignition=False,
+            ignition_update=now,
+        )
+        state["gps"]["speed"] = 0
+
+    def _advance(self, gps: dict[str, Any]) -> None:
+        """Drive STEP_SECONDS along the heading, turning a little."""
+        heading = (gps["heading"] + self.random.uniform(-25, 25)) % 360
+        speed = max(5, min(130, gps["speed"] + self.random.uniform(-10, 10)))
+        km = speed * STEP_SECONDS / 3600
+        location = gps["location"]
+        lat = location["lat"] + km * math.cos(math.radians(heading)) / 111.32
+        lng = location["lng"] + km * math.sin(math.radians(heading)) / (
+            111.32 * math.cos(math.radians(lat))
+        )
+        gps.update(location={"lat": lat, "lng": lng}, heading=round(heading), speed=round(speed))
+
+    def _touch(self, tracker_id: int) -> None:
+        """A tracker sent data now."""
+        state = self.tracker(tracker_id).state
+        now = self.user_time()
+        state["last_update"] = now
+        if isinstance(state.get("gps"), dict):
+            state["gps"]["updated"] = now
+        self._changed(tracker_id)
+
+    def _changed(self, tracker_id: int) -> None:
+        for conn in self.connections:
+            for sub in conn.state.get("subscriptions", ()):
+                if sub.covers(tracker_id):
+                    sub.dirty.add(tracker_id)
+
+    async def _lifecycle(self, tracker: SimTracker, event: str) -> None:
+        frame = {
+            "type": "event",
+            "event": "lifecycle",
+            "data": {"source_id": tracker.source_id, "lifecycle_event": event},
+        }
+        for conn in list(self.connections):
+            if any(sub.covers(tracker.tracker_id) for sub in conn.state.get("subscriptions", ())):
+                await conn.send(frame)
+
+    # --- credentials ---
+
+    def valid_hash(self, value: Any) -> bool:
+        """Whether a hash is the API key or a live session."""
+        if self.credentials_revoked or not isinstance(value, str):
+            return False
+        return value == self.api_key or value in self.sessions
+
+    # --- REST ---
+
+    def add_routes(self, app: web.Application) -> None:
+        """Every API call under /v2, by POST (JSON) or GET (query string)."""
+        app.router.add_route("*", API_PREFIX + "/{path:.+}", self._rest)
+
+    async def _rest(self, request: web.Request) -> web.Response:
+        if self.rest_delay:
+            await asyncio.sleep(self.rest_delay)
+        path = request.match_info["path"]
+        try:
+            body = await self._body(request)
+            handler = self._handlers().get(path)
+            if handler is None:
+                raise ApiFailure(5, "Wrong request", 404)  # noqa: TRY301
+            if path != "user/auth":
+                self._check_hash(body.get("hash"))
+            reply = handler(body)
+        except ApiFailure as err:
+            return web.json_response(
+                {"success": False, "status": {"code": err.code, "description": err.description}},
+                status=err.status,
+            )
+        return web.json_response({"success": True, **reply})
+
+    @staticmethod
+    async def _body(request: web.Request) -> dict[str, Any]:
+        if request.method == "GET":
+            return dict(request.query)
+        try:
+            body = await request.json()
+        except ValueError:
+            raise ApiFailure(7, "Invalid parameters") from None
+        if not isinstance(body, dict):
+            raise ApiFailure(7, "Invalid parameters")
+        return body
+
+    def _check_hash(self, value: Any) -> None:
+        if not isinstance(value, str) or not re.fullmatch(r"[0-9a-f]{32}", value):
+            raise ApiFailure(3, "Wrong user hash")
+        if not self.valid_hash(value):
+            raise ApiFailure(4, "User or API key not found or session ended", 403)
+
+    def _handlers(self) -> dict[str, Any]:
+        return {
+            "user/auth": self._auth,
+            "user/get_info": self._get_info,
+            "user/settings/get": self._settings,
+            "tracker/list": self._list,
+            "tracker/get_state": self._get_state,
+            "tracker/output/set": self._output_set,
+            "tracker/send_command": self._send_command,
+        }
+
+    def _auth(self, body: dict[str, Any]) -> dict[str, Any]:
+        if (
+            self.credentials_revoked
+            or body.get("login") != self.login
+            or body.get("password") != self.password
+        ):
+            raise ApiFailure(102, "Wrong login or password")
+        session = uuid.UUID(int=self.random.getrandbits(128)).hex
+        self.sessions.add(session)
+        return {"type": "authenticated", "hash": session}
+
+    def _get_info(self, _body: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "paas_id": 7,
+            "user_info": {
+                "id": self.user_id,
+                "login": self.login,
+                "title": "Fleet Push Test",
+                "phone": "79123456789",
+                "locale": "en_US",
+                "demo": False,
+                "verified": True,
+                "legal_type": "individual",
+                "time_zone": self.time_zone,
+                "measurement_system": "metric",
+            },
+            "tariff_restrictions": {"allowed_maps": ["roadmap", "osm"]},
+        }
+
+    def _settings(self, _body: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "settings": {
+                "time_zone": self.time_zone,
+                "locale": "en_US",
+                "measurement_system": "metric",
+                "date_format": "dd/MM/yyyy",
+                "hour_mode": "24h",
+                "geocoder": "osm",
+                "route_provider": "osrm",
+                "translit": False,
+            }
+        }
+
+    def _list(self, _body: dict[str, Any]) -> dict[str, Any]:
+        return {"list": [tracker.listing() for tracker in self.trackers.values()]}
+
+    def _target(self, body: dict[str, Any], *, online: bool = False) -> SimTracker:
+        """The tracker a call names; 204 unknown, 208 blocked, 213 offline."""
+        try:
+            tracker = self.trackers[int(body.get("tracker_id"))]  # type: ignore[arg-type]
+        except TypeError, ValueError, KeyError:
+            raise ApiFailure(204, "Entity not found") from None
+        if tracker.blocked:
+            raise ApiFailure(208, "Device blocked")
+        if online and tracker.state.get("connection_status") in _OFFLINE:
+            raise ApiFailure(213, "Device is offline")
+        return tracker
+
+    def _get_state(self, body: dict[str, Any]) -> dict[str, Any]:
+        tracker = self._target(body)
+        return {"user_time": self.user_time(), "state": self.state_item(tracker, compact=False)}
+
+    def _output_set(self, body: dict[str, Any]) -> dict[str, Any]:
+        tracker = self._target(body, online=True)
+        output, enable = body.get("output"), body.get("enable")
+        outputs = tracker.state.get("outputs") or []
+        if not isinstance(output, int) or not 1 <= output <= len(outputs):
+            raise ApiFailure(7, "Invalid parameters")
+        if not isinstance(enable, bool):
+            raise ApiFailure(7, "Invalid parameters")
+        outputs[output - 1] = enable
+        tracker.state["outputs_update"] = self.user_time()
+        self._touch(tracker.tracker_id)
+        return {}
+
+    def _send_command(self, body: dict[str, Any]) -> dict[str, Any]:
+        tracker = self._target(body, online=True)
+        command = body.get("command")
+        if not isinstance(command, dict) or not isinstance(command.get("name"), str):
+            raise ApiFailure(7, "Invalid parameters")
+        if command["name"] not in COMMANDS:
+            raise ApiFailure(
+                214, "Requested operation or parameters are not supported by the device"
+            )
+        self.commands.append((tracker.tracker_id, command))
+        return {}
+
+    # --- WebSocket ---
+
+    async def on_connect(self, conn: Connection) -> None:
+        """Atmosphere handshake, then heartbeats and the batch pump."""
+        conn.state["subscriptions"] = []
+        tracking_id = uuid.UUID(int=self.random.getrandbits(128), version=4)
+        await conn.send(f"{tracking_id}|{self.heartbeat_ms}|X|")
+        conn.every(self.heartbeat_ms / 1000, lambda: conn.send("X"))
+        conn.every(FLUSH_POLL, lambda: self._flush(conn))
+
+    async def on_text(self, conn: Connection, text: str) -> None:
+        """Heartbeats are ignored; subscribe and unsubscribe are answered."""
+        if text.strip() == "X":
+            return
+        try:
+            message = json.loads(text)
+        except ValueError:
+            message = None
+        action = message.get("action") if isinstance(message, dict) else None
+        if action == "subscribe" and isinstance(message, dict):
+            await self._subscribe(conn, message)
+        elif action == "unsubscribe" and isinstance(message, dict):
+            await self._unsubscribe(conn, message)
+        else:
+            await conn.send(_ws_error("null", 7, "Invalid parameters", None))
+
+    async def _subscribe(self, conn: Connection, message: dict[str, Any]) -> None:
+        echo = {key: value for key, value in message.items() if key not in ("action", "hash")}
+        if not self.valid_hash(message.get("hash")):
+            await conn.send(_ws_error("subscription/subscribe", 3, "Wrong hash", echo))
+            return
+        try:
+            subs = [self._parse_request(request) for request in _requests(message)]
+        except ApiFailure as err:
+            await conn.send(_ws_error("subscription/subscribe", err.code, err.description, echo))
+            return
+        await conn.send(self._subscribe_reply(subs))
+        conn.state["subscriptions"].extend(subs)
+        for sub in subs:
+            sub.dirty.update(t for t in self.trackers if sub.covers(t))
+        await self._flush(conn)
+
+    def _parse_request(self, request: Any) -> Subscription:
+        if not isinstance(request, dict) or request.get("type") not in ("state", "state_batch"):
+            raise ApiFailure(7, "Invalid parameters")
+        kind = request["type"]
+        ids = request.get("trackers") if kind == "state" else _target_ids(request.get("target"))
+        if ids is not None and not (isinstance(ids, list) and all(isinstance(i, int) for i in ids)):
+            raise ApiFailure(7, "Invalid parameters")
+        fmt = self.item_format or request.get("format", "full")
+        interval = 0.0 if kind == "state" else _rate_limit(request.get("rate_limit", "1s"))
+        return Subscription(
+            kind=kind,
+            tracker_ids=None if ids is None else frozenset(ids),
+            compact=fmt == "compact",
+            interval=interval,
+        )
+
+    def _subscribe_reply(self, subs: list[Subscription]) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for sub in subs:
+            ids = sub.tracker_ids if sub.tracker_ids is not None else self.trackers.keys()
+            entry: dict[str, Any] = {"value": {str(i): self._status(i) for i in ids}}
+            if self.response_success:
+                entry["success"] = True
+            data[sub.kind] = entry
+        return {
+            "type": "response",
+            "action": "subscription/subscribe",
+            "events": [sub.kind for sub in subs],
+            "data": data,
+        }
+
+    def _status(self, tracker_id: int) -> str:
+        tracker = self.trackers.get(tracker_id)
+        if tracker is None:
+            return "unknown"
+        return "blocked" if tracker.blocked else "normal"
+
+    async def _unsubscribe(self, conn: Connection, message: dict[str, Any]) -> None:
+        kinds = {r.get("type") for r in _requests(message) if isinstance(r, dict)}
+        conn.state["subscriptions"] = [
+            sub for sub in conn.state["subscriptions"] if sub.kind not in kinds
+        ]
+        await conn.send(
+            {
+                "type": "response",
+                "action": "subscription/unsubscribe",
+                "events": sorted(k for k in kinds if isinstance(k, str)),
+                "data": {},
+            }
+        )
+
+    async def _flush(self, conn: Connection) -> None:
+        """Send what changed, at most once per rate_limit per subscription."""
+        now = asyncio.get_running_loop().time()
+        for sub in conn.state.get("subscriptions", ()):
+            if not sub.dirty or now - sub.last_sent < sub.interval:
+                continue
+            trackers = [self.trackers.get(i) for i in sorted(sub.dirty)]
+            sub.dirty.clear()
+            sub.last_sent = now
+            items = [self.item(t, compact=sub.compact) for t in trackers if t and not t.blocked]
+            if not items:
+                continue
+            if sub.kind == "state_batch":
+                await conn.send(self._event("state_batch", items))
+            else:
+                for item in items:
+                    await conn.send(self._event("state", item))
+
+    def _event(self, event: str, data: Any) -> dict[str, Any]:
+        return {"type": "event", "event": event, "user_time": self.user_time(), "data": data}
+
+    def state_item(self, tracker: SimTracker, *, compact: bool) -> dict[str, Any]:
+        """A tracker's state as Navixy sends it (full or compact, nulls kept or omitted)."""
+        state = {"source_id": tracker.source_id, **json.loads(json.dumps(tracker.state))}
+        if compact:
+            state = {k: v for k, v in state.items() if k in COMPACT_KEYS}
+        if self.omit_nulls:
+            state = {k: v for k, v in state.items() if v is not None}
+        return state
+
+    def item(self, tracker: SimTracker, *, compact: bool) -> dict[str, Any]:
+        """A state_batch item: the bare state, or wrapped as live servers send it."""
+        state = self.state_item(tracker, compact=compact)
+        if self.wrapped:
+            return {"type": "source_state_event", "tracker_id": tracker.tracker_id, "state": state}
+        return state
+
+
+def _requests(message: dict[str, Any]) -> list[Any]:
+    """The requests of a subscribe, including the deprecated events + trackers form."""
+    if "requests" in message:
+        requests = message["requests"]
+        return requests if isinstance(requests, list) else [None]
+    events = message.get("events")
+    if not isinstance(events, list):
+        return [None]
+    return [{"type": event, "trackers": message.get("trackers")} for event in events]
+
+
+def _target_ids(target: Any) -> Any:
+    """None for {"type": "all"}, else the selected ids (validated by the caller)."""
+    if isinstance(target, dict) and target.get("type") == "all":
+        return None
+    if isinstance(target, dict) and target.get("type") == "selected":
+        return target.get("tracker_ids")
+    return "invalid"
+
+
+def _rate_limit(value: Any) -> float:
+    match = _RATE_LIMIT.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        raise ApiFailure(7, "Invalid parameters")
+    return int(match[1]) * _UNITS[match[2]]
+
+
+def _ws_error(action: str, code: int, description: str, data: Any) -> dict[str, Any]:
+    return {
+        "type": "error",
+        "action": action,
+        "status": {"code": code, "description": description},
+        "data": data,
+    }
+
+
+SIMULATOR = NavixySimulator
