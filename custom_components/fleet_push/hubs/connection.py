@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 import asyncio
-import contextlib
 from collections import Counter
 from collections.abc import Callable, Hashable, Mapping
+import contextlib
 from dataclasses import dataclass, field
 import logging
 from typing import Any, ClassVar
