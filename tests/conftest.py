@@ -2,13 +2,116 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from typing import Any
+from unittest.mock import PropertyMock, patch
+
+from homeassistant.core import HomeAssistant
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 import pytest
 
 # Imported before any test runs: pytest-homeassistant-custom-component puts its own
 # `custom_components` package on the path, and Home Assistant would not find ours otherwise.
 import custom_components.fleet_push  # noqa: F401
+from custom_components.fleet_push.const import CONF_HUB_KIND, DOMAIN
+from custom_components.fleet_push.coordinator import FleetPushCoordinator
+
+from .simulator import simulator_class
+from .simulator.base import HubSimulator
+
+type StartHub = Callable[..., Awaitable[Any]]
+type SetupHub = Callable[..., Awaitable[MockConfigEntry]]
 
 
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load integrations from custom_components/."""
+
+
+@pytest.fixture
+def entity_registry_enabled_by_default() -> Generator[None]:
+    """Enable the entities that are disabled by default (inputs, outputs, altitude)."""
+    with patch(
+        "homeassistant.helpers.entity.Entity.entity_registry_enabled_default",
+        new_callable=PropertyMock,
+        return_value=True,
+    ):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def fast_reconnect() -> Generator[None]:
+    """Reconnect at once in tests; the back-off itself is tested on its own."""
+    with patch("custom_components.fleet_push.coordinator.RECONNECT_FIRST", 0.05):
+        yield
+
+
+@pytest.fixture
+async def start_hub(socket_enabled: None) -> AsyncIterator[StartHub]:
+    """Start hub simulators on loopback; they stop when the test ends."""
+    started: list[HubSimulator] = []
+
+    async def start(kind: str, **options: Any) -> Any:
+        options.setdefault("devices", 2)
+        simulator = simulator_class(kind)(**options)
+        await simulator.start()
+        started.append(simulator)
+        return simulator
+
+    yield start
+    for simulator in started:
+        await simulator.stop()
+
+
+def entry_data(kind: str, hub: Any) -> tuple[dict[str, Any], str]:
+    """A config entry's data for a running simulator, and the unique id the hub reports."""
+    match kind:
+        case "imouse" | "iclick":
+            data = {"host": hub.host, "port": hub.port}
+            unique_id = f"{hub.host}:{hub.port}"
+        case "navixy":
+            data = {"url": hub.api_url, "api_key": hub.api_key, "verify_ssl": True}
+            unique_id = f"{hub.host}:{hub.user_id}"
+        case "tftiot":
+            data = {
+                "url": hub.url,
+                "username": hub.user_id,
+                "password": hub.password_md5,
+                "rest_url": hub.rest_url,
+                "verify_ssl": True,
+            }
+            unique_id = f"{hub.host}:{hub.user_id}"
+        case _:
+            data = {"url": hub.url, **hub.entry_credentials(), "verify_ssl": True}
+            unique_id = hub.expected_unique_id
+    return {CONF_HUB_KIND: kind, **data}, unique_id
+
+
+@pytest.fixture
+def setup_hub(hass: HomeAssistant) -> SetupHub:
+    """Add a config entry for a running simulator and set it up."""
+
+    async def setup(
+        kind: str, hub: Any, *, options: dict[str, Any] | None = None, loaded: bool = True
+    ) -> MockConfigEntry:
+        data, unique_id = entry_data(kind, hub)
+        entry = MockConfigEntry(
+            domain=DOMAIN,
+            title=f"{kind} hub",
+            data=data,
+            options=options or {},
+            unique_id=unique_id,
+        )
+        entry.add_to_hass(hass)
+        result = await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        assert result is loaded
+        return entry
+
+    return setup
+
+
+def coordinator_of(entry: MockConfigEntry) -> FleetPushCoordinator:
+    """The coordinator behind a loaded entry."""
+    coordinator: FleetPushCoordinator = entry.runtime_data
+    return coordinator

@@ -69,7 +69,8 @@ class Device:
         new_keys, values_changed = self._merge_values(update.values)
         if new_keys:
             change |= Change.SHAPE
-        if values_changed or self._merge_extras(update.extras):
+        extras_changed = self._merge_extras(update.extras)
+        if values_changed or extras_changed:
             change |= Change.VALUES
         if update.position is not None and self._accepts(update.position):
             change |= Change.VALUES if self.position else Change.VALUES | Change.SHAPE

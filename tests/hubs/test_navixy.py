@@ -930,12 +930,14 @@ async def test_lifecycle_over_the_socket(session: aiohttp.ClientSession) -> None
         await sim.remove_tracker(second)
         assert await recorder.next(HubNotice) == HubNotice("lifecycle", "corrupt", str(second))
         assert await recorder.next(DeviceRemoved) == DeviceRemoved(str(second))
-        sim.add_tracker("New car")  # unknown until the next tracker/list
-        for _ in range(500):
-            if client.stats.dropped["unknown source"]:
-                break
-            await asyncio.sleep(0.01)
-        assert client.stats.dropped == {"unknown source": 1}
+        new = sim.add_tracker("New car")  # its first state makes the client reload the list
+        snapshot = await recorder.next(FleetSnapshot)
+        assert str(new.tracker_id) in {device.device_id for device in snapshot.devices}
+        update = await recorder.next(
+            DeviceUpdate, where=lambda u: u.device_id == str(new.tracker_id) and u.values != {}
+        )
+        assert update.position is not None
+        assert client.stats.dropped == {}
 
 
 @pytest.mark.parametrize(

@@ -78,6 +78,8 @@ class HubClient(ABC):
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._reader: asyncio.Task[None] | None = None
         self._pending: dict[Hashable, asyncio.Future[Any]] = {}
+        self._refresh_task: asyncio.Task[None] | None = None
+        self._refresh_again = False
 
     @classmethod
     @abstractmethod
@@ -109,6 +111,28 @@ class HubClient(ABC):
     def handle_text(self, text: str) -> None:
         """Parse one text frame and emit what it says."""
 
+    async def refresh(self) -> None:  # noqa: B027 - optional: not every hub can
+        """Load the full device list again and emit it; hubs that can, override this."""
+
+    def schedule_refresh(self) -> None:
+        """Run refresh() in the background; a call while one runs makes it run once more."""
+        if self._refresh_task is not None and not self._refresh_task.done():
+            self._refresh_again = True
+            return
+        self._refresh_task = asyncio.get_running_loop().create_task(
+            self._run_refreshes(), name=f"fleet_push {self.kind} refresh"
+        )
+
+    async def _run_refreshes(self) -> None:
+        self._refresh_again = True
+        while self._refresh_again:
+            self._refresh_again = False
+            try:
+                await self.refresh()
+            except HubError as err:
+                self.drop("refresh_failed", type(err).__name__)
+                return
+
     def handle_binary(self, data: bytes) -> None:
         """Parse one binary frame; most hubs send none."""
         self.drop("binary")
@@ -135,7 +159,12 @@ class HubClient(ABC):
         await asyncio.shield(self._reader)
 
     async def close(self) -> None:
-        """Close the connection and stop reading."""
+        """Close the connection and stop reading (and refreshing)."""
+        refresh, self._refresh_task = self._refresh_task, None
+        if refresh is not None and not refresh.done():
+            refresh.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await refresh
         reader, self._reader = self._reader, None
         if reader is not None and not reader.done():
             reader.cancel()

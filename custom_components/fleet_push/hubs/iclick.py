@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-import contextlib
 import math
 import secrets
 import string
@@ -19,7 +18,7 @@ import orjson
 
 from . import frames
 from .connection import REQUEST_TIMEOUT, HubClient, Listener, Timing
-from .errors import CannotConnect, CommandFailed, HubError, ProtocolError
+from .errors import CannotConnect, CommandFailed, ProtocolError
 from .model import (
     HUB_DEVICE_ID,
     DeviceRemoved,
@@ -144,15 +143,6 @@ class IClickClient(HubClient):
             model="iClick",
         )
 
-    async def close(self) -> None:
-        """Stop a device-list refresh, then the connection."""
-        refresh, self._refresh = self._refresh, None
-        if refresh is not None:
-            refresh.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await refresh
-        await super().close()
-
     async def send_command(
         self,
         device_id: str,
@@ -263,10 +253,8 @@ class IClickClient(HubClient):
             return
         if name == _DELETE or not self.connected:
             self.drop("unknown_device", name)
-        elif self._refresh is None or self._refresh.done():
-            self._refresh = asyncio.get_running_loop().create_task(
-                self._refresh_devices(), name="fleet_push iclick devices"
-            )
+        else:
+            self.schedule_refresh()
 
     def _notice(self, name: str, device_id: str, data: Mapping[str, Any]) -> None:
         event_type = _NOTICES.get(name)
@@ -297,14 +285,9 @@ class IClickClient(HubClient):
             raise ProtocolError("the device list is not an object")
         return records
 
-    async def _refresh_devices(self) -> None:
+    async def refresh(self) -> None:
         """Reload the whole list after an event for an unknown device."""
-        try:
-            records = await self._load_devices()
-        except HubError as err:
-            self.drop("refresh_failed", type(err).__name__)
-            return
-        self._emit_snapshot(records)
+        self._emit_snapshot(await self._load_devices())
 
     def _emit_snapshot(self, records: Mapping[str, Any]) -> None:
         updates: list[DeviceUpdate] = []

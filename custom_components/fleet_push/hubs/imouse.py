@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator, Mapping
-import contextlib
 from datetime import UTC, datetime
 import functools
 import itertools
@@ -19,7 +18,7 @@ import aiohttp
 import orjson
 
 from .connection import CONNECT_TIMEOUT, REQUEST_TIMEOUT, HubClient, Listener, Timing
-from .errors import CannotConnect, CommandFailed, HubError, ProtocolError
+from .errors import CannotConnect, CommandFailed, ProtocolError
 from .frames import decode
 from .model import (
     DeviceRemoved,
@@ -90,8 +89,6 @@ class IMouseClient(HubClient):
         self._msgids = itertools.count(1)
         self._hardware: dict[str, tuple[str, str]] = {}
         """deviceid -> (vid, pid) of the iMouse hardware bound to that phone."""
-        self._reload: asyncio.Task[None] | None = None
-        self._reload_again = False
 
     @classmethod
     def from_config(
@@ -124,15 +121,6 @@ class IMouseClient(HubClient):
         except BaseException:
             await self.close()
             raise
-
-    async def close(self) -> None:
-        """Stop a pending device reload, then the connection."""
-        reload, self._reload = self._reload, None
-        if reload is not None and not reload.done():
-            reload.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reload
-        await super().close()
 
     async def send_command(
         self,
@@ -322,25 +310,11 @@ class IMouseClient(HubClient):
 
     def _on_group_change(self, _data: dict[str, Any]) -> None:
         """Group names live on the phone records: load them again."""
-        if self._reload is not None and not self._reload.done():
-            self._reload_again = True
-            return
-        self._reload = asyncio.get_running_loop().create_task(
-            self._reload_devices(), name="fleet_push imouse reload"
-        )
+        self.schedule_refresh()
 
-    async def _reload_devices(self) -> None:
-        self._reload_again = True
-        while self._reload_again:
-            self._reload_again = False
-            try:
-                snapshot = self._snapshot(
-                    await self._call("/device/get", {"id": ""}, REQUEST_TIMEOUT)
-                )
-            except HubError as err:
-                self.drop("reload_failed", type(err).__name__)
-                return
-            self.emit(snapshot)
+    async def refresh(self) -> None:
+        """Load every phone again."""
+        self.emit(self._snapshot(await self._call("/device/get", {"id": ""}, REQUEST_TIMEOUT)))
 
     def _on_usb_change(self, data: dict[str, Any]) -> None:
         code, entries = data.get("code"), data.get("list")

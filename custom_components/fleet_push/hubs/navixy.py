@@ -8,6 +8,7 @@ REST (an API key is used as the hash directly), loads the tracker list, then sub
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 import dataclasses
 from datetime import UTC, datetime, tzinfo
@@ -47,6 +48,10 @@ CHANNEL_LIFECYCLE: Final = "lifecycle"
 LIFECYCLE_EVENTS: Final = frozenset({"block", "unblock", "corrupt"})
 CHANNELS: Final = frozenset({CHANNEL_LIFECYCLE})
 SILENCE_MARGIN: Final = 10.0
+REFRESH_INTERVAL: Final = 30.0
+"""At most one tracker/list reload this often, when states of unknown trackers arrive."""
+WAITING_LIMIT: Final = 10_000
+"""States of not-yet-listed trackers kept until the next reload."""
 """Seconds of grace beyond two missed heartbeats (at most one heartbeat interval)."""
 ATMOSPHERE_QUERY: Final = {
     "X-Atmosphere-tracking-id": "0",
@@ -196,6 +201,8 @@ class NavixyClient(HubClient):
         self._tz: tzinfo = UTC
         self._by_source: dict[int, int] = {}
         self._blocked: dict[int, bool] = {}
+        self._waiting: dict[int, Any] = {}
+        self._last_refresh = -REFRESH_INTERVAL
 
     @classmethod
     def from_config(
@@ -532,9 +539,34 @@ class NavixyClient(HubClient):
         if tracker is None and isinstance(tracker_id, int) and tracker_id in self._blocked:
             tracker = tracker_id
         if tracker is None:
-            self.drop("unknown source", source_id)
+            self._wait_for_listing(source_id, item)
             return
         self.emit(self._state_update(tracker, state))
+
+    def _wait_for_listing(self, source_id: Any, item: Any) -> None:
+        """Keep a new tracker's state until tracker/list names it (reloaded at most every 30 s)."""
+        if (
+            not self.connected
+            or not isinstance(source_id, int)
+            or len(self._waiting) >= WAITING_LIMIT
+        ):
+            self.drop("unknown source", source_id)
+            return
+        self._waiting[source_id] = item
+        now = asyncio.get_running_loop().time()
+        if now - self._last_refresh >= REFRESH_INTERVAL:
+            self._last_refresh = now
+            self.schedule_refresh()
+
+    async def refresh(self) -> None:
+        """Reload the tracker list, then replay the states that were waiting for it."""
+        self.emit(self._load_trackers(await self._api("tracker/list")))
+        waiting, self._waiting = self._waiting, {}
+        for source_id, item in waiting.items():
+            if self._tracker_of(source_id) is None:
+                self.drop("unknown source", source_id)
+            else:
+                self._handle_state(item)
 
     def _tracker_of(self, source_id: Any) -> int | None:
         """The tracker id of a source id, if it is one of ours."""

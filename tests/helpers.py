@@ -1,0 +1,54 @@
+"""Helpers for integration tests: fixtures on disk, entity lookup, waiting for the hub."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+
+from homeassistant.core import HomeAssistant, State
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.fleet_push.const import DOMAIN
+from custom_components.fleet_push.coordinator import registry_identifier
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def fixture_text(kind: str, name: str) -> str:
+    """A vendor sample, verbatim."""
+    return (FIXTURES / kind / name).read_text(encoding="utf-8")
+
+
+async def wait_for(condition: Callable[[], object], timeout: float = 5.0) -> None:
+    """Wait until a condition holds (frames travel over real sockets)."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+def entity_id(
+    hass: HomeAssistant, entry: MockConfigEntry, platform: str, device_id: str, key: str
+) -> str:
+    """The entity id of one FleetPush entity, by its device and description key."""
+    unique_id = f"{entry.unique_id}_{device_id or 'hub'}_{key}"
+    found = er.async_get(hass).async_get_entity_id(platform, DOMAIN, unique_id)
+    assert found is not None, unique_id
+    return found
+
+
+def state_of(
+    hass: HomeAssistant, entry: MockConfigEntry, platform: str, device_id: str, key: str
+) -> State:
+    """The state of one FleetPush entity."""
+    state = hass.states.get(entity_id(hass, entry, platform, device_id, key))
+    assert state is not None
+    return state
+
+
+def device_of(hass: HomeAssistant, entry: MockConfigEntry, device_id: str) -> dr.DeviceEntry | None:
+    """The registry device of a fleet device ("" for the hub)."""
+    return dr.async_get(hass).async_get_device_by_identifier(
+        registry_identifier(device_id), entry.entry_id
+    )
