@@ -7,8 +7,8 @@ from typing import Any
 from unittest.mock import PropertyMock, patch
 
 from homeassistant.core import HomeAssistant
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 # Imported before any test runs: pytest-homeassistant-custom-component puts its own
 # `custom_components` package on the path, and Home Assistant would not find ours otherwise.

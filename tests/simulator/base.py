@@ -196,7 +196,7 @@ class HubSimulator:
     async def wait_for_connections(self, count: int = 1, timeout: float = 10.0) -> None:
         """Wait until `count` clients are connected."""
         async with asyncio.timeout(timeout):
-            while len(self.connections) < count:  # noqa: ASYNC110 - polling a set is simplest here
+            while len(self.connections) < count:
                 await asyncio.sleep(0.01)
 
     # --- internals ---
