@@ -175,6 +175,9 @@ class HubClient(ABC):
         ws, self._ws = self._ws, None
         if ws is not None:
             await ws.close()
+            # aiohttp re-arms its ping timer when the hub's close reply arrives after a
+            # session ended mid-stream; a closed socket needs no pings.
+            ws._cancel_heartbeat()  # noqa: SLF001
         self._fail_pending(CannotConnect("connection closed"))
 
     # --- for subclasses ---

@@ -1,0 +1,131 @@
+"""A Navixy account through Home Assistant, against the simulator over loopback."""
+
+from __future__ import annotations
+
+import json
+
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
+from homeassistant.const import STATE_NOT_HOME, STATE_OFF, STATE_ON, STATE_UNKNOWN
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
+import pytest
+
+from custom_components.fleet_push.const import DOMAIN
+
+from .conftest import SetupHub, StartHub
+from .helpers import device_of, entity_id, fixture_text, state_of, wait_for
+
+
+def doc_state() -> dict[str, object]:
+    """The state of vendor doc 001's sample, without its source id."""
+    data = json.loads(fixture_text("navixy", "doc001_state_event.json"))["data"]
+    return {key: value for key, value in data.items() if key != "source_id"}
+
+
+def entity_exists(hass: HomeAssistant, entry: object, platform: str, device: str, key: str) -> bool:
+    unique_id = f"{entry.unique_id}_{device}_{key}"  # type: ignore[attr-defined]
+    return er.async_get(hass).async_get_entity_id(platform, DOMAIN, unique_id) is not None
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_vendor_doc_state_reaches_the_entities(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start_hub("navixy", devices=1)
+    (tracker_id,) = hub.trackers
+    hub.trackers[tracker_id].state = doc_state()  # source 10284, as in the sample
+    entry = await setup_hub("navixy", hub)
+    tracker = str(tracker_id)
+    await wait_for(lambda: entity_exists(hass, entry, "device_tracker", tracker, "location"))
+    await hass.async_block_till_done()
+
+    device = device_of(hass, entry, tracker)
+    assert device is not None
+    assert (device.name, device.manufacturer) == ("Vehicle 1", "Navixy")
+    assert device.serial_number == hub.trackers[tracker_id].device_id
+    location = state_of(hass, entry, "device_tracker", tracker, "location")
+    assert location.state == STATE_NOT_HOME
+    assert location.attributes["latitude"] == 14.330065796228606
+    assert location.attributes["longitude"] == -90.99037259141691
+    assert location.attributes["heading"] == 248
+    assert location.attributes["altitude"] == 431
+    assert location.attributes["fix_time"] == "2018-10-17T10:51:43+00:00"  # Berlin time
+    assert state_of(hass, entry, "binary_sensor", tracker, "online").state == STATE_ON
+    assert state_of(hass, entry, "binary_sensor", tracker, "moving").state == STATE_OFF
+    assert state_of(hass, entry, "sensor", tracker, "battery").state == STATE_UNKNOWN
+    assert state_of(hass, entry, "sensor", tracker, "gsm_signal").state == STATE_UNKNOWN
+    assert state_of(hass, entry, "sensor", tracker, "gps_signal").state == "100"
+    assert state_of(hass, entry, "sensor", tracker, "speed").state == "0"
+    assert state_of(hass, entry, "sensor", tracker, "altitude").state == "431"
+    for number in range(1, 9):
+        assert state_of(hass, entry, "binary_sensor", tracker, f"input_{number}").state == "off"
+        assert state_of(hass, entry, "binary_sensor", tracker, f"output_{number}").state == "off"
+    assert not entity_exists(hass, entry, "binary_sensor", tracker, "ignition")
+
+    # The same state pushed again verbatim changes nothing, so nothing is written.
+    before = hass.states.get(location.entity_id)
+    await hub.push(fixture_text("navixy", "doc001_state_event.json"))
+    await wait_for(lambda: hub.received)
+    await hass.async_block_till_done()
+    assert hass.states.get(location.entity_id).last_reported == before.last_reported
+
+
+async def test_trackers_move_appear_and_disappear_live(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start_hub("navixy", devices=2)
+    entry = await setup_hub("navixy", hub)
+    first, second = (str(tracker) for tracker in hub.trackers)
+    await wait_for(lambda: entity_exists(hass, entry, "device_tracker", second, "location"))
+    location = entity_id(hass, entry, "device_tracker", first, "location")
+
+    hub.move(int(first), 48.8584, 2.2945, speed=42, heading=90)
+    await wait_for(lambda: hass.states.get(location).attributes["latitude"] == 48.8584)
+    assert hass.states.get(location).attributes["speed"] == 42
+    await wait_for(lambda: state_of(hass, entry, "sensor", first, "speed").state == "42")
+
+    hub.set_state(int(first), ignition=True, connection_status="offline")
+    await wait_for(lambda: entity_exists(hass, entry, "binary_sensor", first, "ignition"))
+    await wait_for(lambda: state_of(hass, entry, "binary_sensor", first, "online").state == "off")
+    assert state_of(hass, entry, "binary_sensor", first, "ignition").state == STATE_ON
+
+    added = str(hub.add_tracker("New car").tracker_id)
+    await wait_for(lambda: entity_exists(hass, entry, "device_tracker", added, "location"))
+    assert device_of(hass, entry, added).name == "New car"
+
+    await hub.block(int(second))
+    lifecycle = entity_id(hass, entry, "event", second, "lifecycle")
+    await wait_for(lambda: hass.states.get(lifecycle).attributes.get("event_type") == "block")
+
+    await hub.remove_tracker(int(second))
+    await wait_for(lambda: device_of(hass, entry, second) is None)
+    assert hass.states.get(lifecycle) is None
+
+
+async def test_logout_starts_reauthentication(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start_hub("navixy", devices=1)
+    entry = await setup_hub("navixy", hub)
+    await hub.wait_for_connections(1)
+    connected = entity_id(hass, entry, "binary_sensor", "", "connected")
+
+    hub.revoke_credentials()
+    await hub.push(fixture_text("navixy", "doc001_logout_event.json"))
+    await wait_for(lambda: hass.states.get(connected).state == STATE_OFF)
+    await hass.async_block_till_done()
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == [SOURCE_REAUTH]
+    assert entry.state is ConfigEntryState.LOADED
+    assert not hub.connections  # no retry storm: the client waits for new credentials
+
+
+async def test_bad_credentials_at_startup_start_reauthentication(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start_hub("navixy", devices=1)
+    hub.revoke_credentials()
+    entry = await setup_hub("navixy", hub, loaded=False)
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == [SOURCE_REAUTH]
