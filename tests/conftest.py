@@ -81,9 +81,14 @@ def entry_data(kind: str, hub: Any) -> tuple[dict[str, Any], str]:
                 "verify_ssl": True,
             }
             unique_id = f"{hub.host}:{hub.user_id}"
-        case _:
-            data = {"url": hub.url, **hub.entry_credentials(), "verify_ssl": True}
-            unique_id = hub.expected_unique_id
+        case _:  # devicehive
+            data = {
+                "url": hub.url,
+                "username": hub.login,
+                "password": hub.password,
+                "verify_ssl": True,
+            }
+            unique_id = f"{hub.host}:{hub.port}:{hub.user_id}"
     return {CONF_HUB_KIND: kind, **data}, unique_id
 
 

@@ -92,6 +92,8 @@ CREDENTIALS: dict[str, tuple[str, ...]] = {
 """What reauthentication asks for; kinds without credentials never need it."""
 TOKEN_FIELDS = {"navixy": CONF_API_KEY, "devicehive": CONF_TOKEN}
 """Kinds that take a token instead of a username and password."""
+ADDRESS_IDENTIFIED = frozenset({"imouse", "iclick"})
+"""Kinds known only by their address: moving one to a new address keeps its identity."""
 URL_SCHEMES = {"navixy": ("http", "https"), "devicehive": ("ws", "wss"), "tftiot": ("ws", "wss")}
 
 
@@ -165,6 +167,10 @@ class FleetPushConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             data = {CONF_HUB_KIND: kind, **client_class(kind).normalize_config(_clean(user_input))}
+            if kind in ADDRESS_IDENTIFIED:
+                self._async_abort_entries_match(
+                    {CONF_HOST: data.get(CONF_HOST), CONF_PORT: data.get(CONF_PORT)}
+                )
             info, errors = await self._async_validate(kind, data)
             if info is not None:
                 await self.async_set_unique_id(info.unique_id)
@@ -215,10 +221,15 @@ class FleetPushConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str] = {}
         if user_input is not None:
             data = _merge(entry.data, kind, user_input, drop=())
+            if kind in ADDRESS_IDENTIFIED:
+                self._async_abort_entries_match(
+                    {CONF_HOST: data.get(CONF_HOST), CONF_PORT: data.get(CONF_PORT)}
+                )
             info, errors = await self._async_validate(kind, data)
             if info is not None:
-                await self.async_set_unique_id(info.unique_id)
-                self._abort_if_unique_id_mismatch(reason="wrong_account")
+                if kind not in ADDRESS_IDENTIFIED:
+                    await self.async_set_unique_id(info.unique_id)
+                    self._abort_if_unique_id_mismatch(reason="wrong_account")
                 return self.async_update_reload_and_abort(entry, data=data)
         fields = {_optional_secret(key): value for key, value in FIELDS[kind].items()}
         return self.async_show_form(

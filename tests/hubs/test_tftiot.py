@@ -189,7 +189,7 @@ async def test_every_fixture_is_used() -> None:
 async def test_helpers_and_config() -> None:
     assert tftiot.md5_password("password") == "5f4dcc3b5aa765d61d8327deb882cf99"
     assert tftiot.rest_base(tftiot.DEFAULT_URL) == "https://openapi.tftiot.com/v2"
-    assert tftiot.rest_base("ws://127.0.0.1:8080/websocket") == "http://127.0.0.1/v2"
+    assert tftiot.rest_base("ws://127.0.0.1:8080/websocket") == "http://127.0.0.1:8080/v2"
     assert tftiot.rest_base("wss://[::1]:8443/websocket") == "https://[::1]/v2"
     client = offline_client()
     assert client._url == tftiot.DEFAULT_URL

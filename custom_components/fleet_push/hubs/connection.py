@@ -6,7 +6,6 @@ from abc import ABC, abstractmethod
 import asyncio
 from collections import Counter
 from collections.abc import Callable, Hashable, Mapping
-import contextlib
 from dataclasses import dataclass, field
 import logging
 from typing import Any, ClassVar
@@ -23,6 +22,16 @@ type Listener = Callable[[HubMessage], None]
 DEFAULT_MAX_MSG_SIZE = 16 * 1024 * 1024
 CONNECT_TIMEOUT = 15.0
 REQUEST_TIMEOUT = 15.0
+
+
+async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
+    """Cancel a task and wait for it to end, without swallowing our own cancellation."""
+    if task is None:
+        return
+    task.cancel()
+    await asyncio.wait((task,))
+    if not task.cancelled():
+        task.exception()  # retrieved: how it ended no longer matters
 
 
 @dataclass(slots=True)
@@ -161,17 +170,9 @@ class HubClient(ABC):
     async def close(self) -> None:
         """Close the connection and stop reading (and refreshing)."""
         refresh, self._refresh_task = self._refresh_task, None
-        if refresh is not None and not refresh.done():
-            refresh.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await refresh
+        await cancel_and_wait(refresh)
         reader, self._reader = self._reader, None
-        if reader is not None and not reader.done():
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, HubError):
-                await reader
-        elif reader is not None and not reader.cancelled():
-            reader.exception()  # retrieved, so asyncio does not log it
+        await cancel_and_wait(reader)
         ws, self._ws = self._ws, None
         if ws is not None:
             await ws.close()

@@ -13,7 +13,6 @@ import asyncio
 import base64
 from collections import OrderedDict
 from collections.abc import Hashable, Mapping
-import contextlib
 from datetime import UTC, datetime
 from enum import Enum
 from http import HTTPStatus
@@ -26,7 +25,7 @@ import aiohttp
 import orjson
 from yarl import URL
 
-from .connection import REQUEST_TIMEOUT, HubClient, Listener, Timing
+from .connection import REQUEST_TIMEOUT, HubClient, Listener, Timing, cancel_and_wait
 from .errors import (
     CannotConnect,
     CommandFailed,
@@ -293,10 +292,7 @@ class DeviceHiveClient(HubClient):
         """Stop renewing tokens and close the connection."""
         self._established = False
         task, self._renewal = self._renewal, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
         await super().close()
 
     # --- requests ---

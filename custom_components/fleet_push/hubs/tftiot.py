@@ -59,17 +59,28 @@ _MAX_LAT: Final = 90
 _MAX_LNG: Final = 180
 
 
+PUSH_PORT: Final = 8443
+"""The vendor's push-only port."""
+
+
 def md5_password(plain: str) -> str:
     """Hash a password the way the Open API expects it: lowercase MD5 hex."""
     return hashlib.md5(plain.encode(), usedforsecurity=False).hexdigest()
 
 
 def rest_base(url: str) -> str:
-    """Derive the REST base from a push URL: same host, https (http for ws://), path /v2."""
+    """Derive the REST base from a push URL: same host, https (http for ws://), path /v2.
+
+    The vendor's push port (8443) serves no REST, so it is dropped; any other port is kept
+    (a self-hosted or simulated server answers both on one port).
+    """
     parts = urlsplit(url)
     scheme = "http" if parts.scheme == "ws" else "https"
     host = parts.hostname or ""
-    return f"{scheme}://{f'[{host}]' if ':' in host else host}/v2"
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None and parts.port != PUSH_PORT:
+        netloc = f"{netloc}:{parts.port}"
+    return f"{scheme}://{netloc}/v2"
 
 
 def decode_frame(text: str) -> Any:
@@ -123,6 +134,14 @@ class TftIotClient(HubClient):
             "downloadAllow": self._notice_handler("download_allow"),
             "registUserMessage": self._on_regist_reply,
         }
+
+    @classmethod
+    def normalize_config(cls, user_input: Mapping[str, Any]) -> dict[str, Any]:
+        """Store the password only as the MD5 hash the service expects."""
+        config = dict(user_input)
+        if isinstance(password := config.get("password"), str):
+            config["password"] = md5_password(password)
+        return config
 
     @classmethod
     def from_config(

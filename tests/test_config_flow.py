@@ -1,0 +1,245 @@
+"""Adding, re-authenticating and reconfiguring hubs from the UI, against the simulators."""
+
+from __future__ import annotations
+
+from typing import Any
+from unittest.mock import patch
+
+from homeassistant.config_entries import SOURCE_USER
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+import pytest
+
+from custom_components.fleet_push.const import (
+    CONF_GRACE_PERIOD,
+    CONF_HUB_KIND,
+    CONF_MIN_POSITION_INTERVAL,
+    DOMAIN,
+)
+from custom_components.fleet_push.hubs.tftiot import md5_password
+
+from .conftest import SetupHub, StartHub
+
+
+async def start_flow(hass: HomeAssistant, kind: str) -> dict[str, Any]:
+    """Open the add-hub flow and pick a kind from the menu."""
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    assert result["type"] is FlowResultType.MENU
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": kind}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == kind
+    return result
+
+
+async def submit(hass: HomeAssistant, result: dict[str, Any], data: dict[str, Any]) -> Any:
+    return await hass.config_entries.flow.async_configure(result["flow_id"], data)
+
+
+async def unused_port(start_hub: StartHub) -> int:
+    """A loopback port where nothing listens."""
+    hub = await start_hub("imouse", devices=0)
+    port: int = hub.port
+    await hub.stop()
+    return port
+
+
+async def test_first_step_is_a_menu_of_hub_kinds(hass: HomeAssistant) -> None:
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    assert result["type"] is FlowResultType.MENU
+    assert result["step_id"] == "user"
+    assert result["menu_options"] == ["imouse", "navixy", "iclick", "devicehive", "tftiot"]
+
+
+@pytest.mark.parametrize("kind", ["imouse", "iclick"])
+async def test_local_hub_recovers_from_each_error(
+    hass: HomeAssistant, start_hub: StartHub, kind: str
+) -> None:
+    port = await unused_port(start_hub)
+    result = await start_flow(hass, kind)
+
+    result = await submit(hass, result, {"host": "http://127.0.0.1/", "port": port})
+    assert result["errors"] == {"host": "invalid_host"}
+
+    result = await submit(hass, result, {"host": "127.0.0.1", "port": port})
+    assert result["errors"] == {"base": "cannot_connect"}
+
+    hub = await start_hub(kind, devices=1)
+    with patch(
+        f"custom_components.fleet_push.hubs.{kind}.CLIENT.connect", side_effect=RuntimeError
+    ):
+        result = await submit(hass, result, {"host": "127.0.0.1", "port": hub.port})
+    assert result["errors"] == {"base": "unknown"}
+
+    result = await submit(hass, result, {"host": " 127.0.0.1 ", "port": hub.port})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["result"].unique_id == f"127.0.0.1:{hub.port}"
+    assert result["data"] == {CONF_HUB_KIND: kind, "host": "127.0.0.1", "port": hub.port}
+    await hass.async_block_till_done()
+
+    again = await start_flow(hass, kind)
+    again = await submit(hass, again, {"host": "127.0.0.1", "port": hub.port})
+    assert again["type"] is FlowResultType.ABORT
+    assert again["reason"] == "already_configured"
+
+
+async def test_navixy_recovers_from_each_error(hass: HomeAssistant, start_hub: StartHub) -> None:
+    hub = await start_hub("navixy", devices=1)
+    result = await start_flow(hass, "navixy")
+
+    result = await submit(hass, result, {"url": "ftp://example.com", "api_key": "x"})
+    assert result["errors"] == {"url": "invalid_url"}
+
+    result = await submit(hass, result, {"url": hub.api_url, "username": hub.login})
+    assert result["errors"] == {"base": "credentials_required"}
+
+    result = await submit(hass, result, {"url": hub.api_url, "api_key": "0" * 32})
+    assert result["errors"] == {"base": "invalid_auth"}
+
+    result = await submit(
+        hass, result, {"url": hub.api_url, "username": hub.login, "password": hub.password}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == hub.login
+    assert result["result"].unique_id == f"127.0.0.1:{hub.user_id}"
+    assert result["data"] == {
+        CONF_HUB_KIND: "navixy",
+        "url": hub.api_url,
+        "username": hub.login,
+        "password": hub.password,
+        "verify_ssl": True,
+    }
+    await hass.async_block_till_done()
+
+    again = await start_flow(hass, "navixy")
+    again = await submit(hass, again, {"url": hub.api_url, "api_key": hub.api_key})
+    assert again["type"] is FlowResultType.ABORT
+    assert again["reason"] == "already_configured"
+
+
+async def test_tftiot_stores_only_the_password_hash(
+    hass: HomeAssistant, start_hub: StartHub
+) -> None:
+    hub = await start_hub("tftiot", devices=1)
+    result = await start_flow(hass, "tftiot")
+    result = await submit(
+        hass,
+        result,
+        {"url": hub.url, "username": hub.user_id, "password": hub.password, "verify_ssl": True},
+    )
+    assert result.get("errors") is None, result.get("errors")
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"]["password"] == md5_password(hub.password)
+    assert hub.password not in str(result["data"])
+
+
+async def test_devicehive_signs_in_with_a_login(hass: HomeAssistant, start_hub: StartHub) -> None:
+    hub = await start_hub("devicehive", devices=1)
+    result = await start_flow(hass, "devicehive")
+    result = await submit(hass, result, {"url": "https://example.com", "token": "x"})
+    assert result["errors"] == {"url": "invalid_url"}
+    result = await submit(
+        hass, result, {"url": hub.url, "username": hub.login, "password": hub.password}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_reauth_recovers_and_keeps_the_account(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start_hub("navixy", devices=1)
+    entry = await setup_hub("navixy", hub)
+
+    result = await entry.start_reauth_flow(hass)
+    assert result["step_id"] == "reauth_confirm"
+    assert result["description_placeholders"]["hub"] == entry.title
+
+    result = await submit(hass, result, {"api_key": "0" * 32})
+    assert result["errors"] == {"base": "invalid_auth"}
+
+    result = await submit(hass, result, {"username": hub.login, "password": hub.password})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    assert "api_key" not in entry.data
+    assert entry.data["username"] == hub.login
+    await hass.async_block_till_done()
+
+    hub.user_id = 4242  # the same server now says these credentials are another account
+    result = await entry.start_reauth_flow(hass)
+    result = await submit(hass, result, {"api_key": hub.api_key})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "wrong_account"
+
+
+async def test_reconfigure_moves_a_local_hub(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    old = await start_hub("imouse", devices=1)
+    entry = await setup_hub("imouse", old)
+    new = await start_hub("imouse", devices=1)
+
+    result = await entry.start_reconfigure_flow(hass)
+    assert result["step_id"] == "reconfigure"
+    result = await submit(hass, result, {"host": "127.0.0.1", "port": new.port})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data["port"] == new.port
+    assert entry.unique_id == f"127.0.0.1:{old.port}"  # entities keep their ids
+    await hass.async_block_till_done()
+    await new.wait_for_connections(1)
+
+
+async def test_reconfigure_refuses_an_address_already_added(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    first = await start_hub("iclick", devices=1)
+    second = await start_hub("iclick", devices=1)
+    entry = await setup_hub("iclick", first)
+    await setup_hub("iclick", second)
+
+    result = await entry.start_reconfigure_flow(hass)
+    result = await submit(hass, result, {"host": "127.0.0.1", "port": second.port})
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+async def test_reconfigure_keeps_secrets_left_empty(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start_hub("navixy", devices=1)
+    entry = await setup_hub("navixy", hub)
+
+    result = await entry.start_reconfigure_flow(hass)
+    assert "api_key" not in str(result["data_schema"]({"url": hub.api_url}))
+    result = await submit(hass, result, {"url": "http://127.0.0.1:1/v2", "api_key": ""})
+    assert result["errors"] == {"base": "cannot_connect"}
+    result = await submit(hass, result, {"url": hub.api_url, "verify_ssl": False})
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data["api_key"] == hub.api_key
+    assert entry.data["verify_ssl"] is False
+    await hass.async_block_till_done()
+
+    other = await start_hub("navixy", devices=1, seed=2)
+    other.user_id = 777
+    result = await entry.start_reconfigure_flow(hass)
+    result = await submit(hass, result, {"url": other.api_url})
+    assert result["reason"] == "wrong_account"
+
+
+async def test_options_apply_without_a_reload(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start_hub("imouse", devices=1)
+    entry = await setup_hub("imouse", hub)
+    coordinator = entry.runtime_data
+
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.FORM
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_GRACE_PERIOD: 5, CONF_MIN_POSITION_INTERVAL: 10}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options == {CONF_GRACE_PERIOD: 5, CONF_MIN_POSITION_INTERVAL: 10}
+    await hass.async_block_till_done()
+    assert entry.runtime_data is coordinator
