@@ -38,6 +38,24 @@ def entity_id(
     return found
 
 
+def entity_exists(
+    hass: HomeAssistant, entry: MockConfigEntry, platform: str, device_id: str, key: str
+) -> bool:
+    """Whether a FleetPush entity has been created."""
+    unique_id = f"{entry.unique_id}_{device_id or 'hub'}_{key}"
+    return er.async_get(hass).async_get_entity_id(platform, DOMAIN, unique_id) is not None
+
+
+async def wait_for_entity(
+    hass: HomeAssistant, entry: MockConfigEntry, platform: str, device_id: str, key: str
+) -> str:
+    """Wait until a FleetPush entity exists and has a state; return its entity id."""
+    await wait_for(lambda: entity_exists(hass, entry, platform, device_id, key))
+    found = entity_id(hass, entry, platform, device_id, key)
+    await wait_for(lambda: hass.states.get(found) is not None)
+    return found
+
+
 def state_of(
     hass: HomeAssistant, entry: MockConfigEntry, platform: str, device_id: str, key: str
 ) -> State:

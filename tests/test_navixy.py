@@ -7,24 +7,18 @@ import json
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.const import STATE_NOT_HOME, STATE_OFF, STATE_ON, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import entity_registry as er
 import pytest
 
 from custom_components.fleet_push.const import DOMAIN
 
 from .conftest import SetupHub, StartHub
-from .helpers import device_of, entity_id, fixture_text, state_of, wait_for
+from .helpers import device_of, entity_exists, entity_id, fixture_text, state_of, wait_for
 
 
 def doc_state() -> dict[str, object]:
     """The state of vendor doc 001's sample, without its source id."""
     data = json.loads(fixture_text("navixy", "doc001_state_event.json"))["data"]
     return {key: value for key, value in data.items() if key != "source_id"}
-
-
-def entity_exists(hass: HomeAssistant, entry: object, platform: str, device: str, key: str) -> bool:
-    unique_id = f"{entry.unique_id}_{device}_{key}"  # type: ignore[attr-defined]
-    return er.async_get(hass).async_get_entity_id(platform, DOMAIN, unique_id) is not None
 
 
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")

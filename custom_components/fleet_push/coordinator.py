@@ -9,6 +9,7 @@ from enum import Enum, auto
 import random
 from typing import Any
 
+from homeassistant.components import zone
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_VERIFY_SSL, EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import CALLBACK_TYPE, Event, HomeAssistant, callback
@@ -18,9 +19,11 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.event import async_call_later
 
+from .coalesce import PositionCoalescer
 from .const import (
     CONF_GRACE_PERIOD,
     CONF_HUB_KIND,
+    CONF_MIN_POSITION_INTERVAL,
     DEFAULT_GRACE_PERIOD,
     DOMAIN,
     EVENT_FLEET_PUSH,
@@ -40,6 +43,7 @@ from .hubs.model import (
     HubMessage,
     HubNotice,
     HubUpdate,
+    Position,
 )
 from .licence import async_check_licence
 
@@ -94,7 +98,7 @@ class FleetPushCoordinator:
         self._notice_listeners: dict[tuple[str, str], NoticeListener] = {}
         self._device_added_listeners: list[DeviceAddedListener] = []
         self._grace_timer: CALLBACK_TYPE | None = None
-        self._lost_since: float | None = None
+        self._coalescer = PositionCoalescer(self._apply_device, self._crosses_zone)
 
     # --- lifecycle ---
 
@@ -122,6 +126,7 @@ class FleetPushCoordinator:
             self.hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, self._async_on_stop)
         )
         entry.async_on_unload(self._cancel_grace_timer)
+        entry.async_on_unload(self._coalescer.cancel)
         entry.async_create_background_task(
             self.hass, self._async_keep_connected(), f"{DOMAIN} {entry.title} connection"
         )
@@ -277,7 +282,11 @@ class FleetPushCoordinator:
     def _handle_message(self, message: HubMessage) -> None:
         match message:
             case DeviceUpdate():
-                self._apply_device(message)
+                interval = self.config_entry.options.get(CONF_MIN_POSITION_INTERVAL, 0)
+                if interval:
+                    self._coalescer.offer(message, float(interval))
+                else:
+                    self._apply_device(message)
             case FleetSnapshot():
                 self._apply_snapshot(message)
             case DeviceRemoved():
@@ -317,7 +326,21 @@ class FleetPushCoordinator:
         for update in snapshot.devices:
             self._apply_device(update)
 
+    def _crosses_zone(self, device_id: str, position: Position) -> bool:
+        """Whether a new position puts a device in another zone than it is shown in."""
+        shown = self.devices[device_id].position if device_id in self.devices else None
+        if shown is None:
+            return True
+        before = zone.async_active_zone(
+            self.hass, shown.latitude, shown.longitude, shown.accuracy or 0
+        )
+        after = zone.async_active_zone(
+            self.hass, position.latitude, position.longitude, position.accuracy or 0
+        )
+        return (before and before.entity_id) != (after and after.entity_id)
+
     def _remove_device(self, device_id: str) -> None:
+        self._coalescer.forget(device_id)
         if device_id == HUB_DEVICE_ID or self.devices.pop(device_id, None) is None:
             return
         registry = dr.async_get(self.hass)

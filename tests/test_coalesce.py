@@ -1,0 +1,67 @@
+"""Position coalescing: fewer position writes, no transition held back."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from homeassistant.const import STATE_HOME, STATE_ON
+from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component.common import async_fire_time_changed
+
+from custom_components.fleet_push.const import CONF_MIN_POSITION_INTERVAL
+
+from .conftest import SetupHub, StartHub
+from .helpers import entity_id, state_of, wait_for, wait_for_entity
+
+
+async def test_positions_within_the_window_are_coalesced(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start_hub("navixy", devices=1)
+    (tracker_id,) = hub.trackers
+    tracker = str(tracker_id)
+    entry = await setup_hub("navixy", hub, options={CONF_MIN_POSITION_INTERVAL: 60})
+    location = entity_id(hass, entry, "device_tracker", tracker, "location")
+    speed = entity_id(hass, entry, "sensor", tracker, "speed")
+    await wait_for(lambda: hass.states.get(location).attributes.get("latitude"))
+    first = hass.states.get(location).attributes["latitude"]
+
+    hub.move(tracker_id, 48.10, 11.50, speed=30)
+    hub.set_state(tracker_id, ignition=True)
+    ignition = await wait_for_entity(hass, entry, "binary_sensor", tracker, "ignition")
+    await wait_for(lambda: hass.states.get(ignition).state == STATE_ON)
+    assert hass.states.get(location).attributes["latitude"] == first  # held back
+    assert hass.states.get(speed).state == "0"
+
+    hub.move(tracker_id, 48.20, 11.60, speed=50)
+    await wait_for(lambda: hub.received and coordinator_holds(entry, tracker, 48.20))
+    assert hass.states.get(location).attributes["latitude"] == first
+
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=61))
+    await hass.async_block_till_done()
+    assert hass.states.get(location).attributes["latitude"] == 48.20  # the latest one
+    assert hass.states.get(speed).state == "50"
+
+
+async def test_entering_a_zone_is_never_held_back(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start_hub("navixy", devices=1)
+    (tracker_id,) = hub.trackers
+    tracker = str(tracker_id)
+    entry = await setup_hub("navixy", hub, options={CONF_MIN_POSITION_INTERVAL: 60})
+    location = entity_id(hass, entry, "device_tracker", tracker, "location")
+    await wait_for(lambda: hass.states.get(location).attributes.get("latitude"))
+
+    hub.move(tracker_id, hass.config.latitude, hass.config.longitude)
+    await wait_for(lambda: hass.states.get(location).state == STATE_HOME)
+    assert (
+        state_of(hass, entry, "device_tracker", tracker, "location").attributes["latitude"]
+        == hass.config.latitude
+    )
+
+
+def coordinator_holds(entry: object, device_id: str, latitude: float) -> bool:
+    held = entry.runtime_data._coalescer._held.get(device_id)  # type: ignore[attr-defined]
+    return held is not None and held.position.latitude == latitude
