@@ -1,0 +1,183 @@
+"""The connection's life: restarts, silence, the grace period, stale devices, diagnostics."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+import logging
+from typing import Any
+from unittest.mock import patch
+
+from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
+from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component.common import async_fire_time_changed
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator, WebSocketGenerator
+import pytest
+
+from custom_components.fleet_push import coordinator
+from custom_components.fleet_push.const import CONF_GRACE_PERIOD, DOMAIN
+from custom_components.fleet_push.hubs.connection import Timing
+from custom_components.fleet_push.hubs.imouse import IMouseClient
+
+from .conftest import SetupHub, StartHub
+from .helpers import entity_id, wait_for
+
+LOST = "Lost connection to"
+RESTORED = "restored"
+
+
+def log_count(caplog: pytest.LogCaptureFixture, text: str) -> int:
+    return sum(
+        text in record.getMessage()
+        for record in caplog.records
+        if record.name.startswith("custom_components.fleet_push")
+    )
+
+
+async def test_hub_restart_reconnects_and_resynchronizes(
+    hass: HomeAssistant,
+    start_hub: StartHub,
+    setup_hub: SetupHub,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="custom_components.fleet_push")
+    hub = await start_hub("imouse", devices=2)
+    entry = await setup_hub("imouse", hub)
+    first, second = list(hub.devices)
+    online = entity_id(hass, entry, "binary_sensor", first, "online")
+    connected = entity_id(hass, entry, "binary_sensor", "", "connected")
+
+    await hub.stop()
+    await wait_for(lambda: hass.states.get(connected).state == STATE_OFF)
+    hub.devices[first]["state"] = 0  # changed while FleetPush could not see it
+    del hub.devices[second]  # and deleted
+    assert hass.states.get(online).state == STATE_ON  # still within the grace period
+
+    await hub.start()
+    await wait_for(lambda: hass.states.get(connected).state == STATE_ON)
+    await wait_for(lambda: hass.states.get(online).state == STATE_OFF)
+    await wait_for(
+        lambda: (
+            dr.async_get(hass).async_get_device_by_identifier(
+                coordinator.registry_identifier(second), entry.entry_id
+            )
+            is None
+        )
+    )
+    assert log_count(caplog, LOST) == 1
+    assert log_count(caplog, RESTORED) == 1
+
+
+async def test_entities_turn_unavailable_only_after_the_grace_period(
+    hass: HomeAssistant,
+    start_hub: StartHub,
+    setup_hub: SetupHub,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="custom_components.fleet_push")
+    hub = await start_hub("imouse", devices=1)
+    entry = await setup_hub("imouse", hub, options={CONF_GRACE_PERIOD: 30})
+    (phone,) = hub.devices
+    online = entity_id(hass, entry, "binary_sensor", phone, "online")
+    connected = entity_id(hass, entry, "binary_sensor", "", "connected")
+
+    await hub.stop()
+    await wait_for(lambda: hass.states.get(connected).state == STATE_OFF)
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=20))
+    await hass.async_block_till_done()
+    assert hass.states.get(online).state == STATE_ON
+
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=31))
+    await hass.async_block_till_done()
+    assert hass.states.get(online).state == STATE_UNAVAILABLE
+    assert hass.states.get(connected).state == STATE_OFF  # the hub sensor always shows
+
+    await hub.start()
+    await wait_for(lambda: hass.states.get(online).state == STATE_ON)
+    assert log_count(caplog, LOST) == 1  # however many attempts failed meanwhile
+    assert log_count(caplog, RESTORED) == 1
+
+
+async def test_a_silent_hub_is_detected(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start_hub("imouse", devices=1, user_info_interval=0.1)
+    with patch.object(IMouseClient, "default_timing", return_value=Timing(silence_timeout=0.6)):
+        entry = await setup_hub("imouse", hub)
+        connected = entity_id(hass, entry, "binary_sensor", "", "connected")
+        hub.stop_answering()
+        await wait_for(lambda: hass.states.get(connected).state == STATE_OFF, timeout=3)
+        hub.resume_answering()
+        await hub.drop_connections()  # the dead socket is gone; the hub answers again
+        await wait_for(lambda: hass.states.get(connected).state == STATE_ON, timeout=3)
+
+
+def test_back_off_grows_to_a_cap_with_jitter() -> None:
+    with patch.object(coordinator, "RECONNECT_FIRST", 2.0):
+        delays = [coordinator.reconnect_delay(attempt) for attempt in range(12)]
+    assert 1.0 <= delays[0] <= 2.0
+    assert all(delay <= coordinator.RECONNECT_CAP for delay in delays)
+    assert delays[-1] >= coordinator.RECONNECT_CAP / 2
+
+
+async def test_user_can_remove_only_stale_devices(
+    hass: HomeAssistant,
+    start_hub: StartHub,
+    setup_hub: SetupHub,
+    hass_ws_client: WebSocketGenerator,
+) -> None:
+    assert await async_setup_component(hass, "config", {})
+    hub = await start_hub("imouse", devices=1)
+    entry = await setup_hub("imouse", hub)
+    (phone,) = hub.devices
+    registry = dr.async_get(hass)
+    live = registry.async_get_device_by_identifier(
+        coordinator.registry_identifier(phone), entry.entry_id
+    )
+    stale = registry.async_get_or_create(
+        config_entry_id=entry.entry_id, identifiers={coordinator.registry_identifier("gone")}
+    )
+    client = await hass_ws_client(hass)
+
+    async def remove(device_id: str) -> dict[str, Any]:
+        await client.send_json_auto_id(
+            {
+                "type": "config/device_registry/remove_config_entry",
+                "config_entry_id": entry.entry_id,
+                "device_id": device_id,
+            }
+        )
+        return await client.receive_json()
+
+    assert not (await remove(live.id))["success"]
+    assert (await remove(stale.id))["success"]
+    assert registry.async_get(stale.id) is None
+
+
+async def test_diagnostics_redact_secrets_and_whereabouts(
+    hass: HomeAssistant,
+    start_hub: StartHub,
+    setup_hub: SetupHub,
+    hass_client: ClientSessionGenerator,
+) -> None:
+    hub = await start_hub("navixy", devices=1)
+    entry = await setup_hub("navixy", hub)
+    await wait_for(lambda: entry.runtime_data.devices[str(next(iter(hub.trackers)))].position)
+
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    text = str(diagnostics)
+    assert hub.api_key not in text
+    assert diagnostics["entry"]["data"]["api_key"] == "**REDACTED**"
+    tracker = next(iter(hub.trackers.values()))
+    assert tracker.device_id not in text  # the IMEI
+    assert str(tracker.state["gps"]["location"]["lat"])[:6] not in text
+    device = diagnostics["devices"]["device 1"]
+    assert device["position"]["latitude"] == "**REDACTED**"
+    assert device["serial"] == "**REDACTED**"
+    assert diagnostics["stats"]["frames"] >= 1
+    assert diagnostics["available"] is True
