@@ -12,15 +12,15 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
+import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator, WebSocketGenerator
-import pytest
 
 from custom_components.fleet_push import coordinator
-from custom_components.fleet_push.const import CONF_GRACE_PERIOD, DOMAIN
+from custom_components.fleet_push.const import CONF_GRACE_PERIOD
 from custom_components.fleet_push.hubs.connection import Timing
 from custom_components.fleet_push.hubs.imouse import IMouseClient
 
