@@ -9,6 +9,8 @@ from unittest.mock import PropertyMock, patch
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from syrupy.assertion import SnapshotAssertion
 
 # Imported before any test runs: pytest-homeassistant-custom-component puts its own
 # `custom_components` package on the path, and Home Assistant would not find ours otherwise.
@@ -26,6 +28,12 @@ type SetupHub = Callable[..., Awaitable[MockConfigEntry]]
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load integrations from custom_components/."""
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Snapshots in Home Assistant's format (ids and times replaced by placeholders)."""
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)
 
 
 @pytest.fixture
@@ -97,15 +105,20 @@ def setup_hub(hass: HomeAssistant) -> SetupHub:
     """Add a config entry for a running simulator and set it up."""
 
     async def setup(
-        kind: str, hub: Any, *, options: dict[str, Any] | None = None, loaded: bool = True
+        kind: str,
+        hub: Any,
+        *,
+        options: dict[str, Any] | None = None,
+        loaded: bool = True,
+        unique_id: str | None = None,
     ) -> MockConfigEntry:
-        data, unique_id = entry_data(kind, hub)
+        data, hub_unique_id = entry_data(kind, hub)
         entry = MockConfigEntry(
             domain=DOMAIN,
             title=f"{kind} hub",
             data=data,
             options=options or {},
-            unique_id=unique_id,
+            unique_id=unique_id or hub_unique_id,
         )
         entry.add_to_hass(hass)
         result = await hass.config_entries.async_setup(entry.entry_id)
