@@ -8,7 +8,6 @@ from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.const import STATE_NOT_HOME, STATE_OFF, STATE_ON, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
-import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
 from custom_components.fleet_push.const import CONF_HUB_KIND, DOMAIN, EVENT_FLEET_PUSH
@@ -203,12 +202,6 @@ async def test_session_ended_by_the_server_starts_reauthentication(
     assert any(json.loads(text)["action"] == "token/refresh" for text in hub.received)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="devicehive.py _schedule_renewal returns early for a plain access token and nothing "
-    "else watches its expiry: the expired session silently gets no pushes, while the hub stays "
-    "connected and no reauthentication starts",
-)
 async def test_expired_access_token_starts_reauthentication(
     hass: HomeAssistant, start_hub: StartHub
 ) -> None:

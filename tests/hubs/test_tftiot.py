@@ -235,7 +235,7 @@ async def test_status_values_edge_cases() -> None:
         Field.ONLINE: False,
         Field.IGNITION: None,
         Field.BATTERY: None,
-        Field.GSM_SIGNAL: 23,
+        Field.GSM_SIGNAL: 74,  # 23 of the modem scale 0-31
         Field.MILEAGE: None,
         Field.INPUTS: None,
         Field.OUTPUTS: None,

@@ -22,6 +22,8 @@ type Listener = Callable[[HubMessage], None]
 DEFAULT_MAX_MSG_SIZE = 16 * 1024 * 1024
 CONNECT_TIMEOUT = 15.0
 REQUEST_TIMEOUT = 15.0
+ON_DEMAND_REFRESH_INTERVAL = 30.0
+"""At most one device-list reload this often when updates name unknown devices."""
 
 
 async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
@@ -70,7 +72,16 @@ class HubClient(ABC):
 
     kind: ClassVar[str]
     keepalive_text: ClassVar[str | None] = None
+    refresh_interval: ClassVar[float | None] = None
+    """Reload the device list this often, for hubs that announce no deletions."""
     max_msg_size: ClassVar[int] = DEFAULT_MAX_MSG_SIZE
+    buttons: ClassVar[Mapping[str, tuple[str, Mapping[str, Any]]]] = {}
+    """What every fleet device of this hub offers as a button: key -> (command, parameters)."""
+    output_command: ClassVar[str | None] = None
+    """The command that sets a device's output n: parameters {"output": n from 1, "enable": bool}.
+
+    Clients that have one get a switch per item of a device's Field.OUTPUTS.
+    """
 
     def __init__(
         self,
@@ -89,6 +100,9 @@ class HubClient(ABC):
         self._pending: dict[Hashable, asyncio.Future[Any]] = {}
         self._refresh_task: asyncio.Task[None] | None = None
         self._refresh_again = False
+        self._end_error: HubError | None = None
+        self._last_frame = self._last_sent = self._last_refresh = 0.0
+        self._last_on_demand_refresh = -ON_DEMAND_REFRESH_INTERVAL
 
     @classmethod
     @abstractmethod
@@ -122,6 +136,15 @@ class HubClient(ABC):
 
     async def refresh(self) -> None:  # noqa: B027 - optional: not every hub can
         """Load the full device list again and emit it; hubs that can, override this."""
+
+    def refresh_soon(self) -> None:
+        """schedule_refresh() for a device the hub named but never listed, rate-limited."""
+        if not self.connected:
+            return
+        now = asyncio.get_running_loop().time()
+        if now - self._last_on_demand_refresh >= ON_DEMAND_REFRESH_INTERVAL:
+            self._last_on_demand_refresh = now
+            self.schedule_refresh()
 
     def schedule_refresh(self) -> None:
         """Run refresh() in the background; a call while one runs makes it run once more."""
@@ -163,9 +186,22 @@ class HubClient(ABC):
 
     async def run(self) -> None:
         """Wait until the connection ends; raise why it ended."""
-        if self._reader is None:
+        reader = self._reader
+        if reader is None:
             raise CannotConnect("not connected")
-        await asyncio.shield(self._reader)
+        try:
+            await asyncio.shield(reader)
+        except asyncio.CancelledError:
+            if reader.cancelled() and (error := self._end_error) is not None:
+                self._end_error = None
+                raise error from None
+            raise
+
+    def end_session(self, error: HubError) -> None:
+        """End the connection from this side (an expired token, say); run() raises error."""
+        self._end_error = error
+        if self._reader is not None:
+            self._reader.cancel()
 
     async def close(self) -> None:
         """Close the connection and stop reading (and refreshing)."""
@@ -276,27 +312,15 @@ class HubClient(ABC):
             self._fail_pending(CannotConnect("connection lost"))
 
     async def _read_frames(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        timing = self.timing
         loop = asyncio.get_running_loop()
-        last_frame = last_sent = loop.time()
+        self._last_frame = self._last_sent = self._last_refresh = loop.time()
         while True:
-            now = loop.time()
-            waits = []
-            if self.keepalive_text and timing.keepalive_interval:
-                waits.append(last_sent + timing.keepalive_interval - now)
-            if timing.silence_timeout:
-                waits.append(last_frame + timing.silence_timeout - now)
+            wait = await self._keep_alive(loop.time())
             try:
-                msg = await ws.receive(timeout=max(min(waits), 0) if waits else None)
+                msg = await ws.receive(timeout=wait)
             except TimeoutError:
-                now = loop.time()
-                if timing.silence_timeout and now - last_frame >= timing.silence_timeout:
-                    raise CannotConnect("the hub went silent") from None
-                if self.keepalive_text:
-                    await self.send_text(self.keepalive_text)
-                    last_sent = now
                 continue
-            last_frame = loop.time()
+            self._last_frame = loop.time()
             if msg.type is aiohttp.WSMsgType.TEXT:
                 self._guarded(self.handle_text, msg.data)
             elif msg.type is aiohttp.WSMsgType.BINARY:
@@ -309,6 +333,26 @@ class HubClient(ABC):
                 raise CannotConnect(f"the hub closed the connection ({ws.close_code})")
             elif msg.type is aiohttp.WSMsgType.ERROR:
                 raise CannotConnect(f"connection error: {type(msg.data).__name__}")
+
+    async def _keep_alive(self, now: float) -> float | None:
+        """Do what is due (keep-alive, periodic refresh, silence check); seconds to wait."""
+        timing = self.timing
+        deadlines = []
+        if timing.silence_timeout:
+            if now - self._last_frame >= timing.silence_timeout:
+                raise CannotConnect("the hub went silent")
+            deadlines.append(self._last_frame + timing.silence_timeout)
+        if self.keepalive_text and timing.keepalive_interval:
+            if now - self._last_sent >= timing.keepalive_interval:
+                await self.send_text(self.keepalive_text)
+                self._last_sent = now
+            deadlines.append(self._last_sent + timing.keepalive_interval)
+        if self.refresh_interval:
+            if now - self._last_refresh >= self.refresh_interval:
+                self.schedule_refresh()
+                self._last_refresh = now
+            deadlines.append(self._last_refresh + self.refresh_interval)
+        return max(min(deadlines) - now, 0.0) if deadlines else None
 
     def _guarded[T](self, handler: Callable[[T], None], data: T) -> None:
         """Run a frame handler; a bad frame is counted, never fatal."""

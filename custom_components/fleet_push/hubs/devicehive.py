@@ -81,6 +81,8 @@ class DeviceHiveClient(HubClient):
     """A client session on a DeviceHive server's WebSocket API."""
 
     kind = "devicehive"
+    refresh_interval = 600.0
+    """DeviceHive announces no deletions: the device list is reloaded every ten minutes."""
     request_timeout: ClassVar[float] = REQUEST_TIMEOUT
 
     def __init__(
@@ -243,6 +245,10 @@ class DeviceHiveClient(HubClient):
             return subject
         return self._login[0] if self._login is not None else "token"
 
+    async def refresh(self) -> None:
+        """Load the device list again: DeviceHive announces no deletions."""
+        self._emit_snapshot(await self._call("device/list"))
+
     def _emit_snapshot(self, reply: Mapping[str, Any]) -> None:
         items = reply.get("devices")
         if not isinstance(items, list):
@@ -269,10 +275,19 @@ class DeviceHiveClient(HubClient):
 
     def _schedule_renewal(self, delay: float) -> None:
         if self._refresh is None and self._login is None:
-            return  # a plain access token: the session ends with it
+            # A plain access token cannot be renewed: the session ends when it expires.
+            expiry = max(self._renew_at - asyncio.get_running_loop().time(), 0.0)
+            self._renewal = asyncio.get_running_loop().create_task(
+                self._expire_later(expiry), name="fleet_push devicehive token expiry"
+            )
+            return
         self._renewal = asyncio.get_running_loop().create_task(
             self._renew_later(delay), name="fleet_push devicehive token renewal"
         )
+
+    async def _expire_later(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self.end_session(SessionClosed("the DeviceHive access token expired"))
 
     async def _renew_later(self, delay: float) -> None:
         """Renew the access token and authenticate again on the same socket."""

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 import math
 import secrets
 import string
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import aiohttp
 import orjson
@@ -77,6 +77,9 @@ class IClickClient(HubClient):
     """One iClick controller at ws://host:port."""
 
     kind = "iclick"
+    buttons: ClassVar[Mapping[str, tuple[str, Mapping[str, Any]]]] = {
+        "home": ("sendAction", {"action": "home"}),
+    }
 
     def __init__(
         self,

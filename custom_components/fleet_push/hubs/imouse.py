@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import functools
 import itertools
 import logging
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 import aiohttp
 import orjson
@@ -70,6 +70,9 @@ class IMouseClient(HubClient):
     """One iMouse XP kernel and the iPhones it drives."""
 
     kind = "imouse"
+    buttons: ClassVar[Mapping[str, tuple[str, Mapping[str, Any]]]] = {
+        "restart": ("/device/restart", {}),
+    }
 
     def __init__(
         self,

@@ -8,12 +8,11 @@ REST (an API key is used as the hash directly), loads the tracker list, then sub
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping
 import dataclasses
 from datetime import UTC, datetime, tzinfo
 import re
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiohttp
@@ -48,8 +47,6 @@ CHANNEL_LIFECYCLE: Final = "lifecycle"
 LIFECYCLE_EVENTS: Final = frozenset({"block", "unblock", "corrupt"})
 CHANNELS: Final = frozenset({CHANNEL_LIFECYCLE})
 SILENCE_MARGIN: Final = 10.0
-REFRESH_INTERVAL: Final = 30.0
-"""At most one tracker/list reload this often, when states of unknown trackers arrive."""
 WAITING_LIMIT: Final = 10_000
 """States of not-yet-listed trackers kept until the next reload."""
 """Seconds of grace beyond two missed heartbeats (at most one heartbeat interval)."""
@@ -173,6 +170,7 @@ class NavixyClient(HubClient):
     """One Navixy account: its trackers and their live states."""
 
     kind = "navixy"
+    output_command: ClassVar[str | None] = "set_output"
     keepalive_text = HEARTBEAT
     max_msg_size = 64 * 1024 * 1024
     """A full-format state_batch of thousands of trackers is several megabytes."""
@@ -202,7 +200,6 @@ class NavixyClient(HubClient):
         self._by_source: dict[int, int] = {}
         self._blocked: dict[int, bool] = {}
         self._waiting: dict[int, Any] = {}
-        self._last_refresh = -REFRESH_INTERVAL
 
     @classmethod
     def from_config(
@@ -553,10 +550,7 @@ class NavixyClient(HubClient):
             self.drop("unknown source", source_id)
             return
         self._waiting[source_id] = item
-        now = asyncio.get_running_loop().time()
-        if now - self._last_refresh >= REFRESH_INTERVAL:
-            self._last_refresh = now
-            self.schedule_refresh()
+        self.refresh_soon()
 
     async def refresh(self) -> None:
         """Reload the tracker list, then replay the states that were waiting for it."""

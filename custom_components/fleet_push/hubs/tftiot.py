@@ -48,6 +48,8 @@ HUB_CHANNELS: Final = frozenset({CHANNEL_ALARM, CHANNEL_MESSAGE})
 ALARM_SENDER: Final = 1
 """messagePass from_id of alarms (0 is the system, others are users)."""
 NO_SIGNAL: Final = -999
+CSQ_MAX: Final = 31
+"""The top of the GSM modem's signal scale (CSQ)."""
 _SIGNIN: Final = "signin"
 _IGNORED_TEXTS: Final = frozenset({"ping", "pong"})
 _DEVICE_EVENTS_IGNORED: Final = frozenset(
@@ -95,6 +97,8 @@ class TftIotClient(HubClient):
     """One TFT IoT account: device and message pushes on one socket, REST beside it."""
 
     kind: ClassVar[str] = "tftiot"
+    refresh_interval = 600.0
+    """The push announces no deletions: the REST device list is reloaded every ten minutes."""
     keepalive_text: ClassVar[str | None] = "ping"
     snapshot_window: float = 3.0
     """Without REST: how long to gather snapshots into the first FleetSnapshot (seconds)."""
@@ -121,6 +125,7 @@ class TftIotClient(HubClient):
         self._token: str | None = None
         self._token_expires = 0.0
         self._names: dict[str, str] = {}
+        self._known: set[str] = set()
         self._alarms: dict[str, int] = {}
         self._gathering: dict[str, dict[str, Any]] | None = None
         """Snapshot data by IMEI while connecting, emitted after the fleet list."""
@@ -239,6 +244,7 @@ class TftIotClient(HubClient):
         if devices is None:
             devices = tuple(self._seed(data, imei) for imei, data in gathered.items())
             gathered = {}
+        self._known = {device.device_id for device in devices}
         self.emit(FleetSnapshot(devices))
         self.emit(HubUpdate(channels=HUB_CHANNELS))
         for imei, data in gathered.items():
@@ -422,8 +428,18 @@ class TftIotClient(HubClient):
 
     # --- devices ---
 
+    async def refresh(self) -> None:
+        """Reload the REST device list (names, new and deleted devices), if REST answers."""
+        devices = await self._load_fleet()
+        if devices is not None:
+            self._known = {device.device_id for device in devices}
+            self.emit(FleetSnapshot(devices))
+
     def _report(self, record: dict[str, Any], imei: str) -> None:
         """Emit a device's update, then its alarm when the alarm number is new."""
+        if imei not in self._known:
+            self._known.add(imei)
+            self.refresh_soon()  # REST knows its name
         self.emit(self._device(record, imei))
         if (notice := self._alarm(imei, record.get("status"))) is not None:
             self.emit(notice)
@@ -517,8 +533,12 @@ def _number(value: Any) -> float | int | None:
     return value if _is_number(value) else None
 
 
-def _signal(value: Any) -> float | int | None:
-    return None if value == NO_SIGNAL else _number(value)
+def _signal(value: Any) -> int | None:
+    """network_signal as a percentage of the modem's 0-31 scale; -999 (and 99) mean unknown."""
+    number = _number(value)
+    if number is None or not 0 <= number <= CSQ_MAX:
+        return None
+    return round(number * 100 / CSQ_MAX)
 
 
 def _kilometres(value: Any) -> float | None:
