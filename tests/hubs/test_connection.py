@@ -1,0 +1,230 @@
+"""What every hub client shares: keep-alive, periodic and on-demand refresh, ending a session."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, ClassVar
+
+import aiohttp
+import pytest
+
+from custom_components.fleet_push.hubs import client_class
+from custom_components.fleet_push.hubs.connection import (
+    HubClient,
+    Listener,
+    Timing,
+    cancel_and_wait,
+)
+from custom_components.fleet_push.hubs.errors import (
+    CannotConnect,
+    CommandFailed,
+    HubError,
+    SessionClosed,
+)
+from custom_components.fleet_push.hubs.model import FleetSnapshot, HubInfo, HubMessage
+from tests.simulator.base import Connection, HubSimulator
+
+
+class EchoHub(HubSimulator):
+    """Answers "ping" with "pong" and echoes everything else."""
+
+    kind = "echo"
+
+    def build_fleet(self, devices: int) -> None:
+        self.devices = devices
+
+    async def on_text(self, conn: Connection, text: str) -> None:
+        await conn.send("pong" if text == "ping" else text)
+
+
+class EchoClient(HubClient):
+    """A minimal client: counts its refreshes, treats "boom" as a bad frame."""
+
+    kind = "echo"
+    keepalive_text: ClassVar[str | None] = "ping"
+
+    def __init__(self, session: aiohttp.ClientSession, listener: Listener, url: str) -> None:
+        super().__init__(session, listener, timing=Timing(keepalive_interval=0.05))
+        self.url = url
+        self.refreshes = 0
+        self.texts: list[str] = []
+
+    @classmethod
+    def from_config(
+        cls,
+        session: aiohttp.ClientSession,
+        listener: Listener,
+        config: Mapping[str, Any],
+        *,
+        timing: Timing | None = None,  # noqa: ARG003 - the echo hub keeps its own timing
+    ) -> EchoClient:
+        return cls(session, listener, config["url"])
+
+    async def connect(self) -> HubInfo:
+        await self.open_websocket(self.url)
+        return HubInfo("echo", "Echo", "Test", "Echo")
+
+    def handle_text(self, text: str) -> None:
+        if text == "boom":
+            raise ValueError(text)
+        self.texts.append(text)
+        self.resolve(text, text)
+
+    async def refresh(self) -> None:
+        self.refreshes += 1
+        self.emit(FleetSnapshot(()))
+
+
+@pytest.fixture
+async def echo(socket_enabled: None) -> AsyncIterator[EchoHub]:
+    async with EchoHub() as hub:
+        yield hub
+
+
+@pytest.fixture
+async def client(echo: EchoHub) -> AsyncIterator[EchoClient]:
+    messages: list[HubMessage] = []
+    async with aiohttp.ClientSession() as session:
+        client = EchoClient(session, messages.append, echo.url)
+        await client.connect()
+        yield client
+        await client.close()
+
+
+async def until(condition: Any) -> None:
+    async with asyncio.timeout(5):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+async def test_keep_alive_text_is_sent_and_bad_frames_are_counted(
+    client: EchoClient, echo: EchoHub
+) -> None:
+    await until(lambda: "pong" in client.texts)
+    await client.send_text("boom")
+    await until(lambda: client.stats.dropped)
+    assert client.stats.dropped == {"error:ValueError": 1}
+    assert client.connected
+
+
+async def test_requests_match_replies_and_time_out(client: EchoClient) -> None:
+    assert await client.request("hello", "hello") == "hello"
+    with pytest.raises(CommandFailed) as failed:
+        await client.request("never", "pi", timeout=0.05)  # echoed as "pi": no match
+    assert failed.value.code == "timeout"
+    assert not client.resolve("nobody", 1)
+    assert not client.reject("nobody", HubError())
+
+
+async def test_refresh_requests_made_before_it_runs_are_coalesced(
+    client: EchoClient,
+) -> None:
+    client.schedule_refresh()
+    client.schedule_refresh()  # not started yet: the same run covers both
+    await until(lambda: client._refresh_task is not None and client._refresh_task.done())
+    assert client.refreshes == 1
+
+
+async def test_a_refresh_requested_while_one_runs_runs_again(client: EchoClient) -> None:
+    gate = asyncio.Event()
+    original = client.refresh
+
+    async def slow() -> None:
+        await gate.wait()
+        await original()
+
+    client.refresh = slow  # type: ignore[method-assign]
+    client.schedule_refresh()
+    await asyncio.sleep(0.01)
+    client.schedule_refresh()
+    gate.set()
+    await until(lambda: client.refreshes == 2)
+
+
+async def test_on_demand_refresh_is_rate_limited(client: EchoClient) -> None:
+    client.refresh_soon()
+    client.refresh_soon()
+    await until(lambda: client.refreshes == 1)
+    await asyncio.sleep(0.05)
+    assert client.refreshes == 1
+
+
+async def test_periodic_refresh(client: EchoClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(EchoClient, "refresh_interval", 0.05)
+    await until(lambda: client.refreshes >= 2)
+
+
+async def test_a_failing_refresh_is_counted(client: EchoClient) -> None:
+    async def failing() -> None:
+        raise CannotConnect("gone")
+
+    client.refresh = failing  # type: ignore[method-assign]
+    client.schedule_refresh()
+    await until(lambda: client.stats.dropped)
+    assert client.stats.dropped == {"refresh_failed": 1}
+
+
+async def test_ending_a_session_from_this_side(client: EchoClient) -> None:
+    client.end_session(SessionClosed("token expired"))
+    with pytest.raises(SessionClosed, match="token expired"):
+        await client.run()
+    await client.close()
+    assert not client.connected
+    with pytest.raises(CannotConnect):
+        await client.send_text("late")
+
+
+async def test_the_hub_closing_ends_run(client: EchoClient, echo: EchoHub) -> None:
+    await echo.drop_connections()
+    with pytest.raises(CannotConnect, match="closed"):
+        await client.run()
+
+
+async def test_run_before_connect_and_commands_of_a_hub_without_any() -> None:
+    async with aiohttp.ClientSession() as session:
+        client = EchoClient(session, lambda _message: None, "ws://127.0.0.1:1/")
+        with pytest.raises(CannotConnect):
+            await client.run()
+        with pytest.raises(CommandFailed):
+            await client.send_command("a", "b", {}, 1)
+        client.handle_binary(b"\x00")
+        assert client.stats.dropped == {"binary": 1}
+        client.refresh_soon()  # not connected: nothing happens
+        assert client._refresh_task is None
+
+
+async def test_cannot_connect_to_nothing(socket_enabled: None) -> None:
+    async with aiohttp.ClientSession() as session:
+        client = EchoClient(session, lambda _message: None, "ws://127.0.0.1:1/")
+        with pytest.raises(CannotConnect):
+            await client.connect()
+
+
+async def test_cancel_and_wait_keeps_the_callers_cancellation() -> None:
+    async def forever() -> None:
+        await asyncio.Event().wait()
+
+    async def failing() -> None:
+        raise ValueError
+
+    await cancel_and_wait(None)
+    done = asyncio.get_running_loop().create_task(failing())
+    await asyncio.sleep(0)
+    await cancel_and_wait(done)  # its error is retrieved, not raised
+    inner = asyncio.get_running_loop().create_task(forever())
+
+    async def closer() -> None:
+        await cancel_and_wait(inner)
+        await asyncio.Event().wait()
+
+    outer = asyncio.get_running_loop().create_task(closer())
+    await asyncio.sleep(0)
+    outer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await outer
+
+
+def test_unknown_kind() -> None:
+    with pytest.raises(ValueError, match="unknown hub kind"):
+        client_class("nope")
