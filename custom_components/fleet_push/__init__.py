@@ -10,19 +10,24 @@ from homeassistant.helpers.typing import ConfigType
 
 from .const import DOMAIN
 from .coordinator import FleetPushConfigEntry, FleetPushCoordinator
+from .fleet_store import FleetStore
+from .services import async_setup_services
 
 PLATFORMS = [
     Platform.BINARY_SENSOR,
+    Platform.BUTTON,
     Platform.DEVICE_TRACKER,
     Platform.EVENT,
     Platform.SENSOR,
+    Platform.SWITCH,
 ]
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Set up what FleetPush offers beyond its config entries."""
+    """Set up what FleetPush offers beyond its config entries: the send_command action."""
+    async_setup_services(hass)
     return True
 
 
@@ -39,6 +44,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: FleetPushConfigEntry) ->
 async def async_unload_entry(hass: HomeAssistant, entry: FleetPushConfigEntry) -> bool:
     """Disconnect from a hub and remove its entities."""
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: FleetPushConfigEntry) -> None:
+    """Forget the hub's saved fleet."""
+    await FleetStore(hass, entry.entry_id).async_remove()
 
 
 async def async_remove_config_entry_device(

@@ -1,0 +1,72 @@
+"""Buttons: the one-press commands a hub's client declares for its devices (restart, home)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from homeassistant.components.button import (
+    ButtonDeviceClass,
+    ButtonEntity,
+    ButtonEntityDescription,
+)
+from homeassistant.const import EntityCategory
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .coordinator import FleetPushConfigEntry, FleetPushCoordinator
+from .entity import FleetPushEntity, FleetPushEntityDescription, async_add_fleet_entities
+from .fleet import Device
+from .services import async_send_command
+
+# Every press is a command to the hub: one at a time.
+PARALLEL_UPDATES = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class FleetPushButtonEntityDescription(ButtonEntityDescription, FleetPushEntityDescription):
+    """How a button looks; what it sends is the client's (HubClient.buttons)."""
+
+
+BUTTONS: dict[str, FleetPushButtonEntityDescription] = {
+    description.key: description
+    for description in (
+        FleetPushButtonEntityDescription(
+            key="restart",
+            device_class=ButtonDeviceClass.RESTART,
+            entity_category=EntityCategory.CONFIG,
+        ),
+        FleetPushButtonEntityDescription(key="home", translation_key="home"),
+    )
+}
+"""The look of every button key a client may declare."""
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: FleetPushConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the client's buttons to every fleet device, now and as devices appear."""
+    async_add_fleet_entities(entry, async_add_entities, _buttons)
+
+
+def _buttons(coordinator: FleetPushCoordinator, device: Device) -> Iterable[FleetPushEntity]:
+    if device.is_hub:
+        return []
+    return [
+        FleetPushButton(coordinator, device.device_id, BUTTONS[key])
+        for key in coordinator.client.buttons
+        if key in BUTTONS
+    ]
+
+
+class FleetPushButton(FleetPushEntity, ButtonEntity):
+    """A command a device takes with one press."""
+
+    entity_description: FleetPushButtonEntityDescription
+
+    async def async_press(self) -> None:
+        """Send the client's command for this button; HomeAssistantError if it fails."""
+        command, parameters = self.coordinator.client.buttons[self.entity_description.key]
+        await async_send_command(self.coordinator, self.device_id, command, parameters)

@@ -1,0 +1,109 @@
+"""Buttons through Home Assistant: iMouse restart and iClick home, against the simulators."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from homeassistant.components.button import DOMAIN as BUTTON_DOMAIN, SERVICE_PRESS
+from homeassistant.const import ATTR_DEVICE_CLASS, ATTR_ENTITY_ID, STATE_UNKNOWN, EntityCategory
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import entity_registry as er
+import pytest
+
+from custom_components.fleet_push.button import BUTTONS
+from custom_components.fleet_push.hubs import HUB_KINDS, client_class
+
+from .conftest import SetupHub, StartHub
+from .helpers import entity_exists, entity_id, wait_for
+
+INTEGRATION = Path(__file__).parent.parent / "custom_components" / "fleet_push"
+
+
+async def press(hass: HomeAssistant, entity: str) -> None:
+    """Press a button the way the UI does."""
+    await hass.services.async_call(
+        BUTTON_DOMAIN, SERVICE_PRESS, {ATTR_ENTITY_ID: entity}, blocking=True
+    )
+
+
+def requests(hub: object, key: str, value: str) -> list[dict[str, object]]:
+    """Every frame a simulator received whose `key` is `value`."""
+    frames = [json.loads(text) for text in hub.received]  # type: ignore[attr-defined]
+    return [frame for frame in frames if frame.get(key) == value]
+
+
+async def test_imouse_phones_have_a_restart_button(
+    hass: HomeAssistant,
+    start_hub: StartHub,
+    setup_hub: SetupHub,
+    entity_registry: er.EntityRegistry,
+) -> None:
+    hub = await start_hub("imouse", devices=2)
+    entry = await setup_hub("imouse", hub)
+    phone, other = hub.devices
+    restart = entity_id(hass, entry, "button", phone, "restart")
+    assert not entity_exists(hass, entry, "button", "", "restart")  # not the kernel
+    state = hass.states.get(restart)
+    assert state.state == STATE_UNKNOWN
+    assert state.attributes[ATTR_DEVICE_CLASS] == "restart"
+    assert state.name == "Phone 001 Restart"
+    assert entity_registry.async_get(restart).entity_category is EntityCategory.CONFIG
+
+    await press(hass, restart)
+    assert [frame["data"] for frame in requests(hub, "fun", "/device/restart")] == [{"id": phone}]
+    assert hass.states.get(restart).state != STATE_UNKNOWN  # the time it was pressed
+
+    await hub.set_online(other, False)
+    with pytest.raises(HomeAssistantError) as refused:
+        await press(hass, entity_id(hass, entry, "button", other, "restart"))
+    assert refused.value.translation_key == "command_failed"
+    assert str(refused.value) == "Phone 002 did not carry out /device/restart: 设备不在线"
+    assert len(requests(hub, "fun", "/device/restart")) == 2
+
+    # A phone plugged in later gets its button too.
+    added = await hub.add_device(name="New phone")
+    await wait_for(lambda: entity_exists(hass, entry, "button", added, "restart"))
+
+
+async def test_iclick_phones_have_a_home_button(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start_hub("iclick", devices=1)
+    entry = await setup_hub("iclick", hub)
+    (phone,) = hub.devices
+    home = entity_id(hass, entry, "button", phone, "home")
+    assert hass.states.get(home).name == "iPhone 1 Home button"
+
+    await press(hass, home)
+    (sent,) = requests(hub, "type", "sendAction")
+    assert (sent["deviceId"], sent["action"]) == (phone, "home")
+
+    await hub.set_online(phone, False)
+    with pytest.raises(HomeAssistantError, match="iPhone 1 did not carry out sendAction"):
+        await press(hass, home)
+
+
+async def test_hubs_without_buttons_get_none(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start_hub("navixy", devices=1)
+    entry = await setup_hub("navixy", hub)
+    assert not [
+        entity
+        for entity in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
+        if entity.domain == "button"
+    ]
+
+
+def test_every_declared_button_has_a_look_a_name_and_an_icon() -> None:
+    names = json.loads((INTEGRATION / "translations" / "en.json").read_text("utf-8"))
+    icons = json.loads((INTEGRATION / "icons.json").read_text("utf-8"))["entity"]["button"]
+    declared = {key for kind in HUB_KINDS for key in client_class(kind).buttons}
+    assert declared == set(BUTTONS) == {"restart", "home"}
+    translated = {d.translation_key for d in BUTTONS.values() if d.translation_key}
+    assert translated == set(names["entity"]["button"])
+    assert set(icons) <= translated
+    for description in BUTTONS.values():
+        assert description.translation_key or description.device_class
