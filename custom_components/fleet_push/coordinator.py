@@ -30,6 +30,7 @@ from .const import (
     LOGGER,
 )
 from .fleet import Change, Device
+from .fleet_store import FleetStore
 from .hubs import client_class
 from .hubs.connection import HubClient
 from .hubs.errors import HubError, InvalidAuth, SessionClosed
@@ -99,13 +100,15 @@ class FleetPushCoordinator:
         self._device_added_listeners: list[DeviceAddedListener] = []
         self._grace_timer: CALLBACK_TYPE | None = None
         self._coalescer = PositionCoalescer(self._apply_device, self._crosses_zone)
+        self._store = FleetStore(hass, entry.entry_id)
 
     # --- lifecycle ---
 
     async def async_setup(self) -> None:
-        """Connect for the first time, or tell Home Assistant why not."""
+        """Connect for the first time; without the hub, start from the last known fleet."""
         try:
             self.hub_info = await self.client.connect()
+            connected = True
         except (InvalidAuth, SessionClosed) as err:
             await self.client.close()
             raise ConfigEntryAuthFailed(
@@ -113,14 +116,10 @@ class FleetPushCoordinator:
             ) from err
         except HubError as err:
             await self.client.close()
-            raise ConfigEntryNotReady(
-                translation_domain=DOMAIN,
-                translation_key="cannot_connect",
-                translation_placeholders={"error": str(err)},
-            ) from err
-        self.available = True
+            connected = await self._async_start_offline(err)
+        self.available = connected
         self._register_hub_device()
-        self._set_connected(connected=True)
+        self._set_connected(connected=connected)
         entry = self.config_entry
         entry.async_on_unload(
             self.hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, self._async_on_stop)
@@ -128,28 +127,51 @@ class FleetPushCoordinator:
         entry.async_on_unload(self._cancel_grace_timer)
         entry.async_on_unload(self._coalescer.cancel)
         entry.async_create_background_task(
-            self.hass, self._async_keep_connected(), f"{DOMAIN} {entry.title} connection"
+            self.hass,
+            self._async_keep_connected(connected=connected),
+            f"{DOMAIN} {entry.title} connection",
         )
 
+    async def _async_start_offline(self, err: HubError) -> bool:
+        """Show the fleet as last saved while the hub is away; without one, not ready."""
+        hub, devices = await self._store.async_load()
+        if not devices:
+            raise ConfigEntryNotReady(
+                translation_domain=DOMAIN,
+                translation_key="cannot_connect",
+                translation_placeholders={"error": str(err)},
+            ) from err
+        LOGGER.warning(
+            "%s is unreachable (%s); showing its last known fleet until it is back",
+            self.config_entry.title,
+            err,
+        )
+        self.hub_info = hub
+        self.devices.update(devices)
+        return False
+
     async def async_shutdown(self) -> None:
-        """Close the connection (on unload)."""
+        """Close the connection and save the fleet (on unload)."""
         await self.client.close()
+        await self._store.async_save(self.hub_info, self.devices)
 
     async def _async_on_stop(self, _event: Event) -> None:
         await self.client.close()
 
-    async def _async_keep_connected(self) -> None:
+    async def _async_keep_connected(self, *, connected: bool) -> None:
         """Wait on the connection; when it ends, reconnect with back-off until unloaded."""
         loop = asyncio.get_running_loop()
         attempt = 0
         while True:
-            started = loop.time()
-            reason = await self._async_wait_for_end()
-            await self.client.close()
-            if reason is None:
-                return
-            if loop.time() - started >= STABLE_AFTER:
-                attempt = 0
+            if connected:
+                started = loop.time()
+                reason = await self._async_wait_for_end()
+                await self.client.close()
+                if reason is None:
+                    return
+                if loop.time() - started >= STABLE_AFTER:
+                    attempt = 0
+            connected = True
             outcome = _Attempt.RETRY
             while outcome is _Attempt.RETRY:
                 await asyncio.sleep(reconnect_delay(attempt))
@@ -317,6 +339,7 @@ class FleetPushCoordinator:
                 listener(device)
         if change:
             self._notify(device.device_id)
+            self._store.schedule_save(self.hub_info, self.devices)
 
     def _apply_snapshot(self, snapshot: FleetSnapshot) -> None:
         present = {update.device_id for update in snapshot.devices}
@@ -350,6 +373,7 @@ class FleetPushCoordinator:
         if entry is not None:
             registry.async_remove_device(entry.id)
         self._device_listeners.pop(device_id, None)
+        self._store.schedule_save(self.hub_info, self.devices)
 
     def _fire_notice(self, notice: HubNotice) -> None:
         device_id = notice.device_id if notice.device_id in self.devices else HUB_DEVICE_ID
@@ -375,14 +399,17 @@ class FleetPushCoordinator:
     # --- devices ---
 
     def _register_hub_device(self) -> None:
-        info = self.hub_info or HubInfo("", "", "", "")
+        info = self.hub_info
+        known: dict[str, Any] = (
+            {"manufacturer": info.manufacturer, "model": info.model, "sw_version": info.version}
+            if info
+            else {}
+        )
         entry = dr.async_get(self.hass).async_get_or_create(
             config_entry_id=self.config_entry.entry_id,
             identifiers={registry_identifier(HUB_DEVICE_ID)},
             name=self.config_entry.title,
-            manufacturer=info.manufacturer or None,
-            model=info.model or None,
-            sw_version=info.version,
+            **known,
         )
         self.hub_registry_id = entry.id
 

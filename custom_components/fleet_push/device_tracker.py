@@ -70,6 +70,13 @@ class FleetPushTracker(FleetPushEntity, TrackerEntity):
     _position: Position | None = None
     entity_description: FleetPushTrackerEntityDescription
 
+    @property
+    @override
+    def available(self) -> bool:
+        """A tracker keeps showing its last known position while its hub is away."""
+        device = self.coordinator.devices.get(self.device_id)
+        return device is not None and (self.coordinator.available or device.position is not None)
+
     @override
     def _refresh(self) -> tuple[Any, ...]:
         device = self.coordinator.devices.get(self.device_id)

@@ -1,0 +1,101 @@
+"""The last known fleet of a hub, kept on disk so a restart without the hub loses nothing."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, fields
+from datetime import datetime
+from typing import Any, Final
+
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.storage import Store
+
+from .const import DOMAIN
+from .fleet import Device
+from .hubs.model import Field, HubInfo, Position, Value
+
+STORAGE_VERSION: Final = 1
+SAVE_DELAY: Final = 60.0
+"""Seconds after a change before the fleet is written (and at Home Assistant's stop)."""
+_DATETIME: Final = "$datetime"
+
+
+class FleetStore:
+    """Reads and writes one hub's fleet: devices, their values and positions, the hub's info."""
+
+    def __init__(self, hass: HomeAssistant, entry_id: str) -> None:
+        """A store per config entry."""
+        self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}")
+        self._pending = False
+
+    async def async_load(self) -> tuple[HubInfo | None, dict[str, Device]]:
+        """The fleet as last saved (nothing if never saved or unreadable)."""
+        data = await self._store.async_load()
+        if not isinstance(data, dict):
+            return None, {}
+        try:
+            hub = HubInfo(**data["hub"]) if data.get("hub") else None
+            devices = {item["device_id"]: _device(item) for item in data["devices"]}
+        except KeyError, TypeError, ValueError:
+            return None, {}
+        return hub, devices
+
+    def schedule_save(self, hub: HubInfo | None, devices: dict[str, Device]) -> None:
+        """Write the fleet soon; calls before the write cost nothing."""
+        if not self._pending:
+            self._pending = True
+            self._store.async_delay_save(lambda: self._serialize(hub, devices), SAVE_DELAY)
+
+    async def async_save(self, hub: HubInfo | None, devices: dict[str, Device]) -> None:
+        """Write the fleet now (on unload)."""
+        await self._store.async_save(self._serialize(hub, devices))
+
+    async def async_remove(self) -> None:
+        """Delete the file (when the entry is deleted)."""
+        await self._store.async_remove()
+
+    def _serialize(self, hub: HubInfo | None, devices: dict[str, Device]) -> dict[str, Any]:
+        self._pending = False
+        return {
+            "hub": asdict(hub) if hub else None,
+            "devices": [_plain(asdict(device)) for device in devices.values()],
+        }
+
+
+def _plain(value: Any) -> Any:
+    """JSON-able: datetimes tagged, tuples and sets as lists, enum keys as strings."""
+    if isinstance(value, datetime):
+        return {_DATETIME: value.isoformat()}
+    if isinstance(value, dict):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | frozenset | set):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _revive(value: Any) -> Value:
+    if isinstance(value, dict) and _DATETIME in value:
+        return datetime.fromisoformat(value[_DATETIME])
+    if isinstance(value, list):
+        return tuple(bool(item) for item in value)
+    return value  # type: ignore[no-any-return]
+
+
+def _device(item: dict[str, Any]) -> Device:
+    position = item.get("position")
+    if isinstance(position, dict):
+        time = position.get("time")
+        position = Position(**{**position, "time": _revive(time) if time else None})
+    known = {field.value for field in Field}
+    info: dict[str, Any] = {
+        f.name: item.get(f.name)
+        for f in fields(Device)
+        if f.name not in ("device_id", "position", "values", "extras", "channels")
+    }
+    return Device(
+        str(item["device_id"]),
+        **info,
+        position=position,
+        values={Field(k): _revive(v) for k, v in item.get("values", {}).items() if k in known},
+        extras=dict(item.get("extras") or {}),
+        channels=frozenset(item.get("channels") or ()),
+    )
