@@ -19,7 +19,14 @@ from .helpers import fixture_text, wait_for
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")
 @pytest.mark.parametrize(
     "platform",
-    [Platform.BINARY_SENSOR, Platform.SENSOR, Platform.DEVICE_TRACKER, Platform.EVENT],
+    [
+        Platform.BINARY_SENSOR,
+        Platform.BUTTON,
+        Platform.DEVICE_TRACKER,
+        Platform.EVENT,
+        Platform.SENSOR,
+        Platform.SWITCH,
+    ],
 )
 async def test_platform_snapshot(
     hass: HomeAssistant,
