@@ -181,3 +181,21 @@ async def test_diagnostics_redact_secrets_and_whereabouts(
     assert device["serial"] == "**REDACTED**"
     assert diagnostics["stats"]["frames"] >= 1
     assert diagnostics["available"] is True
+
+
+async def test_a_partial_device_list_removes_nothing(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start_hub("tftiot", devices=2)
+    hub.rest_enabled = False  # the list is only the trackers that report after sign-in
+    with patch("custom_components.fleet_push.hubs.tftiot.TftIotClient.snapshot_window", 0.1):
+        entry = await setup_hub("tftiot", hub)
+        first, second = list(hub.trackers)
+        assert set(entry.runtime_data.devices) == {"", first, second}
+
+        hub.snapshot_on_signin = False  # after a reconnect, nobody reports in the window
+        await hub.drop_connections()
+        connected = entity_id(hass, entry, "binary_sensor", "", "connected")
+        await wait_for(lambda: hass.states.get(connected).state == STATE_OFF)
+        await wait_for(lambda: hass.states.get(connected).state == STATE_ON)
+    assert set(entry.runtime_data.devices) == {"", first, second}

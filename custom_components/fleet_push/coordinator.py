@@ -343,7 +343,8 @@ class FleetPushCoordinator:
 
     def _apply_snapshot(self, snapshot: FleetSnapshot) -> None:
         present = {update.device_id for update in snapshot.devices}
-        for device_id in [key for key in self.devices if key not in present]:
+        gone = [key for key in self.devices if key not in present] if snapshot.complete else []
+        for device_id in gone:
             if device_id != HUB_DEVICE_ID:
                 self._remove_device(device_id)
         for update in snapshot.devices:

@@ -96,9 +96,11 @@ class DeviceRemoved:
 
 @dataclass(frozen=True, slots=True)
 class FleetSnapshot:
-    """The hub's full device list: devices not in it are gone."""
+    """The hub's device list: when complete, devices not in it are gone."""
 
     devices: tuple[DeviceUpdate, ...]
+    complete: bool = True
+    """False when the list is only what the hub happened to report (nothing is removed)."""
 
 
 @dataclass(frozen=True, slots=True)

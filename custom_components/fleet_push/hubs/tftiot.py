@@ -241,11 +241,12 @@ class TftIotClient(HubClient):
     def _emit_fleet(self, devices: tuple[DeviceUpdate, ...] | None) -> None:
         """Emit the full list (REST's, else the snapshots gathered), then fresher snapshots."""
         gathered, self._gathering = self._gathering or {}, None
-        if devices is None:
+        complete = devices is not None
+        if devices is None:  # only the trackers that happened to report: remove none
             devices = tuple(self._seed(data, imei) for imei, data in gathered.items())
             gathered = {}
         self._known = {device.device_id for device in devices}
-        self.emit(FleetSnapshot(devices))
+        self.emit(FleetSnapshot(devices, complete=complete))
         self.emit(HubUpdate(channels=HUB_CHANNELS))
         for imei, data in gathered.items():
             self._report(data, imei)
