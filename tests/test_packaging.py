@@ -10,6 +10,7 @@ from typing import Any
 
 from awesomeversion import AwesomeVersion, AwesomeVersionStrategy
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.service import _SERVICES_SCHEMA
 from homeassistant.setup import async_setup_component
 import pytest
 import yaml
@@ -212,3 +213,8 @@ async def test_services_yaml_matches_the_registered_actions(hass: HomeAssistant)
     assert set(translated) == described
     icons = _json(INTEGRATION / "icons.json").get("services", {})
     assert set(icons) == described
+
+
+def test_services_yaml_has_the_structure_home_assistant_loads() -> None:
+    services = yaml.safe_load((INTEGRATION / "services.yaml").read_text())
+    assert set(_SERVICES_SCHEMA(services)) == set(services)  # raises if malformed
