@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from enum import Enum, auto
 import random
 from typing import Any
@@ -57,6 +57,8 @@ STABLE_AFTER = 60.0
 """A connection that lasted this long resets the back-off."""
 
 type DeviceListener = Callable[[], None]
+ALWAYS = "*"
+"""The aspect every device listener hears: availability changes."""
 type NoticeListener = Callable[[HubNotice], None]
 type DeviceAddedListener = Callable[[Device], None]
 
@@ -95,7 +97,9 @@ class FleetPushCoordinator:
         self.client: HubClient = client_class(self.kind).from_config(
             session, self._handle_message, entry.data
         )
-        self._device_listeners: defaultdict[str, set[DeviceListener]] = defaultdict(set)
+        self._device_listeners: defaultdict[str, defaultdict[str, set[DeviceListener]]] = (
+            defaultdict(lambda: defaultdict(set))
+        )
         self._notice_listeners: dict[tuple[str, str], NoticeListener] = {}
         self._device_added_listeners: list[DeviceAddedListener] = []
         self._grace_timer: CALLBACK_TYPE | None = None
@@ -254,14 +258,19 @@ class FleetPushCoordinator:
     # --- listeners ---
 
     @callback
-    def async_add_device_listener(self, device_id: str, listener: DeviceListener) -> CALLBACK_TYPE:
-        """Call listener whenever this device changes; returns the remover."""
-        listeners = self._device_listeners[device_id]
-        listeners.add(listener)
+    def async_add_device_listener(
+        self, device_id: str, aspects: Iterable[str], listener: DeviceListener
+    ) -> CALLBACK_TYPE:
+        """Call listener when these aspects of the device change (and on availability)."""
+        by_aspect = self._device_listeners[device_id]
+        wanted = (*aspects, ALWAYS)
+        for aspect in wanted:
+            by_aspect[aspect].add(listener)
 
         @callback
         def remove() -> None:
-            listeners.discard(listener)
+            for aspect in wanted:
+                by_aspect[aspect].discard(listener)
 
         return remove
 
@@ -290,9 +299,16 @@ class FleetPushCoordinator:
 
         return remove
 
-    def _notify(self, device_id: str) -> None:
-        for listener in tuple(self._device_listeners.get(device_id, ())):
-            listener()
+    def _notify(self, device_id: str, touched: Iterable[str] = (ALWAYS,)) -> None:
+        by_aspect = self._device_listeners.get(device_id)
+        if not by_aspect:
+            return
+        called: set[DeviceListener] = set()
+        for aspect in touched:
+            for listener in tuple(by_aspect.get(aspect, ())):
+                if listener not in called:
+                    called.add(listener)
+                    listener()
 
     def _notify_all(self) -> None:
         for device_id in tuple(self._device_listeners):
@@ -322,23 +338,26 @@ class FleetPushCoordinator:
         device = self.devices.get(update.device_id)
         if device is None:
             device = self.devices[update.device_id] = Device(update.device_id)
-        self._dispatch(device, device.apply(update))
+        touched: set[str] = set()
+        self._dispatch(device, device.apply(update, touched), touched)
 
     def _apply_hub(self, update: HubUpdate) -> None:
         hub = self.devices[HUB_DEVICE_ID]
-        change = hub.apply_hub(update)
-        self._dispatch(hub, change)
+        touched: set[str] = set()
+        self._dispatch(hub, hub.apply_hub(update, touched), touched)
         if Field.LICENCE_EXPIRES in update.values:
             async_check_licence(self.hass, self.config_entry, hub.values[Field.LICENCE_EXPIRES])
 
-    def _dispatch(self, device: Device, change: Change) -> None:
+    def _dispatch(self, device: Device, change: Change, touched: set[str]) -> None:
+        """Tell the registry, the platforms and exactly the entities concerned."""
         if Change.INFO in change and not device.is_hub:
             self._update_registry_device(device)
         if Change.SHAPE in change:
             for listener in tuple(self._device_added_listeners):
                 listener(device)
+        if touched:
+            self._notify(device.device_id, touched)
         if change:
-            self._notify(device.device_id)
             self._store.schedule_save(self.hub_info, self.devices)
 
     def _apply_snapshot(self, snapshot: FleetSnapshot) -> None:

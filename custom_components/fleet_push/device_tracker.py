@@ -13,7 +13,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import FleetPushConfigEntry, FleetPushCoordinator
 from .entity import FleetPushEntity, FleetPushEntityDescription, async_add_fleet_entities
-from .fleet import Device
+from .fleet import POSITION, Device
 from .hubs.model import Position
 
 # Coordinator is used to centralize the data updates.
@@ -69,6 +69,12 @@ class FleetPushTracker(FleetPushEntity, TrackerEntity):
     _unrecorded_attributes = frozenset({ATTR_SPEED, ATTR_HEADING, ATTR_ALTITUDE, ATTR_FIX_TIME})
     _position: Position | None = None
     entity_description: FleetPushTrackerEntityDescription
+
+    @property
+    @override
+    def aspects(self) -> frozenset[str]:
+        """A tracker shows its device's position."""
+        return frozenset({POSITION})
 
     @property
     @override

@@ -12,7 +12,7 @@ from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import FleetPushConfigEntry, FleetPushCoordinator
-from .fleet import Device
+from .fleet import EXTRAS, Device
 from .hubs.model import Field, Value
 
 
@@ -95,8 +95,19 @@ class FleetPushEntity(Entity):
         """Follow the device's updates."""
         await super().async_added_to_hass()
         self.async_on_remove(
-            self.coordinator.async_add_device_listener(self.device_id, self._handle_update)
+            self.coordinator.async_add_device_listener(
+                self.device_id, self.aspects, self._handle_update
+            )
         )
+
+    @property
+    def aspects(self) -> frozenset[str]:
+        """What of its device this entity shows: it is told only when these change."""
+        description = self.entity_description
+        shown: set[str] = {description.field} if description.field else set()
+        if description.shows_extras:
+            shown.add(EXTRAS)
+        return frozenset(shown)
 
     @callback
     def _handle_update(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Flag, auto
-from typing import Any
+from typing import Any, Final
 
 from .hubs.model import (
     HUB_DEVICE_ID,
@@ -26,6 +26,11 @@ _INFO_FIELDS = (
     "mac",
     "serial",
 )
+
+
+POSITION: Final = "position"
+EXTRAS: Final = "extras"
+"""Besides Field keys, the parts of a device an entity can show (see Device.apply)."""
 
 
 class Change(Flag):
@@ -63,24 +68,30 @@ class Device:
         """Whether this is the hub itself."""
         return self.device_id == HUB_DEVICE_ID
 
-    def apply(self, update: DeviceUpdate) -> Change:
-        """Merge what an update says; older positions never replace newer ones."""
+    def apply(self, update: DeviceUpdate, touched: set[str] | None = None) -> Change:
+        """Merge what an update says; older positions never replace newer ones.
+
+        `touched` collects what changed: Field keys, POSITION and EXTRAS.
+        """
+        touched = set() if touched is None else touched
         change = Change.INFO if self._merge_info(update) else Change.NONE
-        new_keys, values_changed = self._merge_values(update.values)
-        if new_keys:
+        if self._merge_values(update.values, touched):
             change |= Change.SHAPE
-        extras_changed = self._merge_extras(update.extras)
-        if values_changed or extras_changed:
-            change |= Change.VALUES
+        if self._merge_extras(update.extras):
+            touched.add(EXTRAS)
         if update.position is not None and self._accepts(update.position):
-            change |= Change.VALUES if self.position else Change.VALUES | Change.SHAPE
+            touched.add(POSITION)
+            if self.position is None:
+                change |= Change.SHAPE
             self.position = update.position
+        if touched:
+            change |= Change.VALUES
         if update.channels is not None and update.channels != self.channels:
             self.channels = update.channels
             change |= Change.SHAPE
         return change
 
-    def apply_hub(self, update: HubUpdate) -> Change:
+    def apply_hub(self, update: HubUpdate, touched: set[str] | None = None) -> Change:
         """Merge what a hub says about itself."""
         return self.apply(
             DeviceUpdate(
@@ -89,7 +100,8 @@ class Device:
                 values=update.values,
                 extras=update.extras,
                 channels=update.channels,
-            )
+            ),
+            touched,
         )
 
     def _accepts(self, position: Position) -> bool:
@@ -109,9 +121,9 @@ class Device:
                 changed = True
         return changed
 
-    def _merge_values(self, values: Mapping[Field, Value]) -> tuple[bool, bool]:
-        """Merge values; return (a new key appeared, any value changed)."""
-        new_keys = changed = False
+    def _merge_values(self, values: Mapping[Field, Value], touched: set[str]) -> bool:
+        """Merge values, noting the changed keys; return whether a new key appeared."""
+        new_keys = False
         current = self.values
         for key, value in values.items():
             if key not in current:
@@ -119,8 +131,8 @@ class Device:
             elif current[key] == value and type(current[key]) is type(value):
                 continue
             current[key] = value
-            changed = True
-        return new_keys, changed
+            touched.add(key)
+        return new_keys
 
     def _merge_extras(self, extras: Mapping[str, Any]) -> bool:
         changed = False
