@@ -97,6 +97,15 @@ class PositionCoalescer:
 
 
 def _combine(older: DeviceUpdate, newer: DeviceUpdate) -> DeviceUpdate:
-    """One update saying what both say; the newer wins where they differ."""
+    """One update saying what both say; the later update wins, the later fix too."""
     values: dict[Field, Value] = {**older.values, **newer.values}
-    return replace(newer, position=newer.position or older.position, values=values)
+    return replace(newer, position=_later(older.position, newer.position), values=values)
+
+
+def _later(held: Position | None, arrived: Position | None) -> Position | None:
+    """The fix to keep: the one arriving, unless it is older than the one held."""
+    if held is None or arrived is None:
+        return arrived or held
+    if held.time is not None and arrived.time is not None and arrived.time < held.time:
+        return held
+    return arrived

@@ -37,6 +37,7 @@ from .const import (
 )
 from .coordinator import FleetPushConfigEntry
 from .hubs import HUB_KINDS, client_class
+from .hubs.connection import HubClient
 from .hubs.errors import HubError, InvalidAuth, SessionClosed
 from .hubs.model import HubInfo
 
@@ -99,13 +100,17 @@ URL_SCHEMES = {"navixy": ("http", "https"), "devicehive": ("ws", "wss"), "tftiot
 
 def _input_errors(kind: str, data: Mapping[str, Any]) -> dict[str, str]:
     """Errors a form shows before anything is sent."""
-    if CONF_HOST in data:
-        host = str(data[CONF_HOST]).strip()
+    if kind in ADDRESS_IDENTIFIED:
+        host = str(data.get(CONF_HOST, "")).strip()
         if not host or any(char in host for char in "/:@ ?#"):
             return {CONF_HOST: "invalid_host"}
-    if CONF_URL in data:
-        url = urlsplit(str(data[CONF_URL]).strip())
-        if url.scheme not in URL_SCHEMES[kind] or not url.hostname:
+    else:
+        try:
+            url = urlsplit(str(data.get(CONF_URL, "")).strip())
+            valid = url.scheme in URL_SCHEMES[kind] and bool(url.hostname) and url.port != 0
+        except ValueError:  # a broken IPv6 literal, a port out of range
+            valid = False
+        if not valid:
             return {CONF_URL: "invalid_url"}
     if (token := TOKEN_FIELDS.get(kind)) and not (
         data.get(token) or (data.get(CONF_USERNAME) and data.get(CONF_PASSWORD))
@@ -248,8 +253,9 @@ class FleetPushConfigFlow(ConfigFlow, domain=DOMAIN):
         if errors := _input_errors(kind, data):
             return None, errors
         session = async_get_clientsession(self.hass, verify_ssl=data.get(CONF_VERIFY_SSL, True))
-        client = client_class(kind).from_config(session, lambda _message: None, data)
+        client: HubClient | None = None
         try:
+            client = client_class(kind).from_config(session, lambda _message: None, data)
             return await client.connect(), {}
         except InvalidAuth, SessionClosed:
             return None, {"base": "invalid_auth"}
@@ -260,7 +266,8 @@ class FleetPushConfigFlow(ConfigFlow, domain=DOMAIN):
             LOGGER.exception("Unexpected error connecting to the %s hub", kind)
             return None, {"base": "unknown"}
         finally:
-            await client.close()
+            if client is not None:
+                await client.close()
 
 
 def _merge(

@@ -35,6 +35,7 @@ TO_REDACT = {
     "imei",
     "hash",
     "device_id",
+    "name",
 }
 
 

@@ -209,7 +209,7 @@ def test_protocols_handshake_sets_keepalive() -> None:
     client.handle_text(fixture_text("protocols_handshake.txt"))
     assert recorder == []
     assert client.timing.keepalive_interval == 30.0
-    assert client.timing.silence_timeout == 70.0
+    assert client.timing.silence_timeout == 60.0
     assert client.stats.dropped == {}
 
 
@@ -222,10 +222,10 @@ def test_handshake_keeps_explicit_timing() -> None:
     assert timing.keepalive_interval is None  # the caller's object is not changed
 
 
-def test_short_heartbeat_gets_a_short_margin() -> None:
+def test_silence_is_two_heartbeats() -> None:
     client, _ = offline_client()
     client.handle_text("abc|100|X|")
-    assert client.timing.silence_timeout == pytest.approx(0.3)
+    assert client.timing.silence_timeout == pytest.approx(0.2)
 
 
 async def test_protocols_subscribe_responses_resolve_the_subscription() -> None:
@@ -1070,7 +1070,7 @@ async def test_heartbeats_and_silence(session: aiohttp.ClientSession) -> None:
         connected(session, sim) as (client, _),
     ):
         assert client.timing.keepalive_interval == 0.2
-        assert client.timing.silence_timeout == pytest.approx(0.6)
+        assert client.timing.silence_timeout == pytest.approx(0.4)
         await asyncio.sleep(0.7)
         assert sim.received.count("X") >= 2
         assert client.connected

@@ -201,7 +201,7 @@ async def test_helpers_and_config() -> None:
         manufacturer="TFT IoT",
         model="Open API",
     )
-    assert client.timing == Timing(keepalive_interval=60.0, silence_timeout=150.0)
+    assert client.timing == Timing(keepalive_interval=60.0, silence_timeout=120.0)
     assert client.keepalive_text == "ping"
     assert client_class("tftiot") is TftIotClient
     assert simulator_class("tftiot") is TftIotSimulator

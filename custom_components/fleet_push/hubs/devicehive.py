@@ -66,6 +66,8 @@ RENEWAL_ACTIONS: Final = frozenset({"token", "token/refresh"})
 MAX_LATITUDE: Final = 90.0
 MAX_LONGITUDE: Final = 180.0
 JWT_PARTS: Final = 3
+MAX_DIGITS: Final = 18
+"""Longest numeric id read from a string (int() refuses more than 4300 digits)."""
 MILLISECONDS_FROM: Final = 1e11
 """Expiry numbers above this are milliseconds (1e11 s is the year 5138)."""
 
@@ -601,9 +603,9 @@ def _parse_time(stamp: str) -> datetime | None:
     """A DeviceHive timestamp (ISO 8601, UTC when it names no zone)."""
     try:
         when = datetime.fromisoformat(stamp)
-    except ValueError:
+        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    except ValueError, OverflowError:  # OverflowError: beyond year 1 or 9999 in UTC
         return None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def _as_int(value: Any) -> int | None:
@@ -611,7 +613,7 @@ def _as_int(value: Any) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.isdigit():
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= MAX_DIGITS:
         return int(value)
     return None
 

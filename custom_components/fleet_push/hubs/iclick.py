@@ -46,7 +46,8 @@ MANUFACTURER: Final = "Apple"
 _EVTID_ALPHABET: Final = string.ascii_lowercase + string.digits
 _EVTID_LENGTH: Final = 10
 _RESERVED: Final = frozenset({"type", "evtid", "timeout", "deviceId"})
-_REPLY_TYPES: Final = frozenset({"success", "error"})
+_REPLY_TYPES: Final = ("success", "error")
+"""A tuple: a frame's "type" may be any JSON value, unhashable ones included."""
 _MAX_MESSAGE: Final = 200
 
 _DELETE: Final = "device:delete"

@@ -46,10 +46,13 @@ HEARTBEAT: Final = "X"
 CHANNEL_LIFECYCLE: Final = "lifecycle"
 LIFECYCLE_EVENTS: Final = frozenset({"block", "unblock", "corrupt"})
 CHANNELS: Final = frozenset({CHANNEL_LIFECYCLE})
-SILENCE_MARGIN: Final = 10.0
 WAITING_LIMIT: Final = 10_000
 """States of not-yet-listed trackers kept until the next reload."""
 """Seconds of grace beyond two missed heartbeats (at most one heartbeat interval)."""
+MAX_PORTS: Final = 64
+"""More inputs or outputs than this is no tracker's: the value is garbage."""
+MAX_PIECES: Final = 64
+"""Atmosphere pieces read from one frame; a real one has a handful (hostile ones millions)."""
 ATMOSPHERE_QUERY: Final = {
     "X-Atmosphere-tracking-id": "0",
     "X-Atmosphere-Framework": "2.3.6-javascript",
@@ -68,7 +71,7 @@ AUTH_CODES: Final = frozenset({3, 4, 102, 103, 104, 105})
 TRANSIENT_CODES: Final = frozenset({1, 2, 15})
 """Database error, service unavailable, rate limit: try again later."""
 DATE_FORMAT: Final = "%Y-%m-%d %H:%M:%S"
-_HANDSHAKE = re.compile(r"(?P<uuid>[\w-]+)\|(?P<interval>\d+)\|[^|]*\|", re.ASCII)
+_HANDSHAKE = re.compile(r"(?P<uuid>[\w-]+)\|(?P<interval>\d{1,9})\|[^|]*\|", re.ASCII)
 _ONLINE: Final[Mapping[str, bool]] = {
     "active": True,
     "idle": True,
@@ -108,7 +111,11 @@ def _flag(value: Any) -> bool | None:
 
 
 def _flags(value: Any) -> tuple[bool, ...] | None:
-    if isinstance(value, list) and all(isinstance(item, bool) for item in value):
+    if (
+        isinstance(value, list)
+        and len(value) <= MAX_PORTS
+        and all(isinstance(item, bool) for item in value)
+    ):
         return tuple(value)
     return None
 
@@ -433,8 +440,12 @@ class NavixyClient(HubClient):
     def handle_text(self, text: str) -> None:
         """Parse one frame: heartbeats, the Atmosphere handshake, JSON, or several joined."""
         rest = text.strip()
-        while rest:
+        for _ in range(MAX_PIECES):
+            if not rest:
+                return
             rest = self._consume(rest)
+        if rest:
+            self.drop("too many pieces", len(rest))
 
     def _consume(self, text: str) -> str:
         """Handle the first Atmosphere piece of text; return what follows it."""
@@ -466,7 +477,7 @@ class NavixyClient(HubClient):
         interval = interval_ms / 1000
         keepalive, silence = self._explicit
         self.timing.keepalive_interval = keepalive or interval
-        self.timing.silence_timeout = silence or 2 * interval + min(SILENCE_MARGIN, interval)
+        self.timing.silence_timeout = silence or 2 * interval  # within two heartbeats
 
     def _handle_frame(self, frame: Any) -> None:
         if not isinstance(frame, dict):
@@ -489,7 +500,7 @@ class NavixyClient(HubClient):
         status = frame.get("status")
         code = status.get("code") if isinstance(status, dict) else None
         error: HubError
-        if code in AUTH_CODES:
+        if isinstance(code, int) and code in AUTH_CODES:
             error = InvalidAuth(f"Navixy refused the hash ({code})")
         else:
             error = ProtocolError(f"Navixy error {code}")
@@ -609,18 +620,20 @@ class NavixyClient(HubClient):
             return None
         try:
             local = datetime.strptime(value, DATE_FORMAT)  # noqa: DTZ007 - zone added below
-        except ValueError:
+            utc = local.replace(tzinfo=self._tz).astimezone(UTC)
+        except ValueError, OverflowError:  # OverflowError: beyond year 1 or 9999 in UTC
             return None
-        return local.replace(tzinfo=self._tz).astimezone(UTC)
+        return utc
 
     # --- lifecycle ---
 
     def _handle_lifecycle(self, data: Any) -> None:
         """Blocked, unblocked or removed trackers."""
-        if not isinstance(data, dict) or data.get("lifecycle_event") not in LIFECYCLE_EVENTS:
+        event = data.get("lifecycle_event") if isinstance(data, dict) else None
+        if not isinstance(event, str) or event not in LIFECYCLE_EVENTS:
             self.drop("bad lifecycle", data)
             return
-        source_id, event = data.get("source_id"), data["lifecycle_event"]
+        source_id = data.get("source_id")
         tracker = self._tracker_of(source_id)
         if tracker is None:
             self.drop("unknown source", source_id)

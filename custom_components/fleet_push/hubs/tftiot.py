@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 import hashlib
 import logging
+import re
 from typing import Any, ClassVar, Final, TypeGuard
 from urllib.parse import urlsplit
 
@@ -57,6 +58,12 @@ _DEVICE_EVENTS_IGNORED: Final = frozenset(
 )
 _DEFAULT_TOKEN_LIFE: Final = 600.0
 _HTTP_ERROR: Final = 400
+MAX_PORTS: Final = 64
+"""More inputs or outputs than this is no tracker's: the value is garbage."""
+_PORT: Final = re.compile(r"[0-9]{1,4}")
+LENIENT_LIMIT: Final = 8 * 1024
+"""Longest frame tried as a JS literal (the vendor's sample has 2.5 KB): the lenient decoder's
+regular expressions take quadratic time on some hostile text (0.4 s at this size)."""
 _MAX_LAT: Final = 90
 _MAX_LNG: Final = 180
 
@@ -87,10 +94,15 @@ def rest_base(url: str) -> str:
 
 def decode_frame(text: str) -> Any:
     """Decode JSON, or the JavaScript literal the vendor page prints; ValueError otherwise."""
-    value = frames.decode_lenient(text)
+    value = _decode(text)
     if isinstance(value, str):  # "a json string": tolerate JSON wrapped in a JSON string
-        value = frames.decode_lenient(value)
+        value = _decode(value)
     return value
+
+
+def _decode(text: str) -> Any:
+    """Strict JSON, or a JS literal when the text is short enough to try one."""
+    return frames.decode_lenient(text) if len(text) <= LENIENT_LIMIT else frames.decode(text)
 
 
 class TftIotClient(HubClient):
@@ -172,7 +184,7 @@ class TftIotClient(HubClient):
     @classmethod
     def default_timing(cls) -> Timing:
         """Text "ping" every minute; a socket silent for 150 s is dead."""
-        return Timing(keepalive_interval=60.0, silence_timeout=150.0)
+        return Timing(keepalive_interval=60.0, silence_timeout=120.0)  # two pings
 
     @property
     def info(self) -> HubInfo:
@@ -553,10 +565,10 @@ def _bits(value: Any) -> tuple[bool, ...] | None:
     ports: dict[int, bool] = {}
     for item in value.split("|"):
         port, _, state = item.partition(":")
-        if not port.strip().isdigit() or state.strip() not in ("0", "1"):
+        if not _PORT.fullmatch(port.strip()) or state.strip() not in ("0", "1"):
             return None
         ports[int(port)] = state.strip() == "1"
-    return tuple(ports[port] for port in sorted(ports))
+    return tuple(ports[port] for port in sorted(ports)) if len(ports) <= MAX_PORTS else None
 
 
 _VALUES: Final[tuple[tuple[Field, str, Callable[[Any], Value]], ...]] = (

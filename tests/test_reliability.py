@@ -1,0 +1,796 @@
+"""Fault injection through Home Assistant: every hub kind, its real simulator, over loopback.
+
+Restarts, silent hubs, revoked credentials, hostile frames, floods, out-of-order positions,
+DeviceHive's replay after a reconnect, and reloads while updates flow. Every test here also runs
+with debug logging on and fails if a secret of its hubs reaches the log (see test_security).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+import gc
+import json
+import logging
+import math
+from pathlib import Path
+from typing import Any, cast
+from unittest.mock import patch
+from zoneinfo import ZoneInfo
+
+import aiohttp
+from aiohttp import WSMsgType
+from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
+from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
+
+from custom_components.fleet_push.const import (
+    CONF_GRACE_PERIOD,
+    CONF_MIN_POSITION_INTERVAL,
+    DOMAIN,
+    EVENT_FLEET_PUSH,
+)
+from custom_components.fleet_push.hubs import HUB_KINDS, client_class
+from custom_components.fleet_push.hubs.connection import HubClient, Timing
+
+from .conftest import SetupHub, StartHub, coordinator_of
+from .helpers import entity_id, wait_for, wait_for_entity
+from .hubs.test_hostile import dispose, feed, harvest, make_client
+from .test_security import SecretWatch
+
+KINDS = list(HUB_KINDS)
+WITH_CREDENTIALS = ["navixy", "devicehive", "tftiot"]
+WITH_POSITIONS = ["navixy", "devicehive", "tftiot"]
+GRACE = 1.0
+"""Seconds of grace in these tests (the option is whole seconds in the UI; 60 by default)."""
+LOST = "Lost connection to"
+RESTORED = "restored"
+NEW_PASSWORD = "n3w-Secret!"
+NEW_API_KEY = "0123456789abcdef" * 2
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+# --- what differs between hub kinds, for the tests below ---
+
+
+@dataclass(frozen=True)
+class Kind:
+    """How a test drives one hub kind's simulator."""
+
+    first: Callable[[Any], str]
+    """The id of the first fleet device, as FleetPush names it."""
+    offline_quietly: Callable[[Any, str], None]
+    """Take a device offline in the hub without telling anyone (the hub is down)."""
+    offline: Callable[[Any, str], Awaitable[None]]
+    """Take a device offline through the hub's normal push path."""
+    subscribe: str
+    """Text in the frame a client sends to (re)load or (re)subscribe to the fleet."""
+    fast: Timing | None = None
+    """Keep-alive timings shrunk for the silence test (None: the hub's handshake sets them)."""
+    options: dict[str, Any] = field(default_factory=dict)
+    """Simulator options for the silence test."""
+
+
+def _navixy_offline(hub: Any, device: str) -> None:
+    hub.set_online(int(device), online=False)
+
+
+async def _navixy_push_offline(hub: Any, device: str) -> None:
+    _navixy_offline(hub, device)  # the simulator's next state_batch reports it
+
+
+def _imouse_offline(hub: Any, device: str) -> None:
+    hub.devices[device]["state"] = 0
+
+
+def _iclick_offline(hub: Any, device: str) -> None:
+    hub.devices[device]["online"] = False
+
+
+def _devicehive_offline(hub: Any, device: str) -> None:
+    hub.devices[device].status = "Offline"
+
+
+def _tftiot_offline(hub: Any, device: str) -> None:
+    hub.trackers[device].online = False
+
+
+KIND: dict[str, Kind] = {
+    "imouse": Kind(
+        first=lambda hub: next(iter(hub.devices)),
+        offline_quietly=_imouse_offline,
+        offline=lambda hub, device: hub.set_online(device, online=False),
+        subscribe='"/device/get"',
+        fast=Timing(ws_heartbeat=0.3, silence_timeout=0.75),
+        options={"user_info_interval": 0.1},
+    ),
+    "iclick": Kind(
+        first=lambda hub: next(iter(hub.devices)),
+        offline_quietly=_iclick_offline,
+        offline=lambda hub, device: hub.set_online(device, online=False),
+        subscribe='"type":"devices"',
+        fast=Timing(ws_heartbeat=0.3),
+    ),
+    "navixy": Kind(
+        first=lambda hub: str(next(iter(hub.trackers))),
+        offline_quietly=_navixy_offline,
+        offline=_navixy_push_offline,
+        subscribe='"action":"subscribe"',
+        options={"heartbeat_ms": 300},
+    ),
+    "devicehive": Kind(
+        first=lambda _hub: "dev-1",
+        offline_quietly=_devicehive_offline,
+        offline=lambda hub, device: hub.set_online(device, online=False),
+        subscribe='"action":"notification/subscribe"',
+        fast=Timing(ws_heartbeat=0.3),
+    ),
+    "tftiot": Kind(
+        first=lambda hub: next(iter(hub.trackers)),
+        offline_quietly=_tftiot_offline,
+        offline=lambda hub, device: hub.set_online(device, online=False),
+        subscribe='"event":"signin"',
+        fast=Timing(keepalive_interval=0.3, silence_timeout=0.75),
+    ),
+}
+
+
+def sent(hub: Any, text: str) -> int:
+    """How many frames a client sent the hub that contain text."""
+    return sum(text in frame for frame in hub.received)
+
+
+def state(hass: HomeAssistant, entity: str) -> str:
+    found = hass.states.get(entity)
+    assert found is not None, entity
+    return found.state
+
+
+def log_count(caplog: pytest.LogCaptureFixture, text: str) -> int:
+    return sum(
+        text in record.getMessage()
+        for record in caplog.get_records("call")
+        if record.name.startswith("custom_components.fleet_push")
+    )
+
+
+def reauth_flows(hass: HomeAssistant) -> list[dict[str, Any]]:
+    return [
+        flow
+        for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+        if flow["context"]["source"] == SOURCE_REAUTH
+    ]
+
+
+def errors_logged(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        f"{record.name}: {record.getMessage()}"
+        for record in caplog.get_records("call")
+        if record.levelno >= logging.ERROR
+    ]
+
+
+def fleet_entities(hass: HomeAssistant, entry: MockConfigEntry) -> list[er.RegistryEntry]:
+    return er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
+
+
+def assert_states_are_sane(hass: HomeAssistant, entry: MockConfigEntry) -> None:
+    """No entity shows garbage: sensors show numbers, trackers real places."""
+    for entity in fleet_entities(hass, entry):
+        shown = hass.states.get(entity.entity_id)
+        if shown is None:  # disabled by default
+            continue
+        if shown.state in (STATE_UNKNOWN, STATE_UNAVAILABLE):
+            continue
+        match entity.domain:
+            case "sensor" if entity.unique_id.endswith("licence_expires"):
+                datetime.fromisoformat(shown.state)
+            case "sensor":
+                assert math.isfinite(float(shown.state)), shown
+            case "binary_sensor" | "switch":
+                assert shown.state in (STATE_ON, STATE_OFF), shown
+            case "device_tracker":
+                latitude = shown.attributes.get("latitude")
+                longitude = shown.attributes.get("longitude")
+                if latitude is not None:
+                    assert -90 <= latitude <= 90, shown
+                    assert -180 <= longitude <= 180, shown
+
+
+@pytest.fixture
+async def watched(
+    hass: HomeAssistant, start_hub: StartHub, caplog: pytest.LogCaptureFixture
+) -> AsyncIterator[StartHub]:
+    """start_hub, with every secret of every hub watched for in the (debug) log."""
+    watch = SecretWatch(caplog)
+
+    async def start(kind: str, **options: Any) -> Any:
+        hub = await start_hub(kind, **options)
+        watch.add_hub(hub)
+        return hub
+
+    yield start
+    watch.assert_clean()
+
+
+# --- 1. hub restart ---
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_hub_restart_resynchronizes_after_the_grace_period(
+    hass: HomeAssistant,
+    watched: StartHub,
+    setup_hub: SetupHub,
+    caplog: pytest.LogCaptureFixture,
+    kind: str,
+) -> None:
+    hub = await watched(kind, devices=2)  # logs at debug level, so at info level too
+    entry = await setup_hub(kind, hub, options={CONF_GRACE_PERIOD: GRACE})
+    device = KIND[kind].first(hub)
+    online = await wait_for_entity(hass, entry, "binary_sensor", device, "online")
+    connected = entity_id(hass, entry, "binary_sensor", "", "connected")
+    await wait_for(lambda: state(hass, online) == STATE_ON)
+    subscriptions = sent(hub, KIND[kind].subscribe)
+    loop = asyncio.get_running_loop()
+
+    await hub.stop()
+    lost = loop.time()
+    await wait_for(lambda: state(hass, connected) == STATE_OFF)
+    assert state(hass, online) == STATE_ON  # within the grace period
+    KIND[kind].offline_quietly(hub, device)  # changed while FleetPush cannot see it
+    await wait_for(lambda: state(hass, online) == STATE_UNAVAILABLE)
+    assert loop.time() - lost >= GRACE - 0.05
+
+    await hub.start()
+    await wait_for(lambda: state(hass, connected) == STATE_ON, timeout=10)
+    await wait_for(lambda: state(hass, online) == STATE_OFF)  # the hub's current value
+    assert sent(hub, KIND[kind].subscribe) == subscriptions + 1  # resubscribed, reloaded
+    assert log_count(caplog, LOST) == 1
+    assert log_count(caplog, RESTORED) == 1
+
+
+# --- 2. silent death ---
+
+
+def worst_detection(timing: Timing) -> float:
+    """Seconds from the hub's last frame until a dead connection is given up, at most."""
+    bounds = [math.inf]
+    if timing.silence_timeout:
+        bounds.append(timing.silence_timeout)
+    if timing.ws_heartbeat:  # aiohttp pings after that long and waits half as long for a pong
+        bounds.append(1.5 * timing.ws_heartbeat)
+    return min(bounds)
+
+
+def keepalive_interval(timing: Timing) -> float:
+    interval = timing.keepalive_interval or timing.ws_heartbeat
+    assert interval is not None
+    return interval
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_a_silent_hub_is_detected_and_recovered(
+    hass: HomeAssistant, watched: StartHub, setup_hub: SetupHub, kind: str
+) -> None:
+    spec = KIND[kind]
+    hub = await watched(kind, devices=1, **spec.options)
+    fast = spec.fast
+    with patch.object(
+        client_class(kind), "default_timing", side_effect=lambda: replace(fast or Timing())
+    ):
+        entry = await setup_hub(kind, hub)
+    client = coordinator_of(entry).client
+    device = spec.first(hub)
+    online = await wait_for_entity(hass, entry, "binary_sensor", device, "online")
+    connected = entity_id(hass, entry, "binary_sensor", "", "connected")
+    await wait_for(lambda: client.timing.keepalive_interval or client.timing.ws_heartbeat)
+    bound = worst_detection(client.timing)
+    assert bound <= 1.0
+
+    loop = asyncio.get_running_loop()
+    hub.stop_answering()
+    started = loop.time()
+    await wait_for(lambda: state(hass, connected) == STATE_OFF, timeout=5)
+    assert loop.time() - started <= bound + 0.5  # the bound of the client's own timings
+    assert state(hass, online) == STATE_ON  # the grace period has just begun
+
+    spec.offline_quietly(hub, device)
+    hub.resume_answering()
+    await hub.drop_connections()  # the half-dead socket goes; the next attempt gets answers
+    await wait_for(lambda: state(hass, connected) == STATE_ON, timeout=10)
+    await wait_for(lambda: state(hass, online) == STATE_OFF)
+
+
+DEFAULT_CONFIGS: dict[str, dict[str, Any]] = {
+    "imouse": {"host": "127.0.0.1"},
+    "iclick": {},
+    "navixy": {"api_key": "k" * 32},
+    "devicehive": {"url": "wss://127.0.0.1/api/websocket", "token": "t"},
+    "tftiot": {"username": "u", "password": "0" * 32},
+}
+NAVIXY_HANDSHAKE = (Path(__file__).parent / "fixtures/navixy/protocols_handshake.txt").read_text()
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "imouse",
+        "iclick",
+        "devicehive",
+        "navixy",
+        "tftiot",
+    ],
+)
+def test_default_timings_detect_silence_within_two_keepalive_intervals(kind: str) -> None:
+    session = cast("aiohttp.ClientSession", None)  # nothing is opened
+    client = client_class(kind).from_config(session, print, DEFAULT_CONFIGS[kind])
+    if kind == "navixy":
+        client.handle_text(NAVIXY_HANDSHAKE)  # its timings come from the hub: 30000 ms
+    assert worst_detection(client.timing) <= 2 * keepalive_interval(client.timing)
+
+
+# --- 3. credentials revoked, session closed ---
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """How a hub ends a session, and how the user gives it new credentials."""
+
+    options: dict[str, Any]
+    end_session: Callable[[Any], Awaitable[None]]
+    renew: Callable[[Any], dict[str, Any]]
+    """Change the hub's credentials; return what the user types into the reauth form."""
+
+
+async def _navixy_logout(hub: Any) -> None:
+    hub.revoke_credentials()
+    await hub.logout()  # the "logout" event of vendor doc 001
+
+
+async def _devicehive_401(hub: Any) -> None:
+    hub.revoke_credentials()  # the token renewal within a second is answered 401
+
+
+async def _tftiot_signin_error(hub: Any) -> None:
+    hub.revoke_credentials()
+    await hub.end_sessions()  # an unsolicited sign-in error
+
+
+def _navixy_renew(hub: Any) -> dict[str, Any]:
+    hub.api_key = NEW_API_KEY
+    hub.restore_credentials()
+    return {"api_key": NEW_API_KEY}
+
+
+def _devicehive_renew(hub: Any) -> dict[str, Any]:
+    hub.password = NEW_PASSWORD
+    hub.users[hub.login] = (NEW_PASSWORD, hub.user_id)
+    hub.restore_credentials()
+    return {"username": hub.login, "password": NEW_PASSWORD}
+
+
+def _tftiot_renew(hub: Any) -> dict[str, Any]:
+    hub.password = NEW_PASSWORD
+    hub.accounts[hub.user_id] = NEW_PASSWORD
+    hub.restore_credentials()
+    return {"password": NEW_PASSWORD}
+
+
+CREDENTIALS: dict[str, Credentials] = {
+    "navixy": Credentials({}, _navixy_logout, _navixy_renew),
+    "devicehive": Credentials({"access_lifetime": 1.0}, _devicehive_401, _devicehive_renew),
+    "tftiot": Credentials({}, _tftiot_signin_error, _tftiot_renew),
+}
+
+
+def count_attempts(hub: Any) -> Counter[str]:
+    """Count the client's attempts to sign in: WebSocket opens and REST sign-ins."""
+    attempts: Counter[str] = Counter()
+    on_connect = hub.on_connect
+
+    async def counted_connect(conn: Any) -> None:
+        attempts["websocket"] += 1
+        await on_connect(conn)
+
+    hub.on_connect = counted_connect
+    if hub.kind == "navixy":  # every REST call asks for its handlers once
+        handlers = hub._handlers
+
+        def counted_handlers() -> dict[str, Any]:
+            attempts["rest"] += 1
+            return handlers()
+
+        hub._handlers = counted_handlers
+    if hub.kind == "tftiot":
+        rest_body = hub._rest_body
+
+        async def counted_rest(request: Any) -> Any:
+            attempts["rest"] += 1
+            return await rest_body(request)
+
+        hub._rest_body = counted_rest
+    return attempts
+
+
+@pytest.mark.parametrize("kind", WITH_CREDENTIALS)
+@pytest.mark.parametrize("when", ["in session", "while the hub is down"])
+async def test_revoked_credentials_ask_for_new_ones_without_a_retry_storm(
+    hass: HomeAssistant, watched: StartHub, setup_hub: SetupHub, kind: str, when: str
+) -> None:
+    spec = CREDENTIALS[kind]
+    hub = await watched(kind, devices=1, **spec.options)
+    entry = await setup_hub(kind, hub)
+    device = KIND[kind].first(hub)
+    online = await wait_for_entity(hass, entry, "binary_sensor", device, "online")
+    connected = entity_id(hass, entry, "binary_sensor", "", "connected")
+    attempts = count_attempts(hub)
+
+    if when == "in session":
+        await spec.end_session(hub)
+    else:
+        await hub.stop()
+        await wait_for(lambda: state(hass, connected) == STATE_OFF)
+        hub.revoke_credentials()
+        await hub.start()
+    await wait_for(lambda: reauth_flows(hass), timeout=5)
+    assert state(hass, connected) == STATE_OFF
+    seen = attempts.total()
+    await asyncio.sleep(1.5)  # nothing may happen now: no retry storm
+    assert attempts.total() == seen
+    assert attempts.total() <= (0 if when == "in session" else 2)
+    assert entry.state is ConfigEntryState.LOADED
+
+    (flow,) = reauth_flows(hass)
+    result = await hass.config_entries.flow.async_configure(flow["flow_id"], spec.renew(hub))
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done()
+    await wait_for(lambda: state(hass, connected) == STATE_ON, timeout=10)
+    await KIND[kind].offline(hub, device)  # updates flow again, without a restart
+    await wait_for(lambda: state(hass, online) == STATE_OFF)
+    assert not reauth_flows(hass)
+
+
+# --- 4. hostile input through Home Assistant ---
+
+
+def sendable(frame: str | bytes) -> str | bytes:
+    """Text that is not UTF-8 cannot go out as a text frame: it goes as a binary one."""
+    if isinstance(frame, str):
+        try:
+            frame.encode()
+        except UnicodeEncodeError:
+            return frame.encode(errors="surrogateescape")
+    return frame
+
+
+async def harmless(kind: str, count: int) -> list[str | bytes]:
+    """Generated frames under 1 MB, less those that end a session on purpose (a logout, a 401)."""
+    frames = []
+    for frame in map(sendable, harvest(kind, count)):
+        client = make_client(kind, lambda _message: None, pending=False)
+        try:
+            if len(frame) < 1 << 20 and feed(client, frame):
+                frames.append(frame)
+        finally:
+            await dispose(client)
+    return frames
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_hostile_frames_through_home_assistant(
+    hass: HomeAssistant,
+    watched: StartHub,
+    setup_hub: SetupHub,
+    caplog: pytest.LogCaptureFixture,
+    kind: str,
+) -> None:
+    frames = await harmless(kind, 150)
+    hub = await watched(kind, devices=2)
+    entry = await setup_hub(kind, hub)
+    client = coordinator_of(entry).client
+    device = KIND[kind].first(hub)
+    online = await wait_for_entity(hass, entry, "binary_sensor", device, "online")
+    await wait_for(lambda: state(hass, online) == STATE_ON)
+
+    for frame in frames:
+        await hub.push(frame)
+    await KIND[kind].offline(hub, device)  # an honest frame after the garbage
+    await wait_for(lambda: state(hass, online) == STATE_OFF, timeout=10)
+    await hass.async_block_till_done()
+
+    assert client.stats.connects == 1  # the read loop kept running: no reconnect
+    assert client.stats.dropped.total() > 0
+    assert not [reason for reason in client.stats.dropped if reason.startswith("error:")]
+    assert_states_are_sane(hass, entry)
+    assert not errors_logged(caplog)
+
+
+@pytest.mark.parametrize("kind", ["imouse", "navixy"])
+async def test_frames_the_socket_refuses_cost_one_reconnect(
+    hass: HomeAssistant, watched: StartHub, setup_hub: SetupHub, kind: str
+) -> None:
+    """Text that is not UTF-8, and a frame over the size limit, end the socket; no more."""
+    hub = await watched(kind, devices=1)
+    entry = await setup_hub(kind, hub)
+    client = coordinator_of(entry).client
+    connected = entity_id(hass, entry, "binary_sensor", "", "connected")
+
+    (conn,) = hub.connections
+    await conn.ws._writer.send_frame(b"{\xff\xfe}", WSMsgType.TEXT)
+    await wait_for(lambda: client.stats.connects == 2, timeout=10)
+    await wait_for(lambda: state(hass, connected) == STATE_ON)
+
+    await hub.push("[" + " " * client.max_msg_size + "]")
+    await wait_for(lambda: client.stats.connects == 3, timeout=10)
+    await wait_for(lambda: state(hass, connected) == STATE_ON)
+
+
+# --- 5. flood ---
+
+
+def rss_bytes() -> int:
+    """The resident memory of this process."""
+    pages = Path("/proc/self/statm").read_text().split()[1]
+    return int(pages) * 4096
+
+
+async def test_a_flood_of_100000_updates_for_1000_devices(
+    hass: HomeAssistant, watched: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await watched("navixy", devices=1000)
+    start = datetime(2024, 5, 1, 12, 0, tzinfo=BERLIN)
+    sources = {tracker.source_id: tracker.tracker_id for tracker in hub.trackers.values()}
+
+    def position(source: int, step: int) -> dict[str, Any]:
+        return {
+            "source_id": source,
+            "gps": {
+                "updated": (start + timedelta(seconds=step)).strftime("%Y-%m-%d %H:%M:%S"),
+                "location": {"lat": 50 + source % 1000 / 1000, "lng": 10 + step / 1000},
+            },
+        }
+
+    for tracker in hub.trackers.values():
+        tracker.state = position(tracker.source_id, 0)  # one entity per tracker: its location
+    entry = await setup_hub("navixy", hub)
+    coordinator = coordinator_of(entry)
+    await wait_for(
+        lambda: sum(d.position is not None for d in coordinator.devices.values()) == 1000,
+        timeout=30,
+    )
+    await hass.async_block_till_done()
+    trackers = {
+        source: entity_id(hass, entry, "device_tracker", str(tracker), "location")
+        for source, tracker in sources.items()
+    }
+    gc.collect()
+    before = rss_bytes()
+
+    rounds = 100
+    for step in range(1, rounds + 1):
+        batch = [position(source, step) for source in sources]
+        await hub.push({"type": "event", "event": "state_batch", "data": batch})
+    last = 10 + rounds / 1000
+    await wait_for(
+        lambda: all(
+            d.position.longitude == last for d in coordinator.devices.values() if d.position
+        ),
+        timeout=60,
+    )
+    await hass.async_block_till_done()
+    gc.collect()
+    growth = rss_bytes() - before
+
+    assert coordinator.client.stats.messages >= 100_000
+    for source, entity in trackers.items():
+        shown = hass.states.get(entity)
+        assert shown is not None
+        assert shown.attributes["latitude"] == 50 + source % 1000 / 1000
+        assert shown.attributes["longitude"] == last
+    assert growth < 150 * 1024 * 1024, f"{growth / 1024 / 1024:.0f} MB more after the flood"
+
+
+# --- 6. out of order, duplicates ---
+
+
+@dataclass(frozen=True)
+class Fixes:
+    """How a hub kind reports a position with its time, as a raw frame."""
+
+    prepare: Callable[[Any], str]
+    """Remove the simulated device's own position; return the device id."""
+    frame: Callable[[Any, str, float, int, int], str]
+    """(hub, device, latitude, seconds after the start, notification id) -> frame text."""
+
+
+START = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
+
+
+def _navixy_prepare(hub: Any) -> str:
+    tracker = next(iter(hub.trackers.values()))
+    del tracker.state["gps"]
+    return str(tracker.tracker_id)
+
+
+def _navixy_fix(hub: Any, device: str, latitude: float, seconds: int, _number: int) -> str:
+    when = (START + timedelta(seconds=seconds)).astimezone(BERLIN)
+    gps = {
+        "updated": when.strftime("%Y-%m-%d %H:%M:%S"),
+        "location": {"lat": latitude, "lng": 13.4},
+    }
+    source = hub.trackers[int(device)].source_id
+    return json.dumps(
+        {"type": "event", "event": "state", "data": {"source_id": source, "gps": gps}}
+    )
+
+
+def _devicehive_fix(_hub: Any, device: str, latitude: float, seconds: int, number: int) -> str:
+    when = START + timedelta(seconds=seconds)
+    notification = {
+        "id": 9000 + number,
+        "notification": "gps",
+        "deviceId": device,
+        "timestamp": when.strftime("%Y-%m-%dT%H:%M:%S.000"),
+        "parameters": {"lat": latitude, "lng": 30.5},
+    }
+    return json.dumps({"action": "notification/insert", "notification": notification})
+
+
+def _tftiot_prepare(hub: Any) -> str:
+    imei, tracker = next(iter(hub.trackers.items()))
+    tracker.valid = False
+    return str(imei)
+
+
+def _tftiot_fix(hub: Any, device: str, latitude: float, seconds: int, _number: int) -> str:
+    data = hub.trackers[device].data()
+    status = data["status"]
+    status.update(lat=latitude, latlng_valid=1)
+    status["location_date"] = int((START + timedelta(seconds=seconds)).timestamp() * 1000)
+    return json.dumps({"event": "snapshot", "data": data, "error": 0})
+
+
+FIXES = {
+    "navixy": Fixes(_navixy_prepare, _navixy_fix),
+    "devicehive": Fixes(lambda _hub: "dev-1", _devicehive_fix),
+    "tftiot": Fixes(_tftiot_prepare, _tftiot_fix),
+}
+
+
+async def push_and_wait(hub: Any, client: HubClient, frame: str) -> None:
+    """Push one frame and wait until the client has read it."""
+    frames = client.stats.frames
+    await hub.push(frame)
+    await wait_for(lambda: client.stats.frames > frames)
+
+
+@pytest.mark.parametrize("kind", WITH_POSITIONS)
+async def test_old_and_repeated_positions_never_move_a_tracker_back(
+    hass: HomeAssistant, watched: StartHub, setup_hub: SetupHub, kind: str
+) -> None:
+    hub = await watched(kind, devices=1)
+    fixes = FIXES[kind]
+    device = fixes.prepare(hub)
+    entry = await setup_hub(kind, hub)
+    client = coordinator_of(entry).client
+
+    await push_and_wait(hub, client, fixes.frame(hub, device, 10.0, 100, 1))
+    tracker = await wait_for_entity(hass, entry, "device_tracker", device, "location")
+    await wait_for(lambda: hass.states.get(tracker).attributes.get("latitude") == 10.0)
+    written = hass.states.get(tracker)
+
+    await push_and_wait(hub, client, fixes.frame(hub, device, 20.0, 50, 2))  # older
+    await push_and_wait(hub, client, fixes.frame(hub, device, 10.0, 100, 1))  # repeated
+    await push_and_wait(hub, client, fixes.frame(hub, device, 10.0, 100, 3))  # same, new id
+    await hass.async_block_till_done()
+    assert hass.states.get(tracker) == written
+    assert hass.states.get(tracker).last_reported == written.last_reported  # not even written
+
+    await push_and_wait(hub, client, fixes.frame(hub, device, 30.0, 200, 4))  # newer
+    await push_and_wait(hub, client, fixes.frame(hub, device, 40.0, 150, 5))  # older again
+    await hass.async_block_till_done()
+    shown = hass.states.get(tracker)
+    assert shown.attributes["latitude"] == 30.0
+    assert shown.attributes["fix_time"] == (START + timedelta(seconds=200)).isoformat()
+
+
+async def test_coalesced_positions_keep_the_newest_fix(
+    hass: HomeAssistant, watched: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await watched("navixy", devices=1)
+    fixes = FIXES["navixy"]
+    device = fixes.prepare(hub)
+    entry = await setup_hub("navixy", hub, options={CONF_MIN_POSITION_INTERVAL: 1})
+    client = coordinator_of(entry).client
+    await push_and_wait(hub, client, fixes.frame(hub, device, 10.0, 100, 1))
+    tracker = await wait_for_entity(hass, entry, "device_tracker", device, "location")
+
+    await push_and_wait(hub, client, fixes.frame(hub, device, 30.0, 200, 2))  # held back
+    await push_and_wait(hub, client, fixes.frame(hub, device, 20.0, 150, 3))  # late, older
+    await wait_for(lambda: hass.states.get(tracker).attributes["latitude"] != 10.0, timeout=3)
+    assert hass.states.get(tracker).attributes["latitude"] == 30.0
+
+
+# --- 7. DeviceHive: what happened while disconnected ---
+
+
+async def test_devicehive_notifications_missed_while_away_arrive_once(
+    hass: HomeAssistant, watched: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await watched("devicehive", devices=2)
+    entry = await setup_hub("devicehive", hub)
+    events = async_capture_events(hass, EVENT_FLEET_PUSH)
+    connected = entity_id(hass, entry, "binary_sensor", "", "connected")
+
+    def gps(number: int) -> dict[str, Any]:
+        return {"lat": 50.0 + number / 100, "lng": 30.5, "battery": 90 - number}
+
+    for number in range(1, 4):
+        await hub.notify("dev-1", "gps", gps(number))
+    await wait_for(lambda: len(events) == 3)
+
+    await hub.stop()
+    await wait_for(lambda: state(hass, connected) == STATE_OFF)
+    for number in range(4, 9):  # sent while FleetPush is away
+        await hub.notify("dev-1" if number % 2 else "dev-2", "gps", gps(number))
+    await hub.start()
+    await wait_for(lambda: state(hass, connected) == STATE_ON, timeout=10)
+    await wait_for(lambda: len(events) >= 8)
+    await asyncio.sleep(0.3)  # nothing more may come: the replay overlaps by one, deduplicated
+
+    assert [event.data["data"]["id"] for event in events] == list(range(1, 9))
+    resubscribed = [frame for frame in hub.received if '"notification/subscribe"' in frame]
+    assert len(resubscribed) == 2
+    assert '"timestamp"' in resubscribed[-1]  # from the last notification seen
+    dev1 = entity_id(hass, entry, "device_tracker", "dev-1", "location")
+    dev2 = entity_id(hass, entry, "device_tracker", "dev-2", "location")
+    assert hass.states.get(dev1).attributes["latitude"] == 50.07
+    assert hass.states.get(dev2).attributes["latitude"] == 50.08
+
+
+# --- 9. unload and reload while updates flow ---
+
+
+@pytest.mark.parametrize("kind", KINDS)
+async def test_reloading_20_times_while_updates_flow_leaks_nothing(
+    hass: HomeAssistant,
+    watched: StartHub,
+    setup_hub: SetupHub,
+    caplog: pytest.LogCaptureFixture,
+    kind: str,
+) -> None:
+    hub = await watched(kind, devices=3, event_rate=20)
+    entry = await setup_hub(kind, hub)
+    device = KIND[kind].first(hub)
+    await wait_for_entity(hass, entry, "binary_sensor", device, "online")
+    await hub.wait_for_connections(1)
+    tasks = len(asyncio.all_tasks())
+
+    for _ in range(20):
+        assert await hass.config_entries.async_reload(entry.entry_id)
+        assert entry.state is ConfigEntryState.LOADED
+    await hass.async_block_till_done()
+    await wait_for(lambda: len(hub.connections) == 1)  # the old sockets are all closed
+    online = await wait_for_entity(hass, entry, "binary_sensor", device, "online")
+    client = coordinator_of(entry).client
+    messages = client.stats.messages
+    await wait_for(lambda: client.stats.messages > messages)  # the fleet still reports
+    assert state(hass, online) in (STATE_ON, STATE_OFF)
+
+    assert len(asyncio.all_tasks()) <= tasks + 2
+    devices = dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
+    fleet = len(getattr(hub, "trackers", None) or hub.devices)
+    assert len(devices) == fleet + 1  # and the hub
+    entities = fleet_entities(hass, entry)
+    ids = [entity.entity_id for entity in entities]
+    assert len(ids) == len(set(ids))
+    assert not [eid for eid in ids if eid.endswith("_2") and eid[:-2] in ids]
+    assert not errors_logged(caplog)
