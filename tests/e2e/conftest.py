@@ -1,0 +1,217 @@
+"""Fixtures of the end-to-end test: Home Assistant in its own process, a hub, a headless browser.
+
+Nothing here uses the `hass` fixture: Home Assistant runs as a separate `hass` process with a
+temporary configuration, and the browser is Debian's Chromium driven by Playwright.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+import contextlib
+from dataclasses import dataclass
+import os
+from pathlib import Path
+import re
+import shutil
+from typing import Any
+
+import pytest
+
+from tests.simulator import simulator_class
+
+from .demo import hub_form
+from .homeassistant import (
+    CHECKOUT,
+    HomeAssistantClient,
+    HomeAssistantProcess,
+    User,
+    free_port,
+    link_integration,
+)
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    # As root in a container: no sandbox, no GPU. No network but loopback: nothing in the
+    # background that would reach out (and fail, many times over).
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-proxy-server",
+    # The browser resolves no name but 127.0.0.1's: nothing it loads leaves this machine.
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+]
+PROXIED = re.compile(r"/api/(map_tiles/|brands/(?!integration/fleet_push/))")
+"""Home Assistant fetches these from the internet for the browser (map tiles, brand icons)."""
+ONBOARDING_INTEGRATIONS = ("google_translate", "met", "radio_browser", "shopping_list")
+"""Set up by the onboarding's core config step; some would reach out to the internet."""
+STUB_MANIFEST = """{{"domain": "{domain}", "name": "{domain} (left out of the end-to-end test)",
+"codeowners": [], "config_flow": true, "documentation": "https://example.invalid",
+"iot_class": "local_push", "requirements": [], "version": "0.0.0"}}
+"""
+STUB_FLOW = """\"\"\"Stands in for {domain}: the onboarding adds nothing.\"\"\"
+from homeassistant.config_entries import ConfigFlow
+
+
+class StubFlow(ConfigFlow, domain="{domain}"):
+    async def async_step_onboarding(self, data=None):
+        return self.async_abort(reason="left_out")
+"""
+ARTIFACTS = CHECKOUT / "artifacts"
+USER = User(name="E2E Owner", username="owner", password="e2e-fleetpush")
+CONFIGURATION = """\
+# Beyond what Home Assistant always sets up, only the frontend (with auth, config, onboarding,
+# lovelace and its map dashboard), person, and automation for the blueprint; not default_config.
+homeassistant:
+  name: FleetPush e2e
+frontend:
+person:
+automation: !include automations.yaml
+http:
+  server_host: 127.0.0.1
+  server_port: {port}
+logger:
+  default: warning
+  logs:
+    custom_components.fleet_push: debug
+"""
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations() -> None:
+    """Replaces the suite's autouse fixture of this name, which starts an in-process `hass`."""
+
+
+def e2e_or_skip() -> None:
+    """Skip where the end-to-end tests are turned off (FLEETPUSH_E2E=0)."""
+    if os.environ.get("FLEETPUSH_E2E") == "0":
+        pytest.skip("end-to-end tests turned off with FLEETPUSH_E2E=0")
+
+
+def chromium_or_skip() -> Path:
+    """Debian's Chromium, or skip the test saying why it is missing."""
+    e2e_or_skip()
+    if not CHROMIUM.exists():
+        found = shutil.which("chromium")
+        if found is None:
+            pytest.skip(
+                f"no Chromium at {CHROMIUM}: scripts/setup installs Debian's chromium in its "
+                "Python root; with a native Python install it yourself (apt-get install chromium)"
+            )
+        return Path(found)
+    return CHROMIUM
+
+
+@pytest.fixture
+async def navixy_hub(socket_enabled: None) -> AsyncIterator[Any]:
+    """A Navixy account with three parked vehicles, on loopback."""
+    async with simulator_class("navixy")(devices=3) as hub:
+        yield hub
+
+
+@pytest.fixture
+async def home_assistant(
+    socket_enabled: None, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[HomeAssistantProcess]:
+    """`hass` in its own process with a fresh, minimal configuration; stopped at the end.
+
+    The configuration has FleetPush linked in and the repository's blueprints copied in; Home
+    Assistant's log is kept as artifacts/<test>-home-assistant.log.
+    """
+    e2e_or_skip()
+    config = tmp_path / "config"
+    config.mkdir()
+    port = free_port()
+    (config / "configuration.yaml").write_text(CONFIGURATION.format(port=port), "utf-8")
+    (config / "automations.yaml").write_text("[]\n", "utf-8")
+    shutil.copytree(CHECKOUT / "blueprints", config / "blueprints")
+    link_integration(config)
+    for domain in ONBOARDING_INTEGRATIONS:
+        stub = config / "custom_components" / domain
+        stub.mkdir()
+        (stub / "manifest.json").write_text(STUB_MANIFEST.format(domain=domain), "utf-8")
+        (stub / "__init__.py").write_text(f'"""Stub of {domain}."""\n', "utf-8")
+        (stub / "config_flow.py").write_text(STUB_FLOW.format(domain=domain), "utf-8")
+    with (tmp_path / "hass-output.log").open("wb") as output:
+        process = HomeAssistantProcess(config, port, skip_pip=True, output=output)
+        await process.start(timeout=90)
+        try:
+            yield process
+        finally:
+            await process.stop()
+            ARTIFACTS.mkdir(exist_ok=True)
+            with contextlib.suppress(OSError):
+                shutil.copy(process.log_file, ARTIFACTS / f"{request.node.name}-home-assistant.log")
+
+
+@dataclass
+class Fleet:
+    """A Home Assistant, onboarded, with a Navixy hub added through the config flow."""
+
+    client: HomeAssistantClient
+    hub: Any
+    entry: dict[str, Any]
+    trackers: list[dict[str, Any]]
+    devices: list[dict[str, Any]]
+    entities: list[dict[str, Any]]
+
+
+@pytest.fixture
+async def fleet(home_assistant: HomeAssistantProcess, navixy_hub: Any) -> AsyncIterator[Fleet]:
+    """Onboarding done, the HTTP settings confirmed, a Navixy hub with three vehicles added."""
+    async with HomeAssistantClient(home_assistant.url) as client:
+        await client.onboard(USER)
+        assert (await client.confirm_http_config())["server_port"] == home_assistant.port
+        await client.wait_until_running()
+        result = await client.add_hub("navixy", hub_form("navixy", navixy_hub))
+        assert result["type"] == "create_entry", home_assistant.log_tail()
+        assert result["result"]["state"] == "loaded", home_assistant.log_tail()
+        trackers = await wait_for_trackers(client, count=3)
+        yield Fleet(
+            client=client,
+            hub=navixy_hub,
+            entry=result,
+            trackers=trackers,
+            devices=await client.fleet_devices(),
+            entities=await client.fleet_entities(),
+        )
+
+
+async def wait_for_trackers(client: HomeAssistantClient, count: int) -> list[dict[str, Any]]:
+    """The FleetPush device trackers' states, once `count` of them have a position."""
+    async with asyncio.timeout(30):
+        while True:
+            ours = {entity["entity_id"] for entity in await client.fleet_entities()}
+            trackers = [
+                state
+                for state in await client.states()
+                if state["entity_id"] in ours
+                and state["entity_id"].startswith("device_tracker.")
+                and "latitude" in state["attributes"]
+            ]
+            if len(trackers) >= count:
+                return trackers
+            await asyncio.sleep(0.2)
+
+
+@pytest.fixture
+async def browser(socket_enabled: None) -> AsyncIterator[Any]:
+    """A browser context of headless Chromium under Playwright; closed at the end."""
+    executable = chromium_or_skip()
+    async_api = pytest.importorskip("playwright.async_api", reason="Playwright is not installed")
+    async with async_api.async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(
+            executable_path=executable, headless=True, args=CHROMIUM_ARGS
+        )
+        context = await chromium.new_context(viewport={"width": 1280, "height": 800})
+        await context.route(PROXIED, lambda route: route.abort())
+        try:
+            yield context
+        finally:
+            await context.close()
+            await chromium.close()
