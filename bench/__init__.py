@@ -1,0 +1,1 @@
+"""FleetPush's benchmark: hub simulators in a child process, Home Assistant in the harness."""
