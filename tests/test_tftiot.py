@@ -42,6 +42,7 @@ def reauth_sources(hass: HomeAssistant) -> list[str]:
     return [flow["context"]["source"] for flow in flows]
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")  # signal, satellites
 async def test_trackers_become_devices_and_entities(
     hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
 ) -> None:
@@ -134,6 +135,7 @@ async def test_vendor_doc_snapshot_reaches_the_entities(
     assert state_of(hass, entry, "event", DOC_IMEI, "alarm").state == STATE_UNKNOWN  # cur_event 0
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")  # signal, satellites
 async def test_simulated_status_changes_reach_the_entities(
     hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
 ) -> None:

@@ -83,6 +83,7 @@ SENSORS: tuple[FleetPushSensorEntityDescription, ...] = (
     FleetPushSensorEntityDescription(
         key="gps_signal",
         translation_key="gps_signal",
+        entity_registry_enabled_default=False,
         field=Field.GPS_SIGNAL,
         native_unit_of_measurement=PERCENTAGE,
         entity_category=EntityCategory.DIAGNOSTIC,
@@ -90,6 +91,7 @@ SENSORS: tuple[FleetPushSensorEntityDescription, ...] = (
     FleetPushSensorEntityDescription(
         key="gsm_signal",
         translation_key="gsm_signal",
+        entity_registry_enabled_default=False,
         field=Field.GSM_SIGNAL,
         native_unit_of_measurement=PERCENTAGE,
         entity_category=EntityCategory.DIAGNOSTIC,
@@ -97,6 +99,7 @@ SENSORS: tuple[FleetPushSensorEntityDescription, ...] = (
     FleetPushSensorEntityDescription(
         key="satellites",
         translation_key="satellites",
+        entity_registry_enabled_default=False,
         field=Field.SATELLITES,
         entity_category=EntityCategory.DIAGNOSTIC,
     ),

