@@ -44,22 +44,21 @@ class EchoClient(HubClient):
     kind = "echo"
     keepalive_text: ClassVar[str | None] = "ping"
 
-    def __init__(self, session: aiohttp.ClientSession, listener: Listener, url: str) -> None:
-        super().__init__(session, listener, timing=Timing(keepalive_interval=0.05))
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        listener: Listener,
+        url: str,
+        timing: Timing | None = None,
+    ) -> None:
+        super().__init__(session, listener, timing=timing or Timing(keepalive_interval=0.05))
         self.url = url
         self.refreshes = 0
         self.texts: list[str] = []
 
     @classmethod
-    def from_config(
-        cls,
-        session: aiohttp.ClientSession,
-        listener: Listener,
-        config: Mapping[str, Any],
-        *,
-        timing: Timing | None = None,  # noqa: ARG003 - the echo hub keeps its own timing
-    ) -> EchoClient:
-        return cls(session, listener, config["url"])
+    def settings(cls, config: Mapping[str, Any]) -> dict[str, Any]:
+        return {"url": config["url"]}
 
     async def connect(self) -> HubInfo:
         await self.open_websocket(self.url)
@@ -196,7 +195,10 @@ async def test_run_before_connect_and_commands_of_a_hub_without_any() -> None:
 
 async def test_cannot_connect_to_nothing(socket_enabled: None) -> None:
     async with aiohttp.ClientSession() as session:
-        client = EchoClient(session, lambda _message: None, "ws://127.0.0.1:1/")
+        client = EchoClient.from_config(
+            session, lambda _message: None, {"url": "ws://127.0.0.1:1/"}
+        )
+        assert client.url == "ws://127.0.0.1:1/"
         with pytest.raises(CannotConnect):
             await client.connect()
 

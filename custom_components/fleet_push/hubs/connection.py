@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 import logging
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import aiohttp
 
@@ -105,7 +105,6 @@ class HubClient(ABC):
         self._last_on_demand_refresh = -ON_DEMAND_REFRESH_INTERVAL
 
     @classmethod
-    @abstractmethod
     def from_config(
         cls,
         session: aiohttp.ClientSession,
@@ -113,8 +112,14 @@ class HubClient(ABC):
         config: Mapping[str, Any],
         *,
         timing: Timing | None = None,
-    ) -> HubClient:
+    ) -> Self:
         """Build a client from a config entry's data (keys as in Home Assistant's CONF_*)."""
+        return cls(session, listener, timing=timing, **cls.settings(config))
+
+    @classmethod
+    @abstractmethod
+    def settings(cls, config: Mapping[str, Any]) -> dict[str, Any]:
+        """The constructor's keyword arguments for a config entry's data."""
 
     @classmethod
     def normalize_config(cls, user_input: Mapping[str, Any]) -> dict[str, Any]:

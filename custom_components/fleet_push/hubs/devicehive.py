@@ -121,25 +121,15 @@ class DeviceHiveClient(HubClient):
         self._since: tuple[datetime, str] | None = None
 
     @classmethod
-    def from_config(
-        cls,
-        session: aiohttp.ClientSession,
-        listener: Listener,
-        config: Mapping[str, Any],
-        *,
-        timing: Timing | None = None,
-    ) -> DeviceHiveClient:
-        """Build from "url", "token" or "username" + "password", and "verify_ssl"."""
-        return cls(
-            session,
-            listener,
-            url=config["url"],
-            token=config.get("token"),
-            username=config.get("username"),
-            password=config.get("password"),
-            verify_ssl=config.get("verify_ssl", True),
-            timing=timing,
-        )
+    def settings(cls, config: Mapping[str, Any]) -> dict[str, Any]:
+        """From "url", "token" or "username" + "password", and "verify_ssl"."""
+        return {
+            "url": config["url"],
+            "token": config.get("token"),
+            "username": config.get("username"),
+            "password": config.get("password"),
+            "verify_ssl": config.get("verify_ssl", True),
+        }
 
     @classmethod
     def default_timing(cls) -> Timing:

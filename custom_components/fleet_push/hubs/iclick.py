@@ -102,22 +102,12 @@ class IClickClient(HubClient):
         self._refresh: asyncio.Task[None] | None = None
 
     @classmethod
-    def from_config(
-        cls,
-        session: aiohttp.ClientSession,
-        listener: Listener,
-        config: Mapping[str, Any],
-        *,
-        timing: Timing | None = None,
-    ) -> IClickClient:
-        """Build from "host" and "port"; iClick has no credentials."""
-        return cls(
-            session,
-            listener,
-            host=str(config.get("host") or DEFAULT_HOST),
-            port=int(config.get("port") or DEFAULT_PORT),
-            timing=timing,
-        )
+    def settings(cls, config: Mapping[str, Any]) -> dict[str, Any]:
+        """From "host" and "port"; iClick has no credentials."""
+        return {
+            "host": str(config.get("host") or DEFAULT_HOST),
+            "port": int(config.get("port") or DEFAULT_PORT),
+        }
 
     @classmethod
     def default_timing(cls) -> Timing:

@@ -94,17 +94,9 @@ class IMouseClient(HubClient):
         """deviceid -> (vid, pid) of the iMouse hardware bound to that phone."""
 
     @classmethod
-    def from_config(
-        cls,
-        session: aiohttp.ClientSession,
-        listener: Listener,
-        config: Mapping[str, Any],
-        *,
-        timing: Timing | None = None,
-    ) -> IMouseClient:
-        """Build from "host" and "port" (default 9911)."""
-        port = int(config.get("port") or DEFAULT_PORT)
-        return cls(session, listener, host=str(config["host"]), port=port, timing=timing)
+    def settings(cls, config: Mapping[str, Any]) -> dict[str, Any]:
+        """From "host" and "port" (default 9911)."""
+        return {"host": str(config["host"]), "port": int(config.get("port") or DEFAULT_PORT)}
 
     @classmethod
     def default_timing(cls) -> Timing:

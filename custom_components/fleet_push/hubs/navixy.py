@@ -209,25 +209,15 @@ class NavixyClient(HubClient):
         self._waiting: dict[int, Any] = {}
 
     @classmethod
-    def from_config(
-        cls,
-        session: aiohttp.ClientSession,
-        listener: Listener,
-        config: Mapping[str, Any],
-        *,
-        timing: Timing | None = None,
-    ) -> NavixyClient:
-        """Build from "url", "api_key" or "username" + "password", and "verify_ssl"."""
-        return cls(
-            session,
-            listener,
-            url=config.get("url") or DEFAULT_URL,
-            api_key=config.get("api_key"),
-            username=config.get("username"),
-            password=config.get("password"),
-            verify_ssl=config.get("verify_ssl", True),
-            timing=timing,
-        )
+    def settings(cls, config: Mapping[str, Any]) -> dict[str, Any]:
+        """From "url", "api_key" or "username" + "password", and "verify_ssl"."""
+        return {
+            "url": config.get("url") or DEFAULT_URL,
+            "api_key": config.get("api_key"),
+            "username": config.get("username"),
+            "password": config.get("password"),
+            "verify_ssl": config.get("verify_ssl", True),
+        }
 
     # --- connecting ---
 

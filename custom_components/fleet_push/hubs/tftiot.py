@@ -161,29 +161,19 @@ class TftIotClient(HubClient):
         return config
 
     @classmethod
-    def from_config(
-        cls,
-        session: aiohttp.ClientSession,
-        listener: Listener,
-        config: Mapping[str, Any],
-        *,
-        timing: Timing | None = None,
-    ) -> TftIotClient:
-        """Build from "url", "username", "password" (MD5 hex), "verify_ssl", "rest_url"."""
-        return cls(
-            session,
-            listener,
-            url=config.get("url") or DEFAULT_URL,
-            user=str(config["username"]),
-            password_md5=str(config["password"]),
-            verify_ssl=bool(config.get("verify_ssl", True)),
-            rest_url=config.get(CONF_REST_URL),
-            timing=timing,
-        )
+    def settings(cls, config: Mapping[str, Any]) -> dict[str, Any]:
+        """From "url", "username", "password" (MD5 hex), "verify_ssl" and "rest_url"."""
+        return {
+            "url": config.get("url") or DEFAULT_URL,
+            "user": str(config["username"]),
+            "password_md5": str(config["password"]),
+            "verify_ssl": bool(config.get("verify_ssl", True)),
+            "rest_url": config.get(CONF_REST_URL),
+        }
 
     @classmethod
     def default_timing(cls) -> Timing:
-        """Text "ping" every minute; a socket silent for 150 s is dead."""
+        """Text "ping" every minute; a socket silent for two of them is dead."""
         return Timing(keepalive_interval=60.0, silence_timeout=120.0)  # two pings
 
     @property
