@@ -29,10 +29,10 @@ from custom_components.fleet_push.hubs.model import (
     Field,
     FleetSnapshot,
     HubInfo,
-    HubMessage,
     HubNotice,
     Position,
 )
+from tests.hubs.recorder import Recorder
 from tests.simulator import simulator_class
 from tests.simulator.devicehive import REFRESH, DeviceHiveSimulator, Reject
 
@@ -84,27 +84,6 @@ def jwt(claims: dict[str, Any]) -> str:
         return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
 
     return f"{part({'alg': 'HS256'})}.{part(claims)}.signature"
-
-
-class Recorder(list[HubMessage]):
-    """A listener that keeps every message, with a way to wait for the next one of a kind."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen = 0
-
-    async def next[T](self, kind: type[T], timeout: float = 5.0) -> T:
-        async with asyncio.timeout(timeout):
-            while True:
-                while self.seen < len(self):
-                    message = self[self.seen]
-                    self.seen += 1
-                    if isinstance(message, kind):
-                        return message
-                await asyncio.sleep(0.005)
-
-    def of[T](self, kind: type[T]) -> list[T]:
-        return [message for message in self if isinstance(message, kind)]
 
 
 async def until(condition: Callable[[], object]) -> None:

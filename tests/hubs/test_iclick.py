@@ -27,10 +27,10 @@ from custom_components.fleet_push.hubs.model import (
     Field,
     FleetSnapshot,
     HubInfo,
-    HubMessage,
     HubNotice,
     HubUpdate,
 )
+from tests.hubs.recorder import Recorder
 from tests.simulator import simulator_class
 from tests.simulator.iclick import JPEG_END, JPEG_START, IClickSimulator
 
@@ -40,24 +40,6 @@ CHANNELS = frozenset({"device"})
 
 def fixture_text(name: str) -> str:
     return (FIXTURES / name).read_text(encoding="utf-8")
-
-
-class Recorder(list[HubMessage]):
-    """A listener that keeps every message, with a way to wait for the next one of a kind."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen = 0
-
-    async def next[T](self, kind: type[T], timeout: float = 5.0) -> T:
-        async with asyncio.timeout(timeout):
-            while True:
-                while self.seen < len(self):
-                    message = self[self.seen]
-                    self.seen += 1
-                    if isinstance(message, kind):
-                        return message
-                await asyncio.sleep(0.005)
 
 
 def record(device_id: str, *, chip: str = "", name: str = "Phone", **top: Any) -> dict[str, Any]:

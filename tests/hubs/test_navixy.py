@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 import contextlib
 from datetime import UTC, datetime
 import json
@@ -29,7 +29,6 @@ from custom_components.fleet_push.hubs.model import (
     DeviceUpdate,
     Field,
     FleetSnapshot,
-    HubMessage,
     HubNotice,
     Position,
 )
@@ -39,6 +38,7 @@ from custom_components.fleet_push.hubs.navixy import (
     NavixyClient,
     websocket_url,
 )
+from tests.hubs.recorder import Recorder
 from tests.simulator import simulator_class
 from tests.simulator.navixy import ApiFailure, NavixySimulator
 
@@ -49,29 +49,6 @@ GUATEMALA = ZoneInfo("America/Guatemala")  # UTC-6, where the vendor samples are
 
 def fixture_text(name: str) -> str:
     return (FIXTURES / name).read_text(encoding="utf-8")
-
-
-class Recorder(list[HubMessage]):
-    """A listener that keeps every message, with a way to wait for the next one of a kind."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen = 0
-
-    async def next[T](
-        self, kind: type[T], timeout: float = 5.0, where: Callable[[T], bool] | None = None
-    ) -> T:
-        async with asyncio.timeout(timeout):
-            while True:
-                while self.seen < len(self):
-                    message = self[self.seen]
-                    self.seen += 1
-                    if isinstance(message, kind) and (where is None or where(message)):
-                        return message
-                await asyncio.sleep(0.005)
-
-    def skip(self) -> None:
-        self.seen = len(self)
 
 
 def tracker_item(tracker_id: int, source_id: int, **source: Any) -> dict[str, Any]:

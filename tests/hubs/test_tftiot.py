@@ -27,12 +27,12 @@ from custom_components.fleet_push.hubs.model import (
     Field,
     FleetSnapshot,
     HubInfo,
-    HubMessage,
     HubNotice,
     HubUpdate,
     Position,
 )
 from custom_components.fleet_push.hubs.tftiot import TftIotClient, decode_frame
+from tests.hubs.recorder import Recorder
 from tests.simulator import simulator_class
 from tests.simulator.tftiot import ERROR_DEVICE_OFFLINE, ERROR_UNKNOWN_DEVICE, TftIotSimulator
 
@@ -64,27 +64,6 @@ def message_frame() -> str:
     of `alarm_msg` written as an (empty) object."""
     sample = fixture_text("message_pass.txt")
     return "{\n" + sample.replace("alarm_msg: object,", "alarm_msg: {},") + "}"
-
-
-class Recorder(list[HubMessage]):
-    """A listener that keeps every message, with a way to wait for the next one of a kind."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.seen = 0
-
-    async def next[T](self, kind: type[T], timeout: float = 5.0) -> T:
-        async with asyncio.timeout(timeout):
-            while True:
-                while self.seen < len(self):
-                    message = self[self.seen]
-                    self.seen += 1
-                    if isinstance(message, kind):
-                        return message
-                await asyncio.sleep(0.005)
-
-    def of[T](self, kind: type[T]) -> list[T]:
-        return [message for message in self if isinstance(message, kind)]
 
 
 def offline_client(recorder: Recorder | None = None) -> TftIotClient:
