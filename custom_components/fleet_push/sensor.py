@@ -57,6 +57,7 @@ SENSORS: tuple[FleetPushSensorEntityDescription, ...] = (
         device_class=SensorDeviceClass.VOLTAGE,
         native_unit_of_measurement=UnitOfElectricPotential.VOLT,
         entity_category=EntityCategory.DIAGNOSTIC,
+        suggested_display_precision=2,
     ),
     FleetPushSensorEntityDescription(
         key="external_voltage",
@@ -65,12 +66,14 @@ SENSORS: tuple[FleetPushSensorEntityDescription, ...] = (
         device_class=SensorDeviceClass.VOLTAGE,
         native_unit_of_measurement=UnitOfElectricPotential.VOLT,
         entity_category=EntityCategory.DIAGNOSTIC,
+        suggested_display_precision=2,
     ),
     FleetPushSensorEntityDescription(
         key="speed",
         field=Field.SPEED,
         device_class=SensorDeviceClass.SPEED,
         native_unit_of_measurement=UnitOfSpeed.KILOMETERS_PER_HOUR,
+        suggested_display_precision=0,
     ),
     FleetPushSensorEntityDescription(
         key="altitude",
@@ -79,6 +82,7 @@ SENSORS: tuple[FleetPushSensorEntityDescription, ...] = (
         device_class=SensorDeviceClass.DISTANCE,
         native_unit_of_measurement=UnitOfLength.METERS,
         entity_registry_enabled_default=False,
+        suggested_display_precision=0,
     ),
     FleetPushSensorEntityDescription(
         key="gps_signal",
@@ -110,6 +114,7 @@ SENSORS: tuple[FleetPushSensorEntityDescription, ...] = (
         device_class=SensorDeviceClass.DISTANCE,
         native_unit_of_measurement=UnitOfLength.KILOMETERS,
         state_class=SensorStateClass.TOTAL_INCREASING,
+        suggested_display_precision=1,
     ),
     FleetPushSensorEntityDescription(
         key="licences_total",
