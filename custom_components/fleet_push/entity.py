@@ -130,17 +130,22 @@ def async_add_fleet_entities(
     coordinator = entry.runtime_data
     created: set[str] = set()
 
-    @callback
-    def add_for(device: Device) -> None:
+    def new_for(device: Device) -> list[FleetPushEntity]:
         new = [entity for entity in factory(coordinator, device) if entity.unique_id not in created]
         for entity in new:
             created.add(str(entity.unique_id))
             entity.async_on_remove(partial(created.discard, str(entity.unique_id)))
-        if new:
+        return new
+
+    @callback
+    def add_for(device: Device) -> None:
+        if new := new_for(device):
             async_add_entities(new)
 
-    for device in list(coordinator.devices.values()):
-        add_for(device)
+    # The whole fleet known at setup in one call (thousands of devices: one call, not one each).
+    async_add_entities(
+        [entity for device in list(coordinator.devices.values()) for entity in new_for(device)]
+    )
     entry.async_on_unload(coordinator.async_add_device_added_listener(add_for))
 
 
