@@ -32,6 +32,7 @@ from .entity import (
     described_entities,
 )
 from .hubs.model import Field
+from .hubs.values import is_number
 
 # Coordinator is used to centralize the data updates.
 PARALLEL_UPDATES = 0
@@ -173,6 +174,6 @@ class FleetPushSensor(FleetPushEntity, SensorEntity):
         value = self.value
         if self.entity_description.device_class is SensorDeviceClass.TIMESTAMP:
             return value if isinstance(value, datetime) and value.tzinfo else None
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if not is_number(value):
             return None
         return value if math.isfinite(value) else None

@@ -36,6 +36,7 @@ from .errors import (
 )
 from .frames import decode
 from .model import DeviceUpdate, Field, FleetSnapshot, HubInfo, HubNotice, Position, Value
+from .values import is_number
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -661,10 +662,10 @@ def _token_expiry(token: str) -> float | None:
     """Seconds since the epoch: ``exp``, or DeviceHive's ``payload.e`` in milliseconds."""
     claims = _jwt_claims(token)
     exp = claims.get("exp")
-    if isinstance(exp, int | float) and not isinstance(exp, bool):
+    if is_number(exp):
         return float(exp)
     expiration = _claim(claims, (), ("e", "expiration"))
-    if isinstance(expiration, int | float) and not isinstance(expiration, bool):
+    if is_number(expiration):
         return expiration / 1000 if expiration > MILLISECONDS_FROM else float(expiration)
     return None
 

@@ -30,6 +30,7 @@ from .model import (
     HubUpdate,
     Value,
 )
+from .values import is_int
 
 DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 23188
@@ -370,17 +371,13 @@ def _pick(info: Mapping[str, Any], data: Mapping[str, Any], key: str) -> str | N
     return None
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _extras(info: Mapping[str, Any]) -> dict[str, Any]:
     extras: dict[str, Any] = {}
     width, height = info.get("screenWidth"), info.get("screenHeight")
-    if _is_int(width) and _is_int(height):
+    if is_int(width) and is_int(height):
         extras["screen"] = f"{width}x{height}"
     scale = info.get("screenScale")
-    if _is_int(scale) or isinstance(scale, float):
+    if is_int(scale) or isinstance(scale, float):
         extras["screen_scale"] = scale
     for key, name in _INFO_EXTRAS:
         if value := _pick(info, {}, key):

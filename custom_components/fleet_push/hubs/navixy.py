@@ -39,6 +39,7 @@ from .model import (
     Position,
     Value,
 )
+from .values import is_number
 
 DEFAULT_URL: Final = "https://api.eu.navixy.com/v2"
 MANUFACTURER: Final = "Navixy"
@@ -96,9 +97,7 @@ class _RestTimeout(CannotConnect):
 
 def _number(value: Any) -> int | float | None:
     """A JSON number, or None for anything else (booleans included)."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return value
-    return None
+    return value if is_number(value) else None
 
 
 def _float(value: Any) -> float | None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import hashlib
 import logging
 import re
-from typing import Any, ClassVar, Final, TypeGuard
+from typing import Any, ClassVar, Final
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -34,6 +34,7 @@ from .model import (
     Position,
     Value,
 )
+from .values import is_int, is_number
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -272,7 +273,7 @@ class TftIotClient(HubClient):
         if not isinstance(token, str) or not token:
             raise CommandFailed("the TFT IoT REST sign-in gave no token", code="no_token")
         keep = reply.get("keep-time")
-        life = float(keep) if _is_number(keep) and keep > 0 else _DEFAULT_TOKEN_LIFE
+        life = float(keep) if is_number(keep) and keep > 0 else _DEFAULT_TOKEN_LIFE
         self._token, self._token_expires = token, loop.time() + life * 0.9
         return token
 
@@ -367,7 +368,7 @@ class TftIotClient(HubClient):
         if error == 0:
             self.resolve(_SIGNIN, frame)
             return
-        if not _is_int(error):
+        if not is_int(error):
             if not self.reject(_SIGNIN, ProtocolError("sign-in reply without an error code")):
                 self.drop("bad_signin", frame)
             return
@@ -402,13 +403,13 @@ class TftIotClient(HubClient):
             attributes["date"] = date.isoformat()
         if frame.get("from_id") != ALARM_SENDER:
             sender = frame.get("from_id")
-            attributes["from_id"] = sender if _is_int(sender) or isinstance(sender, str) else None
+            attributes["from_id"] = sender if is_int(sender) or isinstance(sender, str) else None
             attributes["from_name"] = _text(frame.get("from_name"))
             self.emit(HubNotice(CHANNEL_MESSAGE, "message", attributes=attributes))
             return
         alarm = frame.get("alarm_msg")
         alarm = alarm if isinstance(alarm, dict) else {}
-        number = next((alarm[k] for k in ("cur_event", "event") if _is_int(alarm.get(k))), None)
+        number = next((alarm[k] for k in ("cur_event", "event") if is_int(alarm.get(k))), None)
         self.emit(
             HubNotice(
                 CHANNEL_ALARM,
@@ -454,7 +455,7 @@ class TftIotClient(HubClient):
 
     def _alarm(self, imei: str, status: Any) -> HubNotice | None:
         """Track a device's alarm number; an alarm when it is non-zero and new."""
-        if not isinstance(status, dict) or not _is_int(number := status.get("cur_event")):
+        if not isinstance(status, dict) or not is_int(number := status.get("cur_event")):
             return None
         previous = self._alarms.get(imei)
         self._alarms[imei] = number
@@ -489,21 +490,13 @@ class TftIotClient(HubClient):
 # --- value conversion (module level: pure functions of the decoded status) ---
 
 
-def _is_int(value: Any) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> TypeGuard[int | float]:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def _ok(reply: dict[str, Any]) -> dict[str, Any]:
     """Pass a successful REST reply; raise CommandFailed with the hub's code and msg."""
     code = reply.get("code", 0)
     if code != 0:
         message = reply.get("msg")
         text = message[:200] if isinstance(message, str) and message else "request refused"
-        raise CommandFailed(f"TFT IoT: {text}", code=code if _is_int(code) else str(code)[:40])
+        raise CommandFailed(f"TFT IoT: {text}", code=code if is_int(code) else str(code)[:40])
     return reply
 
 
@@ -511,7 +504,7 @@ def _imei(record: dict[str, Any]) -> str | None:
     imei = record.get("imei")
     if isinstance(imei, str) and imei:
         return imei
-    return str(imei) if _is_int(imei) else None
+    return str(imei) if is_int(imei) else None
 
 
 def _text(value: Any) -> str | None:
@@ -520,7 +513,7 @@ def _text(value: Any) -> str | None:
 
 def _ms_time(value: Any) -> datetime | None:
     """Milliseconds since the epoch as an aware UTC time; 0 and junk are unknown."""
-    if not _is_number(value) or value <= 0:
+    if not is_number(value) or value <= 0:
         return None
     try:
         return datetime.fromtimestamp(value / 1000, UTC)
@@ -533,7 +526,7 @@ def _flag(value: Any) -> bool | None:
 
 
 def _number(value: Any) -> float | int | None:
-    return value if _is_number(value) else None
+    return value if is_number(value) else None
 
 
 def _signal(value: Any) -> int | None:
@@ -545,7 +538,7 @@ def _signal(value: Any) -> int | None:
 
 
 def _kilometres(value: Any) -> float | None:
-    return value / 1000 if _is_number(value) else None
+    return value / 1000 if is_number(value) else None
 
 
 def _bits(value: Any) -> tuple[bool, ...] | None:
@@ -599,7 +592,7 @@ def _extras(status: dict[str, Any]) -> dict[str, Any]:
 def _position(status: dict[str, Any]) -> Position | None:
     """Return the fix, only when the tracker marks it valid."""
     lat, lng = status.get("lat"), status.get("lng")
-    if status.get("latlng_valid") != 1 or not (_is_number(lat) and _is_number(lng)):
+    if status.get("latlng_valid") != 1 or not (is_number(lat) and is_number(lng)):
         return None
     if not (abs(lat) <= _MAX_LAT and abs(lng) <= _MAX_LNG):
         return None
