@@ -1,7 +1,8 @@
 """Run the benchmark, one pytest process per case, and print one table: python -m bench.
 
 Each case runs in its own process so that its resident memory is its own. Options pick sizes,
-hubs and the coalescing case; --profile runs FleetPush at 1,000 devices under cProfile instead.
+hubs and the coalescing case; --profile runs FleetPush's setup and rounds at 1,000 devices
+under cProfile instead.
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--window", type=float, default=60.0, help="coalescing window, seconds")
     parser.add_argument("--paced", type=int, default=10_000, help="paced reports at 10,000")
     parser.add_argument(
-        "--profile", action="store_true", help="cProfile FleetPush's rounds at 1,000 devices"
+        "--profile",
+        action="store_true",
+        help="cProfile FleetPush's setup and rounds at 1,000 devices",
     )
     return parser.parse_args()
 
@@ -75,7 +78,7 @@ def describe(args: argparse.Namespace, cases: list[str]) -> list[str]:
         f"{name} {importlib.metadata.version(name)}" for name in ("homeassistant", "pytraccar")
     )
     rounds = ", ".join(f"{size:,}: {count}" for size, count in ROUNDS.items())
-    profiled = ["PROFILED: cProfile was on during the rounds; these figures are inflated"]
+    profiled = ["PROFILED: cProfile was on during setup and the rounds; these figures are inflated"]
     return [
         *(profiled if args.profile else []),
         (

@@ -18,6 +18,7 @@ import io
 import os
 import pstats
 import time
+import tracemalloc
 from typing import Any
 
 from homeassistant.components.traccar_server.const import (
@@ -68,6 +69,7 @@ COALESCE_WINDOW = float(os.environ.get("BENCH_WINDOW", "60"))
 COALESCE_INTERVALS = (0, 30)
 NAVIXY_USER = 43568
 PROFILE = os.environ.get("BENCH_PROFILE") == "1"
+MEMORY = os.environ.get("BENCH_MEMORY") == "1"
 TRANSITION_KEYS = ("online", "moving", "ignition")
 """FleetPush binary sensors whose changes users automate on."""
 
@@ -159,12 +161,13 @@ async def running(
     try:
         hub.entry.add_to_hass(hass)
         start = time.perf_counter()
-        if not await hass.config_entries.async_setup(hub.entry.entry_id):
-            raise RuntimeError(f"{kind} hub did not set up")
-        found = await wait_for_entities(
-            hass, hub.domain, hub.platform, hub.unique_ids, setup_timeout(size)
-        )
-        await hass.async_block_till_done()
+        with profiled(f"{hub.domain} {size:,} setup"):
+            if not await hass.config_entries.async_setup(hub.entry.entry_id):
+                raise RuntimeError(f"{kind} hub did not set up")
+            found = await wait_for_entities(
+                hass, hub.domain, hub.platform, hub.unique_ids, setup_timeout(size)
+            )
+            await hass.async_block_till_done()
         setup = time.perf_counter() - start
         if phases:
             phases.done("setup")
@@ -223,6 +226,23 @@ def profiled(label: str) -> Iterator[None]:
             out = io.StringIO()
             pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order).print_stats(25)
             print(f"\n=== cProfile {label}: top 25 by {order} ===\n{out.getvalue()}")  # noqa: T201
+
+
+def start_tracing_memory() -> None:
+    """With BENCH_MEMORY=1, trace allocations from here on."""
+    if MEMORY:
+        tracemalloc.start()
+
+
+def print_memory(label: str) -> None:
+    """With BENCH_MEMORY=1, print where the memory traced since the start went."""
+    if not MEMORY:
+        return
+    snapshot = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    for key in ("filename", "lineno"):
+        top = "\n".join(str(stat) for stat in snapshot.statistics(key)[:30])
+        print(f"\n=== tracemalloc {label}: top 30 by {key} ===\n{top}")  # noqa: T201
 
 
 @dataclass
@@ -297,6 +317,7 @@ async def measure(
         phases.done("warm-up hub")
     rss = settled_rss()
     rounds = ROUNDS[size]
+    start_tracing_memory()
     async with running(hass, kind, size, make_hub, phases, **sim_options(kind)) as running_hub:
         sim, hub, setup, ids = running_hub
         recorder = WriteRecorder(hass, ids)
@@ -308,6 +329,7 @@ async def measure(
             # Before the registries save themselves: the test harness keeps a decoded copy
             # of everything saved in memory, which a real installation does not.
             rss = settled_rss() - rss
+            print_memory(f"{hub_name} {size:,}")
             await flush_delayed_saves(hass)
             phases.done("registry saves")
             recorder.expect(size)

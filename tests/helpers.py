@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from homeassistant.core import HomeAssistant, State
+from homeassistant.core import Context, HomeAssistant, ServiceResponse, State
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.fleet_push.const import DOMAIN
 from custom_components.fleet_push.coordinator import registry_identifier
+from custom_components.fleet_push.services import SERVICE_SEND_COMMAND
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -69,4 +71,37 @@ def device_of(hass: HomeAssistant, entry: MockConfigEntry, device_id: str) -> dr
     """The registry device of a fleet device ("" for the hub)."""
     return dr.async_get(hass).async_get_device_by_identifier(
         registry_identifier(device_id), entry.entry_id
+    )
+
+
+def registry_id(hass: HomeAssistant, entry: MockConfigEntry, device_id: str) -> str:
+    """The device registry id of a fleet device ("" for the hub)."""
+    device = device_of(hass, entry, device_id)
+    assert device is not None
+    return device.id
+
+
+async def send(
+    hass: HomeAssistant,
+    devices: str | list[str],
+    command: str,
+    *,
+    parameters: Any = None,
+    timeout: float | None = None,
+    response: bool = True,
+    context: Context | None = None,
+) -> ServiceResponse:
+    """Call the action the way an automation does."""
+    data: dict[str, Any] = {"device_id": devices, "command": command}
+    if parameters is not None:
+        data["parameters"] = parameters
+    if timeout is not None:
+        data["timeout"] = timeout
+    return await hass.services.async_call(
+        DOMAIN,
+        SERVICE_SEND_COMMAND,
+        data,
+        blocking=True,
+        return_response=response,
+        context=context,
     )

@@ -50,6 +50,18 @@ def test_a_value_of_another_type_is_a_change() -> None:
     assert device.apply(DeviceUpdate("a", values={Field.BATTERY: True})) is Change.VALUES
 
 
+def test_an_input_first_on_is_in_use_from_then_on() -> None:
+    device = Device("a")
+    device.apply(DeviceUpdate("a", values={Field.INPUTS: (False, False, False)}))
+    assert device.in_use == {}
+    on = DeviceUpdate("a", values={Field.INPUTS: (False, True, False)})
+    assert device.apply(on) == Change.VALUES | Change.SHAPE
+    off = DeviceUpdate("a", values={Field.INPUTS: (False, False, False)})
+    assert device.apply(off) is Change.VALUES  # still in use: nothing to add
+    assert device.apply(on) is Change.VALUES
+    assert device.in_use == {Field.INPUTS: frozenset({1})}
+
+
 def test_unsaid_fields_keep_their_values() -> None:
     device = Device("a")
     device.apply(DeviceUpdate("a", name="Car", values={Field.ONLINE: True}))

@@ -169,7 +169,10 @@ def test_every_config_step_field_is_translated_and_described() -> None:
 @pytest.mark.parametrize(
     ("platform", "descriptions"),
     [
-        ("binary_sensor", binary_sensor.BINARY_SENSORS + binary_sensor.INDEXED_BINARY_SENSORS),
+        (
+            "binary_sensor",
+            (*binary_sensor.BINARY_SENSORS, binary_sensor.INPUT, binary_sensor.OUTPUT),
+        ),
         ("sensor", sensor.SENSORS),
         ("event", event.EVENTS),
     ],

@@ -10,6 +10,7 @@ from homeassistant.const import STATE_NOT_HOME, STATE_OFF, STATE_ON, STATE_UNAVA
 from homeassistant.core import HomeAssistant
 
 from custom_components.fleet_push.const import DOMAIN
+from custom_components.fleet_push.hubs.model import Field
 
 from .conftest import SetupHub, StartHub
 from .helpers import entity_id, fixture_text, wait_for
@@ -25,6 +26,7 @@ async def test_restart_while_the_hub_is_down_shows_the_last_known_fleet(
     (tracker,) = hub.trackers.values()
     data = json.loads(fixture_text("navixy", "doc001_state_event.json"))["data"]
     tracker.state = {key: value for key, value in data.items() if key != "source_id"}
+    tracker.state["inputs"] = [False, True] + [False] * 6  # input 2 in use
     entry = await setup_hub("navixy", hub)
     device = str(tracker.tracker_id)
     await wait_for(lambda: entry.runtime_data.devices[device].position)
@@ -32,6 +34,7 @@ async def test_restart_while_the_hub_is_down_shows_the_last_known_fleet(
     location = entity_id(hass, entry, "device_tracker", device, "location")
     online = entity_id(hass, entry, "binary_sensor", device, "online")
     connected = entity_id(hass, entry, "binary_sensor", "", "connected")
+    input_2 = entity_id(hass, entry, "binary_sensor", device, "input_2")
 
     assert await hass.config_entries.async_unload(entry.entry_id)  # Home Assistant stops
     assert f"{DOMAIN}.{entry.entry_id}" in hass_storage
@@ -46,6 +49,8 @@ async def test_restart_while_the_hub_is_down_shows_the_last_known_fleet(
     assert restored.attributes["fix_time"] == "2018-10-17T10:51:43+00:00"
     assert hass.states.get(online).state == STATE_UNAVAILABLE
     assert hass.states.get(connected).state == STATE_OFF
+    assert entry.runtime_data.devices[device].in_use == {Field.INPUTS: frozenset({1})}
+    assert hass.states.get(input_2).state == STATE_UNAVAILABLE
 
     await hub.start()
     await wait_for(lambda: hass.states.get(online).state == STATE_ON)

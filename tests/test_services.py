@@ -7,7 +7,7 @@ import json
 import time
 from typing import Any
 
-from homeassistant.core import Context, HomeAssistant, ServiceResponse
+from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError, Unauthorized
 from homeassistant.helpers import device_registry as dr
 import probatio as vol
@@ -16,43 +16,9 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUs
 
 from custom_components.fleet_push.const import DOMAIN
 from custom_components.fleet_push.coordinator import registry_identifier
-from custom_components.fleet_push.services import SERVICE_SEND_COMMAND
 
 from .conftest import SetupHub, StartHub, coordinator_of
-from .helpers import device_of, wait_for
-
-
-def registry_id(hass: HomeAssistant, entry: MockConfigEntry, device_id: str) -> str:
-    """The device registry id of a fleet device ("" for the hub)."""
-    device = device_of(hass, entry, device_id)
-    assert device is not None
-    return device.id
-
-
-async def send(
-    hass: HomeAssistant,
-    devices: str | list[str],
-    command: str,
-    *,
-    parameters: Any = None,
-    timeout: float | None = None,
-    response: bool = True,
-    context: Context | None = None,
-) -> ServiceResponse:
-    """Call the action the way an automation does."""
-    data: dict[str, Any] = {"device_id": devices, "command": command}
-    if parameters is not None:
-        data["parameters"] = parameters
-    if timeout is not None:
-        data["timeout"] = timeout
-    return await hass.services.async_call(
-        DOMAIN,
-        SERVICE_SEND_COMMAND,
-        data,
-        blocking=True,
-        return_response=response,
-        context=context,
-    )
+from .helpers import registry_id, send, wait_for
 
 
 def imouse_requests(hub: Any, fun: str) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""Binary sensors: online, busy, USB, ignition, moving, inputs and outputs, hub connected."""
+"""Binary sensors: online, busy, USB, ignition, moving, inputs and outputs in use, hub connected."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from homeassistant.components.binary_sensor import (
     BinarySensorEntity,
     BinarySensorEntityDescription,
 )
-from homeassistant.const import MATCH_ALL, EntityCategory
+from homeassistant.const import MATCH_ALL, EntityCategory, Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
@@ -21,6 +21,7 @@ from .entity import (
     FleetPushEntityDescription,
     async_add_fleet_entities,
     described_entities,
+    items_in_use,
 )
 from .fleet import Device
 from .hubs.model import Field
@@ -78,19 +79,11 @@ BINARY_SENSORS: tuple[FleetPushBinarySensorEntityDescription, ...] = (
     ),
 )
 
-INDEXED_BINARY_SENSORS: tuple[FleetPushBinarySensorEntityDescription, ...] = (
-    FleetPushBinarySensorEntityDescription(
-        key="input",
-        translation_key="input",
-        field=Field.INPUTS,
-        entity_registry_enabled_default=False,
-    ),
-    FleetPushBinarySensorEntityDescription(
-        key="output",
-        translation_key="output",
-        field=Field.OUTPUTS,
-        entity_registry_enabled_default=False,
-    ),
+INPUT = FleetPushBinarySensorEntityDescription(
+    key="input", translation_key="input", field=Field.INPUTS
+)
+OUTPUT = FleetPushBinarySensorEntityDescription(
+    key="output", translation_key="output", field=Field.OUTPUTS
 )
 
 
@@ -112,16 +105,12 @@ async def async_setup_entry(
 def _indexed_entities(
     coordinator: FleetPushCoordinator, device: Device
 ) -> Iterable[FleetPushEntity]:
-    """One binary sensor per item of a device's inputs and outputs."""
-    for description in INDEXED_BINARY_SENSORS:
-        if not description.exists_for(device):
-            continue
-        items = device.values[description.field] if description.field else None
-        for index in range(len(items) if isinstance(items, tuple) else 0):
+    """A binary sensor per input in use, and per output in use unless outputs are switches."""
+    shown = (INPUT,) if coordinator.client.output_command else (INPUT, OUTPUT)
+    for description in shown:
+        for key, index in items_in_use(coordinator, device, description, Platform.BINARY_SENSOR):
             yield FleetPushBinarySensor(
-                coordinator,
-                device.device_id,
-                replace(description, key=f"{description.key}_{index + 1}", index=index),
+                coordinator, device.device_id, replace(description, key=key, index=index)
             )
 
 

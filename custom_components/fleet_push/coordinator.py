@@ -57,8 +57,6 @@ STABLE_AFTER = 60.0
 """A connection that lasted this long resets the back-off."""
 
 type DeviceListener = Callable[[], None]
-ALWAYS = "*"
-"""The aspect every device listener hears: availability changes."""
 type NoticeListener = Callable[[HubNotice], None]
 type DeviceAddedListener = Callable[[Device], None]
 
@@ -97,9 +95,10 @@ class FleetPushCoordinator:
         self.client: HubClient = client_class(self.kind).from_config(
             session, self._handle_message, entry.data
         )
-        self._device_listeners: defaultdict[str, defaultdict[str, set[DeviceListener]]] = (
-            defaultdict(lambda: defaultdict(set))
+        self._device_listeners: defaultdict[str, dict[DeviceListener, frozenset[str]]] = (
+            defaultdict(dict)
         )
+        self._device_infos: dict[str, DeviceInfo] = {}
         self._notice_listeners: dict[tuple[str, str], NoticeListener] = {}
         self._device_added_listeners: list[DeviceAddedListener] = []
         self._grace_timer: CALLBACK_TYPE | None = None
@@ -262,15 +261,12 @@ class FleetPushCoordinator:
         self, device_id: str, aspects: Iterable[str], listener: DeviceListener
     ) -> CALLBACK_TYPE:
         """Call listener when these aspects of the device change (and on availability)."""
-        by_aspect = self._device_listeners[device_id]
-        wanted = (*aspects, ALWAYS)
-        for aspect in wanted:
-            by_aspect[aspect].add(listener)
+        listeners = self._device_listeners[device_id]
+        listeners[listener] = frozenset(aspects)
 
         @callback
         def remove() -> None:
-            for aspect in wanted:
-                by_aspect[aspect].discard(listener)
+            listeners.pop(listener, None)
 
         return remove
 
@@ -299,16 +295,14 @@ class FleetPushCoordinator:
 
         return remove
 
-    def _notify(self, device_id: str, touched: Iterable[str] = (ALWAYS,)) -> None:
-        by_aspect = self._device_listeners.get(device_id)
-        if not by_aspect:
+    def _notify(self, device_id: str, touched: set[str] | None = None) -> None:
+        """Call the device's listeners of the touched aspects; None: all of them."""
+        listeners = self._device_listeners.get(device_id)
+        if not listeners:
             return
-        called: set[DeviceListener] = set()
-        for aspect in touched:
-            for listener in tuple(by_aspect.get(aspect, ())):
-                if listener not in called:
-                    called.add(listener)
-                    listener()
+        for listener, aspects in tuple(listeners.items()):
+            if touched is None or not aspects.isdisjoint(touched):
+                listener()
 
     def _notify_all(self) -> None:
         for device_id in tuple(self._device_listeners):
@@ -393,6 +387,7 @@ class FleetPushCoordinator:
         if entry is not None:
             registry.async_remove_device(entry.id)
         self._device_listeners.pop(device_id, None)
+        self._device_infos.pop(device_id, None)
         self._store.schedule_save(self.hub_info, self.devices)
 
     def _fire_notice(self, notice: HubNotice) -> None:
@@ -434,10 +429,15 @@ class FleetPushCoordinator:
         self.hub_registry_id = entry.id
 
     def device_info(self, device_id: str) -> DeviceInfo:
-        """Device registry information of a fleet device or the hub."""
-        device = self.devices[device_id]
+        """Device registry information of a fleet device or the hub, one for all its entities."""
+        if (info := self._device_infos.get(device_id)) is None:
+            info = self._device_infos[device_id] = self._build_device_info(self.devices[device_id])
+        return info
+
+    def _build_device_info(self, device: Device) -> DeviceInfo:
         if device.is_hub:
             return DeviceInfo(identifiers={registry_identifier(HUB_DEVICE_ID)})
+        device_id = device.device_id
         info = DeviceInfo(
             identifiers={registry_identifier(device_id)},
             name=device.name or device_id,
@@ -455,6 +455,7 @@ class FleetPushCoordinator:
         return info
 
     def _update_registry_device(self, device: Device) -> None:
+        self._device_infos.pop(device.device_id, None)
         registry = dr.async_get(self.hass)
         entry = registry.async_get_device_by_identifier(
             registry_identifier(device.device_id), self.config_entry.entry_id

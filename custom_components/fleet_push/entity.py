@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, override
 
+from homeassistant.const import Platform
 from homeassistant.core import callback
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .const import DOMAIN
 from .coordinator import FleetPushConfigEntry, FleetPushCoordinator
 from .fleet import EXTRAS, Device
 from .hubs.model import Field, Value
@@ -33,6 +36,35 @@ class FleetPushEntityDescription(EntityDescription):
         return device.is_hub == self.hub and self.field in device.values
 
 
+def unique_id_of(coordinator: FleetPushCoordinator, device_id: str, key: str) -> str:
+    """The unique id of a device's entity of a description key."""
+    return f"{coordinator.config_entry.unique_id}_{device_id or 'hub'}_{key}"
+
+
+def items_in_use(
+    coordinator: FleetPushCoordinator,
+    device: Device,
+    description: FleetPushEntityDescription,
+    platform: Platform,
+) -> Iterator[tuple[str, int]]:
+    """The (key, index) of each item in use of the description's list of flags.
+
+    An input or output is in use once its device reported it on; its entity stays from then
+    on, across restarts, because the entity registry remembers it.
+    """
+    items = device.values.get(description.field) if description.field else None
+    if not description.exists_for(device) or not isinstance(items, tuple):
+        return
+    in_use = device.in_use.get(description.field, frozenset()) if description.field else ()
+    registry = er.async_get(coordinator.hass)
+    for index in range(len(items)):
+        key = f"{description.key}_{index + 1}"
+        if index in in_use or registry.async_get_entity_id(
+            platform, DOMAIN, unique_id_of(coordinator, device.device_id, key)
+        ):
+            yield key, index
+
+
 class FleetPushEntity(Entity):
     """An entity of one device that writes its state only when it changed."""
 
@@ -50,9 +82,7 @@ class FleetPushEntity(Entity):
         self.coordinator = coordinator
         self.device_id = device_id
         self.entity_description = description
-        self._attr_unique_id = (
-            f"{coordinator.config_entry.unique_id}_{device_id or 'hub'}_{description.key}"
-        )
+        self._attr_unique_id = unique_id_of(coordinator, device_id, description.key)
         self._attr_device_info = coordinator.device_info(device_id)
         self._written: tuple[Any, ...] = self._refresh()
 

@@ -42,7 +42,7 @@ class Change(Flag):
     INFO = auto()
     """Name, model, firmware or another registry field changed."""
     SHAPE = auto()
-    """New fields, channels or a first position: entities may have to be added."""
+    """New fields, channels, items in use or a first position: entities may have to be added."""
 
 
 @dataclass(slots=True)
@@ -62,6 +62,8 @@ class Device:
     values: dict[Field, Value] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
     channels: frozenset[str] = frozenset()
+    in_use: dict[Field, frozenset[int]] = field(default_factory=dict)
+    """Per list of flags (inputs, outputs), the items ever reported on: the ones wired up."""
 
     @property
     def is_hub(self) -> bool:
@@ -122,17 +124,28 @@ class Device:
         return changed
 
     def _merge_values(self, values: Mapping[Field, Value], touched: set[str]) -> bool:
-        """Merge values, noting the changed keys; return whether a new key appeared."""
-        new_keys = False
+        """Merge values, noting the changed keys; return whether a key or an item in use is new."""
+        new_shape = False
         current = self.values
         for key, value in values.items():
             if key not in current:
-                new_keys = True
+                new_shape = True
             elif current[key] == value and type(current[key]) is type(value):
                 continue
             current[key] = value
             touched.add(key)
-        return new_keys
+            if type(value) is tuple and self._note_in_use(key, value):
+                new_shape = True
+        return new_shape
+
+    def _note_in_use(self, key: Field, flags: tuple[Any, ...]) -> bool:
+        """Remember the items reported on; return whether one is new."""
+        known = self.in_use.get(key, frozenset())
+        on = known.union(index for index, flag in enumerate(flags) if flag is True)
+        if on == known:
+            return False
+        self.in_use[key] = on
+        return True
 
     def _merge_extras(self, extras: Mapping[str, Any]) -> bool:
         changed = False

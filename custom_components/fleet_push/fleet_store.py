@@ -89,7 +89,7 @@ def _device(item: dict[str, Any]) -> Device:
     info: dict[str, Any] = {
         f.name: item.get(f.name)
         for f in fields(Device)
-        if f.name not in ("device_id", "position", "values", "extras", "channels")
+        if f.name not in ("device_id", "position", "values", "extras", "channels", "in_use")
     }
     return Device(
         str(item["device_id"]),
@@ -98,4 +98,9 @@ def _device(item: dict[str, Any]) -> Device:
         values={Field(k): _revive(v) for k, v in item.get("values", {}).items() if k in known},
         extras=dict(item.get("extras") or {}),
         channels=frozenset(item.get("channels") or ()),
+        in_use={
+            Field(k): frozenset(v for v in items if isinstance(v, int))
+            for k, items in (item.get("in_use") or {}).items()
+            if k in known and isinstance(items, list)
+        },
     )
