@@ -161,7 +161,7 @@ async def running(
     try:
         hub.entry.add_to_hass(hass)
         start = time.perf_counter()
-        with profiled(f"{hub.domain} {size:,} setup"):
+        with profiled(f"{kind} {size:,} setup") if phases else contextlib.nullcontext():
             if not await hass.config_entries.async_setup(hub.entry.entry_id):
                 raise RuntimeError(f"{kind} hub did not set up")
             found = await wait_for_entities(

@@ -9,6 +9,8 @@ import orjson
 
 MAX_DEPTH = 64
 """Deeper nesting than this is hostile, not data."""
+_ORJSON_DEPTH_LIMIT = 255
+"""orjson refuses to encode containers nested this deep (its recursion limit)."""
 
 _JS_STRING_OR_COMMENT = re.compile(
     r"""(?P<comment>//[^\n]*|/\*.*?\*/)|(?P<dstring>"(?:[^"\\]|\\.)*")|(?P<sstring>'(?:[^'\\]|\\.)*')""",
@@ -30,10 +32,24 @@ def decode(text: str | bytes) -> Any:
     value = orjson.loads(text)
     # Only a frame with more brackets than MAX_DEPTH can nest deeper: count them in C first.
     raw = text.encode() if isinstance(text, str) else text
-    brackets = raw.count(b"{") + raw.count(b"[")
-    if brackets > MAX_DEPTH and _depth(value) > MAX_DEPTH:
+    if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH and _too_deep(value):
         raise ValueError("nested too deeply")
     return value
+
+
+def _too_deep(value: Any) -> bool:
+    """Whether containers nest more than MAX_DEPTH deep in value, found in C.
+
+    Wrapped in lists up to orjson's recursion limit less MAX_DEPTH, the value encodes only if
+    it nests at most MAX_DEPTH deep: a walk in C instead of one over every item in Python.
+    """
+    for _ in range(_ORJSON_DEPTH_LIMIT - MAX_DEPTH - 1):
+        value = [value]
+    try:
+        orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return True
+    return False
 
 
 def decode_lenient(text: str) -> Any:
@@ -68,21 +84,3 @@ def _quote_syntax(match: re.Match[str]) -> str:
     if kind == "key":
         return f'"{token}"'
     return "" if kind == "trailing" else token
-
-
-def _depth(value: Any, limit: int = MAX_DEPTH + 1) -> int:
-    """How deeply containers nest in value, counting no further than limit."""
-    depth = 0
-    level: list[Any] = [value]
-    while level and depth < limit:
-        children: list[Any] = []
-        for item in level:
-            if isinstance(item, dict):
-                children.extend(item.values())
-            elif isinstance(item, list):
-                children.extend(item)
-        if not children and not any(isinstance(item, dict | list) for item in level):
-            break
-        depth += 1
-        level = children
-    return depth
