@@ -39,7 +39,9 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="device counts")
     parser.add_argument("--hubs", default=",".join(HUBS), help=f"any of {', '.join(HUBS)}")
     parser.add_argument("--no-coalescing", action="store_true", help="skip the coalescing case")
-    parser.add_argument("--window", type=float, default=60.0, help="coalescing window, seconds")
+    parser.add_argument(
+        "--window", type=float, default=120.0, help="how long the coalescing case runs, seconds"
+    )
     parser.add_argument("--paced", type=int, default=10_000, help="paced reports at 10,000")
     parser.add_argument(
         "--profile",

@@ -65,8 +65,9 @@ PACED_RATE = 1_000.0
 PACED_COUNT = int(os.environ.get("BENCH_PACED_COUNT", "10000"))
 COALESCE_TRACKERS = 1_000
 COALESCE_EVERY = 5.0
-COALESCE_WINDOW = float(os.environ.get("BENCH_WINDOW", "60"))
-COALESCE_INTERVALS = (0, 30)
+COALESCE_WINDOW = float(os.environ.get("BENCH_WINDOW", "120"))
+"""How long the coalescing case runs: two of its 60 s intervals."""
+COALESCE_INTERVALS = (0, 60)
 NAVIXY_USER = 43568
 PROFILE = os.environ.get("BENCH_PROFILE") == "1"
 MEMORY = os.environ.get("BENCH_MEMORY") == "1"
@@ -456,7 +457,7 @@ def _never(_event: object) -> None:
 @pytest.mark.timeout(900)
 @pytest.mark.usefixtures("socket_enabled")
 async def test_coalescing(hass: HomeAssistant) -> None:
-    """Two identical 1,000-tracker Navixy fleets, one with min_position_interval=30."""
+    """Two identical 1,000-tracker Navixy fleets, one with min_position_interval=60."""
     async with contextlib.AsyncExitStack() as stack:
         hubs = []
         for number, interval in enumerate(COALESCE_INTERVALS):

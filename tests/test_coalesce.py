@@ -7,6 +7,7 @@ from datetime import timedelta
 from homeassistant.const import STATE_HOME, STATE_ON
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
+import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.fleet_push.const import CONF_MIN_POSITION_INTERVAL
@@ -15,6 +16,7 @@ from .conftest import SetupHub, StartHub
 from .helpers import entity_id, state_of, wait_for, wait_for_entity
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")  # speed
 async def test_positions_within_the_window_are_coalesced(
     hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
 ) -> None:

@@ -65,6 +65,7 @@ async def test_vendor_doc_state_reaches_the_entities(
     assert hass.states.get(location.entity_id).last_reported == before.last_reported
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")  # speed
 async def test_trackers_move_appear_and_disappear_live(
     hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
 ) -> None:

@@ -40,6 +40,7 @@ async def test_platform_snapshot(
     data = json.loads(fixture_text("navixy", "doc001_state_event.json"))["data"]
     (tracker,) = navixy.trackers.values()
     tracker.state = {key: value for key, value in data.items() if key != "source_id"}
+    tracker.state["inputs"][1] = tracker.state["outputs"][0] = True  # input 2, output 1 in use
     imouse = await start_hub("imouse", devices=2)
 
     with patch("custom_components.fleet_push.PLATFORMS", [platform]):

@@ -75,6 +75,9 @@ SENSORS: tuple[FleetPushSensorEntityDescription, ...] = (
         device_class=SensorDeviceClass.SPEED,
         native_unit_of_measurement=UnitOfSpeed.KILOMETERS_PER_HOUR,
         suggested_display_precision=0,
+        # A moving vehicle's speed changes with every report: enabled, it doubles the recorded
+        # state changes of a fleet, and the tracker already shows it as an attribute.
+        entity_registry_enabled_default=False,
     ),
     FleetPushSensorEntityDescription(
         key="altitude",

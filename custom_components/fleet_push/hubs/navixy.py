@@ -39,7 +39,7 @@ from .model import (
     Position,
     Value,
 )
-from .values import is_number
+from .values import are_flags, is_number
 
 DEFAULT_URL: Final = "https://api.eu.navixy.com/v2"
 MANUFACTURER: Final = "Navixy"
@@ -110,13 +110,7 @@ def _flag(value: Any) -> bool | None:
 
 
 def _flags(value: Any) -> tuple[bool, ...] | None:
-    if (
-        isinstance(value, list)
-        and len(value) <= MAX_PORTS
-        and all(isinstance(item, bool) for item in value)
-    ):
-        return tuple(value)
-    return None
+    return tuple(value) if are_flags(value, MAX_PORTS) else None
 
 
 def _online(value: Any) -> bool | None:
