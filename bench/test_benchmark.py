@@ -71,6 +71,8 @@ COALESCE_INTERVALS = (0, 60)
 NAVIXY_USER = 43568
 PROFILE = os.environ.get("BENCH_PROFILE") == "1"
 MEMORY = os.environ.get("BENCH_MEMORY") == "1"
+MEMORY_OWNERS = ("fleet_push", "pytest_homeassistant_custom_component", "homeassistant")
+"""Where BENCH_MEMORY=1 attributes allocations, by the path of the allocating file."""
 TRANSITION_KEYS = ("online", "moving", "ignition")
 """FleetPush binary sensors whose changes users automate on."""
 
@@ -241,6 +243,13 @@ def print_memory(label: str) -> None:
         return
     snapshot = tracemalloc.take_snapshot()
     tracemalloc.stop()
+    owners: Counter[str] = Counter()
+    for stat in snapshot.statistics("filename"):
+        path = stat.traceback[0].filename
+        owner = next((name for name in MEMORY_OWNERS if name in path), "other")
+        owners[owner] += stat.size
+    shares = ", ".join(f"{owner} {size / 2**20:.1f} MiB" for owner, size in owners.most_common())
+    print(f"\n=== tracemalloc {label}: by owner === {shares}")  # noqa: T201
     for key in ("filename", "lineno"):
         top = "\n".join(str(stat) for stat in snapshot.statistics(key)[:30])
         print(f"\n=== tracemalloc {label}: top 30 by {key} ===\n{top}")  # noqa: T201

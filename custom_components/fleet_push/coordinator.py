@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from enum import Enum, auto
 import random
 from typing import Any
@@ -258,11 +258,11 @@ class FleetPushCoordinator:
 
     @callback
     def async_add_device_listener(
-        self, device_id: str, aspects: Iterable[str], listener: DeviceListener
+        self, device_id: str, aspects: frozenset[str], listener: DeviceListener
     ) -> CALLBACK_TYPE:
         """Call listener when these aspects of the device change (and on availability)."""
         listeners = self._device_listeners[device_id]
-        listeners[listener] = frozenset(aspects)
+        listeners[listener] = aspects
 
         @callback
         def remove() -> None:

@@ -27,6 +27,10 @@ MAX_LATITUDE = 90
 MAX_LONGITUDE = 180
 
 
+_SHOWN = frozenset({POSITION})
+"""What a tracker entity shows of its device: one set for every tracker."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class FleetPushTrackerEntityDescription(TrackerEntityDescription, FleetPushEntityDescription):
     """The location of a device that reports positions."""
@@ -74,7 +78,7 @@ class FleetPushTracker(FleetPushEntity, TrackerEntity):
     @override
     def aspects(self) -> frozenset[str]:
         """A tracker shows its device's position."""
-        return frozenset({POSITION})
+        return _SHOWN
 
     @property
     @override

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from typing import Any, override
 
 from homeassistant.const import Platform
@@ -63,6 +63,15 @@ def items_in_use(
             platform, DOMAIN, unique_id_of(coordinator, device.device_id, key)
         ):
             yield key, index
+
+
+@cache
+def _aspects(field: Field | None, *, shows_extras: bool) -> frozenset[str]:
+    """One shared set per combination: thousands of entities show the same few aspects."""
+    shown: set[str] = {field} if field else set()
+    if shows_extras:
+        shown.add(EXTRAS)
+    return frozenset(shown)
 
 
 class FleetPushEntity(Entity):
@@ -134,10 +143,7 @@ class FleetPushEntity(Entity):
     def aspects(self) -> frozenset[str]:
         """What of its device this entity shows: it is told only when these change."""
         description = self.entity_description
-        shown: set[str] = {description.field} if description.field else set()
-        if description.shows_extras:
-            shown.add(EXTRAS)
-        return frozenset(shown)
+        return _aspects(description.field, shows_extras=description.shows_extras)
 
     @callback
     def _handle_update(self) -> None:
