@@ -185,8 +185,10 @@ async def test_run_before_connect_and_commands_of_a_hub_without_any() -> None:
         client = EchoClient(session, lambda _message: None, "ws://127.0.0.1:1/")
         with pytest.raises(CannotConnect):
             await client.run()
-        with pytest.raises(CommandFailed):
-            await client.send_command("a", "b", {}, 1)
+        with pytest.raises(CannotConnect):
+            await client.send_command("a", "b", {}, 1)  # not connected
+        with pytest.raises(CommandFailed, match="take no commands"):
+            await client._command("a", "b", {}, 1)  # what it would say connected
         client.handle_binary(b"\x00")
         assert client.stats.dropped == {"binary": 1}
         client.refresh_soon()  # not connected: nothing happens

@@ -813,13 +813,21 @@ async def test_connect_odd_answers(
     async def refuse(_conn: Any, _message: Any) -> dict[str, Any]:
         raise Reject(403, "Access is denied")
 
-    for action, handler in (("server/info", no_info), ("token", no_token), ("device/list", refuse)):
+    async def fail(_conn: Any, _message: Any) -> dict[str, Any]:
+        raise Reject(500, "Internal error")
+
+    for action, handler, error in (
+        ("server/info", no_info, ProtocolError),
+        ("token", no_token, ProtocolError),
+        ("device/list", fail, ProtocolError),
+        ("device/list", refuse, InvalidAuth),  # a token without the permission: reauth
+    ):
         handlers = simulator._handlers()
         handlers[action] = handler
         with monkeypatch.context() as patch:
             patch.setattr(simulator, "_handlers", lambda handlers=handlers: handlers)
             async with hub(simulator, session, out) as client:
-                with pytest.raises(ProtocolError):
+                with pytest.raises(error):
                     await client.connect()
 
 

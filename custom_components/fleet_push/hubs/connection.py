@@ -182,12 +182,29 @@ class HubClient(ABC):
         timeout: float,
     ) -> Any:
         """Send a native command to one device and return the hub's result."""
+        if not self.ready:
+            raise CannotConnect("not connected")
+        return await self._command(device_id, command, parameters, timeout)
+
+    async def _command(
+        self,
+        device_id: str,
+        command: str,
+        parameters: Mapping[str, Any],
+        timeout: float,
+    ) -> Any:
+        """Carry out a command once connected; hubs that take commands override this."""
         raise CommandFailed(f"{self.kind} hubs take no commands")
 
     @property
     def connected(self) -> bool:
         """Whether the connection is open."""
         return self._ws is not None and not self._ws.closed
+
+    @property
+    def ready(self) -> bool:
+        """Whether commands can be sent; hubs with a session to establish add to this."""
+        return self.connected
 
     async def run(self) -> None:
         """Wait until the connection ends; raise why it ended."""

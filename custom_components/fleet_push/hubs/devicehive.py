@@ -19,7 +19,7 @@ from http import HTTPStatus
 import logging
 import math
 import time
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, override
 
 import aiohttp
 import orjson
@@ -64,6 +64,8 @@ FAILED_STATUSES: Final = frozenset(
     {"failed", "fail", "failure", "error", "rejected", "timeout", "expired", "cancelled"}
 )
 RENEWAL_ACTIONS: Final = frozenset({"token", "token/refresh"})
+_ACCESS_REFUSED: Final = frozenset({401, 403})
+"""Error codes of a handshake request that mean the credentials do not grant access."""
 MAX_LATITUDE: Final = 90.0
 MAX_LONGITUDE: Final = 180.0
 JWT_PARTS: Final = 3
@@ -158,6 +160,8 @@ class DeviceHiveClient(HubClient):
         except CommandFailed as err:
             if err.code == "timeout":
                 raise CannotConnect("the DeviceHive server did not answer in time") from err
+            if err.code in _ACCESS_REFUSED:  # the token lacks a permission: reauthenticate
+                raise InvalidAuth(f"DeviceHive refused access: {err}") from err
             raise ProtocolError(f"DeviceHive refused the handshake: {err}") from err
         self._established = True
         self._schedule_renewal(self._renew_delay())
@@ -451,7 +455,14 @@ class DeviceHiveClient(HubClient):
 
     # --- commands ---
 
-    async def send_command(
+    @property
+    @override
+    def ready(self) -> bool:
+        """Connected, and the session established (signed in, subscribed)."""
+        return self._established and self.connected
+
+    @override
+    async def _command(
         self,
         device_id: str,
         command: str,
@@ -459,8 +470,6 @@ class DeviceHiveClient(HubClient):
         timeout: float,
     ) -> Any:
         """Insert a command and wait for the device's update; return id, status and result."""
-        if not self._established or not self.connected:
-            raise CannotConnect("not connected")
         body = {"command": command, "parameters": dict(parameters), "lifetime": _lifetime(timeout)}
         try:
             orjson.dumps(body)

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 import math
 import secrets
 import string
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, override
 
 import aiohttp
 import orjson
@@ -138,7 +138,8 @@ class IClickClient(HubClient):
             model="iClick",
         )
 
-    async def send_command(
+    @override
+    async def _command(
         self,
         device_id: str,
         command: str,
@@ -149,8 +150,6 @@ class IClickClient(HubClient):
 
         Binary replies (getScreenShot) give {"meta": <reply metadata>, "size": <payload bytes>}.
         """
-        if not self.connected:
-            raise CannotConnect("not connected")
         if clash := _RESERVED.intersection(parameters):
             raise CommandFailed(
                 f"parameter {min(clash)!r} is set by the client", code="invalid_parameter"

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import functools
 import itertools
 import logging
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, override
 
 import aiohttp
 import orjson
@@ -117,7 +117,8 @@ class IMouseClient(HubClient):
             await self.close()
             raise
 
-    async def send_command(
+    @override
+    async def _command(
         self,
         device_id: str,
         command: str,
@@ -125,8 +126,6 @@ class IMouseClient(HubClient):
         timeout: float,
     ) -> Any:
         """Call a kernel function (e.g. "/device/restart") for one phone; return its data."""
-        if not self.connected:
-            raise CannotConnect("not connected")
         if not command.startswith("/"):
             raise CommandFailed(f"unknown command {command!r}", code="bad_command")
         target = self._usb_id(device_id) if command == USB_RESTART else device_id

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 import dataclasses
 from datetime import UTC, datetime, tzinfo
 import re
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, override
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiohttp
@@ -382,7 +382,14 @@ class NavixyClient(HubClient):
 
     # --- commands ---
 
-    async def send_command(
+    @property
+    @override
+    def ready(self) -> bool:
+        """Connected, with a session hash for the REST commands."""
+        return self._hash is not None and self.connected
+
+    @override
+    async def _command(
         self,
         device_id: str,
         command: str,
@@ -390,8 +397,6 @@ class NavixyClient(HubClient):
         timeout: float,
     ) -> Any:
         """Run "set_output" (output, enable) or any tracker/send_command command."""
-        if not self.connected or self._hash is None:
-            raise CannotConnect("not connected")
         if not (device_id.isascii() and device_id.isdigit()):
             raise CommandFailed("not a Navixy tracker id", code="unknown_device")
         if command == "set_output":

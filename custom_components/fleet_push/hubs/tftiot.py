@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import hashlib
 import logging
 import re
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, override
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -306,7 +306,8 @@ class TftIotClient(HubClient):
             raise CommandFailed(f"TFT IoT REST answered HTTP {status}", code=status)
         return reply
 
-    async def send_command(
+    @override
+    async def _command(
         self,
         device_id: str,
         command: str,
@@ -314,8 +315,6 @@ class TftIotClient(HubClient):
         timeout: float,
     ) -> Any:
         """Queue a raw device command text (device-waiting-send-cmds); no parameters."""
-        if not self.connected:
-            raise CannotConnect("not connected")
         if parameters:
             raise CommandFailed("TFT IoT commands take no parameters", code="parameters")
         if not command:
