@@ -69,7 +69,7 @@ async def test_map_and_devices_in_a_real_browser(browser: Any, fleet: Fleet) -> 
         mine = [entity for entity in fleet.entities if entity["device_id"] == vehicle["id"]]
         assert any(entity["entity_id"] in tracker_ids for entity in mine)
         shown = [entity for entity in mine if not entity["disabled_by"] and entity["original_name"]]
-        assert {"Online", "Battery", "Speed"} <= {entity["original_name"] for entity in shown}
+        assert {"Online", "Battery", "Ignition"} <= {entity["original_name"] for entity in shown}
         await page.goto(f"{url}/config/devices/device/{vehicle['id']}")
         for entity in shown:
             name = entity["original_name"]
