@@ -11,6 +11,7 @@ from homeassistant.helpers import entity_registry as er
 from pytest_homeassistant_custom_component.common import async_capture_events
 
 from custom_components.fleet_push.const import EVENT_FLEET_PUSH
+from custom_components.fleet_push.hubs.iphones import IPHONE_NAMES
 
 from .conftest import SetupHub, StartHub
 from .helpers import device_of, entity_id, fixture_text, state_of, wait_for
@@ -48,7 +49,7 @@ async def test_phones_and_controller_become_devices_and_entities(
         assert phone.via_device_id == controller.id
         assert phone.name == info["deviceName"]
         assert phone.manufacturer == "Apple"
-        assert phone.model is None  # iClick reports the identifier only, no marketing name
+        assert phone.model == IPHONE_NAMES[info["deviceIdentifier"]]  # iClick sends the id only
         assert phone.model_id == info["deviceIdentifier"]
         assert phone.sw_version == info["deviceVersion"]
         assert phone.serial_number is None

@@ -21,6 +21,7 @@ from custom_components.fleet_push.hubs.errors import (
     ProtocolError,
 )
 from custom_components.fleet_push.hubs.iclick import IClickClient
+from custom_components.fleet_push.hubs.iphones import iphone_name
 from custom_components.fleet_push.hubs.model import (
     DeviceRemoved,
     DeviceUpdate,
@@ -150,6 +151,7 @@ async def test_doc_online_sample_matched_by_chip(client: IClickClient, out: Reco
             "P1",
             name="My iPhone",
             manufacturer="Apple",
+            model="iPhone 14 Pro",
             model_id="iPhone15,2",
             firmware="17.0",
             values={Field.ONLINE: True, Field.USB: True},
@@ -186,6 +188,7 @@ async def test_devices_record_sample(client: IClickClient, out: Recorder) -> Non
                     "PA448EDE2067",
                     name="iPhone 16 Pro Max",
                     manufacturer="Apple",
+                    model="iPhone 16 Pro Max",
                     model_id="iPhone17,2",
                     firmware="26.1",
                     values={Field.ONLINE: False, Field.USB: False, Field.BUSY: False},
@@ -672,3 +675,9 @@ async def test_simulator_ignores_junk(connected: IClickClient, simulator: IClick
     await connected.send_text("[]")
     phone = first_id(simulator)
     assert (await connected.send_command(phone, "getDevice", {}, 5))["online"] is True
+
+
+def test_iphone_names_by_identifier() -> None:
+    assert iphone_name("iPhone15,2") == "iPhone 14 Pro"
+    assert iphone_name("iPhone99,1") is None  # a phone newer than the table: unnamed
+    assert iphone_name(None) is None

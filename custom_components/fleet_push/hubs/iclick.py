@@ -19,6 +19,7 @@ import orjson
 from . import frames
 from .connection import REQUEST_TIMEOUT, HubClient, Listener, Timing
 from .errors import CannotConnect, CommandFailed, ProtocolError
+from .iphones import iphone_name
 from .model import (
     HUB_DEVICE_ID,
     DeviceRemoved,
@@ -332,11 +333,13 @@ class IClickClient(HubClient):
                 values[field] = value if isinstance(value, bool) else None
         if implied is not None:
             values[implied[0]] = implied[1]
+        model_id = _pick(info, {}, "deviceIdentifier") or None
         return DeviceUpdate(
             device_id,
             name=_pick(info, data, "deviceName") or None,
             manufacturer=MANUFACTURER,
-            model_id=_pick(info, {}, "deviceIdentifier") or None,
+            model=iphone_name(model_id),
+            model_id=model_id,
             firmware=_pick(info, {}, "deviceVersion") or None,
             values=values,
             extras=_extras(info),
