@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.const import STATE_NOT_HOME, STATE_OFF, STATE_ON, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
 import pytest
 
 from custom_components.fleet_push.const import DOMAIN
 
 from .conftest import SetupHub, StartHub
-from .helpers import device_of, entity_exists, entity_id, fixture_text, state_of, wait_for
+from .helpers import (
+    device_of,
+    entity_exists,
+    entity_id,
+    fixture_text,
+    state_of,
+    wait_for,
+    wait_for_entity,
+)
 
 
 def doc_state() -> dict[str, object]:
@@ -51,10 +61,12 @@ async def test_vendor_doc_state_reaches_the_entities(
     assert state_of(hass, entry, "sensor", tracker, "gps_signal").state == "100"
     assert state_of(hass, entry, "sensor", tracker, "speed").state == "0"
     assert state_of(hass, entry, "sensor", tracker, "altitude").state == "431"
-    # Every input and output is off: none is in use, so none has an entity.
+    # Every input and output is off: none is in use, so none has a binary sensor; every output
+    # has a switch, so that it can be switched on a first time.
     for number in range(1, 9):
         assert not entity_exists(hass, entry, "binary_sensor", tracker, f"input_{number}")
-        assert not entity_exists(hass, entry, "switch", tracker, f"output_{number}")
+        assert not entity_exists(hass, entry, "binary_sensor", tracker, f"output_{number}")
+        assert state_of(hass, entry, "switch", tracker, f"output_{number}").state == STATE_OFF
     assert not entity_exists(hass, entry, "binary_sensor", tracker, "ignition")
 
     # The same state pushed again verbatim changes nothing, so nothing is written.
@@ -96,6 +108,39 @@ async def test_trackers_move_appear_and_disappear_live(
     await hub.remove_tracker(int(second))
     await wait_for(lambda: device_of(hass, entry, second) is None)
     assert hass.states.get(lifecycle) is None
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_an_input_gets_its_sensor_once_on_and_keeps_it(
+    hass: HomeAssistant,
+    start_hub: StartHub,
+    setup_hub: SetupHub,
+    hass_storage: dict[str, Any],
+) -> None:
+    hub = await start_hub("navixy", devices=1)
+    (tracker_id,) = hub.trackers
+    entry = await setup_hub("navixy", hub)
+    tracker = str(tracker_id)
+    await wait_for_entity(hass, entry, "device_tracker", tracker, "location")
+    assert not entity_exists(hass, entry, "binary_sensor", tracker, "input_3")
+
+    hub.set_state(tracker_id, inputs=[False, False, True] + [False] * 5)
+    third = await wait_for_entity(hass, entry, "binary_sensor", tracker, "input_3")
+    assert hass.states.get(third).state == STATE_ON
+    hub.set_state(tracker_id, inputs=[False] * 8)
+    await wait_for(lambda: hass.states.get(third).state == STATE_OFF)
+
+    # Restarted without its saved fleet, the entity registry still says input 3 is in use.
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    hass_storage.pop(f"{DOMAIN}.{entry.entry_id}")
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await wait_for(lambda: getattr(hass.states.get(third), "state", None) == STATE_OFF)
+    inputs = [
+        registered.unique_id
+        for registered in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
+        if "_input_" in registered.unique_id
+    ]
+    assert inputs == [f"{entry.unique_id}_{tracker}_input_3"]
 
 
 async def test_logout_starts_reauthentication(

@@ -8,6 +8,7 @@ from typing import Any
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_NOT_HOME, STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
+import pytest
 
 from custom_components.fleet_push.const import DOMAIN
 from custom_components.fleet_push.hubs.model import Field
@@ -16,6 +17,7 @@ from .conftest import SetupHub, StartHub
 from .helpers import entity_id, fixture_text, wait_for
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")  # input 2
 async def test_restart_while_the_hub_is_down_shows_the_last_known_fleet(
     hass: HomeAssistant,
     start_hub: StartHub,

@@ -79,11 +79,16 @@ BINARY_SENSORS: tuple[FleetPushBinarySensorEntityDescription, ...] = (
     ),
 )
 
+# Trackers report eight of each, wired or not: only those ever on get an entity (see
+# items_in_use), disabled by default like other raw hardware signals.
 INPUT = FleetPushBinarySensorEntityDescription(
-    key="input", translation_key="input", field=Field.INPUTS
+    key="input", translation_key="input", field=Field.INPUTS, entity_registry_enabled_default=False
 )
 OUTPUT = FleetPushBinarySensorEntityDescription(
-    key="output", translation_key="output", field=Field.OUTPUTS
+    key="output",
+    translation_key="output",
+    field=Field.OUTPUTS,
+    entity_registry_enabled_default=False,
 )
 
 
@@ -105,9 +110,8 @@ async def async_setup_entry(
 def _indexed_entities(
     coordinator: FleetPushCoordinator, device: Device
 ) -> Iterable[FleetPushEntity]:
-    """A binary sensor per input in use, and per output in use unless outputs are switches."""
-    shown = (INPUT,) if coordinator.client.output_command else (INPUT, OUTPUT)
-    for description in shown:
+    """A binary sensor per input and per output in use."""
+    for description in (INPUT, OUTPUT):
         for key, index in items_in_use(coordinator, device, description, Platform.BINARY_SENSOR):
             yield FleetPushBinarySensor(
                 coordinator, device.device_id, replace(description, key=key, index=index)
