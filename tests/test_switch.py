@@ -18,7 +18,7 @@ import pytest
 from custom_components.fleet_push.hubs.model import Field
 
 from .conftest import SetupHub, StartHub, coordinator_of
-from .helpers import entity_exists, entity_id, wait_for
+from .helpers import entity_exists, registry_id, send, wait_for, wait_for_entity
 
 
 async def switch(hass: HomeAssistant, entity: str, *, on: bool) -> None:
@@ -31,66 +31,85 @@ async def switch(hass: HomeAssistant, entity: str, *, on: bool) -> None:
     )
 
 
-@pytest.mark.usefixtures("entity_registry_enabled_by_default")
-async def test_outputs_are_switches_that_follow_the_pushed_state(
+def outputs(*on: int) -> list[bool]:
+    """A tracker's eight outputs with the numbered ones on."""
+    return [number in on for number in range(1, 9)]
+
+
+async def test_outputs_in_use_are_switches_that_follow_the_pushed_state(
     hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
 ) -> None:
     hub = await start_hub("navixy", devices=1)
     (tracker_id,) = hub.trackers
+    hub.trackers[tracker_id].state["outputs"] = outputs(2)
     entry = await setup_hub("navixy", hub)
     tracker = str(tracker_id)
-    await wait_for(lambda: entity_exists(hass, entry, "switch", tracker, "output_8"))
-    assert not entity_exists(hass, entry, "switch", tracker, "output_9")
-    second = entity_id(hass, entry, "switch", tracker, "output_2")
-    await wait_for(lambda: hass.states.get(second) is not None)
-    assert hass.states.get(second).state == STATE_OFF
+    second = await wait_for_entity(hass, entry, "switch", tracker, "output_2")
+    assert hass.states.get(second).state == STATE_ON
     assert hass.states.get(second).name == "Vehicle 1 Output 2"
+    # Only outputs in use have switches (enabled: they are in use), as they have binary sensors.
+    assert not entity_exists(hass, entry, "switch", tracker, "output_1")
+    assert entity_exists(hass, entry, "binary_sensor", tracker, "output_2")
 
     # The hub's own report decides the state.
-    hub.set_state(tracker_id, outputs=[False, True, False, False, False, False, False, False])
-    await wait_for(lambda: hass.states.get(second).state == STATE_ON)
-
-    first = entity_id(hass, entry, "switch", tracker, "output_1")
-    await switch(hass, first, on=True)
-    assert hub.trackers[tracker_id].state["outputs"][:2] == [True, True]
-    await wait_for(lambda: hass.states.get(first).state == STATE_ON)
-    await switch(hass, second, on=False)
-    assert hub.trackers[tracker_id].state["outputs"][:2] == [True, False]
+    hub.set_state(tracker_id, outputs=outputs())
     await wait_for(lambda: hass.states.get(second).state == STATE_OFF)
 
+    # An output switched on elsewhere (here by the action) gets its switch, on.
+    target = registry_id(hass, entry, tracker)
+    await send(hass, target, "set_output", parameters={"output": 1, "enable": True})
+    first = await wait_for_entity(hass, entry, "switch", tracker, "output_1")
+    await wait_for(lambda: hass.states.get(first).state == STATE_ON)
 
-@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+    await switch(hass, second, on=True)
+    assert hub.trackers[tracker_id].state["outputs"][:2] == [True, True]
+    await wait_for(lambda: hass.states.get(second).state == STATE_ON)
+    await switch(hass, first, on=False)
+    assert hub.trackers[tracker_id].state["outputs"][:2] == [False, True]
+    await wait_for(lambda: hass.states.get(first).state == STATE_OFF)
+
+
 async def test_an_offline_tracker_refuses_and_the_switch_stays(
     hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
 ) -> None:
     hub = await start_hub("navixy", devices=1)
     (tracker_id,) = hub.trackers
+    hub.trackers[tracker_id].state["outputs"] = outputs(1)
     entry = await setup_hub("navixy", hub)
-    tracker = str(tracker_id)
-    await wait_for(lambda: entity_exists(hass, entry, "switch", tracker, "output_1"))
-    first = entity_id(hass, entry, "switch", tracker, "output_1")
-    await wait_for(lambda: hass.states.get(first) is not None)
+    first = await wait_for_entity(hass, entry, "switch", str(tracker_id), "output_1")
 
     hub.set_online(tracker_id, False)
     with pytest.raises(HomeAssistantError) as offline:
-        await switch(hass, first, on=True)
+        await switch(hass, first, on=False)
     assert offline.value.translation_key == "command_failed"
     assert offline.value.code == 213  # type: ignore[attr-defined]
     assert str(offline.value) == "Vehicle 1 did not carry out set_output: Device is offline"
-    assert hub.trackers[tracker_id].state["outputs"][0] is False
-    assert hass.states.get(first).state == STATE_OFF
+    assert hub.trackers[tracker_id].state["outputs"][0] is True
+    assert hass.states.get(first).state == STATE_ON
 
 
-async def test_output_switches_are_disabled_until_wanted(
+async def test_a_switch_stays_once_its_output_was_used(
     hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
 ) -> None:
     hub = await start_hub("navixy", devices=1)
     (tracker_id,) = hub.trackers
+    hub.trackers[tracker_id].state["outputs"] = outputs(3)
     entry = await setup_hub("navixy", hub)
     tracker = str(tracker_id)
-    await wait_for(lambda: entity_exists(hass, entry, "switch", tracker, "output_1"))
-    first = er.async_get(hass).async_get(entity_id(hass, entry, "switch", tracker, "output_1"))
-    assert first.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+    third = await wait_for_entity(hass, entry, "switch", tracker, "output_3")
+    hub.set_state(tracker_id, outputs=outputs())
+    await wait_for(lambda: hass.states.get(third).state == STATE_OFF)
+
+    # After a restart the output is off, and the entity registry remembers it was in use.
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await wait_for(lambda: hass.states.get(third) is not None)
+    await wait_for(lambda: hass.states.get(third).state == STATE_OFF)
+    switches = [
+        entity.unique_id
+        for entity in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
+        if entity.domain == "switch"
+    ]
+    assert switches == [f"{entry.unique_id}_{tracker}_output_3"]
 
 
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")

@@ -1,4 +1,4 @@
-"""Switches: one per output of a device whose hub can set outputs (a tracker's relays)."""
+"""Switches: one per output in use of a device whose hub can set outputs (a tracker's relays)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,17 @@ from homeassistant.components.switch import (
     SwitchEntity,
     SwitchEntityDescription,
 )
+from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import FleetPushConfigEntry, FleetPushCoordinator
-from .entity import FleetPushEntity, FleetPushEntityDescription, async_add_fleet_entities
+from .entity import (
+    FleetPushEntity,
+    FleetPushEntityDescription,
+    async_add_fleet_entities,
+    items_in_use,
+)
 from .fleet import Device
 from .hubs.model import Field
 from .services import async_send_command
@@ -37,8 +43,6 @@ OUTPUT = FleetPushSwitchEntityDescription(
     translation_key="output",
     field=Field.OUTPUTS,
     device_class=SwitchDeviceClass.SWITCH,
-    # Outputs drive what is wired to them (an engine relay, say): enable the ones in use.
-    entity_registry_enabled_default=False,
 )
 
 
@@ -47,23 +51,21 @@ async def async_setup_entry(
     entry: FleetPushConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add a switch per output, now and as devices report outputs."""
+    """Add a switch per output in use, now and as devices report outputs on."""
     async_add_fleet_entities(entry, async_add_entities, _switches)
 
 
 def _switches(coordinator: FleetPushCoordinator, device: Device) -> Iterable[FleetPushEntity]:
     command = coordinator.client.output_command
-    outputs = device.values.get(Field.OUTPUTS)
-    if command is None or not OUTPUT.exists_for(device):
+    if command is None:
         return []
-    # Every output, used or not: a relay has to be switchable before its first use.
     return [
         FleetPushSwitch(
             coordinator,
             device.device_id,
-            replace(OUTPUT, key=f"{OUTPUT.key}_{index + 1}", index=index, command=command),
+            replace(OUTPUT, key=key, index=index, command=command),
         )
-        for index in range(len(outputs) if isinstance(outputs, tuple) else 0)
+        for key, index in items_in_use(coordinator, device, OUTPUT, Platform.SWITCH)
     ]
 
 
