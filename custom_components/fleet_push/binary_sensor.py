@@ -82,7 +82,10 @@ BINARY_SENSORS: tuple[FleetPushBinarySensorEntityDescription, ...] = (
 # Trackers report eight of each, wired or not: only those ever on get an entity (see
 # items_in_use), disabled by default like other raw hardware signals.
 INPUT = FleetPushBinarySensorEntityDescription(
-    key="input", translation_key="input", field=Field.INPUTS, entity_registry_enabled_default=False
+    key="input",
+    translation_key="input",
+    field=Field.INPUTS,
+    entity_registry_enabled_default=False,
 )
 OUTPUT = FleetPushBinarySensorEntityDescription(
     key="output",
