@@ -380,21 +380,15 @@ class FleetPushCoordinator:
         self._coalescer.forget(device_id)
         if device_id == HUB_DEVICE_ID or self.devices.pop(device_id, None) is None:
             return
-        registry = dr.async_get(self.hass)
-        entry = registry.async_get_device_by_identifier(
-            registry_identifier(device_id), self.config_entry.entry_id
-        )
-        if entry is not None:
-            registry.async_remove_device(entry.id)
+        if (entry := self.registry_device(device_id)) is not None:
+            dr.async_get(self.hass).async_remove_device(entry.id)
         self._device_listeners.pop(device_id, None)
         self._device_infos.pop(device_id, None)
         self._store.schedule_save(self.hub_info, self.devices)
 
     def _fire_notice(self, notice: HubNotice) -> None:
         device_id = notice.device_id if notice.device_id in self.devices else HUB_DEVICE_ID
-        registry_entry = dr.async_get(self.hass).async_get_device_by_identifier(
-            registry_identifier(device_id), self.config_entry.entry_id
-        )
+        registry_entry = self.registry_device(device_id)
         self.hass.bus.async_fire(
             EVENT_FLEET_PUSH,
             {
@@ -437,10 +431,9 @@ class FleetPushCoordinator:
     def _build_device_info(self, device: Device) -> DeviceInfo:
         if device.is_hub:
             return DeviceInfo(identifiers={registry_identifier(HUB_DEVICE_ID)})
-        device_id = device.device_id
         info = DeviceInfo(
-            identifiers={registry_identifier(device_id)},
-            name=device.name or device_id,
+            identifiers={registry_identifier(device.device_id)},
+            name=device.name or device.device_id,
             manufacturer=device.manufacturer,
             model=device.model,
             model_id=device.model_id,
@@ -456,12 +449,8 @@ class FleetPushCoordinator:
 
     def _update_registry_device(self, device: Device) -> None:
         self._device_infos.pop(device.device_id, None)
-        registry = dr.async_get(self.hass)
-        entry = registry.async_get_device_by_identifier(
-            registry_identifier(device.device_id), self.config_entry.entry_id
-        )
-        if entry is not None:
-            registry.async_update_device(
+        if (entry := self.registry_device(device.device_id)) is not None:
+            dr.async_get(self.hass).async_update_device(
                 entry.id,
                 name=device.name or device.device_id,
                 manufacturer=device.manufacturer,
@@ -471,6 +460,12 @@ class FleetPushCoordinator:
                 hw_version=device.hardware,
                 serial_number=device.serial,
             )
+
+    def registry_device(self, device_id: str) -> dr.DeviceEntry | None:
+        """The device registry entry of a fleet device ("" for the hub), if it has one."""
+        return dr.async_get(self.hass).async_get_device_by_identifier(
+            registry_identifier(device_id), self.config_entry.entry_id
+        )
 
     def is_live_device(self, identifiers: set[tuple[str, str]]) -> bool:
         """Whether a registry device is the hub or a device the hub still reports."""

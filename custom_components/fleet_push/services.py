@@ -18,7 +18,6 @@ from homeassistant.core import (
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import (
     config_validation as cv,
-    device_registry as dr,
     service,
 )
 import orjson
@@ -101,9 +100,7 @@ async def async_send_command(
 
 def _device_name(coordinator: FleetPushCoordinator, device_id: str) -> str:
     """The name a user knows a device by: theirs, the hub's, or its id."""
-    entry = dr.async_get(coordinator.hass).async_get_device_by_identifier(
-        registry_identifier(device_id), coordinator.config_entry.entry_id
-    )
+    entry = coordinator.registry_device(device_id)
     renamed = entry.name_by_user if entry is not None else None
     return renamed or coordinator.devices[device_id].name or device_id
 
