@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 import math
 from typing import Any, override
@@ -11,8 +10,13 @@ from homeassistant.components.device_tracker import TrackerEntity, TrackerEntity
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import FleetPushConfigEntry, FleetPushCoordinator
-from .entity import FleetPushEntity, FleetPushEntityDescription, async_add_fleet_entities
+from .coordinator import FleetPushConfigEntry
+from .entity import (
+    FleetPushEntity,
+    FleetPushEntityDescription,
+    async_add_fleet_entities,
+    described_entities,
+)
 from .fleet import POSITION, Device
 from .hubs.model import Position
 
@@ -49,12 +53,9 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a tracker for every device with a position, now and as positions appear."""
-
-    def factory(coordinator: FleetPushCoordinator, device: Device) -> Iterable[FleetPushEntity]:
-        if LOCATION.exists_for(device):
-            yield FleetPushTracker(coordinator, device.device_id, LOCATION)
-
-    async_add_fleet_entities(entry, async_add_entities, factory)
+    async_add_fleet_entities(
+        entry, async_add_entities, described_entities((LOCATION,), FleetPushTracker)
+    )
 
 
 def _valid(position: Position | None) -> Position | None:

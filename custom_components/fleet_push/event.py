@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import override
 
@@ -11,8 +10,13 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import FleetPushConfigEntry, FleetPushCoordinator
-from .entity import FleetPushEntity, FleetPushEntityDescription, async_add_fleet_entities
+from .coordinator import FleetPushConfigEntry
+from .entity import (
+    FleetPushEntity,
+    FleetPushEntityDescription,
+    async_add_fleet_entities,
+    described_entities,
+)
 from .fleet import Device
 from .hubs.model import HubNotice
 
@@ -62,13 +66,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add an event entity per device and channel, now and as channels appear."""
-
-    def factory(coordinator: FleetPushCoordinator, device: Device) -> Iterable[FleetPushEntity]:
-        for description in EVENTS:
-            if description.exists_for(device):
-                yield FleetPushEvent(coordinator, device.device_id, description)
-
-    async_add_fleet_entities(entry, async_add_entities, factory)
+    async_add_fleet_entities(entry, async_add_entities, described_entities(EVENTS, FleetPushEvent))
 
 
 class FleetPushEvent(FleetPushEntity, EventEntity):
