@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterator, Mapping
-from datetime import UTC, datetime
 import functools
 import itertools
 import logging
@@ -30,6 +29,7 @@ from .model import (
     HubUpdate,
     Value,
 )
+from .values import ms_time
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -432,7 +432,7 @@ def _user_update(data: Mapping[str, Any], version: str | None = None) -> HubUpda
         field: _count(data[key]) for field, key in _USER_COUNTS.items() if key in data
     }
     if "overdue_time" in data:
-        values[Field.LICENCE_EXPIRES] = _ms_time(data["overdue_time"])
+        values[Field.LICENCE_EXPIRES] = ms_time(data["overdue_time"])
     return HubUpdate(
         version=version,
         values=values,
@@ -445,16 +445,6 @@ def _count(value: Any) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         return None
     return value
-
-
-def _ms_time(value: Any) -> datetime | None:
-    """Milliseconds since the epoch; 0 (never set) and nonsense are unknown."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        return None
-    try:
-        return datetime.fromtimestamp(value / 1000, UTC)
-    except OverflowError, OSError, ValueError:
-        return None
 
 
 CLIENT = IMouseClient

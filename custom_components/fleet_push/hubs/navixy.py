@@ -39,7 +39,7 @@ from .model import (
     Position,
     Value,
 )
-from .values import are_flags, is_number
+from .values import are_flags, as_number
 
 DEFAULT_URL: Final = "https://api.eu.navixy.com/v2"
 MANUFACTURER: Final = "Navixy"
@@ -95,13 +95,8 @@ class _RestTimeout(CannotConnect):
     """A REST call got no answer in time."""
 
 
-def _number(value: Any) -> int | float | None:
-    """A JSON number, or None for anything else (booleans included)."""
-    return value if is_number(value) else None
-
-
 def _float(value: Any) -> float | None:
-    number = _number(value)
+    number = as_number(value)
     return None if number is None else float(number)
 
 
@@ -127,16 +122,16 @@ _STATE_FIELDS: _Reader = (
     ("connection_status", Field.ONLINE, _online),
     ("movement_status", Field.MOVING, _moving),
     ("ignition", Field.IGNITION, _flag),
-    ("battery_level", Field.BATTERY, _number),
+    ("battery_level", Field.BATTERY, as_number),
     ("inputs", Field.INPUTS, _flags),
     ("outputs", Field.OUTPUTS, _flags),
 )
 _GPS_FIELDS: _Reader = (
-    ("speed", Field.SPEED, _number),
-    ("alt", Field.ALTITUDE, _number),
-    ("signal_level", Field.GPS_SIGNAL, _number),
+    ("speed", Field.SPEED, as_number),
+    ("alt", Field.ALTITUDE, as_number),
+    ("signal_level", Field.GPS_SIGNAL, as_number),
 )
-_GSM_FIELDS: _Reader = (("signal_level", Field.GSM_SIGNAL, _number),)
+_GSM_FIELDS: _Reader = (("signal_level", Field.GSM_SIGNAL, as_number),)
 
 
 def _read_fields(source: Mapping[str, Any], fields: _Reader, values: dict[Field, Value]) -> None:

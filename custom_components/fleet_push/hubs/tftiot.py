@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
 import hashlib
 import logging
 import re
@@ -34,7 +33,7 @@ from .model import (
     Position,
     Value,
 )
-from .values import is_int, is_number
+from .values import as_number, is_int, is_number, ms_time
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -396,7 +395,7 @@ class TftIotClient(HubClient):
             self._report(data, imei)
 
     def _on_message_pass(self, frame: dict[str, Any]) -> None:
-        date = _ms_time(frame.get("date"))
+        date = ms_time(frame.get("date"))
         attributes: dict[str, Any] = {"message": _text(frame.get("message"))}
         if date is not None:
             attributes["date"] = date.isoformat()
@@ -461,7 +460,7 @@ class TftIotClient(HubClient):
         if number in (0, previous):
             return None
         attributes: dict[str, Any] = {"number": number, "message": None}
-        if (date := _ms_time(status.get("date"))) is not None:
+        if (date := ms_time(status.get("date"))) is not None:
             attributes["date"] = date.isoformat()
         return HubNotice(CHANNEL_ALARM, "alarm", device_id=imei, attributes=attributes)
 
@@ -510,27 +509,13 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _ms_time(value: Any) -> datetime | None:
-    """Milliseconds since the epoch as an aware UTC time; 0 and junk are unknown."""
-    if not is_number(value) or value <= 0:
-        return None
-    try:
-        return datetime.fromtimestamp(value / 1000, UTC)
-    except OverflowError, OSError, ValueError:
-        return None
-
-
 def _flag(value: Any) -> bool | None:
     return bool(value) if value in (0, 1) and not isinstance(value, float) else None
 
 
-def _number(value: Any) -> float | int | None:
-    return value if is_number(value) else None
-
-
 def _signal(value: Any) -> int | None:
     """network_signal as a percentage of the modem's 0-31 scale; -999 (and 99) mean unknown."""
-    number = _number(value)
+    number = as_number(value)
     if number is None or not 0 <= number <= CSQ_MAX:
         return None
     return round(number * 100 / CSQ_MAX)
@@ -556,11 +541,11 @@ def _bits(value: Any) -> tuple[bool, ...] | None:
 _VALUES: Final[tuple[tuple[Field, str, Callable[[Any], Value]], ...]] = (
     (Field.ONLINE, "online", _flag),
     (Field.IGNITION, "acc", _flag),
-    (Field.BATTERY, "battery_voltage_percent", _number),
-    (Field.BATTERY_VOLTAGE, "battery_voltage", _number),
-    (Field.EXTERNAL_VOLTAGE, "external_power_voltage", _number),
-    (Field.SPEED, "speed", _number),
-    (Field.SATELLITES, "satellite_count", _number),
+    (Field.BATTERY, "battery_voltage_percent", as_number),
+    (Field.BATTERY_VOLTAGE, "battery_voltage", as_number),
+    (Field.EXTERNAL_VOLTAGE, "external_power_voltage", as_number),
+    (Field.SPEED, "speed", as_number),
+    (Field.SATELLITES, "satellite_count", as_number),
     (Field.GSM_SIGNAL, "network_signal", _signal),
     (Field.MILEAGE, "mileage", _kilometres),
     (Field.INPUTS, "input", _bits),
@@ -598,10 +583,10 @@ def _position(status: dict[str, Any]) -> Position | None:
     return Position(
         latitude=float(lat),
         longitude=float(lng),
-        time=_ms_time(status.get("location_date")),
-        speed=_number(status.get("speed")),
-        heading=_number(status.get("azimuth")),
-        altitude=_number(status.get("altitude")),
+        time=ms_time(status.get("location_date")),
+        speed=as_number(status.get("speed")),
+        heading=as_number(status.get("azimuth")),
+        altitude=as_number(status.get("altitude")),
     )
 
 

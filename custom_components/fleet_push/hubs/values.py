@@ -1,7 +1,8 @@
-"""Type checks every client needs on decoded JSON (where True is an int, but not a number)."""
+"""Type checks and conversions every client needs on decoded JSON (True is an int, not a number)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, TypeGuard
 
 _NUMBER_TYPES = frozenset({int, float})
@@ -20,3 +21,18 @@ def is_number(value: Any) -> TypeGuard[int | float]:
 def are_flags(value: Any, limit: int) -> TypeGuard[list[bool]]:
     """A JSON list of at most `limit` booleans."""
     return type(value) is list and len(value) <= limit and set(map(type, value)) <= {bool}
+
+
+def as_number(value: Any) -> int | float | None:
+    """A JSON number, or None for anything else (booleans included)."""
+    return value if is_number(value) else None
+
+
+def ms_time(value: Any) -> datetime | None:
+    """Milliseconds since the epoch as an aware UTC time; 0 (never set) and junk are unknown."""
+    if not is_number(value) or value <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(value / 1000, UTC)
+    except OverflowError, OSError, ValueError:
+        return None
