@@ -75,11 +75,18 @@ class HubSimulator:
         port: int = 0,
         event_rate: float = 0.0,
         seed: int = 1,
+        answer_pings: bool = True,
     ) -> None:
-        """Make a fleet of `devices`; events per second per device with event_rate."""
+        """Make a fleet of `devices`; events per second per device with event_rate.
+
+        answer_pings=False plays a server that ignores WebSocket pings (RFC 6455 says answer).
+        """
         self.host = host
         self.port = port
         self.event_rate = event_rate
+        self.answer_pings = answer_pings
+        self.accepted = 0
+        """How many WebSocket connections were accepted since the start."""
         self.random = random.Random(seed)  # noqa: S311 - a simulation, not cryptography
         self.silent = False
         self.credentials_revoked = False
@@ -207,11 +214,12 @@ class HubSimulator:
         conn = Connection(self, ws)
         conn.state["query"] = dict(request.query)
         self.connections.add(conn)
+        self.accepted += 1
         try:
             await self.on_connect(conn)
             async for msg in ws:
                 if msg.type is WSMsgType.PING:
-                    if not self.silent:
+                    if self.answer_pings and not self.silent:
                         await ws.pong(msg.data)
                 elif msg.type is WSMsgType.TEXT:
                     if self.silent:

@@ -14,6 +14,7 @@ import aiohttp
 
 from .errors import CannotConnect, CommandFailed, HubError, InvalidAuth, SessionClosed
 from .model import HubInfo, HubMessage
+from .redact import redact
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -38,14 +39,18 @@ async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
 
 @dataclass(slots=True)
 class Timing:
-    """How a client keeps its connection alive and notices a dead one (seconds)."""
+    """How a client keeps its connection alive and notices a dead one (seconds).
+
+    Nothing here assumes the hub talks on its own: a quiet hub is asked (a WebSocket ping,
+    and the client's probe request where it has one) and is dead only when it does not answer.
+    """
 
     keepalive_interval: float | None = None
     """Send the hub's keep-alive text this often (None: the hub has none)."""
     ws_heartbeat: float | None = None
-    """WebSocket ping interval; the pong must come within half of it."""
+    """Ping a hub that was quiet this long; it must answer (anything) within half of it."""
     silence_timeout: float | None = None
-    """Give up on a connection that sent nothing for this long."""
+    """Last resort: give up after this long without a frame, unless the hub answers pings."""
 
 
 @dataclass(slots=True)
@@ -101,7 +106,13 @@ class HubClient(ABC):
         self._refresh_task: asyncio.Task[None] | None = None
         self._refresh_again = False
         self._end_error: HubError | None = None
-        self._last_frame = self._last_sent = self._last_refresh = 0.0
+        self._heard = self._last_sent = self._last_refresh = 0.0
+        self._last_ping: float | None = None
+        self._answers_pings = False
+        """Whether the hub answered a ping on this connection: then pongs decide liveness."""
+        self._probed = False
+        """Whether the probe went with the last ping: then its silence is fatal too."""
+        self._probe_task: asyncio.Task[None] | None = None
         self._last_on_demand_refresh = -ON_DEMAND_REFRESH_INTERVAL
 
     @classmethod
@@ -174,6 +185,19 @@ class HubClient(ABC):
         """Parse one binary frame; most hubs send none."""
         self.drop("binary")
 
+    async def probe(self) -> None:
+        """Ask the hub something it must answer: liveness that needs no pong; None if it can't.
+
+        Sent together with the WebSocket ping to a quiet hub; any frame it brings back counts as
+        an answer. Hubs without such a request keep this default.
+        """
+        raise NotImplementedError
+
+    @property
+    def can_probe(self) -> bool:
+        """Whether this client has a probe request."""
+        return type(self).probe is not HubClient.probe
+
     async def send_command(
         self,
         device_id: str,
@@ -226,17 +250,15 @@ class HubClient(ABC):
             self._reader.cancel()
 
     async def close(self) -> None:
-        """Close the connection and stop reading (and refreshing)."""
-        refresh, self._refresh_task = self._refresh_task, None
-        await cancel_and_wait(refresh)
+        """Close the connection and stop reading (refreshing and probing)."""
+        for task in (self._refresh_task, self._probe_task):
+            await cancel_and_wait(task)
+        self._refresh_task = self._probe_task = None
         reader, self._reader = self._reader, None
         await cancel_and_wait(reader)
         ws, self._ws = self._ws, None
         if ws is not None:
             await ws.close()
-            # aiohttp re-arms its ping timer when the hub's close reply arrives after a
-            # session ended mid-stream; a closed socket needs no pings.
-            ws._cancel_heartbeat()  # noqa: SLF001
         self._fail_pending(CannotConnect("connection closed"))
 
     # --- for subclasses ---
@@ -247,9 +269,10 @@ class HubClient(ABC):
         self._listener(message)
 
     def drop(self, reason: str, detail: object = None) -> None:
-        """Count a frame or item that was skipped, and say why at debug level."""
+        """Count a frame or item that was skipped, and say why at debug level (secrets hidden)."""
         self.stats.dropped[reason] += 1
-        _LOGGER.debug("%s: skipped a frame (%s) %.200r", self.kind, reason, detail)
+        if _LOGGER.isEnabledFor(logging.DEBUG):
+            _LOGGER.debug("%s: skipped a frame (%s) %.200r", self.kind, reason, redact(detail))
 
     async def open_websocket(
         self, url: str, *, ssl: bool = True, headers: Mapping[str, str] | None = None
@@ -261,10 +284,9 @@ class HubClient(ABC):
                 url,
                 ssl=ssl,
                 headers=headers,
-                heartbeat=self.timing.ws_heartbeat,
                 max_msg_size=self.max_msg_size,
                 timeout=aiohttp.ClientWSTimeout(ws_close=10.0),
-                autoping=True,
+                autoping=False,  # pongs are answers the liveness check counts (_read_frames)
             )
         except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as err:
             raise CannotConnect(f"cannot open {self.kind} WebSocket: {type(err).__name__}") from err
@@ -293,7 +315,9 @@ class HubClient(ABC):
         except TimeoutError as err:
             raise CommandFailed("the hub did not answer in time", code="timeout") from err
         finally:
-            self._pending.pop(key, None)
+            if self._pending.get(key) is future:
+                del self._pending[key]
+            _settle(future)
 
     async def _await_reply(self, future: asyncio.Future[Any]) -> Any:
         """Wait for a reply, or for the connection to end first."""
@@ -321,7 +345,7 @@ class HubClient(ABC):
         future = self._pending.get(key)
         if future is None or future.done():
             return False
-        future.set_exception(error)
+        _fail(future, error)
         return True
 
     # --- the read loop ---
@@ -335,35 +359,43 @@ class HubClient(ABC):
 
     async def _read_frames(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         loop = asyncio.get_running_loop()
-        self._last_frame = self._last_sent = self._last_refresh = loop.time()
+        self._heard = self._last_sent = self._last_refresh = loop.time()
+        self._last_ping = None
+        self._answers_pings = self._probed = False
+        if self.timing.ws_heartbeat:  # learn at once whether this hub answers pings
+            self._last_ping = self._heard
+            await self._send_control(ws.ping(b"fleet_push"))
         while True:
             wait = await self._keep_alive(loop.time())
             try:
                 msg = await ws.receive(timeout=wait)
             except TimeoutError:
                 continue
-            self._last_frame = loop.time()
-            if msg.type is aiohttp.WSMsgType.TEXT:
-                self._guarded(self.handle_text, msg.data)
-            elif msg.type is aiohttp.WSMsgType.BINARY:
-                self._guarded(self.handle_binary, msg.data)
-            elif msg.type in (
-                aiohttp.WSMsgType.CLOSE,
-                aiohttp.WSMsgType.CLOSING,
-                aiohttp.WSMsgType.CLOSED,
-            ):
-                raise CannotConnect(f"the hub closed the connection ({ws.close_code})")
-            elif msg.type is aiohttp.WSMsgType.ERROR:
-                raise CannotConnect(f"connection error: {type(msg.data).__name__}")
+            self._heard = loop.time()
+            match msg.type:
+                case aiohttp.WSMsgType.TEXT:
+                    self._guarded(self.handle_text, msg.data)
+                case aiohttp.WSMsgType.BINARY:
+                    self._guarded(self.handle_binary, msg.data)
+                case aiohttp.WSMsgType.PING:
+                    await self._send_control(ws.pong(msg.data))
+                case aiohttp.WSMsgType.PONG:
+                    self._answers_pings = True
+                case aiohttp.WSMsgType.CLOSE | aiohttp.WSMsgType.CLOSING | aiohttp.WSMsgType.CLOSED:
+                    raise CannotConnect(f"the hub closed the connection ({ws.close_code})")
+                case aiohttp.WSMsgType.ERROR:
+                    raise CannotConnect(f"connection error: {type(msg.data).__name__}")
 
     async def _keep_alive(self, now: float) -> float | None:
-        """Do what is due (keep-alive, periodic refresh, silence check); seconds to wait."""
+        """Do what is due (keep-alive, liveness, periodic refresh); seconds to wait."""
         timing = self.timing
         deadlines = []
-        if timing.silence_timeout:
-            if now - self._last_frame >= timing.silence_timeout:
-                raise CannotConnect("the hub went silent")
-            deadlines.append(self._last_frame + timing.silence_timeout)
+        if timing.ws_heartbeat:
+            deadlines.append(await self._check_liveness(now, timing.ws_heartbeat))
+        if timing.silence_timeout and not self._answers_pings:
+            if now - self._heard >= timing.silence_timeout:
+                raise CannotConnect(f"the hub went silent for {timing.silence_timeout:g} s")
+            deadlines.append(self._heard + timing.silence_timeout)
         if self.keepalive_text and timing.keepalive_interval:
             if now - self._last_sent >= timing.keepalive_interval:
                 await self.send_text(self.keepalive_text)
@@ -375,6 +407,46 @@ class HubClient(ABC):
                 self._last_refresh = now
             deadlines.append(self._last_refresh + self.refresh_interval)
         return max(min(deadlines) - now, 0.0) if deadlines else None
+
+    async def _check_liveness(self, now: float, interval: float) -> float:
+        """Ask a hub that was quiet `interval` s; raise when it leaves the question unanswered.
+
+        An unanswered ping is fatal once the hub has shown it answers pings, or when the probe
+        went along with it; a hub that never answers pings is judged by silence_timeout alone.
+        """
+        asked = self._last_ping
+        if asked is not None and asked >= self._heard:
+            answer_by = asked + interval / 2
+            if now < answer_by:
+                return answer_by
+            if self._answers_pings or self._probed:
+                raise CannotConnect(f"the hub did not answer for {now - self._heard:.1f} s")
+        due = max(self._heard, asked or self._heard) + interval
+        if now < due:
+            return due
+        self._last_ping = now
+        if self._ws is not None:
+            await self._send_control(self._ws.ping(b"fleet_push"))
+        self._probed = self.can_probe
+        if self._probed and (self._probe_task is None or self._probe_task.done()):
+            self._probe_task = asyncio.get_running_loop().create_task(
+                self._run_probe(), name=f"fleet_push {self.kind} probe"
+            )
+        return now + interval / 2
+
+    async def _run_probe(self) -> None:
+        """Send the probe; its reply (or error reply) is heard by the read loop."""
+        try:
+            await self.probe()
+        except HubError as err:
+            self.drop("probe_failed", type(err).__name__)
+
+    async def _send_control(self, sending: Any) -> None:
+        """Send a ping or pong; a socket that cannot take it ends at the next read."""
+        try:
+            await sending
+        except (aiohttp.ClientError, ConnectionError, RuntimeError) as err:
+            raise CannotConnect("send failed") from err
 
     def _guarded[T](self, handler: Callable[[T], None], data: T) -> None:
         """Run a frame handler; a bad frame is counted, never fatal."""
@@ -389,5 +461,19 @@ class HubClient(ABC):
     def _fail_pending(self, error: Exception) -> None:
         for future in self._pending.values():
             if not future.done():
-                future.set_exception(error)
+                _fail(future, error)
         self._pending.clear()
+
+
+def _fail(future: asyncio.Future[Any], error: Exception) -> None:
+    """Fail a request's future; marked retrieved, as its waiter may be gone (an unload)."""
+    future.set_exception(error)
+    future.exception()
+
+
+def _settle(future: asyncio.Future[Any]) -> None:
+    """Leave nothing unretrieved behind a request that ended (cancelled, timed out)."""
+    if not future.done():
+        future.cancel()
+    elif not future.cancelled():
+        future.exception()
