@@ -93,7 +93,7 @@ class FleetPushCoordinator:
         self.hub_registry_id: str | None = None
         session = async_get_clientsession(hass, verify_ssl=entry.data.get(CONF_VERIFY_SSL, True))
         self.client: HubClient = client_class(self.kind).from_config(
-            session, self._handle_message, entry.data
+            session, self._handle_message, {**entry.data, **entry.options}
         )
         self._device_listeners: defaultdict[str, dict[DeviceListener, frozenset[str]]] = (
             defaultdict(dict)
@@ -127,6 +127,7 @@ class FleetPushCoordinator:
         entry.async_on_unload(
             self.hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, self._async_on_stop)
         )
+        entry.async_on_unload(entry.add_update_listener(self._async_options_updated))
         entry.async_on_unload(self._cancel_grace_timer)
         entry.async_on_unload(self._coalescer.cancel)
         entry.async_create_background_task(
@@ -157,6 +158,12 @@ class FleetPushCoordinator:
         """Close the connection and save the fleet (on unload)."""
         await self.client.close()
         await self._store.async_save(self.hub_info, self.devices)
+
+    async def _async_options_updated(
+        self, _hass: HomeAssistant, entry: FleetPushConfigEntry
+    ) -> None:
+        """Options apply at once: the coordinator reads its own live, the client is told."""
+        self.client.apply_options(entry.options)
 
     async def _async_on_stop(self, _event: Event) -> None:
         await self.client.close()

@@ -132,6 +132,9 @@ class HubClient(ABC):
     def settings(cls, config: Mapping[str, Any]) -> dict[str, Any]:
         """The constructor's keyword arguments for a config entry's data."""
 
+    def apply_options(self, options: Mapping[str, Any]) -> None:  # noqa: B027 - optional
+        """Take changed options (the same keys as in from_config) without reconnecting."""
+
     @classmethod
     def normalize_config(cls, user_input: Mapping[str, Any]) -> dict[str, Any]:
         """What a config entry stores for this input (a hash, say, instead of a password)."""
