@@ -17,6 +17,7 @@ from syrupy.assertion import SnapshotAssertion
 import custom_components.fleet_push  # noqa: F401
 from custom_components.fleet_push.const import CONF_HUB_KIND, DOMAIN
 from custom_components.fleet_push.coordinator import FleetPushCoordinator
+from custom_components.fleet_push.migration import CURRENT_VERSION
 
 from .simulator import simulator_class
 from .simulator.base import HubSimulator
@@ -119,6 +120,7 @@ def setup_hub(hass: HomeAssistant) -> SetupHub:
             data=data,
             options=options or {},
             unique_id=unique_id or hub_unique_id,
+            version=CURRENT_VERSION,
         )
         entry.add_to_hass(hass)
         result = await hass.config_entries.async_setup(entry.entry_id)

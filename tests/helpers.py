@@ -12,7 +12,7 @@ from homeassistant.helpers import device_registry as dr, entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.fleet_push.const import DOMAIN
-from custom_components.fleet_push.coordinator import registry_identifier
+from custom_components.fleet_push.identity import device_identifier, entity_unique_id, hub_scope
 from custom_components.fleet_push.services import SERVICE_SEND_COMMAND
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -34,7 +34,7 @@ def entity_id(
     hass: HomeAssistant, entry: MockConfigEntry, platform: str, device_id: str, key: str
 ) -> str:
     """The entity id of one FleetPush entity, by its device and description key."""
-    unique_id = f"{entry.unique_id}_{device_id or 'hub'}_{key}"
+    unique_id = entity_unique_id(hub_scope(entry), device_id, key)
     found = er.async_get(hass).async_get_entity_id(platform, DOMAIN, unique_id)
     assert found is not None, unique_id
     return found
@@ -44,7 +44,7 @@ def entity_exists(
     hass: HomeAssistant, entry: MockConfigEntry, platform: str, device_id: str, key: str
 ) -> bool:
     """Whether a FleetPush entity has been created."""
-    unique_id = f"{entry.unique_id}_{device_id or 'hub'}_{key}"
+    unique_id = entity_unique_id(hub_scope(entry), device_id, key)
     return er.async_get(hass).async_get_entity_id(platform, DOMAIN, unique_id) is not None
 
 
@@ -70,7 +70,7 @@ def state_of(
 def device_of(hass: HomeAssistant, entry: MockConfigEntry, device_id: str) -> dr.DeviceEntry | None:
     """The registry device of a fleet device ("" for the hub)."""
     return dr.async_get(hass).async_get_device_by_identifier(
-        registry_identifier(device_id), entry.entry_id
+        device_identifier(hub_scope(entry), device_id), entry.entry_id
     )
 
 

@@ -24,7 +24,7 @@ from custom_components.fleet_push.const import CONF_GRACE_PERIOD
 from custom_components.fleet_push.hubs.connection import Timing
 from custom_components.fleet_push.hubs.imouse import IMouseClient
 
-from .conftest import SetupHub, StartHub
+from .conftest import SetupHub, StartHub, coordinator_of
 from .helpers import entity_id, wait_for
 
 LOST = "Lost connection to"
@@ -64,7 +64,7 @@ async def test_hub_restart_reconnects_and_resynchronizes(
     await wait_for(
         lambda: (
             dr.async_get(hass).async_get_device_by_identifier(
-                coordinator.registry_identifier(second), entry.entry_id
+                coordinator_of(entry).identifier(second), entry.entry_id
             )
             is None
         )
@@ -137,10 +137,10 @@ async def test_user_can_remove_only_stale_devices(
     (phone,) = hub.devices
     registry = dr.async_get(hass)
     live = registry.async_get_device_by_identifier(
-        coordinator.registry_identifier(phone), entry.entry_id
+        coordinator_of(entry).identifier(phone), entry.entry_id
     )
     stale = registry.async_get_or_create(
-        config_entry_id=entry.entry_id, identifiers={coordinator.registry_identifier("gone")}
+        config_entry_id=entry.entry_id, identifiers={coordinator_of(entry).identifier("gone")}
     )
     client = await hass_ws_client(hass)
 

@@ -13,17 +13,10 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from custom_components.fleet_push.const import CONF_HUB_KIND, DOMAIN, EVENT_FLEET_PUSH
 
 from .conftest import SetupHub, StartHub
-from .helpers import device_of, entity_id, fixture_text, state_of, wait_for
+from .helpers import device_of, entity_exists, entity_id, fixture_text, state_of, wait_for
 
 DOC_NOTIFICATION = "protocols_notification_insert_push.json"
 """protocols.md's notification/insert push: dev-1 at 50.45, 30.52 with 87 % battery."""
-
-
-def entity_exists(
-    hass: HomeAssistant, entry: MockConfigEntry, platform: str, device: str, key: str
-) -> bool:
-    unique_id = f"{entry.unique_id}_{device or 'hub'}_{key}"
-    return er.async_get(hass).async_get_entity_id(platform, DOMAIN, unique_id) is not None
 
 
 def reauth_sources(hass: HomeAssistant) -> list[str]:

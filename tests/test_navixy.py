@@ -12,6 +12,7 @@ from homeassistant.helpers import entity_registry as er
 import pytest
 
 from custom_components.fleet_push.const import DOMAIN
+from custom_components.fleet_push.identity import entity_unique_id, hub_scope
 
 from .conftest import SetupHub, StartHub
 from .helpers import (
@@ -137,9 +138,9 @@ async def test_an_input_gets_its_sensor_once_on_and_keeps_it(
     inputs = [
         registered.unique_id
         for registered in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
-        if "_input_" in registered.unique_id
+        if "/input_" in registered.unique_id
     ]
-    assert inputs == [f"{entry.unique_id}_{tracker}_input_3"]
+    assert inputs == [entity_unique_id(hub_scope(entry), tracker, "input_3")]
 
 
 async def test_logout_starts_reauthentication(

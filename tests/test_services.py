@@ -15,7 +15,6 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
 
 from custom_components.fleet_push.const import DOMAIN
-from custom_components.fleet_push.coordinator import registry_identifier
 
 from .conftest import SetupHub, StartHub, coordinator_of
 from .helpers import registry_id, send, wait_for
@@ -300,7 +299,7 @@ async def test_bad_targets_are_refused_before_anything_is_sent(
     )
     ghost = registry.async_get_or_create(
         config_entry_id=entry.entry_id,
-        identifiers={registry_identifier("gone")},
+        identifiers={coordinator_of(entry).identifier("gone")},
         name="Old phone",
     )
     before = len(hub.received)

@@ -16,6 +16,7 @@ from homeassistant.helpers import entity_registry as er
 import pytest
 
 from custom_components.fleet_push.hubs.model import Field
+from custom_components.fleet_push.identity import entity_unique_id, hub_scope
 
 from .conftest import SetupHub, StartHub, coordinator_of
 from .helpers import entity_exists, registry_id, send, wait_for, wait_for_entity
@@ -109,7 +110,7 @@ async def test_a_switch_stays_once_its_output_was_used(
         for entity in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
         if entity.domain == "switch"
     ]
-    assert switches == [f"{entry.unique_id}_{tracker}_output_3"]
+    assert switches == [entity_unique_id(hub_scope(entry), tracker, "output_3")]
 
 
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")

@@ -11,6 +11,7 @@ from homeassistant.helpers.typing import ConfigType
 from .const import DOMAIN
 from .coordinator import FleetPushConfigEntry, FleetPushCoordinator
 from .fleet_store import FleetStore
+from .migration import async_migrate_entry
 from .services import async_setup_services
 
 PLATFORMS = [
@@ -23,6 +24,8 @@ PLATFORMS = [
 ]
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+__all__ = ["async_migrate_entry"]
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:

@@ -40,6 +40,7 @@ from .hubs import HUB_KINDS, client_class
 from .hubs.connection import HubClient
 from .hubs.errors import HubError, InvalidAuth, SessionClosed
 from .hubs.model import HubInfo
+from .migration import CURRENT_VERSION
 
 _TEXT = selector.TextSelector()
 _SECRET = selector.TextSelector(
@@ -131,7 +132,7 @@ def _clean(user_input: Mapping[str, Any]) -> dict[str, Any]:
 class FleetPushConfigFlow(ConfigFlow, domain=DOMAIN):
     """Add a hub: a menu of kinds, then one step per kind."""
 
-    VERSION = 1
+    VERSION = CURRENT_VERSION
 
     @staticmethod
     @callback

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
+from dataclasses import replace
 from enum import Enum, auto
 import random
 from typing import Any
@@ -46,7 +47,9 @@ from .hubs.model import (
     HubUpdate,
     Position,
 )
+from .identity import HardwareClaims, device_identifier, hardware_ids, hub_scope
 from .licence import async_check_licence
+from .plausibility import plausible, plausible_values
 
 type FleetPushConfigEntry = ConfigEntry[FleetPushCoordinator]
 
@@ -73,11 +76,6 @@ def reconnect_delay(attempt: int) -> float:
     return min(RECONNECT_CAP, RECONNECT_FIRST * 2.0**attempt) * random.uniform(0.5, 1.0)  # noqa: S311
 
 
-def registry_identifier(device_id: str) -> tuple[str, str]:
-    """The device registry identifier of a fleet device or of the hub."""
-    return (DOMAIN, "hub" if device_id == HUB_DEVICE_ID else f"device:{device_id}")
-
-
 class FleetPushCoordinator:
     """Keeps one hub connection alive and the fleet it reports."""
 
@@ -86,11 +84,15 @@ class FleetPushCoordinator:
         self.hass = hass
         self.config_entry = entry
         self.kind: str = entry.data[CONF_HUB_KIND]
+        self.scope = hub_scope(entry)
+        """What every identifier and unique id of this hub starts with."""
         self.devices: dict[str, Device] = {HUB_DEVICE_ID: Device(HUB_DEVICE_ID)}
         self.hub_info: HubInfo | None = None
         self.available = False
         """Whether entities are available: connected, or lost for less than the grace period."""
         self.hub_registry_id: str | None = None
+        self.rejected: Counter[str] = Counter()
+        """Impossible values the hub reported, by field (shown in diagnostics)."""
         session = async_get_clientsession(hass, verify_ssl=entry.data.get(CONF_VERIFY_SSL, True))
         self.client: HubClient = client_class(self.kind).from_config(
             session, self._handle_message, {**entry.data, **entry.options}
@@ -104,6 +106,7 @@ class FleetPushCoordinator:
         self._grace_timer: CALLBACK_TYPE | None = None
         self._coalescer = PositionCoalescer(self._apply_device, self._crosses_zone)
         self._store = FleetStore(hass, entry.entry_id)
+        self._hardware = HardwareClaims()
 
     # --- lifecycle ---
 
@@ -152,6 +155,8 @@ class FleetPushCoordinator:
         )
         self.hub_info = hub
         self.devices.update(devices)
+        for device in devices.values():
+            self._claim_hardware(device)
         return False
 
     async def async_shutdown(self) -> None:
@@ -321,6 +326,7 @@ class FleetPushCoordinator:
     def _handle_message(self, message: HubMessage) -> None:
         match message:
             case DeviceUpdate():
+                message = plausible(message, self.rejected)
                 interval = self.config_entry.options.get(CONF_MIN_POSITION_INTERVAL, 0)
                 if interval:
                     self._coalescer.offer(message, float(interval))
@@ -343,6 +349,8 @@ class FleetPushCoordinator:
         self._dispatch(device, device.apply(update, touched), touched)
 
     def _apply_hub(self, update: HubUpdate) -> None:
+        if update.values:
+            update = replace(update, values=plausible_values(update.values, self.rejected))
         hub = self.devices[HUB_DEVICE_ID]
         touched: set[str] = set()
         self._dispatch(hub, hub.apply_hub(update, touched), touched)
@@ -352,6 +360,8 @@ class FleetPushCoordinator:
     def _dispatch(self, device: Device, change: Change, touched: set[str]) -> None:
         """Tell the registry, the platforms and exactly the entities concerned."""
         if Change.INFO in change and not device.is_hub:
+            for other in self._claim_hardware(device):
+                self._update_registry_device(self.devices[other])
             self._update_registry_device(device)
         if Change.SHAPE in change:
             for listener in tuple(self._device_added_listeners):
@@ -368,7 +378,7 @@ class FleetPushCoordinator:
             if device_id != HUB_DEVICE_ID:
                 self._remove_device(device_id)
         for update in snapshot.devices:
-            self._apply_device(update)
+            self._apply_device(plausible(update, self.rejected))
 
     def _crosses_zone(self, device_id: str, position: Position) -> bool:
         """Whether a new position puts a device in another zone than it is shown in."""
@@ -391,6 +401,8 @@ class FleetPushCoordinator:
             dr.async_get(self.hass).async_remove_device(entry.id)
         self._device_listeners.pop(device_id, None)
         self._device_infos.pop(device_id, None)
+        for other in self._hardware.forget(device_id):
+            self._update_registry_device(self.devices[other])
         self._store.schedule_save(self.hub_info, self.devices)
 
     def _fire_notice(self, notice: HubNotice) -> None:
@@ -423,7 +435,7 @@ class FleetPushCoordinator:
         )
         entry = dr.async_get(self.hass).async_get_or_create(
             config_entry_id=self.config_entry.entry_id,
-            identifiers={registry_identifier(HUB_DEVICE_ID)},
+            identifiers={self.identifier(HUB_DEVICE_ID)},
             name=self.config_entry.title,
             **known,
         )
@@ -437,9 +449,9 @@ class FleetPushCoordinator:
 
     def _build_device_info(self, device: Device) -> DeviceInfo:
         if device.is_hub:
-            return DeviceInfo(identifiers={registry_identifier(HUB_DEVICE_ID)})
+            return DeviceInfo(identifiers={self.identifier(HUB_DEVICE_ID)})
         info = DeviceInfo(
-            identifiers={registry_identifier(device.device_id)},
+            identifiers={self.identifier(device.device_id)},
             name=device.name or device.device_id,
             manufacturer=device.manufacturer,
             model=device.model,
@@ -448,8 +460,8 @@ class FleetPushCoordinator:
             hw_version=device.hardware,
             serial_number=device.serial,
         )
-        if device.mac:
-            info["connections"] = {(dr.CONNECTION_NETWORK_MAC, device.mac)}
+        if connections := self._hardware.owned_by(device.device_id):
+            info["connections"] = connections
         if self.hub_registry_id is not None:
             info["via_device_id"] = self.hub_registry_id
         return info
@@ -466,15 +478,30 @@ class FleetPushCoordinator:
                 sw_version=device.firmware,
                 hw_version=device.hardware,
                 serial_number=device.serial,
+                new_connections=self._hardware.owned_by(device.device_id),
             )
+
+    def _claim_hardware(self, device: Device) -> set[str]:
+        """Note the device's hardware ids; return the other devices that share or freed one."""
+        return self._hardware.claim(device.device_id, hardware_ids(device.mac, device.serial))
+
+    def identifier(self, device_id: str) -> tuple[str, str]:
+        """The device registry identifier of a fleet device ("" for the hub)."""
+        return device_identifier(self.scope, device_id)
 
     def registry_device(self, device_id: str) -> dr.DeviceEntry | None:
         """The device registry entry of a fleet device ("" for the hub), if it has one."""
         return dr.async_get(self.hass).async_get_device_by_identifier(
-            registry_identifier(device_id), self.config_entry.entry_id
+            self.identifier(device_id), self.config_entry.entry_id
+        )
+
+    def fleet_device_id(self, identifiers: set[tuple[str, str]]) -> str | None:
+        """The fleet device ("" for the hub) a registry device stands for, if the hub has it."""
+        return next(
+            (device_id for device_id in self.devices if self.identifier(device_id) in identifiers),
+            None,
         )
 
     def is_live_device(self, identifiers: set[tuple[str, str]]) -> bool:
         """Whether a registry device is the hub or a device the hub still reports."""
-        live = {registry_identifier(device_id) for device_id in self.devices}
-        return bool(identifiers & live)
+        return self.fleet_device_id(identifiers) is not None

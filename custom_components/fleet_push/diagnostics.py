@@ -54,6 +54,7 @@ async def async_get_config_entry_diagnostics(
             "hub": asdict(coordinator.hub_info) if coordinator.hub_info else None,
             "available": coordinator.available,
             "stats": coordinator.client.stats.as_dict(),
+            "rejected_values": dict(coordinator.rejected),
             "devices": devices,
         },
         TO_REDACT,

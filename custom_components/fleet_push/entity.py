@@ -17,6 +17,7 @@ from .const import DOMAIN
 from .coordinator import FleetPushConfigEntry, FleetPushCoordinator
 from .fleet import EXTRAS, Device
 from .hubs.model import Field, Value
+from .identity import entity_unique_id
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,7 +39,7 @@ class FleetPushEntityDescription(EntityDescription):
 
 def unique_id_of(coordinator: FleetPushCoordinator, device_id: str, key: str) -> str:
     """The unique id of a device's entity of a description key."""
-    return f"{coordinator.config_entry.unique_id}_{device_id or 'hub'}_{key}"
+    return entity_unique_id(coordinator.scope, device_id, key)
 
 
 def items_in_use(

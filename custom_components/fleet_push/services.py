@@ -24,7 +24,7 @@ import orjson
 import probatio as vol
 
 from .const import DOMAIN, LOGGER
-from .coordinator import FleetPushCoordinator, registry_identifier
+from .coordinator import FleetPushCoordinator
 from .hubs.errors import CommandFailed, HubError
 from .hubs.model import HUB_DEVICE_ID
 
@@ -167,14 +167,7 @@ def _target(hass: HomeAssistant, registry_id: str) -> _Target:
     device, entry = service.async_get_device_and_config_entry(hass, DOMAIN, registry_id)
     coordinator: FleetPushCoordinator = entry.runtime_data
     placeholders = {"device": device.name_by_user or device.name or registry_id, "hub": entry.title}
-    device_id = next(
-        (
-            known
-            for known in coordinator.devices
-            if registry_identifier(known) in device.identifiers
-        ),
-        None,
-    )
+    device_id = coordinator.fleet_device_id(device.identifiers)
     if device_id is None:
         key = "device_not_reported"
     elif device_id == HUB_DEVICE_ID:

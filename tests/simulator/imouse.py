@@ -115,7 +115,10 @@ class IMouseSimulator(HubSimulator):
             self._new_device()
 
     def _mac(self) -> str:
-        return ":".join(f"{self.random.randrange(256):02X}" for _ in range(6))
+        """A unicast MAC, as a phone's is (the multicast bit of the first octet clear)."""
+        octets = [self.random.randrange(256) for _ in range(6)]
+        octets[0] &= 0xFE
+        return ":".join(f"{octet:02X}" for octet in octets)
 
     def _new_device(
         self, *, online: bool = True, bound: bool | None = None, name: str = ""
