@@ -516,3 +516,30 @@ async def test_an_unparsable_url_or_empty_host_is_named_in_the_form(
     result = await start_flow(hass, kind)
     result = await submit(hass, result, {field: value, **others})
     assert result["errors"] == {field: "invalid_host" if field == "host" else "invalid_url"}
+
+
+@pytest.mark.parametrize("kind", ["imouse", "iclick", "navixy", "devicehive", "tftiot"])
+async def test_sign_in_and_auth_frames_echoed_back_leave_no_secret_in_the_log(
+    hass: HomeAssistant,
+    start_hub: StartHub,
+    setup_hub: SetupHub,
+    caplog: pytest.LogCaptureFixture,
+    kind: str,
+) -> None:
+    watch = SecretWatch(caplog)
+    hub = await start_hub(kind)
+    watch.add_hub(hub)
+    entry = await setup_hub(kind, hub)
+    client = coordinator_of(entry).client
+    sent = list(hub.received)
+    assert sent  # sign-in, authentication, subscriptions, requests
+    frames, dropped = client.stats.frames, sum(client.stats.dropped.values())
+
+    for frame in sent:  # as they were, inside an error, and as unparsable text
+        await hub.push(frame)
+        await hub.push({"status": "error", "error": frame, "event": "signin"})
+        await hub.push(f"#{frame}")
+    await wait_for(lambda: client.stats.frames >= frames + 3 * len(sent))
+
+    assert sum(client.stats.dropped.values()) >= dropped + len(sent)  # logged as skipped
+    watch.assert_clean()
