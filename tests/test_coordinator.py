@@ -154,7 +154,10 @@ async def test_user_can_remove_only_stale_devices(
         )
         return await client.receive_json()
 
-    assert not (await remove(live.id))["success"]
+    refused = await remove(live.id)
+    assert not refused["success"]
+    assert refused["error"]["translation_key"] == "device_still_reported"
+    assert refused["error"]["message"].startswith(f"{live.name} is still reported by ")
     assert (await remove(stale.id))["success"]
     assert registry.async_get(stale.id) is None
 

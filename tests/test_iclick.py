@@ -8,6 +8,7 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
+import pytest
 from pytest_homeassistant_custom_component.common import async_capture_events
 
 from custom_components.fleet_push.const import EVENT_FLEET_PUSH
@@ -26,6 +27,7 @@ def devices_requests(hub: object) -> int:
     return sum(json.loads(text).get("type") == "devices" for text in received)
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")  # device events
 async def test_phones_and_controller_become_devices_and_entities(
     hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
 ) -> None:
@@ -141,6 +143,7 @@ async def test_simulator_events_reach_the_entities(
     assert hass.states.get(online).state == STATE_ON
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")  # device events
 async def test_reject_and_bindchip_are_events(
     hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
 ) -> None:

@@ -155,7 +155,7 @@ async def test_simulated_status_changes_reach_the_entities(
     assert value(hass, entry, imei, "satellites") == "9"
     assert value(hass, entry, imei, "gsm_signal") == "58"  # 18 of the modem scale 0-31
     assert float(value(hass, entry, imei, "mileage")) == pytest.approx(1234.567)
-    assert hass.states.get(location).attributes["speed"] == 57.5
+    assert hass.states.get(location).attributes["speed"] == 58  # whole km/h
 
     # A fix marked invalid (latlng_valid 0) is not shown: the last valid one stays.
     tracker.valid, tracker.lat, tracker.signal = False, 10.0, -999

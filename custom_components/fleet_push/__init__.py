@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.device_registry import DeviceEntry
 from homeassistant.helpers.typing import ConfigType
@@ -57,5 +58,14 @@ async def async_remove_entry(hass: HomeAssistant, entry: FleetPushConfigEntry) -
 async def async_remove_config_entry_device(
     hass: HomeAssistant, entry: FleetPushConfigEntry, device_entry: DeviceEntry
 ) -> bool:
-    """Let the user delete a device the hub no longer reports."""
-    return not entry.runtime_data.is_live_device(device_entry.identifiers)
+    """Let the user delete a device the hub no longer reports; say why for one it still does."""
+    if not entry.runtime_data.is_live_device(device_entry.identifiers):
+        return True
+    raise HomeAssistantError(
+        translation_domain=DOMAIN,
+        translation_key="device_still_reported",
+        translation_placeholders={
+            "device": device_entry.name_by_user or device_entry.name or device_entry.id,
+            "hub": entry.title,
+        },
+    )

@@ -58,9 +58,8 @@ BINARY_SENSORS: tuple[FleetPushBinarySensorEntityDescription, ...] = (
     ),
     FleetPushBinarySensorEntityDescription(
         key="busy",
-        translation_key="busy",
+        translation_key="busy",  # "Activity: Busy / Idle" reads better than running
         field=Field.BUSY,
-        device_class=BinarySensorDeviceClass.RUNNING,
     ),
     FleetPushBinarySensorEntityDescription(
         key="usb",

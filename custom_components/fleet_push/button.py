@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import override
 
 from homeassistant.components.button import (
     ButtonDeviceClass,
@@ -17,10 +18,13 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .coordinator import FleetPushConfigEntry, FleetPushCoordinator
 from .entity import FleetPushEntity, FleetPushEntityDescription, async_add_fleet_entities
 from .fleet import Device
+from .hubs.model import Field
 from .services import async_send_command
 
 # Every press is a command to the hub: one at a time.
 PARALLEL_UPDATES = 1
+
+_ONLINE = frozenset({Field.ONLINE})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,9 +66,21 @@ def _buttons(coordinator: FleetPushCoordinator, device: Device) -> Iterable[Flee
 
 
 class FleetPushButton(FleetPushEntity, ButtonEntity):
-    """A command a device takes with one press."""
+    """A command a device takes with one press; unavailable while the device is offline."""
 
     entity_description: FleetPushButtonEntityDescription
+
+    @property
+    @override
+    def aspects(self) -> frozenset[str]:
+        """A button follows its device's Online."""
+        return _ONLINE
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Pressable only while the hub is connected and the device not reported offline."""
+        return super().available and self.device.values.get(Field.ONLINE) is not False
 
     async def async_press(self) -> None:
         """Send the client's command for this button; HomeAssistantError if it fails."""

@@ -110,9 +110,14 @@ class FleetPushTracker(FleetPushEntity, TrackerEntity):
         if position is None:
             return None
         attributes = {
-            ATTR_SPEED: position.speed,
-            ATTR_HEADING: position.heading,
-            ATTR_ALTITUDE: position.altitude,
+            ATTR_SPEED: _whole(position.speed),
+            ATTR_HEADING: _whole(position.heading),
+            ATTR_ALTITUDE: _whole(position.altitude),
             ATTR_FIX_TIME: position.time.isoformat() if position.time else None,
         }
         return {key: value for key, value in attributes.items() if value is not None} or None
+
+
+def _whole(value: float | None) -> int | None:
+    """km/h, degrees and metres as whole numbers: more digits are noise, not precision."""
+    return None if value is None or not math.isfinite(value) else round(value)

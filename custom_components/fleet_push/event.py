@@ -40,13 +40,20 @@ EVENTS: tuple[FleetPushEventEntityDescription, ...] = (
         event_types=["log", "error", "restart", "airplay", "mouse_collection", "logout"],
         entity_category=EntityCategory.DIAGNOSTIC,
     ),
+    # Rare events (a tracker blocked, a phone bound to a chip board): their entities would
+    # show "Unknown" on every device for good, so they start disabled; every event also
+    # reaches automations as fleet_push_event.
     FleetPushEventEntityDescription(
         key="lifecycle",
         translation_key="lifecycle",
         event_types=["block", "unblock", "corrupt"],
+        entity_registry_enabled_default=False,
     ),
     FleetPushEventEntityDescription(
-        key="device", translation_key="device_event", event_types=["reject", "bindchip"]
+        key="device",
+        translation_key="device_event",
+        event_types=["reject", "bindchip"],
+        entity_registry_enabled_default=False,
     ),
     FleetPushEventEntityDescription(
         key="notification", translation_key="notification", event_types=["notification"]

@@ -50,6 +50,7 @@ SENSORS: tuple[FleetPushSensorEntityDescription, ...] = (
         device_class=SensorDeviceClass.BATTERY,
         native_unit_of_measurement=PERCENTAGE,
         state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
     ),
     FleetPushSensorEntityDescription(
         key="battery_voltage",
@@ -57,6 +58,7 @@ SENSORS: tuple[FleetPushSensorEntityDescription, ...] = (
         field=Field.BATTERY_VOLTAGE,
         device_class=SensorDeviceClass.VOLTAGE,
         native_unit_of_measurement=UnitOfElectricPotential.VOLT,
+        state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
         suggested_display_precision=2,
     ),
@@ -66,6 +68,7 @@ SENSORS: tuple[FleetPushSensorEntityDescription, ...] = (
         field=Field.EXTERNAL_VOLTAGE,
         device_class=SensorDeviceClass.VOLTAGE,
         native_unit_of_measurement=UnitOfElectricPotential.VOLT,
+        state_class=SensorStateClass.MEASUREMENT,
         entity_category=EntityCategory.DIAGNOSTIC,
         suggested_display_precision=2,
     ),
@@ -74,6 +77,7 @@ SENSORS: tuple[FleetPushSensorEntityDescription, ...] = (
         field=Field.SPEED,
         device_class=SensorDeviceClass.SPEED,
         native_unit_of_measurement=UnitOfSpeed.KILOMETERS_PER_HOUR,
+        state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=0,
         # A moving vehicle's speed changes with every report: enabled, it doubles the recorded
         # state changes of a fleet, and the tracker already shows it as an attribute.
@@ -85,6 +89,7 @@ SENSORS: tuple[FleetPushSensorEntityDescription, ...] = (
         field=Field.ALTITUDE,
         device_class=SensorDeviceClass.DISTANCE,
         native_unit_of_measurement=UnitOfLength.METERS,
+        state_class=SensorStateClass.MEASUREMENT,
         entity_registry_enabled_default=False,
         suggested_display_precision=0,
     ),
@@ -94,6 +99,8 @@ SENSORS: tuple[FleetPushSensorEntityDescription, ...] = (
         entity_registry_enabled_default=False,
         field=Field.GPS_SIGNAL,
         native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
         entity_category=EntityCategory.DIAGNOSTIC,
     ),
     FleetPushSensorEntityDescription(
@@ -102,6 +109,8 @@ SENSORS: tuple[FleetPushSensorEntityDescription, ...] = (
         entity_registry_enabled_default=False,
         field=Field.GSM_SIGNAL,
         native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
         entity_category=EntityCategory.DIAGNOSTIC,
     ),
     FleetPushSensorEntityDescription(
@@ -109,6 +118,8 @@ SENSORS: tuple[FleetPushSensorEntityDescription, ...] = (
         translation_key="satellites",
         entity_registry_enabled_default=False,
         field=Field.SATELLITES,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
         entity_category=EntityCategory.DIAGNOSTIC,
     ),
     FleetPushSensorEntityDescription(
@@ -120,26 +131,22 @@ SENSORS: tuple[FleetPushSensorEntityDescription, ...] = (
         state_class=SensorStateClass.TOTAL_INCREASING,
         suggested_display_precision=1,
     ),
-    FleetPushSensorEntityDescription(
-        key="licences_total",
-        translation_key="licences_total",
-        field=Field.LICENCES_TOTAL,
-        hub=True,
-    ),
-    FleetPushSensorEntityDescription(
-        key="licences_local",
-        translation_key="licences_local",
-        field=Field.LICENCES_LOCAL,
-        hub=True,
-    ),
-    FleetPushSensorEntityDescription(
-        key="devices", translation_key="devices", field=Field.DEVICES, hub=True
-    ),
-    FleetPushSensorEntityDescription(
-        key="devices_online",
-        translation_key="devices_online",
-        field=Field.DEVICES_ONLINE,
-        hub=True,
+    *(
+        FleetPushSensorEntityDescription(
+            key=field.value,
+            translation_key=field.value,
+            field=field,
+            hub=True,
+            state_class=SensorStateClass.MEASUREMENT,
+            suggested_display_precision=0,
+        )
+        # Counts: their unit ("licences", "devices") is translated (entity translations).
+        for field in (
+            Field.LICENCES_TOTAL,
+            Field.LICENCES_LOCAL,
+            Field.DEVICES,
+            Field.DEVICES_ONLINE,
+        )
     ),
     FleetPushSensorEntityDescription(
         key="licence_expires",

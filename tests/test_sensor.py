@@ -1,0 +1,57 @@
+"""Sensors: what History and statistics need from every numeric sensor."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from homeassistant.components.sensor import (
+    ATTR_STATE_CLASS,
+    SensorDeviceClass,
+    SensorStateClass,
+)
+from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT
+from homeassistant.core import HomeAssistant
+import pytest
+
+from custom_components.fleet_push.sensor import SENSORS
+
+from .conftest import SetupHub, StartHub
+from .helpers import state_of, wait_for
+
+TRANSLATIONS = Path(__file__).parents[1] / "custom_components/fleet_push/translations"
+NUMERIC = [d for d in SENSORS if d.device_class is not SensorDeviceClass.TIMESTAMP]
+
+
+@pytest.mark.parametrize("description", NUMERIC, ids=lambda d: d.key)
+def test_every_numeric_sensor_keeps_statistics_with_a_unit_and_a_precision(
+    description: object,
+) -> None:
+    assert description.state_class in (  # type: ignore[attr-defined]
+        SensorStateClass.MEASUREMENT,
+        SensorStateClass.TOTAL_INCREASING,
+    )
+    assert description.suggested_display_precision is not None  # type: ignore[attr-defined]
+    if description.native_unit_of_measurement is None:  # type: ignore[attr-defined]
+        # A count: its unit comes from the translations, in every language.
+        for language in ("en", "zh-Hans"):
+            strings = json.loads((TRANSLATIONS / f"{language}.json").read_text("utf-8"))
+            entity = strings["entity"]["sensor"][description.translation_key]  # type: ignore[attr-defined]
+            assert entity["unit_of_measurement"], (language, description)
+
+
+async def test_kernel_counts_draw_lines_in_history(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start_hub("imouse", devices=3)
+    entry = await setup_hub("imouse", hub)
+    await wait_for(lambda: entry.runtime_data.hub_info is not None)
+    for key, unit in (
+        ("devices", "devices"),
+        ("devices_online", "devices"),
+        ("licences_total", "licences"),
+    ):
+        state = state_of(hass, entry, "sensor", "", key)
+        assert state.attributes[ATTR_STATE_CLASS] == SensorStateClass.MEASUREMENT
+        assert state.attributes[ATTR_UNIT_OF_MEASUREMENT] == unit
+    assert state_of(hass, entry, "sensor", "", "devices").state == "3"
