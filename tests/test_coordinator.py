@@ -16,6 +16,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
+    get_diagnostics_for_device,
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator, WebSocketGenerator
 
@@ -25,7 +26,7 @@ from custom_components.fleet_push.hubs.connection import Timing
 from custom_components.fleet_push.hubs.imouse import IMouseClient
 
 from .conftest import SetupHub, StartHub, coordinator_of
-from .helpers import entity_id, wait_for
+from .helpers import device_of, entity_id, wait_for
 
 LOST = "Lost connection to"
 RESTORED = "restored"
@@ -179,11 +180,26 @@ async def test_diagnostics_redact_secrets_and_whereabouts(
     tracker = next(iter(hub.trackers.values()))
     assert tracker.device_id not in text  # the IMEI
     assert str(tracker.state["gps"]["location"]["lat"])[:6] not in text
-    device = diagnostics["devices"]["device 1"]
+    (device,) = diagnostics["devices"]
     assert device["position"]["latitude"] == "**REDACTED**"
     assert device["serial"] == "**REDACTED**"
-    assert diagnostics["stats"]["frames"] >= 1
-    assert diagnostics["available"] is True
+    assert device["channels"] == ["lifecycle"]  # plain JSON, not a Python repr
+    assert device["values"]["online"] in (True, False)
+    assert diagnostics["hub"]["stats"]["frames"] >= 1
+    assert diagnostics["hub"]["available"] is True
+    assert diagnostics["hub"]["kind"] == "navixy"
+
+    registry_device = device_of(hass, entry, str(tracker.tracker_id))
+    assert registry_device is not None
+    about = await get_diagnostics_for_device(hass, hass_client, entry, registry_device)
+    assert about["hub"] is None
+    assert about["device"]["values"] == device["values"]
+    shown = {entity["entity_id"]: entity for entity in about["entities"]}
+    location = entity_id(hass, entry, "device_tracker", str(tracker.tracker_id), "location")
+    assert shown[location]["attributes"]["latitude"] == "**REDACTED**"
+    assert str(tracker.state["gps"]["location"]["lat"])[:6] not in str(about)
+    kernel = await get_diagnostics_for_device(hass, hass_client, entry, device_of(hass, entry, ""))
+    assert kernel["hub"]["kind"] == "navixy"
 
 
 async def test_a_partial_device_list_removes_nothing(
