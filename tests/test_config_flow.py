@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from unittest.mock import patch
 
-from homeassistant.config_entries import SOURCE_USER
+from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 import pytest
@@ -243,3 +243,19 @@ async def test_options_apply_without_a_reload(
     assert entry.options == {CONF_GRACE_PERIOD: 5, CONF_MIN_POSITION_INTERVAL: 10}
     await hass.async_block_till_done()
     assert entry.runtime_data is coordinator
+
+
+async def test_reauth_of_a_hub_that_never_loaded_loads_it(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start_hub("navixy", devices=1)
+    hub.revoke_credentials()
+    entry = await setup_hub("navixy", hub, loaded=False)
+    assert entry.state is ConfigEntryState.SETUP_ERROR
+    hub.restore_credentials()
+
+    result = await entry.start_reauth_flow(hass)
+    result = await submit(hass, result, {"api_key": hub.api_key})
+    assert result["reason"] == "reauth_successful"
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED

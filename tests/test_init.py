@@ -7,12 +7,15 @@ import gc
 import logging
 
 from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import EVENT_STATE_CHANGED, STATE_OFF, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 import pytest
+from pytest_homeassistant_custom_component.common import async_capture_events
 
 from custom_components.fleet_push.hubs import HUB_KINDS
 
 from .conftest import SetupHub, StartHub
+from .helpers import entity_id, wait_for
 
 
 def never_retrieved(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -55,3 +58,47 @@ async def test_unloading_while_a_reconnect_waits_for_the_handshake_logs_no_error
 
     assert never_retrieved(caplog) == []
     assert len(hub.connections) == 0
+
+
+async def test_reconfiguring_a_hub_records_no_unavailable_state(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    old = await start_hub("imouse", devices=1)
+    entry = await setup_hub("imouse", old)
+    new = await start_hub("imouse", devices=1)
+    (phone,) = old.devices
+    new.devices = {phone: {**old.devices[phone], "usb": "", "vid": ""}}  # moved, unbound
+    usb = entity_id(hass, entry, "binary_sensor", phone, "usb")
+    written = async_capture_events(hass, EVENT_STATE_CHANGED)
+
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"host": "127.0.0.1", "port": new.port}
+    )
+    assert result["reason"] == "reconfigure_successful"
+    await wait_for(lambda: hass.states.get(usb).state == STATE_OFF)
+
+    assert entry.state is ConfigEntryState.LOADED
+    states = {event.data["new_state"].state for event in written}
+    assert STATE_UNAVAILABLE not in states
+    assert len(old.connections) == 0
+    assert len(new.connections) == 1
+
+
+async def test_an_unchanged_reconfigure_changes_nothing(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start_hub("iclick", devices=1)
+    entry = await setup_hub("iclick", hub)
+    written = async_capture_events(hass, EVENT_STATE_CHANGED)
+
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"host": hub.host, "port": hub.port}
+    )
+    await hass.async_block_till_done()
+
+    assert result["reason"] == "reconfigure_successful"
+    await wait_for(lambda: len(hub.connections) == 1)  # the flow's check is closed
+    assert written == []
+    assert hub.accepted == 2  # the flow's check, and the hub's one connection

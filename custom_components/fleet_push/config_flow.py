@@ -7,6 +7,7 @@ from typing import Any, override
 from urllib.parse import urlsplit
 
 from homeassistant.config_entries import (
+    ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
     OptionsFlow,
@@ -208,7 +209,7 @@ class FleetPushConfigFlow(ConfigFlow, domain=DOMAIN):
             if info is not None:
                 await self.async_set_unique_id(info.unique_id)
                 self._abort_if_unique_id_mismatch(reason="wrong_account")
-                return self.async_update_reload_and_abort(entry, data=data)
+                return self._async_save(entry, data, info)
         return self.async_show_form(
             step_id="reauth_confirm",
             data_schema=self.add_suggested_values_to_schema(
@@ -236,7 +237,7 @@ class FleetPushConfigFlow(ConfigFlow, domain=DOMAIN):
                 if kind not in ADDRESS_IDENTIFIED:
                     await self.async_set_unique_id(info.unique_id)
                     self._abort_if_unique_id_mismatch(reason="wrong_account")
-                return self.async_update_reload_and_abort(entry, data=data)
+                return self._async_save(entry, data, info)
         fields = {_optional_secret(key): value for key, value in FIELDS[kind].items()}
         return self.async_show_form(
             step_id="reconfigure",
@@ -246,6 +247,14 @@ class FleetPushConfigFlow(ConfigFlow, domain=DOMAIN):
             description_placeholders={"hub": entry.title},
             errors=errors,
         )
+
+    def _async_save(
+        self, entry: FleetPushConfigEntry, data: dict[str, Any], info: HubInfo
+    ) -> ConfigFlowResult:
+        """Save new settings: a loaded hub takes them without a reload, another one reloads."""
+        if entry.state is ConfigEntryState.LOADED:
+            return self.async_update_and_abort(entry, data=data, title=info.title)
+        return self.async_update_reload_and_abort(entry, data=data, title=info.title)
 
     async def _async_validate(
         self, kind: str, data: dict[str, Any]

@@ -93,10 +93,12 @@ class FleetPushCoordinator:
         self.hub_registry_id: str | None = None
         self.rejected: Counter[str] = Counter()
         """Impossible values the hub reported, by field (shown in diagnostics)."""
-        session = async_get_clientsession(hass, verify_ssl=entry.data.get(CONF_VERIFY_SSL, True))
-        self.client: HubClient = client_class(self.kind).from_config(
-            session, self._handle_message, {**entry.data, **entry.options}
-        )
+        self.client: HubClient = self._new_client()
+        self._data = dict(entry.data)
+        """The settings the client was built with: a reconfigure changes them."""
+        self._running = False
+        """Whether the connection is kept (not when waiting for reauthentication)."""
+        self._closing = False
         self._device_listeners: defaultdict[str, dict[DeviceListener, frozenset[str]]] = (
             defaultdict(dict)
         )
@@ -130,7 +132,7 @@ class FleetPushCoordinator:
         entry.async_on_unload(
             self.hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, self._async_on_stop)
         )
-        entry.async_on_unload(entry.add_update_listener(self._async_options_updated))
+        entry.async_on_unload(entry.add_update_listener(self._async_entry_updated))
         entry.async_on_unload(self._cancel_grace_timer)
         entry.async_on_unload(self._coalescer.cancel)
         entry.async_create_background_task(
@@ -159,37 +161,71 @@ class FleetPushCoordinator:
             self._claim_hardware(device)
         return False
 
+    def _new_client(self) -> HubClient:
+        entry = self.config_entry
+        session = async_get_clientsession(
+            self.hass, verify_ssl=entry.data.get(CONF_VERIFY_SSL, True)
+        )
+        return client_class(self.kind).from_config(
+            session, self._handle_message, {**entry.data, **entry.options}
+        )
+
     async def async_shutdown(self) -> None:
         """Close the connection and save the fleet (on unload)."""
+        self._closing = True
         await self.client.close()
         await self._store.async_save(self.hub_info, self.devices)
 
-    async def _async_options_updated(
-        self, _hass: HomeAssistant, entry: FleetPushConfigEntry
-    ) -> None:
-        """Options apply at once: the coordinator reads its own live, the client is told."""
-        self.client.apply_options(entry.options)
+    async def _async_entry_updated(self, hass: HomeAssistant, entry: FleetPushConfigEntry) -> None:
+        """Apply new options at once, and new settings (a reconfigure) without a reload.
+
+        Entities stay as they are while the new connection opens, within the grace period,
+        so a reconfigure writes no "unavailable" to their history.
+        """
+        if entry.data == self._data:
+            self.client.apply_options(entry.options)
+            return
+        self._data = dict(entry.data)
+        if not self._running:  # waiting for new credentials: start afresh
+            hass.config_entries.async_schedule_reload(entry.entry_id)
+            return
+        LOGGER.info("Connecting to %s with its new settings", entry.title)
+        old, self.client = self.client, self._new_client()
+        await old.close()  # the connection loop reconnects with the new client
 
     async def _async_on_stop(self, _event: Event) -> None:
+        self._closing = True
         await self.client.close()
 
     async def _async_keep_connected(self, *, connected: bool) -> None:
-        """Wait on the connection; when it ends, reconnect with back-off until unloaded."""
+        """Keep the connection until unloaded (or until the hub wants new credentials)."""
+        self._running = True
+        try:
+            await self._async_connection_loop(connected=connected)
+        finally:
+            self._running = False
+
+    async def _async_connection_loop(self, *, connected: bool) -> None:
+        """Wait on the connection; when it ends, reconnect with back-off."""
         loop = asyncio.get_running_loop()
         attempt = 0
         while True:
+            replaced = False
             if connected:
-                started = loop.time()
+                started, client = loop.time(), self.client
                 reason = await self._async_wait_for_end()
                 await self.client.close()
                 if reason is None:
                     return
-                if loop.time() - started >= STABLE_AFTER:
+                replaced = self.client is not client  # reconfigured: connect at once
+                if replaced or loop.time() - started >= STABLE_AFTER:
                     attempt = 0
             connected = True
             outcome = _Attempt.RETRY
             while outcome is _Attempt.RETRY:
-                await asyncio.sleep(reconnect_delay(attempt))
+                if not replaced:
+                    await asyncio.sleep(reconnect_delay(attempt))
+                replaced = False
                 attempt += 1
                 outcome = await self._async_reconnect()
             if outcome is _Attempt.STOP:
@@ -199,19 +235,24 @@ class FleetPushCoordinator:
         """Run until the connection ends; None when it must not be retried."""
         try:
             await self.client.run()
-        except (InvalidAuth, SessionClosed) as err:
-            self._connection_lost(err)
-            self._start_reauth()
-            return None
         except HubError as err:
-            self._connection_lost(err)
-            return str(err)
+            return None if self._closing else self._connection_ended(err)
         except Exception as err:  # noqa: BLE001 - the loop must survive a client bug
             LOGGER.exception("Unexpected error in the %s connection", self.config_entry.title)
             self._connection_lost(err)
             return repr(err)
+        if self._closing:
+            return None
         self._connection_lost(None)
         return "closed"
+
+    def _connection_ended(self, err: HubError) -> str | None:
+        """Note why the connection ended; None when it must not be retried."""
+        self._connection_lost(err)
+        if isinstance(err, InvalidAuth | SessionClosed):
+            self._start_reauth()
+            return None
+        return str(err)
 
     async def _async_reconnect(self) -> _Attempt:
         """Try once to connect again."""
@@ -225,6 +266,7 @@ class FleetPushCoordinator:
             LOGGER.debug("Reconnecting to %s failed: %s", self.config_entry.title, err)
             await self.client.close()
             return _Attempt.RETRY
+        self._register_hub_device()  # a new version, or a new title after a reconfigure
         self._connection_restored()
         return _Attempt.CONNECTED
 

@@ -241,10 +241,11 @@ class HubClient(ABC):
         try:
             await asyncio.shield(reader)
         except asyncio.CancelledError:
-            if reader.cancelled() and (error := self._end_error) is not None:
-                self._end_error = None
-                raise error from None
-            raise
+            current = asyncio.current_task()
+            if not reader.cancelled() or (current is not None and current.cancelling()):
+                raise  # it is the caller who is cancelled
+            error, self._end_error = self._end_error, None
+            raise error or CannotConnect("connection closed") from None
 
     def end_session(self, error: HubError) -> None:
         """End the connection from this side (an expired token, say); run() raises error."""
