@@ -1203,10 +1203,10 @@ async def test_simulator_server_heartbeat_waits_for_silence(
     session: aiohttp.ClientSession,
 ) -> None:
     """Atmosphere writes X only after its interval without any other output."""
-    sim = NavixySimulator(server_heartbeat=1.0)
+    sim = NavixySimulator(server_heartbeat=1.5)
     async with running(sim), session.ws_connect(sim.url) as ws:
         assert (await ws.receive_str()).endswith("|30000|X|")
-        for _ in range(25):  # output every 0.1 s keeps the heartbeat away
+        for _ in range(20):  # output every 0.1 s keeps the heartbeat away
             await sim.push({"type": "event", "event": "nothing"})
             assert json.loads(await ws.receive_str())["event"] == "nothing"
             await asyncio.sleep(0.1)
