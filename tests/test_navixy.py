@@ -143,6 +143,26 @@ async def test_an_input_gets_its_sensor_once_on_and_keeps_it(
     assert inputs == [entity_unique_id(hub_scope(entry), tracker, "input_3")]
 
 
+@pytest.mark.parametrize("status", ["just_registered", "just_replaced"])
+async def test_a_tracker_that_has_not_reported_yet_is_offline(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub, status: str
+) -> None:
+    """Registered or replaced, no data yet: Online is off and its attributes say why."""
+    hub = await start_hub("navixy", devices=2)
+    first, second = hub.trackers
+    hub.set_state(first, connection_status=status)
+    entry = await setup_hub("navixy", hub)
+    fresh = await wait_for_entity(hass, entry, "binary_sensor", str(first), "online")
+    other = await wait_for_entity(hass, entry, "binary_sensor", str(second), "online")
+    await wait_for(lambda: hass.states.get(other).state == STATE_ON)
+    await wait_for(lambda: hass.states.get(fresh).state == STATE_OFF)
+    assert hass.states.get(fresh).attributes["connection_status"] == status
+
+    hub.set_state(first, connection_status="active")  # its first data arrived
+    await wait_for(lambda: hass.states.get(fresh).state == STATE_ON)
+    assert hass.states.get(fresh).attributes["connection_status"] == "active"
+
+
 async def test_logout_starts_reauthentication(
     hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
 ) -> None:

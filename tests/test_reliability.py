@@ -123,7 +123,8 @@ KIND: dict[str, Kind] = {
         offline_quietly=_navixy_offline,
         offline=_navixy_push_offline,
         subscribe='"action":"subscribe"',
-        options={"heartbeat_ms": 300},
+        fast=Timing(ws_heartbeat=0.3),
+        options={"client_heartbeat_ms": 300},
     ),
     "devicehive": Kind(
         first=lambda _hub: "dev-1",

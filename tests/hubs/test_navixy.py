@@ -40,7 +40,7 @@ from custom_components.fleet_push.hubs.navixy import (
 )
 from tests.hubs.recorder import Recorder
 from tests.simulator import simulator_class
-from tests.simulator.navixy import ApiFailure, NavixySimulator
+from tests.simulator.navixy import VARIANTS, ApiFailure, NavixySimulator
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "navixy"
 CHANNELS = frozenset({"lifecycle"})
@@ -181,28 +181,49 @@ def test_wrapped_and_bare_items_in_one_batch() -> None:
     assert recorder[0] == recorder[1]
 
 
-def test_protocols_handshake_sets_keepalive() -> None:
+def test_protocols_handshake_sets_the_client_heartbeat_only() -> None:
     client, recorder = offline_client()
     client.handle_text(fixture_text("protocols_handshake.txt"))
     assert recorder == []
-    assert client.timing.keepalive_interval == 30.0
-    assert client.timing.silence_timeout == 60.0
+    assert client.timing == Timing(
+        keepalive_interval=30.0, ws_heartbeat=30.0, silence_timeout=300.0
+    )
     assert client.stats.dropped == {}
 
 
-def test_handshake_keeps_explicit_timing() -> None:
-    timing = Timing(silence_timeout=0.5)
+def test_default_timing_assumes_no_server_heartbeat() -> None:
+    """Pings every 30 s; silence counts only after atmosphere.js's five minutes."""
+    assert NavixyClient.default_timing() == Timing(ws_heartbeat=30.0, silence_timeout=300.0)
+
+
+@pytest.mark.parametrize("handshake", ["abc|100|X|", "abc|99999|X|"])
+def test_no_silence_limit_comes_from_the_handshake(handshake: str) -> None:
+    client, _ = offline_client(timing=Timing(ws_heartbeat=1.0))
+    client.handle_text(handshake)
+    assert client.timing.silence_timeout is None
+    assert client.timing.ws_heartbeat == 1.0
+
+
+def test_a_given_keepalive_wins_over_the_handshake() -> None:
+    timing = Timing(keepalive_interval=0.3, ws_heartbeat=0.3)
     client, _ = offline_client(timing=timing)
     client.handle_text("abc|200|X|")
+    assert client.timing == timing
+    client, _ = offline_client(timing=Timing(ws_heartbeat=0.3))
+    client.handle_text("abc|200|X|")
     assert client.timing.keepalive_interval == 0.2
-    assert client.timing.silence_timeout == 0.5
-    assert timing.keepalive_interval is None  # the caller's object is not changed
+    assert timing.keepalive_interval == 0.3  # the caller's object is not changed
 
 
-def test_silence_is_two_heartbeats() -> None:
+@pytest.mark.parametrize(("handshake", "interval"), [("abc|0|X|", None), ("abc|1|X|", 0.1)])
+def test_handshake_without_or_with_a_tiny_client_heartbeat(
+    handshake: str, interval: float | None
+) -> None:
+    """0 is Atmosphere's "no client heartbeat"; 1 ms would flood the server."""
     client, _ = offline_client()
-    client.handle_text("abc|100|X|")
-    assert client.timing.silence_timeout == pytest.approx(0.2)
+    client.handle_text(handshake)
+    assert client.timing.keepalive_interval == interval
+    assert client.stats.dropped == {}
 
 
 async def test_protocols_subscribe_responses_resolve_the_subscription() -> None:
@@ -259,8 +280,8 @@ def test_unsolicited_responses_and_errors_are_dropped() -> None:
         ("idle", True),
         ("signal_lost", False),
         ("offline", False),
-        ("just_registered", None),
-        ("just_replaced", None),
+        ("just_registered", False),
+        ("just_replaced", False),
         (None, None),
         (7, None),
     ],
@@ -269,6 +290,15 @@ def test_connection_status(status: Any, online: bool | None) -> None:
     client, recorder = offline_client()
     client.handle_text(frame("state", {"source_id": 10284, "connection_status": status}))
     assert only_update(recorder).values == {Field.ONLINE: online}
+
+
+@pytest.mark.parametrize("status", ["just_registered", "just_replaced"])
+def test_not_yet_reporting_trackers_are_offline_and_say_why(status: str) -> None:
+    client, recorder = offline_client()
+    client.handle_text(frame("state", {"source_id": 10284, "connection_status": status}))
+    update = only_update(recorder)
+    assert update.values == {Field.ONLINE: False}
+    assert update.extras == {"blocked": False, "connection_status": status}
 
 
 @pytest.mark.parametrize(
@@ -422,7 +452,6 @@ def test_position_without_time() -> None:
             '{"type":"event","event":"lifecycle","data":{"source_id":1,"lifecycle_event":"block"}}',
             "unknown source",
         ),
-        ("abc|0|X|", "bad handshake"),
     ],
 )
 def test_bad_frames_are_dropped(text: str, reason: str) -> None:
@@ -1041,22 +1070,234 @@ async def test_connection_drop(session: aiohttp.ClientSession) -> None:
             await asyncio.wait_for(client.run(), 5)
 
 
-async def test_heartbeats_and_silence(session: aiohttp.ClientSession) -> None:
-    async with (
-        running(NavixySimulator(heartbeat_ms=200)) as sim,
-        connected(session, sim) as (client, _),
-    ):
-        assert client.timing.keepalive_interval == 0.2
-        assert client.timing.silence_timeout == pytest.approx(0.4)
-        await asyncio.sleep(0.7)
-        assert sim.received.count("X") >= 2
+SCALED = Timing(ws_heartbeat=1.0, silence_timeout=3.0)
+"""The default timings scaled down (silence 1:100; pings 1:30, so a busy machine answers them)."""
+SERVER_HEARTBEAT = 0.6
+"""Atmosphere's default server heartbeat (60 s) at the same scale."""
+QUIET = 4.0
+"""Seconds a quiet fleet stays quiet: longer than every scaled client timing."""
+
+
+@pytest.mark.parametrize(
+    ("server_heartbeat", "answer_pings"),
+    [(SERVER_HEARTBEAT, True), (None, True), (SERVER_HEARTBEAT, False)],
+    ids=["vendor", "no_server_heartbeat", "no_pongs"],
+)
+async def test_a_quiet_fleet_stays_on_one_connection(
+    session: aiohttp.ClientSession, server_heartbeat: float | None, answer_pings: bool
+) -> None:
+    sim = NavixySimulator(
+        client_heartbeat_ms=500, server_heartbeat=server_heartbeat, answer_pings=answer_pings
+    )
+    async with running(sim), connected(session, sim, timing=SCALED) as (client, recorder):
+        await first_batch(recorder, len(sim.trackers))
+        heard = len(recorder)
+        await asyncio.sleep(QUIET)  # no tracker changes: state_batch says nothing
+        assert len(recorder) == heard
         assert client.connected
-        sim.stop_answering()
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        with pytest.raises(CannotConnect, match="silent"):
-            await asyncio.wait_for(client.run(), 5)
-        assert loop.time() - start < 2
+        assert sim.accepted == 1
+        assert sim.received.count("X") >= 3  # the client heartbeat the handshake asked for
+
+
+async def test_without_pongs_or_server_heartbeat_silence_is_the_last_resort(
+    session: aiohttp.ClientSession,
+) -> None:
+    """As atmosphere.js does: a server that says nothing at all is given up after its timeout."""
+    sim = NavixySimulator(server_heartbeat=None, answer_pings=False)
+    async with running(sim), connected(session, sim, timing=SCALED) as (client, _):
+        with pytest.raises(CannotConnect, match="silent for 3 s"):
+            await asyncio.wait_for(client.run(), 10)
+
+
+@pytest.mark.parametrize("answer_pings", [True, False], ids=["pongs", "no_pongs"])
+async def test_a_hub_that_stops_answering_is_detected(
+    session: aiohttp.ClientSession, answer_pings: bool
+) -> None:
+    sim = NavixySimulator(server_heartbeat=SERVER_HEARTBEAT, answer_pings=answer_pings)
+    async with running(sim), connected(session, sim, timing=SCALED) as (client, recorder):
+        await first_batch(recorder, len(sim.trackers))
+        sim.stop_answering()  # no frames, no pongs, no heartbeats
+        reason = "did not answer" if answer_pings else "silent"
+        with pytest.raises(CannotConnect, match=reason):
+            await asyncio.wait_for(client.run(), 10)
+
+
+async def test_subscribes_only_after_a_late_handshake(session: aiohttp.ClientSession) -> None:
+    sim = NavixySimulator(handshake_delay=0.5)  # the simulator drops what comes before it
+    async with running(sim), connected(session, sim) as (client, recorder):
+        await first_batch(recorder, len(sim.trackers))
+        assert sim.too_early == []
+        assert json.loads(sim.received[0])["action"] == "subscribe"
+        assert client.timing.keepalive_interval == 30.0
+
+
+async def test_subscribes_anyway_when_no_handshake_comes(
+    session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(navixy, "HANDSHAKE_WAIT", 0.3)
+    sim = NavixySimulator(handshake_delay=None)
+    async with running(sim), connected(session, sim) as (client, recorder):
+        await first_batch(recorder, len(sim.trackers))
+        assert client.timing.keepalive_interval is None  # nobody asked for a heartbeat
+        assert client.stats.dropped == {}
+
+
+async def test_no_client_heartbeat_when_the_handshake_asks_for_none(
+    session: aiohttp.ClientSession,
+) -> None:
+    sim = NavixySimulator(client_heartbeat_ms=0)
+    timing = Timing(ws_heartbeat=0.2)
+    async with running(sim), connected(session, sim, timing=timing) as (client, recorder):
+        await first_batch(recorder, len(sim.trackers))
+        await asyncio.sleep(0.5)
+        assert client.timing.keepalive_interval is None
+        assert "X" not in sim.received
+
+
+async def test_connection_lost_before_the_handshake(
+    session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def hang_up(conn: Any) -> None:
+        await conn.close()
+
+    async with running(NavixySimulator()) as sim:
+        monkeypatch.setattr(sim, "on_connect", hang_up)
+        with pytest.raises(CannotConnect):
+            async with connected(session, sim):
+                pass
+        assert sim.received == []
+
+
+async def test_subscription_reply_corrects_blocked_trackers(
+    session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Blocked between tracker/list and the subscription: the reply says so."""
+    sim = NavixySimulator(devices=3)
+    first, second, third = sim.trackers
+    stale = {"list": [tracker.listing() for tracker in sim.trackers.values()]}
+    stale["list"][1]["source"]["blocked"] = True  # unblocked since
+    monkeypatch.setattr(sim, "_list", lambda _body: stale)
+    await sim.block(first)
+    reply = sim._subscribe_reply
+
+    def odd_statuses(subs: list[Any]) -> dict[str, Any]:
+        answer = reply(subs)
+        answer["data"]["state_batch"]["value"][str(third)] = ["normal"]
+        answer["data"]["readings_batch"] = "nonsense"
+        return answer
+
+    monkeypatch.setattr(sim, "_subscribe_reply", odd_statuses)
+    async with running(sim), connected(session, sim) as (_client, recorder):
+        snapshot = recorder[0]
+        assert isinstance(snapshot, FleetSnapshot)
+        assert [d.extras["blocked"] for d in snapshot.devices] == [False, True, False]
+        assert recorder[1:3] == [
+            DeviceUpdate(str(first), extras={"blocked": True}),
+            DeviceUpdate(str(second), extras={"blocked": False}),
+        ]
+        update = await recorder.next(DeviceUpdate, where=lambda u: u.values != {})
+        assert update.device_id != str(first)  # blocked: Navixy sends no state
+
+
+async def test_simulator_server_heartbeat_waits_for_silence(
+    session: aiohttp.ClientSession,
+) -> None:
+    """Atmosphere writes X only after its interval without any other output."""
+    sim = NavixySimulator(server_heartbeat=1.5)
+    async with running(sim), session.ws_connect(sim.url) as ws:
+        assert (await ws.receive_str()).endswith("|30000|X|")
+        for _ in range(20):  # output every 0.1 s keeps the heartbeat away
+            await sim.push({"type": "event", "event": "nothing"})
+            assert json.loads(await ws.receive_str())["event"] == "nothing"
+            await asyncio.sleep(0.1)
+        assert await ws.receive_str(timeout=5) == "X"  # silence: the heartbeat
+        assert await ws.receive_str(timeout=5) == "X"  # and again after its own silence
+
+
+async def test_simulator_drops_messages_before_the_handshake(
+    session: aiohttp.ClientSession,
+) -> None:
+    sim = NavixySimulator(handshake_delay=0.3)
+    async with running(sim), session.ws_connect(sim.url) as ws:
+        request = {"action": "subscribe", "hash": sim.api_key, "requests": [SUBSCRIPTION]}
+        await ws.send_json(request)
+        assert (await ws.receive_str()).endswith("|30000|X|")
+        await ws.send_json(request)
+        assert (await ws.receive_json())["type"] == "response"
+        assert [json.loads(text) for text in sim.too_early] == [request]
+
+
+async def test_simulator_accepts_the_documented_subscribe(
+    session: aiohttp.ClientSession,
+) -> None:
+    """The request of the docs' WebSocket page: state_batch and readings_batch, no options."""
+    async with running(NavixySimulator(devices=2)) as sim:
+        first, second = sim.trackers
+        sim.set_state(first, inputs=[False, False, False, True], outputs=[True])
+        async with session.ws_connect(sim.url) as ws:
+            await ws.receive_str()
+            await ws.send_json(
+                {
+                    "action": "subscribe",
+                    "hash": sim.api_key,
+                    "requests": [
+                        {"type": "state_batch", "target": {"type": "all"}},
+                        {"type": "readings_batch", "target": {"type": "all"}},
+                    ],
+                }
+            )
+            reply = await ws.receive_json()
+            assert reply["events"] == ["state_batch", "readings_batch"]
+            statuses = {str(first): "normal", str(second): "normal"}
+            assert reply["data"] == {
+                "state_batch": {"value": statuses, "success": True},
+                "readings_batch": {"value": statuses, "success": True},
+            }
+            events = {}
+            for _ in range(2):
+                event = await ws.receive_json()
+                events[event["event"]] = event["data"]
+            assert len(events["state_batch"]) == 2
+            readings = events["readings_batch"][0][str(first)]
+            updated = sim.trackers[first].state["inputs_update"]
+            assert readings["states"][0] == {
+                "field": "input_status",
+                "value": 8,
+                "update_time": updated,
+            }
+            assert readings["states"][1]["value"] == 1
+
+
+async def test_simulator_fleet_ids_and_online() -> None:
+    sim = NavixySimulator(devices=3)
+    first, second, third = sim.trackers
+    sim.set_state(second, connection_status="idle")
+    sim.set_state(third, connection_status="just_registered")
+    assert sim.fleet_ids() == [str(first), str(second), str(third)]
+    assert [sim.is_online(device) for device in sim.fleet_ids()] == [True, True, False]
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+async def test_every_variant_connects_and_shows_online(
+    session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch, variant: str
+) -> None:
+    monkeypatch.setattr(navixy, "HANDSHAKE_WAIT", 1.0)  # still longer than late_handshake's
+    sim = NavixySimulator(devices=4, **VARIANTS[variant])
+    (_, _, _, last) = sim.trackers
+    sim.set_online(last, online=False)
+    async with running(sim), connected(session, sim, timing=SCALED) as (client, recorder):
+        updates = await first_batch(recorder, 4)
+        online = {u.device_id: u.values[Field.ONLINE] for u in updates}
+        assert online == {device: sim.is_online(device) for device in sim.fleet_ids()}
+        assert client.stats.dropped == {}
+
+
+def test_variants_start_with_the_vendor_and_end_with_the_least_convenient() -> None:
+    names = list(VARIANTS)
+    assert (names[0], VARIANTS["vendor"]) == ("vendor", {})
+    assert names[-1] == "least_convenient"
+    switches = {key for name in names[1:-1] for key in VARIANTS[name]}
+    assert set(VARIANTS["least_convenient"]) == switches
 
 
 async def test_logout_closes_the_session(session: aiohttp.ClientSession) -> None:

@@ -30,14 +30,21 @@ COMPACT_KEYS = frozenset(
     }
 )
 MODELS = ("telfmb920", "telfmb120", "queclink_gv300", "concox_gt06n")
+HEARTBEAT = "X"
+"""Atmosphere's heartbeat padding, both ways."""
 COMMANDS = frozenset({"electronic_lock_command", "reboot"})
 """Commands the simulated devices support; others fail with 214."""
 FLUSH_POLL = 0.05
+"""Seconds between looks at what a connection is due (handshake, heartbeat, batches)."""
 STEP_SECONDS = 10.0
 """Simulated driving time per tick."""
 _RATE_LIMIT = re.compile(r"(\d+)(ms|s|m|h)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _OFFLINE = frozenset({"offline", "signal_lost"})
+ONLINE_STATUSES = frozenset({"active", "idle"})
+"""connection_status values FleetPush shows as online (the others are offline)."""
+BATCH_KINDS = frozenset({"state_batch", "readings_batch"})
+"""Subscription types that take a target and a rate_limit."""
 
 
 class ApiFailure(Exception):
@@ -91,7 +98,7 @@ class Subscription:
     """One subscribed request of one connection."""
 
     kind: str
-    """"state_batch" or "state"."""
+    """"state_batch", "readings_batch" or "state"."""
     tracker_ids: frozenset[int] | None
     """None: every tracker."""
     compact: bool
@@ -108,10 +115,18 @@ class Subscription:
 class NavixySimulator(HubSimulator):
     """Navixy's user API: auth, account, trackers, outputs, commands, and state events.
 
-    Options: `wrapped` items (source_state_event) instead of bare states, `item_format`
-    ("full"/"compact") overriding what the client asked for, `omit_nulls` as the live server
-    does, `response_success` (False: subscribe replies without "success", as seen live),
-    `heartbeat_ms` for the Atmosphere heartbeat, `rest_delay` before every REST answer.
+    The WebSocket behaves as Atmosphere does for Navixy by default: the handshake
+    `uuid|client_heartbeat_ms|X|` right after the upgrade (client messages before it are
+    dropped), and the server's own `X` only after `server_heartbeat` seconds without any other
+    output (Atmosphere's HeartbeatInterceptor: 60 s, not announced to the client).
+
+    Options where the vendor is silent (see VARIANTS): `server_heartbeat` (None: never),
+    `handshake_delay` (Atmosphere's delayProtocolInMilliseconds; None: no handshake at all),
+    `answer_pings`, `wrapped` items (source_state_event, as seen live) instead of bare states,
+    `omit_nulls` (the API docs say nulls are omitted, the samples show them),
+    `response_success` (False: subscribe replies without "success", as seen live). For tests:
+    `client_heartbeat_ms` (the handshake's number), `item_format` ("full"/"compact")
+    overriding what the client asked for, `rest_delay` before every REST answer.
     """
 
     kind: ClassVar[str] = "navixy"
@@ -131,14 +146,19 @@ class NavixySimulator(HubSimulator):
         port: int = 0,
         event_rate: float = 0.0,
         seed: int = 1,
-        heartbeat_ms: int = 30000,
+        answer_pings: bool = True,
+        client_heartbeat_ms: int = 30000,
+        server_heartbeat: float | None = 60.0,
+        handshake_delay: float | None = 0.0,
         wrapped: bool = False,
         item_format: str | None = None,
         omit_nulls: bool = False,
         response_success: bool = True,
     ) -> None:
         """Make `devices` trackers around Berlin."""
-        self.heartbeat_ms = heartbeat_ms
+        self.client_heartbeat_ms = client_heartbeat_ms
+        self.server_heartbeat = server_heartbeat
+        self.handshake_delay = handshake_delay
         self.wrapped = wrapped
         self.item_format = item_format
         self.omit_nulls = omit_nulls
@@ -149,8 +169,17 @@ class NavixySimulator(HubSimulator):
         """Session hashes handed out by user/auth."""
         self.commands: list[tuple[int, dict[str, Any]]] = []
         """Every accepted tracker/send_command, as (tracker id, command)."""
+        self.too_early: list[str] = []
+        """Client frames dropped because they came before the handshake."""
         self._registered = 0
-        super().__init__(devices=devices, host=host, port=port, event_rate=event_rate, seed=seed)
+        super().__init__(
+            devices=devices,
+            host=host,
+            port=port,
+            event_rate=event_rate,
+            seed=seed,
+            answer_pings=answer_pings,
+        )
 
     @property
     def api_url(self) -> str:
@@ -225,6 +254,14 @@ class NavixySimulator(HubSimulator):
         """A tracker by id (KeyError if there is none)."""
         return self.trackers[tracker_id]
 
+    def fleet_ids(self) -> list[str]:
+        """Every tracker id, as FleetPush names the devices."""
+        return [str(tracker_id) for tracker_id in self.trackers]
+
+    def is_online(self, device_id: str) -> bool:
+        """What a tracker's Online sensor must show: active or idle is online."""
+        return self.trackers[int(device_id)].state.get("connection_status") in ONLINE_STATUSES
+
     # --- helpers for tests ---
 
     def move(
@@ -278,7 +315,9 @@ class NavixySimulator(HubSimulator):
         self.sessions.clear()
         for conn in list(self.connections):
             if conn.state.get("subscriptions"):
-                await conn.send({"type": "event", "event": "logout", "data": "session closed"})
+                await self._send(
+                    conn, {"type": "event", "event": "logout", "data": "session closed"}
+                )
 
     async def tick(self) -> None:
         """Drive the fleet: trips start and end, trackers lose and regain their signal."""
@@ -357,7 +396,7 @@ class NavixySimulator(HubSimulator):
         }
         for conn in list(self.connections):
             if any(sub.covers(tracker.tracker_id) for sub in conn.state.get("subscriptions", ())):
-                await conn.send(frame)
+                await self._send(conn, frame)
 
     # --- credentials ---
 
@@ -475,7 +514,7 @@ class NavixySimulator(HubSimulator):
             raise ApiFailure(204, "Entity not found") from None
         if tracker.blocked:
             raise ApiFailure(208, "Device blocked")
-        if online and tracker.state.get("connection_status") in _OFFLINE:
+        if online and tracker.state.get("connection_status") not in ONLINE_STATUSES:
             raise ApiFailure(213, "Device is offline")
         return tracker
 
@@ -510,17 +549,56 @@ class NavixySimulator(HubSimulator):
 
     # --- WebSocket ---
 
+    async def push(self, frame: str | bytes | dict[str, Any] | list[Any]) -> None:
+        """Send a frame to every client (it counts as output for the server heartbeat)."""
+        for conn in list(self.connections):
+            await self._send(conn, frame)
+
+    async def _send(
+        self, conn: Connection, frame: str | bytes | dict[str, Any] | list[Any]
+    ) -> None:
+        """Send a frame; the server heartbeat waits for the next silence."""
+        conn.state["last_output"] = asyncio.get_running_loop().time()
+        await conn.send(frame)
+
     async def on_connect(self, conn: Connection) -> None:
-        """Atmosphere handshake, then heartbeats and the batch pump."""
-        conn.state["subscriptions"] = []
+        """The handshake (unless delayed or off), then the pump for the rest."""
+        now = asyncio.get_running_loop().time()
+        conn.state.update(
+            subscriptions=[], opened=now, last_output=now, ready=self.handshake_delay is None
+        )
+        if self.handshake_delay == 0:
+            await self._handshake(conn)
+        conn.every(FLUSH_POLL, lambda: self._pump(conn))
+
+    async def _handshake(self, conn: Connection) -> None:
+        """Atmosphere's protocol frame: tracking id, client heartbeat (ms), padding."""
         tracking_id = uuid.UUID(int=self.random.getrandbits(128), version=4)
-        await conn.send(f"{tracking_id}|{self.heartbeat_ms}|X|")
-        conn.every(self.heartbeat_ms / 1000, lambda: conn.send("X"))
-        conn.every(FLUSH_POLL, lambda: self._flush(conn))
+        await self._send(conn, f"{tracking_id}|{self.client_heartbeat_ms}|{HEARTBEAT}|")
+        conn.state["ready"] = True
+
+    async def _pump(self, conn: Connection) -> None:
+        """A late handshake when due; after it, the server heartbeat and the batches."""
+        now = asyncio.get_running_loop().time()
+        if not conn.state["ready"]:
+            if (
+                self.handshake_delay is not None
+                and now - conn.state["opened"] >= self.handshake_delay
+            ):
+                await self._handshake(conn)
+            return
+        if self.server_heartbeat is not None and (
+            now - conn.state["last_output"] >= self.server_heartbeat
+        ):
+            await self._send(conn, HEARTBEAT)
+        await self._flush(conn)
 
     async def on_text(self, conn: Connection, text: str) -> None:
-        """Heartbeats are ignored; subscribe and unsubscribe are answered."""
-        if text.strip() == "X":
+        """Frames before the handshake are dropped, heartbeats ignored; actions are answered."""
+        if not conn.state["ready"]:
+            self.too_early.append(text)
+            return
+        if text.strip() == HEARTBEAT:
             return
         try:
             message = json.loads(text)
@@ -532,26 +610,27 @@ class NavixySimulator(HubSimulator):
         elif action == "unsubscribe" and isinstance(message, dict):
             await self._unsubscribe(conn, message)
         else:
-            await conn.send(_ws_error("null", 7, "Invalid parameters", None))
+            await self._send(conn, _ws_error("null", 7, "Invalid parameters", None))
 
     async def _subscribe(self, conn: Connection, message: dict[str, Any]) -> None:
         echo = {key: value for key, value in message.items() if key not in ("action", "hash")}
         if not self.valid_hash(message.get("hash")):
-            await conn.send(_ws_error("subscription/subscribe", 3, "Wrong hash", echo))
+            await self._send(conn, _ws_error("subscription/subscribe", 3, "Wrong hash", echo))
             return
         try:
             subs = [self._parse_request(request) for request in _requests(message)]
         except ApiFailure as err:
-            await conn.send(_ws_error("subscription/subscribe", err.code, err.description, echo))
+            error = _ws_error("subscription/subscribe", err.code, err.description, echo)
+            await self._send(conn, error)
             return
-        await conn.send(self._subscribe_reply(subs))
+        await self._send(conn, self._subscribe_reply(subs))
         conn.state["subscriptions"].extend(subs)
         for sub in subs:
             sub.dirty.update(t for t in self.trackers if sub.covers(t))
         await self._flush(conn)
 
     def _parse_request(self, request: Any) -> Subscription:
-        if not isinstance(request, dict) or request.get("type") not in ("state", "state_batch"):
+        if not isinstance(request, dict) or request.get("type") not in {"state", *BATCH_KINDS}:
             raise ApiFailure(7, "Invalid parameters")
         kind = request["type"]
         ids = request.get("trackers") if kind == "state" else _target_ids(request.get("target"))
@@ -592,13 +671,14 @@ class NavixySimulator(HubSimulator):
         conn.state["subscriptions"] = [
             sub for sub in conn.state["subscriptions"] if sub.kind not in kinds
         ]
-        await conn.send(
+        await self._send(
+            conn,
             {
                 "type": "response",
                 "action": "subscription/unsubscribe",
                 "events": sorted(k for k in kinds if isinstance(k, str)),
                 "data": {},
-            }
+            },
         )
 
     async def _flush(self, conn: Connection) -> None:
@@ -607,17 +687,21 @@ class NavixySimulator(HubSimulator):
         for sub in conn.state.get("subscriptions", ()):
             if not sub.dirty or now - sub.last_sent < sub.interval:
                 continue
-            trackers = [self.trackers.get(i) for i in sorted(sub.dirty)]
+            found = (self.trackers.get(i) for i in sorted(sub.dirty))
+            trackers = [t for t in found if t is not None and not t.blocked]
             sub.dirty.clear()
             sub.last_sent = now
-            items = [self.item(t, compact=sub.compact) for t in trackers if t and not t.blocked]
-            if not items:
+            if not trackers:
                 continue
+            if sub.kind == "readings_batch":
+                await self._send(conn, self._event("readings_batch", self.readings(trackers)))
+                continue
+            items = [self.item(t, compact=sub.compact) for t in trackers]
             if sub.kind == "state_batch":
-                await conn.send(self._event("state_batch", items))
+                await self._send(conn, self._event("state_batch", items))
             else:
                 for item in items:
-                    await conn.send(self._event("state", item))
+                    await self._send(conn, self._event("state", item))
 
     def _event(self, event: str, data: Any) -> dict[str, Any]:
         return {"type": "event", "event": event, "user_time": self.user_time(), "data": data}
@@ -630,6 +714,13 @@ class NavixySimulator(HubSimulator):
         if self.omit_nulls:
             state = {k: v for k, v in state.items() if v is not None}
         return state
+
+    @staticmethod
+    def readings(trackers: list[SimTracker]) -> list[dict[str, Any]]:
+        """readings_batch data: per tracker its input and output states as bit masks."""
+        return [
+            {str(t.tracker_id): {"inputs": [], "states": _port_states(t.state)}} for t in trackers
+        ]
 
     def item(self, tracker: SimTracker, *, compact: bool) -> dict[str, Any]:
         """A state_batch item: the bare state, or wrapped as live servers send it."""
@@ -648,6 +739,18 @@ def _requests(message: dict[str, Any]) -> list[Any]:
     if not isinstance(events, list):
         return [None]
     return [{"type": event, "trackers": message.get("trackers")} for event in events]
+
+
+def _port_states(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """input_status and output_status: the ports as bits (port 1 is bit 0)."""
+    states = []
+    for ports, status in (("inputs", "input_status"), ("outputs", "output_status")):
+        if isinstance(flags := state.get(ports), list):
+            value = sum(1 << number for number, on in enumerate(flags) if on)
+            states.append(
+                {"field": status, "value": value, "update_time": state.get(f"{ports}_update")}
+            )
+    return states
 
 
 def _target_ids(target: Any) -> Any:
@@ -676,3 +779,23 @@ def _ws_error(action: str, code: int, description: str, data: Any) -> dict[str, 
 
 
 SIMULATOR = NavixySimulator
+
+VARIANTS: dict[str, dict[str, Any]] = {
+    "vendor": {},
+    "no_server_heartbeat": {"server_heartbeat": None},
+    "no_pongs": {"answer_pings": False},
+    "late_handshake": {"handshake_delay": 0.5},
+    "no_handshake": {"handshake_delay": None},
+    "wrapped_items": {"wrapped": True},
+    "nulls_omitted": {"omit_nulls": True},
+    "no_success": {"response_success": False},
+    "least_convenient": {
+        "server_heartbeat": None,
+        "answer_pings": False,
+        "handshake_delay": None,
+        "wrapped": True,
+        "omit_nulls": True,
+        "response_success": False,
+    },
+}
+"""Constructor switches for what Navixy leaves open; "vendor" behaves as its docs and code do."""

@@ -1,16 +1,24 @@
 """Navixy GPS tracking platform: REST for the account and commands, Atmosphere WebSocket events.
 
 The configured URL is the API base (``https://api.eu.navixy.com/v2``). The client logs in over
-REST (an API key is used as the hash directly), loads the tracker list, then subscribes to
-``state_batch`` for every tracker on ``<base>/event/subscription``. Navixy states name a
-``source_id``; it is mapped to the tracker id through ``tracker/list``.
+REST (an API key is used as the hash directly), loads the tracker list, opens
+``<base>/event/subscription`` and, once the Atmosphere handshake arrived, subscribes to
+``state_batch`` for every tracker. Navixy states name a ``source_id``; it is mapped to the
+tracker id through ``tracker/list``.
+
+Liveness: the handshake (``uuid|30000|X|``) says how often the *client* sends its ``X``
+heartbeat. The server's own heartbeat is not announced and ``state_batch`` sends only changes,
+so a quiet fleet may say nothing for minutes: WebSocket pings decide, and silence only counts
+(after atmosphere.js's five minutes) on a server that never answers them.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 import dataclasses
 from datetime import UTC, datetime, tzinfo
+import logging
 import re
 from typing import Any, ClassVar, Final, override
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -41,6 +49,8 @@ from .model import (
 )
 from .values import are_flags, as_number
 
+_LOGGER = logging.getLogger(__name__)
+
 DEFAULT_URL: Final = "https://api.eu.navixy.com/v2"
 MANUFACTURER: Final = "Navixy"
 HEARTBEAT: Final = "X"
@@ -49,7 +59,14 @@ LIFECYCLE_EVENTS: Final = frozenset({"block", "unblock", "corrupt"})
 CHANNELS: Final = frozenset({CHANNEL_LIFECYCLE})
 WAITING_LIMIT: Final = 10_000
 """States of not-yet-listed trackers kept until the next reload."""
-"""Seconds of grace beyond two missed heartbeats (at most one heartbeat interval)."""
+WS_HEARTBEAT: Final = 30.0
+"""Ping a quiet server this often (as a live Navixy client does); it answers within half."""
+SILENCE_LIMIT: Final = 300.0
+"""A server that never answers pings is given up after this long without a frame (atmosphere.js)."""
+HANDSHAKE_WAIT: Final = 5.0
+"""Subscribe anyway when the Atmosphere handshake has not come within this many seconds."""
+MIN_HEARTBEAT: Final = 0.1
+"""The client heartbeat is sent at most this often, whatever the handshake asks."""
 MAX_PORTS: Final = 64
 """More inputs or outputs than this is no tracker's: the value is garbage."""
 MAX_PIECES: Final = 64
@@ -78,7 +95,11 @@ _ONLINE: Final[Mapping[str, bool]] = {
     "idle": True,
     "signal_lost": False,
     "offline": False,
+    "just_registered": False,  # added, has not sent anything yet
+    "just_replaced": False,  # its device was replaced; the new one has not sent anything yet
 }
+_SUBSCRIPTION_BLOCKED: Final[Mapping[str, bool]] = {"normal": False, "blocked": True}
+"""The subscribe reply's per-tracker statuses that say whether the tracker is blocked."""
 
 
 class NavixyApiError(ProtocolError):
@@ -182,14 +203,15 @@ class NavixyClient(HubClient):
         verify_ssl: bool = True,
         timing: Timing | None = None,
     ) -> None:
-        """Keep the settings; the handshake fills keep-alive timings the caller left unset."""
+        """Keep the settings; the handshake sets the keep-alive interval unless timing gives one."""
         super().__init__(session, listener, timing=dataclasses.replace(timing) if timing else None)
         self._base = url.rstrip("/")
         self._api_key = api_key or None
         self._username = username
         self._password = password
         self._verify_ssl = verify_ssl
-        self._explicit = (self.timing.keepalive_interval, self.timing.silence_timeout)
+        self._keepalive_given = self.timing.keepalive_interval
+        self._handshake_heard: asyncio.Future[None] | None = None
         self._hash: str | None = None
         self._tz: tzinfo = UTC
         self._by_source: dict[int, int] = {}
@@ -207,6 +229,11 @@ class NavixyClient(HubClient):
             "verify_ssl": config.get("verify_ssl", True),
         }
 
+    @classmethod
+    def default_timing(cls) -> Timing:
+        """Pings decide liveness; silence only for a server that never answers them."""
+        return Timing(ws_heartbeat=WS_HEARTBEAT, silence_timeout=SILENCE_LIMIT)
+
     # --- connecting ---
 
     async def connect(self) -> HubInfo:
@@ -214,14 +241,24 @@ class NavixyClient(HubClient):
         user = await self._authenticate()
         self._tz = await self._load_time_zone()
         snapshot = self._load_trackers(await self._api("tracker/list"))
+        handshake = self._handshake_heard = asyncio.get_running_loop().create_future()
         await self.open_websocket(websocket_url(self._base), ssl=self._verify_ssl)
         try:
             self.emit(snapshot)
+            await self._await_handshake(handshake)
             await self._subscribe()
         except BaseException:
             await self.close()
             raise
         return self._hub_info(user)
+
+    async def _await_handshake(self, handshake: asyncio.Future[None]) -> None:
+        """Wait for the handshake, after which the docs subscribe; a few seconds at most."""
+        try:
+            async with asyncio.timeout(HANDSHAKE_WAIT):
+                await self._await_reply(handshake)
+        except TimeoutError:
+            _LOGGER.debug("navixy: no Atmosphere handshake in %g s, subscribing", HANDSHAKE_WAIT)
 
     async def _authenticate(self) -> Mapping[str, Any]:
         """Get a working hash (reusing a session) and return the account's user_info."""
@@ -453,14 +490,14 @@ class NavixyClient(HubClient):
         return rest.strip()
 
     def _handshake(self, interval_ms: int) -> None:
-        """Keep alive at the hub's heartbeat interval; give up after two missed ones."""
-        if interval_ms <= 0:
-            self.drop("bad handshake", interval_ms)
-            return
-        interval = interval_ms / 1000
-        keepalive, silence = self._explicit
-        self.timing.keepalive_interval = keepalive or interval
-        self.timing.silence_timeout = silence or 2 * interval  # within two heartbeats
+        """The server is ready for the subscription; send the heartbeat it asks for (0: none).
+
+        The interval is the client's heartbeat only: it says nothing of when the server talks.
+        """
+        interval = max(interval_ms / 1000, MIN_HEARTBEAT) if interval_ms else None
+        self.timing.keepalive_interval = self._keepalive_given or interval
+        if self._handshake_heard is not None and not self._handshake_heard.done():
+            self._handshake_heard.set_result(None)
 
     def _handle_frame(self, frame: Any) -> None:
         if not isinstance(frame, dict):
@@ -470,14 +507,30 @@ class NavixyClient(HubClient):
         if kind == "event":
             self._handle_event(frame)
         elif kind == "response":
-            if frame.get("action") != "subscription/subscribe" or not self.resolve(
-                "subscribe", frame
-            ):
-                self.drop("unexpected response", frame.get("action"))
+            self._handle_response(frame)
         elif kind == "error":
             self._handle_error(frame)
         else:
             self.drop("unknown type", kind)
+
+    def _handle_response(self, frame: Mapping[str, Any]) -> None:
+        """The subscription's reply: to the waiting subscribe, and its trackers' statuses."""
+        if frame.get("action") != "subscription/subscribe" or not self.resolve("subscribe", frame):
+            self.drop("unexpected response", frame.get("action"))
+            return
+        data = frame.get("data")
+        for entry in data.values() if isinstance(data, dict) else ():
+            if isinstance(entry, dict) and isinstance(statuses := entry.get("value"), dict):
+                self._apply_statuses(statuses)
+
+    def _apply_statuses(self, statuses: Mapping[Any, Any]) -> None:
+        """Blocked or not, as the subscription saw each tracker (newer than tracker/list)."""
+        for tracker, was_blocked in list(self._blocked.items()):
+            status = statuses.get(str(tracker))
+            blocked = _SUBSCRIPTION_BLOCKED.get(status) if isinstance(status, str) else None
+            if blocked is not None and blocked != was_blocked:
+                self._blocked[tracker] = blocked
+                self.emit(DeviceUpdate(str(tracker), extras={"blocked": blocked}))
 
     def _handle_error(self, frame: Mapping[str, Any]) -> None:
         status = frame.get("status")
