@@ -19,7 +19,6 @@ from custom_components.fleet_push.hubs.errors import (
     CannotConnect,
     CommandFailed,
     InvalidAuth,
-    ProtocolError,
     SessionClosed,
 )
 from custom_components.fleet_push.hubs.model import (
@@ -180,8 +179,12 @@ async def test_helpers_and_config() -> None:
         manufacturer="TFT IoT",
         model="Open API",
     )
-    assert client.timing == Timing(keepalive_interval=60.0, silence_timeout=120.0)
+    # "ping" every minute as the vendor asks; WebSocket pings judge liveness; no silence limit
+    assert client.timing == Timing(keepalive_interval=60.0, ws_heartbeat=30.0)
     assert client.keepalive_text == "ping"
+    assert client._messages.timing is client.timing
+    assert client._messages.keepalive_text == "ping"
+    assert client._messages.stats.dropped is client.stats.dropped
     assert client_class("tftiot") is TftIotClient
     assert simulator_class("tftiot") is TftIotSimulator
 
@@ -309,7 +312,8 @@ async def test_hostile_frames_are_dropped() -> None:
         '{"event": "snapshot", "data": {"model": "T1"}}',
         '{"event": "snapshot", "data": []}',
         '{"event": "snapshot", "error": 3, "data": {"imei": "1"}}',
-        '{"event": "signin"}',
+        '{"event": "snapshot", "error": "E3", "data": {"imei": "1"}}',
+        '{"error": 1001, "message": "nobody signs in now"}',
         '{"type": "registUserMessage", "error": 1001}',
     ):
         client.handle_text(text)
@@ -318,10 +322,9 @@ async def test_hostile_frames_are_dropped() -> None:
         "not_json": 1,
         "not_object": 1,
         "unknown:weird": 2,
-        "no_type": 2,
+        "no_type": 3,
         "bad_snapshot": 2,
-        "hub_error": 1,
-        "bad_signin": 1,
+        "hub_error": 2,
         "message_signin_refused": 1,
     }
 
@@ -335,24 +338,81 @@ async def test_hostile_literal_is_refused_quickly() -> None:
     assert client.stats.dropped == {"not_json": 1}
 
 
-async def test_sign_in_replies() -> None:
+SIGNIN_SUCCESS = [
+    '{"event": "signin", "error": 0}',
+    '{"event": "signin", "error": "0"}',
+    '{"event": "signin"}',  # the sign-in frame echoed back: no error, so no refusal
+    '{"event": "signin", "error": null}',
+    '{"event": "snapshot", "data": {"imei": "1"}, "error": 0}',
+    '{"type": "messagePass", "from_id": 0, "message": "hi"}',
+    '{"event": "driver", "data": {}}',
+    '{"hello": 1}',
+]
+
+
+@pytest.mark.parametrize("frame", SIGNIN_SUCCESS)
+async def test_any_frame_without_an_error_signs_in(frame: str) -> None:
     client = offline_client()
+    future = client._pending["signin"] = asyncio.get_running_loop().create_future()
+    client.handle_text(frame)
+    assert future.done()
+    assert not future.exception()
+
+
+@pytest.mark.parametrize(
+    "frame",
+    ["pong", "ping", '{"event": "snapshot", "error": 1001}', '{"type": "x", "error": 1001}'],
+)
+async def test_frames_that_do_not_settle_the_sign_in(frame: str) -> None:
+    client = offline_client()
+    future = client._pending["signin"] = asyncio.get_running_loop().create_future()
+    client.handle_text(frame)
+    assert not future.done()
+
+
+async def test_sign_in_refusals() -> None:
+    client = offline_client()
+    md5 = tftiot.md5_password("secret")
     loop = asyncio.get_running_loop()
-    for reply, error in (
-        ('{"event": "signin"}', ProtocolError),
-        ('{"event": "signin", "error": 1001, "message": "password error"}', InvalidAuth),
-        ('{"event": "signin", "error": 1001}', InvalidAuth),
+    for reply, text in (
+        (
+            '{"event": "signin", "error": 1001, "message": "password error"}',
+            "TFT IoT refused the sign-in (error 1001): password error",
+        ),
+        ('{"event": "signin", "error": 1001}', "TFT IoT refused the sign-in (error 1001)"),
+        ('{"event": "signin", "error": "bad"}', "TFT IoT refused the sign-in (error bad)"),
+        (  # a bare error frame answers the only question asked: the sign-in
+            '{"error": 7, "message": "no such user"}',
+            "TFT IoT refused the sign-in (error 7): no such user",
+        ),
+        (  # the hub quoting our credentials back: they stay out of the error
+            json.dumps({"event": "signin", "error": 1, "message": f"md5 {md5.upper()} wrong"}),
+            "TFT IoT refused the sign-in (error 1): md5 **REDACTED** wrong",
+        ),
+        (
+            json.dumps({"event": "signin", "error": 1, "message": f"got md5-password={md5}"}),
+            "TFT IoT refused the sign-in (error 1): got md5-password=**REDACTED**",
+        ),
     ):
         future = client._pending["signin"] = loop.create_future()
         client.handle_text(reply)
-        with pytest.raises(error) as caught:
+        with pytest.raises(InvalidAuth) as caught:
             future.result()
-        assert "secret" not in str(caught.value)
-        assert tftiot.md5_password("secret") not in str(caught.value)
-    assert str(caught.value) == "TFT IoT refused the sign-in (error 1001)"
-    client.handle_text('{"event": "signin", "error": 0}')  # nobody waits: ignored
-    with pytest.raises(SessionClosed, match="error 1003"):
-        client.handle_text('{"event": "signin", "error": 1003, "message": "elsewhere"}')
+        assert str(caught.value) == text
+    assert not client.stats.dropped
+
+
+async def test_unasked_sign_in_error_ends_the_session() -> None:
+    client = offline_client()
+    client.handle_text('{"event": "signin", "error": 0}')  # nobody waits: nothing happens
+    client.handle_text('{"error": 1003}')  # a bare error nobody asked for: skipped
+    assert client.stats.dropped == {"no_type": 1}
+    md5 = tftiot.md5_password("secret")
+    with pytest.raises(SessionClosed) as caught:
+        client.handle_text(
+            json.dumps({"event": "signin", "error": 1003, "message": f"{md5} elsewhere"})
+        )
+    assert str(caught.value) == "TFT IoT ended the session (error 1003): **REDACTED** elsewhere"
 
 
 # --- against the simulator ---
@@ -535,14 +595,17 @@ async def test_revoked_credentials(sim: TftIotSimulator, make_client: Factory) -
         await client.connect()
 
 
-async def test_sign_in_not_answered(
-    sim: TftIotSimulator, make_client: Factory, monkeypatch: pytest.MonkeyPatch
+async def test_a_sign_in_nobody_refuses_succeeds(
+    sim: TftIotSimulator, make_client: Factory
 ) -> None:
-    monkeypatch.setattr(tftiot, "CONNECT_TIMEOUT", 0.2)
-    sim.stop_answering()
-    client, _ = await make_client(connect=False)
-    with pytest.raises(CannotConnect, match="sign-in"):
-        await client.connect()
+    """No reply and no snapshot: after signin_wait without a refusal, the client is in."""
+    sim.snapshot_on_signin = False
+    client, recorder = await make_client(connect=False)
+    client.signin_wait = 0.2
+    await client.connect()
+    assert client.connected
+    assert isinstance(recorder[0], FleetSnapshot)
+    assert len(recorder[0].devices) == len(sim.trackers)
 
 
 async def test_commands(sim: TftIotSimulator, make_client: Factory) -> None:
@@ -616,7 +679,7 @@ async def test_command_failures_of_the_rest_api(
 async def test_command_refusal_codes_are_kept(make_client: Factory) -> None:
     client, _ = await make_client()
     with pytest.raises(CommandFailed) as caught:
-        tftiot._ok({"code": "E12", "msg": ""})
+        client._ok({"code": "E12", "msg": ""})
     assert (caught.value.code, str(caught.value)) == ("E12", "TFT IoT: request refused")
     await client.close()
     with pytest.raises(CannotConnect):
