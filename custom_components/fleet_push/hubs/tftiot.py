@@ -8,7 +8,7 @@ import contextlib
 import hashlib
 import logging
 import re
-from typing import Any, ClassVar, Final, override
+from typing import Any, ClassVar, Final, cast, override
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -202,6 +202,13 @@ class _Account(HubClient):
         """What a hub's text must not carry into an error message."""
         return (self._md5,)
 
+    @override
+    def drop(self, reason: str, detail: object = None) -> None:
+        """Count and log a skipped frame; our credentials stay out under whatever key."""
+        if any(secret.casefold() in str(detail).casefold() for secret in self._secrets()):
+            detail = self._hide(str(detail))
+        super().drop(reason, detail)
+
     def _hide(self, text: Any) -> str:
         """A hub's text fit for an error message: short, and without our credentials."""
         if not isinstance(text, str):
@@ -257,8 +264,8 @@ class TftIotMessages(_Account):
         regist = {"user_id": self._user, "md5-password": self._md5, "type": "registUserMessage"}
         try:
             await self.open_websocket(self._url, ssl=self._verify_ssl)
-            if self._reader is not None:  # always, once open
-                self._reader.add_done_callback(self._ended)
+            reader = cast("asyncio.Task[None]", self._reader)  # set once the socket is open
+            reader.add_done_callback(self._ended)
             await self.send_text(orjson.dumps(regist).decode())
         except BaseException:
             await self.close()
