@@ -1053,3 +1053,21 @@ async def test_variants_are_switches_of_the_simulator() -> None:
     assert VARIANTS["least_convenient"].keys() == {key for s in single for key in s}
     fleet = TftIotSimulator(devices=7)
     assert [fleet.is_online(imei) for imei in fleet.fleet_ids()] == [True] * 6 + [False]
+
+
+@pytest.mark.parametrize("shared_socket", [False, True], ids=["own_socket", "shared_socket"])
+async def test_the_simulator_serves_messages_on_the_device_socket_only_if_shared(
+    socket_enabled: None, shared_socket: bool
+) -> None:
+    async with (
+        TftIotSimulator(devices=1, shared_socket=shared_socket, signin_reply=True) as sim,
+        aiohttp.ClientSession() as session,
+        session.ws_connect(sim.url) as ws,
+    ):
+        account = {"md5-password": sim.password_md5}
+        await ws.send_json({**account, "token": sim.user_id, "event": "signin"})
+        assert (await ws.receive_json())["error"] == 0
+        await ws.send_json({**account, "user_id": sim.user_id, "type": "registUserMessage"})
+        await ws.send_str("ping")  # answered by nobody: after it, registUserMessage is done
+        await until(lambda: "ping" in sim.received)
+        assert ("messages" in device_socket(sim).state) is shared_socket
