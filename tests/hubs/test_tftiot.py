@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime
+import itertools
 import json
+import logging
 from pathlib import Path
 import socket
 from typing import Any
@@ -14,12 +17,12 @@ import aiohttp
 import pytest
 
 from custom_components.fleet_push.hubs import client_class, tftiot
-from custom_components.fleet_push.hubs.connection import Timing
+from custom_components.fleet_push.hubs.connection import Timing, cancel_and_wait
 from custom_components.fleet_push.hubs.errors import (
     CannotConnect,
     CommandFailed,
+    HubError,
     InvalidAuth,
-    ProtocolError,
     SessionClosed,
 )
 from custom_components.fleet_push.hubs.model import (
@@ -34,10 +37,21 @@ from custom_components.fleet_push.hubs.model import (
 from custom_components.fleet_push.hubs.tftiot import TftIotClient, decode_frame
 from tests.hubs.recorder import Recorder
 from tests.simulator import simulator_class
-from tests.simulator.tftiot import ERROR_DEVICE_OFFLINE, ERROR_UNKNOWN_DEVICE, TftIotSimulator
+from tests.simulator.tftiot import (
+    ERROR_DEVICE_OFFLINE,
+    ERROR_UNKNOWN_DEVICE,
+    VARIANTS,
+    TftIotSimulator,
+)
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "tftiot"
 IMEI = "1000000000112567"
+SIGNIN_WAIT = 0.2
+"""The client's wait for a refusal of its sign-in, scaled down."""
+FAST = Timing(keepalive_interval=0.1, ws_heartbeat=0.1)
+"""The default timings scaled down: "ping" and a WebSocket ping every 0.1 s."""
+QUIET = 0.6
+"""A quiet spell longer than every client timing above (and any watchdog they make)."""
 
 
 def fixture_text(name: str) -> str:
@@ -167,6 +181,11 @@ async def test_every_fixture_is_used() -> None:
 
 async def test_helpers_and_config() -> None:
     assert tftiot.md5_password("password") == "5f4dcc3b5aa765d61d8327deb882cf99"
+    assert TftIotClient.normalize_config({"username": "1", "password": "password"}) == {
+        "username": "1",
+        "password": "5f4dcc3b5aa765d61d8327deb882cf99",
+    }
+    assert TftIotClient.normalize_config({"username": "1"}) == {"username": "1"}
     assert tftiot.rest_base(tftiot.DEFAULT_URL) == "https://openapi.tftiot.com/v2"
     assert tftiot.rest_base("ws://127.0.0.1:8080/websocket") == "http://127.0.0.1:8080/v2"
     assert tftiot.rest_base("wss://[::1]:8443/websocket") == "https://[::1]/v2"
@@ -180,8 +199,12 @@ async def test_helpers_and_config() -> None:
         manufacturer="TFT IoT",
         model="Open API",
     )
-    assert client.timing == Timing(keepalive_interval=60.0, silence_timeout=120.0)
+    # "ping" every minute as the vendor asks; WebSocket pings judge liveness; no silence limit
+    assert client.timing == Timing(keepalive_interval=60.0, ws_heartbeat=30.0)
     assert client.keepalive_text == "ping"
+    assert client._messages.timing is client.timing
+    assert client._messages.keepalive_text == "ping"
+    assert client._messages.stats.dropped is client.stats.dropped
     assert client_class("tftiot") is TftIotClient
     assert simulator_class("tftiot") is TftIotSimulator
 
@@ -309,7 +332,8 @@ async def test_hostile_frames_are_dropped() -> None:
         '{"event": "snapshot", "data": {"model": "T1"}}',
         '{"event": "snapshot", "data": []}',
         '{"event": "snapshot", "error": 3, "data": {"imei": "1"}}',
-        '{"event": "signin"}',
+        '{"event": "snapshot", "error": "E3", "data": {"imei": "1"}}',
+        '{"error": 1001, "message": "nobody signs in now"}',
         '{"type": "registUserMessage", "error": 1001}',
     ):
         client.handle_text(text)
@@ -318,10 +342,9 @@ async def test_hostile_frames_are_dropped() -> None:
         "not_json": 1,
         "not_object": 1,
         "unknown:weird": 2,
-        "no_type": 2,
+        "no_type": 3,
         "bad_snapshot": 2,
-        "hub_error": 1,
-        "bad_signin": 1,
+        "hub_error": 2,
         "message_signin_refused": 1,
     }
 
@@ -335,24 +358,81 @@ async def test_hostile_literal_is_refused_quickly() -> None:
     assert client.stats.dropped == {"not_json": 1}
 
 
-async def test_sign_in_replies() -> None:
+SIGNIN_SUCCESS = [
+    '{"event": "signin", "error": 0}',
+    '{"event": "signin", "error": "0"}',
+    '{"event": "signin"}',  # the sign-in frame echoed back: no error, so no refusal
+    '{"event": "signin", "error": null}',
+    '{"event": "snapshot", "data": {"imei": "1"}, "error": 0}',
+    '{"type": "messagePass", "from_id": 0, "message": "hi"}',
+    '{"event": "driver", "data": {}}',
+    '{"hello": 1}',
+]
+
+
+@pytest.mark.parametrize("frame", SIGNIN_SUCCESS)
+async def test_any_frame_without_an_error_signs_in(frame: str) -> None:
     client = offline_client()
+    future = client._pending["signin"] = asyncio.get_running_loop().create_future()
+    client.handle_text(frame)
+    assert future.done()
+    assert not future.exception()
+
+
+@pytest.mark.parametrize(
+    "frame",
+    ["pong", "ping", '{"event": "snapshot", "error": 1001}', '{"type": "x", "error": 1001}'],
+)
+async def test_frames_that_do_not_settle_the_sign_in(frame: str) -> None:
+    client = offline_client()
+    future = client._pending["signin"] = asyncio.get_running_loop().create_future()
+    client.handle_text(frame)
+    assert not future.done()
+
+
+async def test_sign_in_refusals() -> None:
+    client = offline_client()
+    md5 = tftiot.md5_password("secret")
     loop = asyncio.get_running_loop()
-    for reply, error in (
-        ('{"event": "signin"}', ProtocolError),
-        ('{"event": "signin", "error": 1001, "message": "password error"}', InvalidAuth),
-        ('{"event": "signin", "error": 1001}', InvalidAuth),
+    for reply, text in (
+        (
+            '{"event": "signin", "error": 1001, "message": "password error"}',
+            "TFT IoT refused the sign-in (error 1001): password error",
+        ),
+        ('{"event": "signin", "error": 1001}', "TFT IoT refused the sign-in (error 1001)"),
+        ('{"event": "signin", "error": "bad"}', "TFT IoT refused the sign-in (error bad)"),
+        (  # a bare error frame answers the only question asked: the sign-in
+            '{"error": 7, "message": "no such user"}',
+            "TFT IoT refused the sign-in (error 7): no such user",
+        ),
+        (  # the hub quoting our credentials back: they stay out of the error
+            json.dumps({"event": "signin", "error": 1, "message": f"md5 {md5.upper()} wrong"}),
+            "TFT IoT refused the sign-in (error 1): md5 **REDACTED** wrong",
+        ),
+        (
+            json.dumps({"event": "signin", "error": 1, "message": f"got md5-password={md5}"}),
+            "TFT IoT refused the sign-in (error 1): got md5-password=**REDACTED**",
+        ),
     ):
         future = client._pending["signin"] = loop.create_future()
         client.handle_text(reply)
-        with pytest.raises(error) as caught:
+        with pytest.raises(InvalidAuth) as caught:
             future.result()
-        assert "secret" not in str(caught.value)
-        assert tftiot.md5_password("secret") not in str(caught.value)
-    assert str(caught.value) == "TFT IoT refused the sign-in (error 1001)"
-    client.handle_text('{"event": "signin", "error": 0}')  # nobody waits: ignored
-    with pytest.raises(SessionClosed, match="error 1003"):
-        client.handle_text('{"event": "signin", "error": 1003, "message": "elsewhere"}')
+        assert str(caught.value) == text
+    assert not client.stats.dropped
+
+
+async def test_unasked_sign_in_error_ends_the_session() -> None:
+    client = offline_client()
+    client.handle_text('{"event": "signin", "error": 0}')  # nobody waits: nothing happens
+    client.handle_text('{"error": 1003}')  # a bare error nobody asked for: skipped
+    assert client.stats.dropped == {"no_type": 1}
+    md5 = tftiot.md5_password("secret")
+    with pytest.raises(SessionClosed) as caught:
+        client.handle_text(
+            json.dumps({"event": "signin", "error": 1003, "message": f"{md5} elsewhere"})
+        )
+    assert str(caught.value) == "TFT IoT ended the session (error 1003): **REDACTED** elsewhere"
 
 
 # --- against the simulator ---
@@ -381,6 +461,7 @@ async def make_client(sim: TftIotSimulator) -> AsyncIterator[Factory]:
             client = TftIotClient.from_config(
                 session, recorder.append, {**sim.config(), **config}, timing=timing
             )
+            client.signin_wait = SIGNIN_WAIT  # a refusal on loopback takes milliseconds
             clients.append(client)
             if connect:
                 await client.connect()
@@ -391,6 +472,23 @@ async def make_client(sim: TftIotSimulator) -> AsyncIterator[Factory]:
         finally:
             for client in clients:
                 await client.close()
+
+
+def fast_client(
+    sim: TftIotSimulator, session: aiohttp.ClientSession, **config: Any
+) -> tuple[TftIotClient, Recorder]:
+    recorder = Recorder()
+    client = TftIotClient.from_config(
+        session, recorder.append, {**sim.config(), **config}, timing=replace(FAST)
+    )
+    client.signin_wait = SIGNIN_WAIT
+    return client, recorder
+
+
+async def until(condition: Callable[[], object]) -> None:
+    async with asyncio.timeout(5):
+        while not condition():
+            await asyncio.sleep(0.01)
 
 
 async def test_connect_loads_the_fleet(sim: TftIotSimulator, make_client: Factory) -> None:
@@ -429,6 +527,16 @@ async def test_fleet_from_snapshots_without_rest(
     assert [d.device_id for d in fleet.devices] == list(sim.trackers)
     assert all(d.name == d.device_id for d in fleet.devices)
     assert recorder[1:] == [HubUpdate(channels=frozenset({"alarm", "message"}))]
+
+
+async def test_refresh_without_rest_changes_nothing(
+    sim: TftIotSimulator, make_client: Factory
+) -> None:
+    client, recorder = await make_client()
+    recorder.skip()
+    sim.rest_enabled = False
+    await client.refresh()
+    assert recorder[recorder.seen :] == []
 
 
 async def test_fleet_when_rest_is_unreachable(sim: TftIotSimulator, make_client: Factory) -> None:
@@ -535,14 +643,16 @@ async def test_revoked_credentials(sim: TftIotSimulator, make_client: Factory) -
         await client.connect()
 
 
-async def test_sign_in_not_answered(
-    sim: TftIotSimulator, make_client: Factory, monkeypatch: pytest.MonkeyPatch
+async def test_a_sign_in_nobody_refuses_succeeds(
+    sim: TftIotSimulator, make_client: Factory
 ) -> None:
-    monkeypatch.setattr(tftiot, "CONNECT_TIMEOUT", 0.2)
-    sim.stop_answering()
-    client, _ = await make_client(connect=False)
-    with pytest.raises(CannotConnect, match="sign-in"):
-        await client.connect()
+    """No reply and no snapshot: after signin_wait without a refusal, the client is in."""
+    sim.snapshot_on_signin = False
+    client, recorder = await make_client(connect=False)
+    await client.connect()
+    assert client.connected
+    assert isinstance(recorder[0], FleetSnapshot)
+    assert len(recorder[0].devices) == len(sim.trackers)
 
 
 async def test_commands(sim: TftIotSimulator, make_client: Factory) -> None:
@@ -616,21 +726,19 @@ async def test_command_failures_of_the_rest_api(
 async def test_command_refusal_codes_are_kept(make_client: Factory) -> None:
     client, _ = await make_client()
     with pytest.raises(CommandFailed) as caught:
-        tftiot._ok({"code": "E12", "msg": ""})
+        client._ok({"code": "E12", "msg": ""})
     assert (caught.value.code, str(caught.value)) == ("E12", "TFT IoT: request refused")
+    with pytest.raises(CommandFailed, match="TFT IoT: request refused"):
+        client._ok({"code": 3})
     await client.close()
     with pytest.raises(CannotConnect):
         await client.send_command("1", "WHERE#", {}, 5)
 
 
 async def test_keepalive_ping(sim: TftIotSimulator, make_client: Factory) -> None:
-    client, _ = await make_client(timing=Timing(keepalive_interval=0.05, silence_timeout=5))
-    for _ in range(500):
-        if sim.received.count("ping") >= 2:
-            break
-        await asyncio.sleep(0.01)
-    assert sim.received.count("ping") >= 2
-    await asyncio.sleep(0.05)
+    sim.pong = True
+    client, _ = await make_client(timing=Timing(keepalive_interval=0.05))
+    await until(lambda: sim.received.count("ping") >= 4)  # on both sockets
     assert client.connected
     assert not client.stats.dropped  # the "pong" replies are ignored
 
@@ -642,11 +750,29 @@ async def test_connection_drop(sim: TftIotSimulator, make_client: Factory) -> No
         await client.run()
 
 
-async def test_silence_is_detected(sim: TftIotSimulator, make_client: Factory) -> None:
-    client, _ = await make_client(timing=Timing(silence_timeout=0.2))
+async def test_a_hub_that_stops_answering_pings_is_dead(
+    sim: TftIotSimulator, make_client: Factory
+) -> None:
+    client, _ = await make_client(timing=replace(FAST))
     sim.stop_answering()
-    with pytest.raises(CannotConnect, match="silent"):
+    with pytest.raises(CannotConnect, match="did not answer"):
         await client.run()
+
+
+async def test_a_quiet_hub_that_ignores_pings_is_kept(socket_enabled: None) -> None:
+    """No WebSocket pong, no "pong", no pushes: nothing proves it dead, so the client stays."""
+    async with (
+        TftIotSimulator(devices=1, answer_pings=False) as sim,
+        aiohttp.ClientSession() as session,
+    ):
+        client, _ = fast_client(sim, session)
+        await client.connect()
+        run = asyncio.create_task(client.run())
+        await asyncio.sleep(QUIET)
+        assert not run.done()
+        assert sim.accepted == 2
+        await client.close()
+        await cancel_and_wait(run)
 
 
 async def test_session_closed(sim: TftIotSimulator, make_client: Factory) -> None:
@@ -670,3 +796,278 @@ async def test_simulator_rest_details(sim: TftIotSimulator) -> None:
             assert (await resp.json())["code"] == 1000
         async with session.get(f"{sim.rest_url}/devices") as response:
             assert (await response.json())["code"] == 1002
+
+
+# --- servers the vendor page allows (simulator switches) ---
+
+SWITCHES = ("signin_reply", "pong", "shared_socket", "snapshot_on_signin")
+
+
+def every_combination() -> list[dict[str, bool]]:
+    return [
+        dict(zip(SWITCHES, values, strict=True))
+        for values in itertools.product((False, True), repeat=len(SWITCHES))
+    ]
+
+
+def roles(sim: TftIotSimulator) -> list[tuple[str, ...]]:
+    """What each open socket signed in for: ("user",) devices, ("messages",) messages."""
+    return sorted(
+        tuple(push for push in ("user", "messages") if push in conn.state)
+        for conn in sim.connections
+    )
+
+
+def message_socket(sim: TftIotSimulator) -> Any:
+    return next(conn for conn in sim.connections if "messages" in conn.state)
+
+
+def device_socket(sim: TftIotSimulator) -> Any:
+    return next(conn for conn in sim.connections if "user" in conn.state)
+
+
+@pytest.mark.parametrize(
+    "switches", every_combination(), ids=lambda s: "-".join(k for k, v in s.items() if v) or "none"
+)
+async def test_every_server_keeps_both_sockets_through_a_quiet_spell(
+    socket_enabled: None, switches: dict[str, bool]
+) -> None:
+    async with TftIotSimulator(devices=2, **switches) as sim, aiohttp.ClientSession() as session:
+        client, recorder = fast_client(sim, session)
+        await client.connect()
+        run = asyncio.create_task(client.run())
+        try:
+            await asyncio.sleep(QUIET)
+            assert not run.done()
+            assert sim.accepted == sim.client_sockets == 2
+            assert roles(sim) == [("messages",), ("user",)]
+            assert sim.received.count("ping") >= 4  # the keep-alive goes on both sockets
+            # both pushes still arrive
+            recorder.skip()
+            await sim.send_message("Maintenance tonight")
+            notice = await recorder.next(HubNotice)
+            assert (notice.channel, notice.attributes["message"]) == (
+                "message",
+                "Maintenance tonight",
+            )
+            imei = next(iter(sim.trackers))
+            await sim.set_online(imei, online=False)
+            update = await recorder.next(DeviceUpdate)
+            assert (update.device_id, update.values[Field.ONLINE]) == (imei, False)
+            assert len(recorder.of(HubNotice)) == 1  # no message twice
+            assert not client.stats.dropped
+        finally:
+            await client.close()
+            await cancel_and_wait(run)
+
+
+@pytest.mark.parametrize("signin_reply", [False, True], ids=["no_reply", "reply"])
+async def test_a_wrong_password_is_invalid_credentials(
+    socket_enabled: None, signin_reply: bool
+) -> None:
+    """With or without a reply to a good sign-in, the server refuses with an error frame."""
+    async with (
+        TftIotSimulator(signin_reply=signin_reply) as sim,
+        aiohttp.ClientSession() as session,
+    ):
+        client, _ = fast_client(sim, session, password=tftiot.md5_password("wrong"))
+        with pytest.raises(InvalidAuth, match="error 1001"):
+            await client.connect()
+        assert sim.accepted == 1  # the message socket was never opened
+        assert not client.connected
+
+
+async def test_a_silent_close_after_the_sign_in_is_no_wrong_password(socket_enabled: None) -> None:
+    """Closing without an error frame says nothing about the credentials: CannotConnect."""
+    async with TftIotSimulator(refuse_by_closing=True) as sim, aiohttp.ClientSession() as session:
+        client, _ = fast_client(sim, session, password=tftiot.md5_password("wrong"))
+        with pytest.raises(CannotConnect) as caught:
+            await client.connect()
+        assert not isinstance(caught.value, InvalidAuth)
+        assert sim.accepted == 1
+
+
+async def test_the_message_socket_ending_ends_the_session(
+    sim: TftIotSimulator, make_client: Factory
+) -> None:
+    client, _ = await make_client(timing=replace(FAST))
+    await message_socket(sim).close()
+    with pytest.raises(CannotConnect, match="closed the connection"):
+        await client.run()
+
+
+async def test_the_message_socket_failing_while_connecting_fails_the_connect(
+    sim: TftIotSimulator, make_client: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def close_it(conn: Any, _frame: dict[str, Any]) -> None:
+        await conn.close()
+
+    monkeypatch.setattr(sim, "_regist", close_it)
+    sim.rest_delay = 0.3  # the fleet is still loading when the message socket goes
+    client, _ = await make_client(connect=False, timing=replace(FAST))
+    with pytest.raises(CannotConnect, match="closed the connection"):
+        await client.connect()
+    assert not client.connected
+
+
+async def test_a_refused_message_registration_leaves_the_device_push(
+    sim: TftIotSimulator, make_client: Factory
+) -> None:
+    client, recorder = await make_client(timing=replace(FAST))
+    run = asyncio.create_task(client.run())
+    try:
+        conn = message_socket(sim)
+        await conn.send({"type": "registUserMessage", "error": 1001})
+        await conn.close()
+        await until(lambda: not client._messages.connected)
+        recorder.skip()
+        imei = next(iter(sim.trackers))
+        await sim.set_online(imei, online=False)
+        assert (await recorder.next(DeviceUpdate)).device_id == imei
+        assert not run.done()
+        assert client.stats.dropped == {"message_signin_refused": 1}
+    finally:
+        await client.close()
+        await cancel_and_wait(run)
+
+
+async def test_messages_pushed_on_the_device_socket_are_handled(
+    sim: TftIotSimulator, make_client: Factory
+) -> None:
+    client, recorder = await make_client()
+    recorder.skip()
+    frame = {"type": "messagePass", "from_id": 0, "from_name": "System", "message": "hi"}
+    await device_socket(sim).send(frame)
+    assert (await recorder.next(HubNotice)).attributes["message"] == "hi"
+    await device_socket(sim).send({"type": "registUserMessage", "error": 0})  # one-socket ack
+    await message_socket(sim).send({"event": "snapshot", "data": {"imei": "1"}})  # not here
+    await until(lambda: client.stats.dropped)
+    assert client.stats.dropped == {"not_a_message": 1}
+    assert client.connected
+
+
+async def test_a_message_socket_that_cannot_open(socket_enabled: None) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    async with aiohttp.ClientSession() as session:
+        channel = tftiot.TftIotMessages.from_config(
+            session,
+            print,
+            {"url": f"ws://127.0.0.1:{port}/websocket", "username": "1", "password": "0" * 32},
+        )
+        with pytest.raises(CannotConnect):
+            await channel.connect()
+        assert not channel.connected
+
+
+async def test_the_message_socket_lost_after_the_session_ended() -> None:
+    client = offline_client()
+    client._messages_lost(CannotConnect("gone"))  # no device socket: nothing to end
+    assert client._end_error is None
+
+
+async def test_a_message_socket_that_fails_oddly_ends_the_session() -> None:
+    lost: list[HubError] = []
+    channel = tftiot.TftIotMessages.from_config(
+        None,  # type: ignore[arg-type]
+        print,
+        {"username": "100861", "password": "0" * 32},
+    )
+    channel.on_lost = lost.append
+
+    async def odd() -> None:
+        raise RuntimeError
+
+    task = asyncio.create_task(odd())
+    await asyncio.wait((task,))
+    channel._ended(task)
+    (error,) = lost
+    assert isinstance(error, CannotConnect)
+    assert str(error) == "the message socket failed: RuntimeError"
+
+
+class EchoingSimulator(TftIotSimulator):
+    """A hub that sends every text frame back before it answers it."""
+
+    async def on_text(self, conn: Any, text: str) -> None:
+        await conn.send(text)
+        await super().on_text(conn, text)
+
+
+async def test_echoed_sign_in_frames_leave_no_md5_in_the_log(
+    socket_enabled: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with EchoingSimulator(devices=1) as sim, aiohttp.ClientSession() as session:
+        client, recorder = fast_client(sim, session)
+        await client.connect()
+        md5 = sim.password_md5
+        assert f'"md5-password":"{md5}"' in "".join(sim.received)  # sent, and sent back
+        for frame in (  # a hub quoting our credentials back in every odd way
+            {"event": "echo", "frame": {"md5-password": md5}},
+            {"event": "echo", "data": md5.upper()},
+            {"type": "echo", "text": f"user_id=1&md5-password={md5}"},
+            f"unknown command {md5}",
+        ):
+            await sim.push(frame)
+        await until(lambda: client.stats.dropped.total() >= 8)  # each on both sockets
+        await device_socket(sim).send(
+            {"event": "signin", "error": 1003, "message": f"{md5} signed in elsewhere"}
+        )
+        with pytest.raises(SessionClosed) as caught:
+            await client.run()
+        await client.close()
+    assert md5 not in str(caught.value)
+    logged = caplog.text.casefold()
+    assert sim.password.casefold() not in logged
+    assert md5 not in logged
+    assert "skipped a frame" in logged  # the frames were logged, without the MD5
+    assert isinstance(recorder[0], FleetSnapshot)
+
+
+async def test_rest_errors_leave_out_the_md5_and_the_token() -> None:
+    client = offline_client()
+    client._token = "6b4c1d2e-token"
+    md5 = tftiot.md5_password("secret")
+    with pytest.raises(CommandFailed) as caught:
+        client._ok({"code": 1002, "msg": f"access-token 6b4c1d2e-token or {md5} invalid"})
+    assert str(caught.value) == "TFT IoT: access-token **REDACTED** or **REDACTED** invalid"
+
+
+async def test_variants_are_switches_of_the_simulator() -> None:
+    assert next(iter(VARIANTS)) == "vendor"
+    assert VARIANTS["vendor"] == {}
+    assert list(VARIANTS)[-1] == "least_convenient"
+    for switches in VARIANTS.values():
+        simulator = TftIotSimulator(devices=3, **switches)
+        assert simulator.fleet_ids() == list(simulator.trackers)
+        for imei, tracker in simulator.trackers.items():
+            assert simulator.is_online(imei) is tracker.online
+    single = [
+        switches
+        for name, switches in VARIANTS.items()
+        if name not in ("vendor", "least_convenient")
+    ]
+    assert all(len(switches) == 1 for switches in single)
+    assert VARIANTS["least_convenient"].keys() == {key for s in single for key in s}
+    fleet = TftIotSimulator(devices=7)
+    assert [fleet.is_online(imei) for imei in fleet.fleet_ids()] == [True] * 6 + [False]
+
+
+@pytest.mark.parametrize("shared_socket", [False, True], ids=["own_socket", "shared_socket"])
+async def test_the_simulator_serves_messages_on_the_device_socket_only_if_shared(
+    socket_enabled: None, shared_socket: bool
+) -> None:
+    async with (
+        TftIotSimulator(devices=1, shared_socket=shared_socket, signin_reply=True) as sim,
+        aiohttp.ClientSession() as session,
+        session.ws_connect(sim.url) as ws,
+    ):
+        account = {"md5-password": sim.password_md5}
+        await ws.send_json({**account, "token": sim.user_id, "event": "signin"})
+        assert (await ws.receive_json())["error"] == 0
+        await ws.send_json({**account, "user_id": sim.user_id, "type": "registUserMessage"})
+        await ws.send_str("ping")  # answered by nobody: after it, registUserMessage is done
+        await until(lambda: "ping" in sim.received)
+        assert ("messages" in device_socket(sim).state) is shared_socket

@@ -1,10 +1,12 @@
 """TFT IoT Open API simulator: the push WebSocket at /websocket and the REST API under /v2.
 
-Sign-in replies, keep-alive and the message channel follow protocols.md section 8. Where the
-vendor is silent the simulator decides (marked [I]): right after a sign-in every tracker's
-snapshot is pushed; `registUserMessage` gets no reply unless it is refused; an alarm through
-`messagePass` names its tracker in `alarm_msg.imei`; a hub ending a session sends an unsolicited
-sign-in error.
+By default it does what the vendor page shows and nothing more: no reply to a good sign-in (the
+trackers' snapshots follow it), no answer to the text "ping", and the message push on a socket
+of its own (the page says to connect again for it). Where the vendor is silent, constructor
+switches play the other plausible servers (VARIANTS lists them). The simulator's own choices
+(marked [I]): a refusal is an error frame, then the socket closes; `registUserMessage` gets no
+reply unless it is refused; an alarm through `messagePass` names its tracker in
+`alarm_msg.imei`; a hub ending a session sends an unsolicited sign-in error.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import hashlib
 import json
 import math
 import time
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 import uuid
 
 from aiohttp import web
@@ -29,6 +31,8 @@ ERROR_SESSION_ENDED = 1003
 ERROR_DEVICE_OFFLINE = 2001
 ERROR_UNKNOWN_DEVICE = 2002
 TOKEN_KEEP_TIME = 7200
+REFUSED_CLOSE_CODE = 1008
+"""Policy violation: how the simulated server closes a socket whose credentials it refused."""
 
 # Every field of the vendor page's snapshot status, with its sample value; trackers override
 # the ones they simulate.
@@ -217,24 +221,44 @@ class TftIotSimulator(HubSimulator):
 
     kind: ClassVar[str] = "tftiot"
     ws_path: ClassVar[str] = "/websocket"
+    client_sockets: ClassVar[int] = 2
+    """WebSockets one FleetPush client keeps open: the device push and the message push."""
 
     def __init__(
         self,
         *,
         user_id: str = "100861",
         password: str = "tft-demo-pass",  # noqa: S107 - a simulator's demo account
+        signin_reply: bool = False,
+        pong: bool = False,
+        shared_socket: bool = False,
+        snapshot_on_signin: bool = True,
+        refuse_by_closing: bool = False,
         **kwargs: Any,
     ) -> None:
-        """Make an account (user_id, password) and a fleet; see HubSimulator for kwargs."""
+        """Make an account (user_id, password) and a fleet; see HubSimulator for kwargs.
+
+        signin_reply: answer a good sign-in with {"event": "signin", "error": 0}.
+        pong: answer the text "ping" with "pong".
+        shared_socket: serve the message push on the device socket too, not only on a socket
+        of its own (either way a socket carrying one push ignores the other's registration).
+        snapshot_on_signin: push every tracker's snapshot right after a sign-in (else only
+        trackers that report later).
+        refuse_by_closing: refuse bad credentials by closing the socket without an error frame.
+        """
         self.user_id = user_id
         self.password = password
+        self.signin_reply = signin_reply
+        self.pong = pong
+        self.shared_socket = shared_socket
+        self.snapshot_on_signin = snapshot_on_signin
+        self.refuse_by_closing = refuse_by_closing
         self.accounts: dict[str, str] = {user_id: password}
         self.trackers: dict[str, Tracker] = {}
         self.tokens: dict[str, str] = {}
         """REST access token -> account."""
         self.commands: list[dict[str, Any]] = []
         """Every command queued through REST."""
-        self.snapshot_on_signin = True
         self.rest_enabled = True
         self.rest_delay = 0.0
         self._serial = 0
@@ -259,6 +283,14 @@ class TftIotSimulator(HubSimulator):
             "verify_ssl": False,
             "rest_url": self.rest_url,
         }
+
+    def fleet_ids(self) -> list[str]:
+        """The trackers' IMEIs: FleetPush's device ids."""
+        return list(self.trackers)
+
+    def is_online(self, device_id: str) -> bool:
+        """What a tracker's Online sensor must show: its status.online."""
+        return self.trackers[device_id].online
 
     def add_account(self, user_id: str, password: str) -> None:
         """Accept another account (it sees the same fleet)."""
@@ -376,9 +408,10 @@ class TftIotSimulator(HubSimulator):
         return account if password is not None and md5 == md5_hex(password) else None
 
     async def on_text(self, conn: Connection, text: str) -> None:
-        """Answer ping, sign-in and message registration."""
+        """Answer ping (if told to), sign-in and message registration."""
         if text == "ping":
-            await conn.send("pong")
+            if self.pong:
+                await conn.send("pong")
             return
         try:
             frame = json.loads(text)
@@ -391,25 +424,40 @@ class TftIotSimulator(HubSimulator):
         elif frame.get("type") == "registUserMessage":
             await self._regist(conn, frame)
 
+    def _serves(self, conn: Connection, push: str) -> bool:
+        """Whether this socket takes a registration for `push` ("user" or "messages")."""
+        other = "messages" if push == "user" else "user"
+        return self.shared_socket or other not in conn.state
+
     async def _signin(self, conn: Connection, frame: dict[str, Any]) -> None:
+        if not self._serves(conn, "user"):
+            return
         account = self._valid(frame.get("token"), frame.get("md5-password"))
         if account is None:
-            reply = {"event": "signin", "error": ERROR_BAD_PASSWORD, "message": "password error"}
-            await conn.send(reply)
+            error = {"event": "signin", "error": ERROR_BAD_PASSWORD, "message": "password error"}
+            await self._refuse(conn, error)
             return
         conn.state["user"] = account
-        await conn.send({"event": "signin", "error": 0})
+        if self.signin_reply:
+            await conn.send({"event": "signin", "error": 0})
         if self.snapshot_on_signin:
             for tracker in list(self.trackers.values()):
                 await conn.send({"event": "snapshot", "data": tracker.data(), "error": 0})
 
     async def _regist(self, conn: Connection, frame: dict[str, Any]) -> None:
+        if not self._serves(conn, "messages"):
+            return
         account = self._valid(frame.get("user_id"), frame.get("md5-password"))
         if account is None:
-            reply = {"type": "registUserMessage", "error": ERROR_BAD_PASSWORD}
-            await conn.send(reply)
+            await self._refuse(conn, {"type": "registUserMessage", "error": ERROR_BAD_PASSWORD})
             return
         conn.state["messages"] = account
+
+    async def _refuse(self, conn: Connection, error: dict[str, Any]) -> None:
+        """Refuse credentials: an error frame (unless refuse_by_closing), then close [I]."""
+        if not self.refuse_by_closing:
+            await conn.send(error)
+        await conn.close(REFUSED_CLOSE_CODE)
 
     async def tick(self) -> None:
         """Online trackers drive and report; now and then one drops off or comes back."""
@@ -507,3 +555,21 @@ def _rest_error(code: int, message: str, status: int = 200) -> web.Response:
 
 
 SIMULATOR = TftIotSimulator
+
+VARIANTS: Final[dict[str, dict[str, Any]]] = {
+    "vendor": {},
+    "signin_reply": {"signin_reply": True},
+    "pong": {"pong": True},
+    "shared_socket": {"shared_socket": True},
+    "no_snapshot_on_signin": {"snapshot_on_signin": False},
+    "refuse_by_closing": {"refuse_by_closing": True},
+    "least_convenient": {
+        "signin_reply": False,
+        "pong": False,
+        "shared_socket": False,
+        "snapshot_on_signin": False,
+        "refuse_by_closing": True,
+    },
+}
+"""Servers the vendor page allows: "vendor" is what it shows; each other entry changes one point
+it leaves open; "least_convenient" takes the hardest setting of every switch."""

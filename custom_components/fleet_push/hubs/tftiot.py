@@ -1,28 +1,22 @@
-"""TFT IoT Open API: the push WebSocket for live data, the REST API for the fleet and commands."""
+"""TFT IoT Open API: two push WebSockets (device data, messages), the REST API for the fleet."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+import contextlib
 import hashlib
 import logging
 import re
-from typing import Any, ClassVar, Final, override
+from typing import Any, ClassVar, Final, cast, override
 from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
 
 from . import frames
-from .connection import CONNECT_TIMEOUT, REQUEST_TIMEOUT, HubClient, Listener, Timing
-from .errors import (
-    CannotConnect,
-    CommandFailed,
-    HubError,
-    InvalidAuth,
-    ProtocolError,
-    SessionClosed,
-)
+from .connection import REQUEST_TIMEOUT, HubClient, HubStats, Listener, Timing
+from .errors import CannotConnect, CommandFailed, HubError, InvalidAuth, SessionClosed
 from .model import (
     DeviceUpdate,
     Field,
@@ -33,6 +27,7 @@ from .model import (
     Position,
     Value,
 )
+from .redact import REDACTED, redact_text
 from .values import as_number, is_int, is_number, ms_time
 
 _LOGGER = logging.getLogger(__name__)
@@ -52,6 +47,12 @@ NO_SIGNAL: Final = -999
 CSQ_MAX: Final = 31
 """The top of the GSM modem's signal scale (CSQ)."""
 _SIGNIN: Final = "signin"
+SIGNIN_WAIT: Final = 3.0
+"""Seconds a refusal of the sign-in may take to arrive: the vendor shows no sign-in reply."""
+KEEPALIVE_INTERVAL: Final = 60.0
+"""The vendor page: send "ping" every minute to keep the connection."""
+WS_HEARTBEAT: Final = 30.0
+"""Ping a socket that was quiet this long; any RFC 6455 server answers."""
 _IGNORED_TEXTS: Final = frozenset({"ping", "pong"})
 _DEVICE_EVENTS_IGNORED: Final = frozenset(
     {"bleTire", "rs232Tire", "driver", "obdErrorInfo", "rs232Fuel"}
@@ -105,15 +106,253 @@ def _decode(text: str) -> Any:
     return frames.decode_lenient(text) if len(text) <= LENIENT_LIMIT else frames.decode(text)
 
 
-class TftIotClient(HubClient):
-    """One TFT IoT account: device and message pushes on one socket, REST beside it."""
+def _error_code(frame: dict[str, Any]) -> int | str | None:
+    """The error a frame reports: a non-zero number or a text; None for none, 0 or "0"."""
+    error = frame.get("error")
+    if is_int(error) and error != 0:
+        return error
+    if isinstance(error, str) and error.strip() not in ("", "0"):
+        return error[:40]
+    return None
+
+
+class _Account(HubClient):
+    """What both TFT IoT sockets share: the account, keep-alive, timings and frame decoding."""
 
     kind: ClassVar[str] = "tftiot"
+    keepalive_text: ClassVar[str | None] = "ping"
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        listener: Listener,
+        *,
+        url: str,
+        user: str,
+        password_md5: str,
+        verify_ssl: bool = True,
+        timing: Timing | None = None,
+    ) -> None:
+        """Keep the account; the password arrives already hashed."""
+        super().__init__(session, listener, timing=timing)
+        self._url = url
+        self._user = user
+        self._md5 = password_md5
+        self._verify_ssl = verify_ssl
+
+    @classmethod
+    def settings(cls, config: Mapping[str, Any]) -> dict[str, Any]:
+        """From "url", "username", "password" (MD5 hex) and "verify_ssl"."""
+        return {
+            "url": config.get("url") or DEFAULT_URL,
+            "user": str(config["username"]),
+            "password_md5": str(config["password"]),
+            "verify_ssl": bool(config.get("verify_ssl", True)),
+        }
+
+    @classmethod
+    def default_timing(cls) -> Timing:
+        """Text "ping" every minute, as the vendor asks; WebSocket pings judge liveness.
+
+        Nobody promised an answer to "ping", and a quiet account pushes nothing, so there is no
+        silence limit: a hub that answers WebSocket pings is alive, however quiet.
+        """
+        return Timing(keepalive_interval=KEEPALIVE_INTERVAL, ws_heartbeat=WS_HEARTBEAT)
+
+    @property
+    def info(self) -> HubInfo:
+        """The account this client signs in to."""
+        host = urlsplit(self._url).hostname or ""
+        return HubInfo(
+            unique_id=f"{host}:{self._user}",
+            title=f"TFT IoT {self._user}",
+            manufacturer=MANUFACTURER,
+            model="Open API",
+        )
+
+    def _decode_object(self, text: str) -> dict[str, Any] | None:
+        """The frame as a JSON object; None for "ping" and "pong", and for what is dropped."""
+        if text.strip() in _IGNORED_TEXTS:
+            return None
+        try:
+            frame = decode_frame(text)
+        except ValueError:
+            self.drop("not_json", text)
+            return None
+        if not isinstance(frame, dict):
+            self.drop("not_object", text)
+            return None
+        return frame
+
+    def _dispatch(
+        self,
+        handlers: Mapping[str, Callable[[dict[str, Any]], None]],
+        name: Any,
+        frame: dict[str, Any],
+        ignored: frozenset[str] = frozenset(),
+    ) -> None:
+        if not isinstance(name, str):
+            self.drop("no_type", frame)
+        elif (handler := handlers.get(name)) is not None:
+            handler(frame)
+        elif name not in ignored:
+            self.drop(f"unknown:{name[:40]}", frame)
+
+    def _secrets(self) -> tuple[str, ...]:
+        """What a hub's text must not carry into an error message."""
+        return (self._md5,)
+
+    @override
+    def drop(self, reason: str, detail: object = None) -> None:
+        """Count and log a skipped frame; our credentials stay out under whatever key."""
+        if any(secret.casefold() in str(detail).casefold() for secret in self._secrets()):
+            detail = self._hide(str(detail))
+        super().drop(reason, detail)
+
+    def _hide(self, text: Any) -> str:
+        """A hub's text fit for an error message: short, and without our credentials."""
+        if not isinstance(text, str):
+            return ""
+        hidden = redact_text(text)
+        for secret in self._secrets():
+            hidden = re.sub(re.escape(secret), REDACTED, hidden, flags=re.IGNORECASE)
+        return hidden[:200]
+
+
+class TftIotMessages(_Account):
+    """The message push (registUserMessage) on a socket of its own, as the vendor page opens it.
+
+    TftIotClient runs one beside its device socket and hands it the message frames that arrive
+    on the device socket too. When the socket ends and nobody closed it, on_lost hears why.
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        listener: Listener,
+        *,
+        url: str,
+        user: str,
+        password_md5: str,
+        verify_ssl: bool = True,
+        timing: Timing | None = None,
+        on_lost: Callable[[HubError], None] | None = None,
+    ) -> None:
+        """Keep the account; on_lost is told when the socket ends unasked."""
+        super().__init__(
+            session,
+            listener,
+            url=url,
+            user=user,
+            password_md5=password_md5,
+            verify_ssl=verify_ssl,
+            timing=timing,
+        )
+        self.on_lost = on_lost
+        self.refused = False
+        """Whether the hub refused the registration: then the socket's end ends nothing."""
+        self._types: dict[str, Callable[[dict[str, Any]], None]] = {
+            "messagePass": self._on_message_pass,
+            "getFileShake": self._notice_handler("file_shake"),
+            "downloadAllow": self._notice_handler("download_allow"),
+            "registUserMessage": self._on_regist_reply,
+        }
+
+    async def connect(self) -> HubInfo:
+        """Open the socket and register for messages; no reply is documented, none is awaited."""
+        self.refused = False
+        regist = {"user_id": self._user, "md5-password": self._md5, "type": "registUserMessage"}
+        try:
+            await self.open_websocket(self._url, ssl=self._verify_ssl)
+            reader = cast("asyncio.Task[None]", self._reader)  # set once the socket is open
+            reader.add_done_callback(self._ended)
+            await self.send_text(orjson.dumps(regist).decode())
+        except BaseException:
+            await self.close()
+            raise
+        return self.info
+
+    def _ended(self, reader: asyncio.Task[None]) -> None:
+        """Tell on_lost why the socket ended, unless it was closed, or refused, on purpose."""
+        if reader.cancelled():
+            return
+        error = reader.exception()
+        if self.on_lost is None or self.refused:
+            return
+        if not isinstance(error, HubError):
+            error = CannotConnect(f"the message socket failed: {type(error).__name__}")
+        self.on_lost(error)
+
+    def handle_text(self, text: str) -> None:
+        """Message pushes; device frames belong to the device socket and are skipped here."""
+        frame = self._decode_object(text)
+        if frame is None:
+            return
+        if "type" in frame:
+            self.handle_message(frame)
+        else:
+            self.drop("not_a_message", frame)
+
+    def handle_message(self, frame: dict[str, Any]) -> None:
+        """Dispatch a message push by its "type"."""
+        self._dispatch(self._types, frame.get("type"), frame)
+
+    def _on_regist_reply(self, frame: dict[str, Any]) -> None:
+        """Accept the registration's acknowledgement; a refusal leaves the device push alone."""
+        if _error_code(frame) is not None:
+            self.refused = True
+            self.drop("message_signin_refused", frame)
+
+    def _on_message_pass(self, frame: dict[str, Any]) -> None:
+        date = ms_time(frame.get("date"))
+        attributes: dict[str, Any] = {"message": _text(frame.get("message"))}
+        if date is not None:
+            attributes["date"] = date.isoformat()
+        if frame.get("from_id") != ALARM_SENDER:
+            sender = frame.get("from_id")
+            attributes["from_id"] = sender if is_int(sender) or isinstance(sender, str) else None
+            attributes["from_name"] = _text(frame.get("from_name"))
+            self.emit(HubNotice(CHANNEL_MESSAGE, "message", attributes=attributes))
+            return
+        alarm = frame.get("alarm_msg")
+        alarm = alarm if isinstance(alarm, dict) else {}
+        number = next((alarm[k] for k in ("cur_event", "event") if is_int(alarm.get(k))), None)
+        self.emit(
+            HubNotice(
+                CHANNEL_ALARM,
+                "alarm",
+                device_id=_imei(alarm) or "",
+                attributes={"number": number, **attributes},
+            )
+        )
+
+    def _notice_handler(self, event_type: str) -> Callable[[dict[str, Any]], None]:
+        def handle(frame: dict[str, Any]) -> None:
+            attributes = {
+                key: value
+                for key, value in frame.items()
+                if key != "type" and isinstance(value, str | int | float | bool)
+            }
+            self.emit(HubNotice(CHANNEL_MESSAGE, event_type, attributes=attributes))
+
+        return handle
+
+
+class TftIotClient(_Account):
+    """One TFT IoT account: the device push and the message push on two sockets, REST beside.
+
+    The vendor page opens the message push on a connection of its own, so FleetPush always does:
+    a server that serves it on the device socket too serves a socket of its own as well, and
+    registering on one socket only never brings a message twice. Either socket ending ends the
+    session (the coordinator reconnects both); a refused message registration ends nothing.
+    """
+
     refresh_interval = 600.0
     """The push announces no deletions: the REST device list is reloaded every ten minutes."""
-    keepalive_text: ClassVar[str | None] = "ping"
     snapshot_window: float = 3.0
     """Without REST: how long to gather snapshots into the first FleetSnapshot (seconds)."""
+    signin_wait: float = SIGNIN_WAIT
+    """How long a refusal of the sign-in may take (seconds); no refusal by then is success."""
 
     def __init__(
         self,
@@ -128,11 +367,15 @@ class TftIotClient(HubClient):
         timing: Timing | None = None,
     ) -> None:
         """Keep the account; the password arrives already hashed."""
-        super().__init__(session, listener, timing=timing)
-        self._url = url
-        self._user = user
-        self._md5 = password_md5
-        self._verify_ssl = verify_ssl
+        super().__init__(
+            session,
+            listener,
+            url=url,
+            user=user,
+            password_md5=password_md5,
+            verify_ssl=verify_ssl,
+            timing=timing,
+        )
         self._rest = (rest_url or rest_base(url)).rstrip("/")
         self._token: str | None = None
         self._token_expires = 0.0
@@ -145,12 +388,17 @@ class TftIotClient(HubClient):
             _SIGNIN: self._on_signin,
             "snapshot": self._on_snapshot,
         }
-        self._types: dict[str, Callable[[dict[str, Any]], None]] = {
-            "messagePass": self._on_message_pass,
-            "getFileShake": self._notice_handler("file_shake"),
-            "downloadAllow": self._notice_handler("download_allow"),
-            "registUserMessage": self._on_regist_reply,
-        }
+        self._messages = TftIotMessages(
+            session,
+            self.emit,
+            url=url,
+            user=user,
+            password_md5=password_md5,
+            verify_ssl=verify_ssl,
+            timing=self.timing,
+            on_lost=self._messages_lost,
+        )
+        self._messages.stats = HubStats(dropped=self.stats.dropped)  # one count of skipped frames
 
     @classmethod
     def normalize_config(cls, user_input: Mapping[str, Any]) -> dict[str, Any]:
@@ -162,39 +410,18 @@ class TftIotClient(HubClient):
 
     @classmethod
     def settings(cls, config: Mapping[str, Any]) -> dict[str, Any]:
-        """From "url", "username", "password" (MD5 hex), "verify_ssl" and "rest_url"."""
-        return {
-            "url": config.get("url") or DEFAULT_URL,
-            "user": str(config["username"]),
-            "password_md5": str(config["password"]),
-            "verify_ssl": bool(config.get("verify_ssl", True)),
-            "rest_url": config.get(CONF_REST_URL),
-        }
-
-    @classmethod
-    def default_timing(cls) -> Timing:
-        """Text "ping" every minute; a socket silent for two of them is dead."""
-        return Timing(keepalive_interval=60.0, silence_timeout=120.0)  # two pings
-
-    @property
-    def info(self) -> HubInfo:
-        """The account this client signs in to."""
-        host = urlsplit(self._url).hostname or ""
-        return HubInfo(
-            unique_id=f"{host}:{self._user}",
-            title=f"TFT IoT {self._user}",
-            manufacturer=MANUFACTURER,
-            model="Open API",
-        )
+        """The account's settings, and "rest_url"."""
+        return {**super().settings(config), "rest_url": config.get(CONF_REST_URL)}
 
     # --- connecting ---
 
     async def connect(self) -> HubInfo:
-        """Sign in to both pushes, then load the fleet (REST, else the first snapshots)."""
+        """Sign in on the device socket, open the message socket, then load the fleet."""
         self._gathering = {}
         try:
             await self.open_websocket(self._url, ssl=self._verify_ssl)
             await self._sign_in()
+            await self._messages.connect()
             devices = await self._load_fleet()
             if devices is None:
                 await asyncio.sleep(self.snapshot_window)
@@ -206,20 +433,30 @@ class TftIotClient(HubClient):
             raise
         return self.info
 
+    async def close(self) -> None:
+        """Close both sockets."""
+        await self._messages.close()
+        await super().close()
+
+    def _messages_lost(self, error: HubError) -> None:
+        """The message socket ended: the session ends with it, unless it has already."""
+        if self._reader is not None and not self._reader.done():
+            self.end_session(error)
+
     async def _ensure_alive(self) -> None:
         """Raise why the connection ended, if it ended while the fleet was loading."""
         if self._reader is None or self._reader.done():
             await self.run()
 
     async def _sign_in(self) -> None:
-        """Sign in for device data, then register for messages on the same socket."""
+        """Sign in for device data: any frame but a refusal, or no refusal in time, is success.
+
+        The vendor page shows no reply to the sign-in. A refusal is a frame with a non-zero
+        error; a hub that closes the socket without one is CannotConnect, not a wrong password.
+        """
         signin = {"token": self._user, "md5-password": self._md5, "event": _SIGNIN}
-        try:
-            await self.request(_SIGNIN, orjson.dumps(signin).decode(), CONNECT_TIMEOUT)
-        except CommandFailed as err:
-            raise CannotConnect("the TFT IoT hub did not answer the sign-in") from err
-        regist = {"user_id": self._user, "md5-password": self._md5, "type": "registUserMessage"}
-        await self.send_text(orjson.dumps(regist).decode())
+        with contextlib.suppress(CommandFailed):  # the wait ran out and nobody refused
+            await self.request(_SIGNIN, orjson.dumps(signin).decode(), self.signin_wait)
 
     async def _load_fleet(self) -> tuple[DeviceUpdate, ...] | None:
         """Load the device list from REST; None when REST is out of reach."""
@@ -228,7 +465,7 @@ class TftIotClient(HubClient):
             async with asyncio.timeout(REQUEST_TIMEOUT):
                 token = await self._access_token()
                 reply = await self._rest_call("GET", "/devices", None, token)
-            records = _ok(reply).get("devices")
+            records = self._ok(reply).get("devices")
         except (HubError, TimeoutError) as err:
             _LOGGER.debug("TFT IoT REST unavailable, using snapshots: %s", type(err).__name__)
             return None
@@ -267,7 +504,7 @@ class TftIotClient(HubClient):
                 "client-type": "web",
             }
         }
-        reply = _ok(await self._rest_call("POST", "/auth/action", body, None))
+        reply = self._ok(await self._rest_call("POST", "/auth/action", body, None))
         token = reply.get("access-token")
         if not isinstance(token, str) or not token:
             raise CommandFailed("the TFT IoT REST sign-in gave no token", code="no_token")
@@ -325,65 +562,62 @@ class TftIotClient(HubClient):
                 reply = await self._rest_call("POST", "/device-waiting-send-cmds", body, token)
         except TimeoutError as err:
             raise CommandFailed("the hub did not answer in time", code="timeout") from err
-        return _ok(reply)
+        return self._ok(reply)
+
+    def _ok(self, reply: dict[str, Any]) -> dict[str, Any]:
+        """Pass a successful REST reply; raise CommandFailed with the hub's code and msg."""
+        code = reply.get("code", 0)
+        if code != 0:
+            text = self._hide(reply.get("msg")) or "request refused"
+            raise CommandFailed(f"TFT IoT: {text}", code=code if is_int(code) else str(code)[:40])
+        return reply
+
+    def _secrets(self) -> tuple[str, ...]:
+        """The password's MD5 and the REST access token."""
+        return (self._md5, self._token) if self._token else (self._md5,)
 
     # --- frames ---
 
     def handle_text(self, text: str) -> None:
-        """Dispatch a frame by its "event" (device push) or "type" (message push)."""
-        if text.strip() in _IGNORED_TEXTS:
-            return
-        try:
-            frame = decode_frame(text)
-        except ValueError:
-            self.drop("not_json", text)
-            return
-        if not isinstance(frame, dict):
-            self.drop("not_object", text)
+        """Dispatch by "event" (device push) or "type" (message push).
+
+        Any frame that reports no error also shows that the sign-in went through.
+        """
+        frame = self._decode_object(text)
+        if frame is None:
             return
         if "event" in frame:
             self._dispatch(self._events, frame["event"], frame, _DEVICE_EVENTS_IGNORED)
-        else:
-            self._dispatch(self._types, frame.get("type"), frame, frozenset())
-
-    def _dispatch(
-        self,
-        handlers: Mapping[str, Callable[[dict[str, Any]], None]],
-        name: Any,
-        frame: dict[str, Any],
-        ignored: frozenset[str],
-    ) -> None:
-        if not isinstance(name, str):
+        elif "type" in frame:
+            self._messages.handle_message(frame)
+        elif not self._refuses_signin(frame):
             self.drop("no_type", frame)
-        elif (handler := handlers.get(name)) is not None:
-            handler(frame)
-        elif name not in ignored:
-            self.drop(f"unknown:{name[:40]}", frame)
+        if _error_code(frame) is None:
+            self.resolve(_SIGNIN, frame)
+
+    def _refuses_signin(self, frame: dict[str, Any]) -> bool:
+        """Refuse the waiting sign-in with a bare error frame (no event, no type), if one waits."""
+        code = _error_code(frame)
+        return code is not None and self.reject(_SIGNIN, self._refusal(code, frame))
 
     def _on_signin(self, frame: dict[str, Any]) -> None:
-        """Settle the sign-in; an error nobody waits for ends the session."""
-        error = frame.get("error")
-        if error == 0:
-            self.resolve(_SIGNIN, frame)
-            return
-        if not is_int(error):
-            if not self.reject(_SIGNIN, ProtocolError("sign-in reply without an error code")):
-                self.drop("bad_signin", frame)
-            return
-        message = frame.get("message")
-        detail = f"(error {error})"
-        if isinstance(message, str) and message:
-            detail = f"{detail}: {message[:100]}"
-        if not self.reject(_SIGNIN, InvalidAuth(f"TFT IoT refused the sign-in {detail}")):
-            raise SessionClosed(f"TFT IoT ended the session {detail}")
+        """A sign-in reply: an error refuses the account, or ends the session if nobody waits."""
+        code = _error_code(frame)
+        if code is not None and not self.reject(_SIGNIN, self._refusal(code, frame)):
+            raise SessionClosed(f"TFT IoT ended the session {self._reason(code, frame)}")
 
-    def _on_regist_reply(self, frame: dict[str, Any]) -> None:
-        """Accept the message push's acknowledgement; count a refusal."""
-        if frame.get("error", 0) != 0:
-            self.drop("message_signin_refused", frame)
+    def _refusal(self, code: int | str, frame: dict[str, Any]) -> InvalidAuth:
+        return InvalidAuth(f"TFT IoT refused the sign-in {self._reason(code, frame)}")
+
+    def _reason(self, code: int | str, frame: dict[str, Any]) -> str:
+        """Why the hub refused: its error code and message, without our credentials."""
+        message = frame.get("message")
+        if isinstance(message, str) and message:
+            return self._hide(f"(error {code}): {message}")
+        return self._hide(f"(error {code})")
 
     def _on_snapshot(self, frame: dict[str, Any]) -> None:
-        if frame.get("error", 0) != 0:
+        if _error_code(frame) is not None:
             self.drop("hub_error", frame)
             return
         data = frame.get("data")
@@ -393,40 +627,6 @@ class TftIotClient(HubClient):
             self._gathering[imei] = data
         else:
             self._report(data, imei)
-
-    def _on_message_pass(self, frame: dict[str, Any]) -> None:
-        date = ms_time(frame.get("date"))
-        attributes: dict[str, Any] = {"message": _text(frame.get("message"))}
-        if date is not None:
-            attributes["date"] = date.isoformat()
-        if frame.get("from_id") != ALARM_SENDER:
-            sender = frame.get("from_id")
-            attributes["from_id"] = sender if is_int(sender) or isinstance(sender, str) else None
-            attributes["from_name"] = _text(frame.get("from_name"))
-            self.emit(HubNotice(CHANNEL_MESSAGE, "message", attributes=attributes))
-            return
-        alarm = frame.get("alarm_msg")
-        alarm = alarm if isinstance(alarm, dict) else {}
-        number = next((alarm[k] for k in ("cur_event", "event") if is_int(alarm.get(k))), None)
-        self.emit(
-            HubNotice(
-                CHANNEL_ALARM,
-                "alarm",
-                device_id=_imei(alarm) or "",
-                attributes={"number": number, **attributes},
-            )
-        )
-
-    def _notice_handler(self, event_type: str) -> Callable[[dict[str, Any]], None]:
-        def handle(frame: dict[str, Any]) -> None:
-            attributes = {
-                key: value
-                for key, value in frame.items()
-                if key != "type" and isinstance(value, str | int | float | bool)
-            }
-            self.emit(HubNotice(CHANNEL_MESSAGE, event_type, attributes=attributes))
-
-        return handle
 
     # --- devices ---
 
@@ -486,16 +686,6 @@ class TftIotClient(HubClient):
 
 
 # --- value conversion (module level: pure functions of the decoded status) ---
-
-
-def _ok(reply: dict[str, Any]) -> dict[str, Any]:
-    """Pass a successful REST reply; raise CommandFailed with the hub's code and msg."""
-    code = reply.get("code", 0)
-    if code != 0:
-        message = reply.get("msg")
-        text = message[:200] if isinstance(message, str) and message else "request refused"
-        raise CommandFailed(f"TFT IoT: {text}", code=code if is_int(code) else str(code)[:40])
-    return reply
 
 
 def _imei(record: dict[str, Any]) -> str | None:
