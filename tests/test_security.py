@@ -526,7 +526,7 @@ async def test_sign_in_and_auth_frames_echoed_back_leave_no_secret_in_the_log(
 
     for frame in sent:  # as they were, inside an error, and as unparsable text
         await hub.push(frame)
-        await hub.push({"status": "error", "error": frame, "event": "signin"})
+        await hub.push({"status": "error", "error": frame})
         await hub.push(f"#{frame}")
     await wait_for(lambda: client.stats.frames >= frames + 3 * len(sent))
 
