@@ -763,6 +763,18 @@ async def test_command_timeout(hub: IMouseClient, simulator: IMouseSimulator) ->
     assert hub.connected
 
 
+async def test_a_command_in_flight_ends_with_the_websocket(
+    hub: IMouseClient, simulator: IMouseSimulator
+) -> None:
+    """Posted over HTTP, but given up with the connection, as a reply over the WebSocket is."""
+    simulator.unanswered.add("/device/restart")
+    call = asyncio.ensure_future(hub.send_command(_phone_id(simulator), "/device/restart", {}, 5))
+    await until(lambda: any("/device/restart" in text for text in simulator.posted))
+    await simulator.drop_connections()
+    with pytest.raises(CannotConnect):
+        await call
+
+
 async def test_concurrent_commands_get_their_own_replies(
     hub: IMouseClient, simulator: IMouseSimulator
 ) -> None:

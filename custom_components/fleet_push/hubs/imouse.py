@@ -10,6 +10,7 @@ authentication.
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -22,7 +23,14 @@ from typing import Any, ClassVar, Final, override
 import aiohttp
 import orjson
 
-from .connection import CONNECT_TIMEOUT, REQUEST_TIMEOUT, HubClient, Listener, Timing
+from .connection import (
+    CONNECT_TIMEOUT,
+    REQUEST_TIMEOUT,
+    HubClient,
+    Listener,
+    Timing,
+    cancel_and_wait,
+)
 from .errors import CannotConnect, CommandFailed, ProtocolError
 from .frames import decode
 from .model import (
@@ -247,20 +255,25 @@ class IMouseClient(HubClient):
     # --- requests ---
 
     async def _call(self, fun: str, data: dict[str, Any], timeout: float) -> dict[str, Any]:
-        """Post one request to the HTTP API and return its reply's data (while connected)."""
+        """Post one request to the HTTP API and return its reply's data.
+
+        Like a reply over the WebSocket, it is given up (CannotConnect) if the WebSocket ends.
+        """
         if not self.connected:
             raise CannotConnect("not connected")
-        return _result(await self._post(_request(fun, data), timeout))
+        posting = asyncio.ensure_future(self._post(_request(fun, data), timeout))
+        try:
+            return _result(await self._await_reply(posting))
+        finally:
+            await cancel_and_wait(posting)
 
     async def _post(self, body: bytes, timeout: float) -> dict[str, Any]:
         """The reply envelope the kernel gives an HTTP POST of body."""
         try:
-            async with self._session.post(
-                self.api_url,
-                data=body,
-                headers=_JSON_HEADERS,
-                timeout=aiohttp.ClientTimeout(total=timeout),
-            ) as response:
+            async with (
+                asyncio.timeout(timeout),
+                self._session.post(self.api_url, data=body, headers=_JSON_HEADERS) as response,
+            ):
                 status = response.status
                 raw = await _read_body(response, self.max_msg_size)
         except TimeoutError as err:
