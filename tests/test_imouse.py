@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from unittest.mock import patch
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er, issue_registry as ir
+import pytest
 from pytest_homeassistant_custom_component.common import async_capture_events
 
 from custom_components.fleet_push.const import DOMAIN, EVENT_FLEET_PUSH
+from custom_components.fleet_push.hubs.connection import Timing
+from custom_components.fleet_push.hubs.imouse import PROBE, IMouseClient
 
-from .conftest import SetupHub, StartHub
-from .helpers import device_of, entity_id, fixture_text, state_of, wait_for
+from .conftest import SetupHub, StartHub, coordinator_of
+from .helpers import device_of, entity_id, fixture_text, state_of, wait_for, wait_for_entity
+from .simulator.imouse import VARIANTS
 
 DOC_PHONE = "9A:97:4E:C9:54:71"
 """The phone of vendor doc 002's dev_connect and dev_disconnect samples."""
@@ -148,3 +153,47 @@ async def test_unload_closes_the_connection(
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.NOT_LOADED
     await wait_for(lambda: not hub.connections)
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+async def test_every_kernel_behaviour_connects_and_stays_connected(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub, variant: str
+) -> None:
+    """msgid anywhere or nowhere, no licence login, no greeting, no pongs: one connection."""
+    hub = await start_hub("imouse", devices=4, **VARIANTS[variant])
+    hub.devices[hub.fleet_ids()[1]]["state"] = 0
+    with patch.object(IMouseClient, "default_timing", return_value=Timing(ws_heartbeat=0.3)):
+        entry = await setup_hub("imouse", hub)
+    for phone in hub.fleet_ids():
+        online = state_of(hass, entry, "binary_sensor", phone, "online").state
+        assert online == (STATE_ON if hub.is_online(phone) else STATE_OFF)
+    expires = state_of(hass, entry, "sensor", "", "licence_expires").state
+    assert (expires != STATE_UNKNOWN) is hub.logged_in  # overdue_time 0 without a login
+
+    await wait_for(lambda: sum(PROBE in text for text in hub.received) >= 4)  # a quiet while
+    assert hub.accepted == 1
+    assert state_of(hass, entry, "binary_sensor", "", "connected").state == STATE_ON
+    assert coordinator_of(entry).client.stats.connects == 1
+
+
+async def test_hardware_links_to_phone_and_computer_are_two_sensors(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start_hub("imouse", devices=1)
+    entry = await setup_hub("imouse", hub)
+    (phone,) = hub.fleet_ids()
+    usb = entity_id(hass, entry, "binary_sensor", phone, "usb")
+    assert hass.states.get(usb).state == STATE_ON
+
+    await hub.set_computer_link(phone, False)  # usb_change 20
+    computer = await wait_for_entity(hass, entry, "binary_sensor", phone, "usb_computer")
+    await wait_for(lambda: hass.states.get(computer).state == STATE_OFF)
+    assert hass.states.get(computer).name == "Phone 001 USB hardware to computer"
+    assert hass.states.get(usb).state == STATE_ON  # the phone's own link did not change
+
+    await hub.set_usb(phone, connected=False)  # usb_change 13
+    await wait_for(lambda: hass.states.get(usb).state == STATE_OFF)
+    await hub.rotate(phone)  # a record: the hardware is still bound, the link still cut
+    await hub.set_computer_link(phone, True)  # usb_change 19
+    await wait_for(lambda: hass.states.get(computer).state == STATE_ON)
+    assert hass.states.get(usb).state == STATE_OFF

@@ -68,6 +68,12 @@ BINARY_SENSORS: tuple[FleetPushBinarySensorEntityDescription, ...] = (
         device_class=BinarySensorDeviceClass.PLUG,
     ),
     FleetPushBinarySensorEntityDescription(
+        key="usb_computer",
+        translation_key="usb_computer",
+        field=Field.USB_COMPUTER,
+        device_class=BinarySensorDeviceClass.PLUG,
+    ),
+    FleetPushBinarySensorEntityDescription(
         key="ignition", translation_key="ignition", field=Field.IGNITION
     ),
     FleetPushBinarySensorEntityDescription(

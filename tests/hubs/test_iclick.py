@@ -33,7 +33,7 @@ from custom_components.fleet_push.hubs.model import (
 )
 from tests.hubs.recorder import Recorder
 from tests.simulator import simulator_class
-from tests.simulator.iclick import JPEG_END, JPEG_START, IClickSimulator
+from tests.simulator.iclick import JPEG_END, JPEG_START, VARIANTS, IClickSimulator
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "iclick"
 CHANNELS = frozenset({"device"})
@@ -335,15 +335,19 @@ async def test_wrong_types_are_reported_unknown(client: IClickClient, out: Recor
     [
         ("not json", "json"),
         ("[1, 2]", "not_object"),
-        ('{"type": "hello"}', "unknown_type"),
-        ("{}", "unknown_type"),
+        ('{"type": "hello"}', "unknown_frame"),
+        ("{}", "unknown_frame"),
+        ('{"type": "event", "data": {}}', "unknown_frame"),
+        ('{"type": "event", "event": "", "data": {}}', "unknown_frame"),
         (event("device:explode", {}), "unknown_event"),
         ('{"type": "event", "event": 5, "data": {}}', "unknown_event"),
-        (event("device:online", None), "event_data"),
-        (event("device:online", []), "event_data"),
-        ('{"type": "success", "data": {}}', "reply_without_evtid"),
+        ('{"event": ["device:online"], "data": {}}', "unknown_event"),
+        (event("device:online", None), "unknown_device"),  # nothing to reload: not connected
+        (event("device:online", []), "unknown_device"),
+        ('{"type": "success", "data": {}}', "unknown_frame"),
         ('{"type": "success", "evtid": "zzzzzzzzzz", "data": {}}', "unmatched_reply"),
         ('{"type": "error", "evtid": "zzzzzzzzzz", "error": "late"}', "unmatched_reply"),
+        ('{"evtid": ["zz"], "data": {}}', "unmatched_reply"),
         ("[" * 100 + "]" * 100, "json"),
     ],
 )
@@ -367,8 +371,8 @@ async def test_bad_text_frames(
         (b"000000payload", "binary_meta"),
         (binary(b"{]"), "binary_meta"),
         (binary(b"[]"), "binary_meta"),
-        (binary(b'{"type": "event"}'), "binary_meta"),
-        (binary(b'{"type":"success","evtid":1}'), "reply_without_evtid"),
+        (binary(b'{"type": "event"}'), "unknown_frame"),
+        (binary(b'{"type":"success","evtid":1}'), "unmatched_reply"),
         (binary(b'{"type":"success","evtid":"zzzzzzzzzz"}', b"\xff\xd8"), "unmatched_reply"),
         (b'{"type": "success", "evtid": "zzzzzzzzzz"}', "unmatched_reply"),
         (b"[\xff]", "json"),
@@ -392,6 +396,66 @@ async def test_binary_reply_resolves_request(client: IClickClient) -> None:
     with pytest.raises(CommandFailed, match="the hub reported an error"):
         future.result()
     client._pending.clear()
+
+
+# --- replies and events read as the SDKs read them ---
+
+
+def _waiting(client: IClickClient, evtid: str) -> asyncio.Future[Any]:
+    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    client._pending[evtid] = future
+    return future
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        {"evtid": "abc", "type": "success", "data": {"status": True}},
+        {"evtid": "abc", "data": {"status": True}},
+        {"evtid": "abc", "type": "getDevice", "data": {"status": True}},
+        {"evtid": "abc", "type": "event", "event": "device:busy", "data": {"status": True}},
+        {"evtid": "abc", "type": ["odd"], "data": {"status": True}},
+    ],
+)
+async def test_a_reply_is_known_by_its_evtid_whatever_its_type(
+    client: IClickClient, out: Recorder, reply: dict[str, Any]
+) -> None:
+    future = _waiting(client, "abc")
+    client.handle_text(json.dumps(reply))
+    assert future.result() == {"status": True}
+    assert out == []
+    assert not client.stats.dropped
+    client._pending.clear()
+
+
+async def test_an_error_reply_without_its_message(client: IClickClient) -> None:
+    future = _waiting(client, "abc")
+    client.handle_text('{"evtid": "abc", "type": "error"}')
+    with pytest.raises(CommandFailed, match="the hub reported an error"):
+        future.result()
+    client._pending.clear()
+
+
+async def test_a_binary_reply_without_type(client: IClickClient) -> None:
+    future = _waiting(client, "abc")
+    client.handle_binary(binary(b'{"evtid":"abc"}', b"\xff\xd8"))
+    assert future.result() == {"meta": {"evtid": "abc"}, "size": 2}
+    client._pending.clear()
+
+
+async def test_an_event_without_type_is_an_event(client: IClickClient, out: Recorder) -> None:
+    client.handle_text(json.dumps({"event": "device:busy", "data": record("P1")}))
+    client.handle_text(json.dumps({"type": "push", "event": "device:idle", "data": record("P1")}))
+    client.handle_text(
+        json.dumps({"evtid": "old", "event": "device:offline", "data": record("P1")})
+    )
+    assert [update.values.get(Field.BUSY) for update in out.of(DeviceUpdate)] == [
+        True,
+        False,
+        False,
+    ]
+    assert out.of(DeviceUpdate)[-1].values[Field.ONLINE] is False
+    assert not client.stats.dropped
 
 
 # --- over loopback ---
@@ -675,6 +739,104 @@ async def test_simulator_ignores_junk(connected: IClickClient, simulator: IClick
     await connected.send_text("[]")
     phone = first_id(simulator)
     assert (await connected.send_command(phone, "getDevice", {}, 5))["online"] is True
+
+
+# --- every behaviour the vendor leaves open ---
+
+
+def _usb_shown(out: Recorder, phone: str) -> bool | None:
+    """The USB state the messages so far leave a phone in (events or reloaded lists)."""
+    shown = None
+    for message in out:
+        updates = message.devices if isinstance(message, FleetSnapshot) else (message,)
+        for update in updates:
+            if isinstance(update, DeviceUpdate) and update.device_id == phone:
+                shown = update.values.get(Field.USB, shown)
+    return shown  # type: ignore[return-value]
+
+
+def _probes(simulator: IClickSimulator) -> int:
+    return sum(json.loads(text)["type"] == "getDevice" for text in simulator.received)
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+async def test_every_controller_behaviour(
+    socket_enabled: None, session: aiohttp.ClientSession, variant: str
+) -> None:
+    """Replies of any type, events with or without type, any usb:* data, no pongs."""
+    async with IClickSimulator(devices=3, **VARIANTS[variant]) as simulator:
+        out = Recorder()
+        timing = Timing(ws_heartbeat=0.2)
+        hub = IClickClient(session, out.append, port=simulator.port, timing=timing)
+        try:
+            await hub.connect()
+            assert len((await out.next(FleetSnapshot)).devices) == 3
+            phone = first_id(simulator)
+            assert await hub.send_command(phone, "sendAction", {"action": "home"}, 5) == {
+                "status": True
+            }
+            assert (await hub.send_command(phone, "getScreenShot", {}, 5))["size"] > 0
+            await simulator.set_busy(phone, True)
+            assert (await out.next(DeviceUpdate)).values[Field.BUSY] is True
+            await simulator.unplug(phone)
+            await until(lambda: _usb_shown(out, phone) is False)
+            await simulator.plug(phone)
+            await until(lambda: _usb_shown(out, phone) is True)
+
+            await until(lambda: _probes(simulator) >= 3)  # a quiet while
+            assert hub.connected
+            assert simulator.accepted == 1
+            assert not hub.stats.dropped
+        finally:
+            await hub.close()
+
+
+async def test_probe_of_an_empty_controller_asks_for_the_list(
+    socket_enabled: None, session: aiohttp.ClientSession
+) -> None:
+    async with IClickSimulator(devices=0) as simulator:
+        hub = IClickClient(session, print, port=simulator.port)
+        try:
+            await hub.connect()
+            await hub.probe()
+            await simulator.add_device()
+            await until(lambda: hub._known)
+            await hub.probe()
+        finally:
+            await hub.close()
+    assert [json.loads(text)["type"] for text in simulator.received] == [
+        "devices",
+        "devices",
+        "getDevice",
+    ]
+
+
+async def test_a_controller_that_ignores_pings_and_stops_answering(
+    socket_enabled: None, session: aiohttp.ClientSession
+) -> None:
+    """Without pongs, the probe's silence decides."""
+    async with IClickSimulator(devices=1, answer_pings=False) as simulator:
+        timing = Timing(ws_heartbeat=0.2)
+        hub = IClickClient(session, print, port=simulator.port, timing=timing)
+        try:
+            await hub.connect()
+            await until(lambda: _probes(simulator) >= 1)
+            simulator.stop_answering()
+            with pytest.raises(CannotConnect, match="did not answer"):
+                await hub.run()
+        finally:
+            await hub.close()
+
+
+async def test_an_unplaceable_delete_reloads_the_list(
+    connected: IClickClient, simulator: IClickSimulator, out: Recorder
+) -> None:
+    await out.next(FleetSnapshot)
+    gone = first_id(simulator)
+    del simulator.devices[gone]
+    await simulator.push(event("device:delete", {"info": {"deviceName": "nobody knows"}}))
+    snapshot = await out.next(FleetSnapshot)
+    assert gone not in {device.device_id for device in snapshot.devices}
 
 
 def test_iphone_names_by_identifier() -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 import pytest
 
 from custom_components.fleet_push.hubs import client_class
@@ -19,7 +20,7 @@ from custom_components.fleet_push.hubs.errors import (
     CommandFailed,
     ProtocolError,
 )
-from custom_components.fleet_push.hubs.imouse import HUB_CHANNELS, IMouseClient
+from custom_components.fleet_push.hubs.imouse import HUB_CHANNELS, PROBE, IMouseClient
 from custom_components.fleet_push.hubs.model import (
     DeviceRemoved,
     DeviceUpdate,
@@ -30,7 +31,7 @@ from custom_components.fleet_push.hubs.model import (
     HubUpdate,
 )
 from tests.simulator import simulator_class
-from tests.simulator.imouse import IMouseSimulator, envelope, result
+from tests.simulator.imouse import VARIANTS, IMouseSimulator, envelope, result
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "imouse"
 SAMPLES = sorted(path.name for path in FIXTURES.glob("*.json"))
@@ -152,25 +153,101 @@ def test_example_dev_change_sample(client: IMouseClient, messages: list[HubMessa
     }
 
 
-def test_usb_change_samples_match_bound_phones(
+def test_usb_change_codes_say_which_link_changed(
     client: IMouseClient, messages: list[HubMessage]
 ) -> None:
-    client.handle_text(sample("example_dev_change.json"))  # bound to 720D / 9523
-    record = json.loads(sample("dev_connect.json"))
-    record["data"]["list"][0] |= {"deviceid": "AA", "vid": "720d", "pid": "1f2d"}
-    client.handle_text(json.dumps(record))
+    """12/13: hardware and phone; 19/20: hardware and computer (vendor doc 002 section 10)."""
+    client.handle_text(sample("example_dev_change.json"))  # bound to 720D / 9523 / 952324BD
     messages.clear()
-    client.handle_text(sample("example_usb_change.json"))  # code 12, 720D / 9523
-    client.handle_text(sample("usb_change.json"))  # code 19, 720D / 1F2D
-    assert messages == [
-        DeviceUpdate(PHONE_6S, values={Field.USB: True}),
-        DeviceUpdate("AA", values={Field.USB: True}),
-    ]
+    client.handle_text(sample("example_usb_change.json"))  # code 12, the same hardware
+    frame = json.loads(sample("usb_change.json"))  # code 19
+    frame["data"]["list"][0] |= {"pid": "9523", "uid": "952324BD"}
+    client.handle_text(json.dumps(frame))
     for code in (13, 20):
-        frame = json.loads(sample("usb_change.json"))
         frame["data"]["code"] = code
         client.handle_text(json.dumps(frame))
-    assert messages[-2:] == [DeviceUpdate("AA", values={Field.USB: False})] * 2
+    assert messages == [
+        DeviceUpdate(PHONE_6S, values={Field.USB: True}),
+        DeviceUpdate(PHONE_6S, values={Field.USB_COMPUTER: True}),
+        DeviceUpdate(PHONE_6S, values={Field.USB: False}),
+        DeviceUpdate(PHONE_6S, values={Field.USB_COMPUTER: False}),
+    ]
+
+
+def _bind(client: IMouseClient, device_id: str, **hardware: str) -> None:
+    record = json.loads(sample("dev_connect.json"))
+    record["data"]["list"][0] |= {"deviceid": device_id, **hardware}
+    client.handle_text(json.dumps(record))
+
+
+def test_hardware_is_matched_by_its_uid(client: IMouseClient, messages: list[HubMessage]) -> None:
+    """Two boxes of one model share (vid, pid): the vendor sample's uid names the one."""
+    _bind(client, "AA", vid="720D", pid="1F2D", uid="1f2d24bd")
+    _bind(client, "BB", vid="720D", pid="1F2D", uid="1F2D0001")
+    messages.clear()
+    client.handle_text(sample("usb_change.json"))  # 720D / 1F2D / 1F2D24BD
+    assert messages == [DeviceUpdate("AA", values={Field.USB_COMPUTER: True})]
+
+
+def test_hardware_without_uid_is_matched_by_vid_and_pid(
+    client: IMouseClient, messages: list[HubMessage]
+) -> None:
+    _bind(client, "AA", vid="720d", pid="1f2d", uid="")
+    _bind(client, "BB", vid="720D", pid="1F2D", uid="1F2D0001")
+    _bind(client, "CC", vid="720D", pid="9523", uid="")
+    messages.clear()
+    frame = json.loads(sample("usb_change.json"))
+    del frame["data"]["list"][0]["uid"]
+    client.handle_text(json.dumps(frame))
+    assert messages == [
+        DeviceUpdate("AA", values={Field.USB_COMPUTER: True}),
+        DeviceUpdate("BB", values={Field.USB_COMPUTER: True}),
+    ]
+
+
+def test_records_keep_the_reported_phone_link(
+    client: IMouseClient, messages: list[HubMessage]
+) -> None:
+    """A record says only that hardware is bound; a code 13 keeps USB off until a 12."""
+
+    def usb_shown() -> Any:
+        client.handle_text(sample("example_dev_change.json"))
+        update = messages[-1]
+        assert isinstance(update, DeviceUpdate)
+        return update.values[Field.USB]
+
+    assert usb_shown() is True
+    frame = json.loads(sample("example_usb_change.json"))
+    frame["data"]["code"] = 13
+    client.handle_text(json.dumps(frame))
+    assert usb_shown() is False
+    client.handle_text(sample("example_usb_change.json"))  # 12
+    assert usb_shown() is True
+    client.handle_text(json.dumps(frame))  # 13, then the phone is unbound and bound again
+    unbound = json.loads(sample("example_dev_change.json"))
+    unbound["data"]["list"][0] |= {"vid": "", "pid": "", "uid": ""}
+    client.handle_text(json.dumps(unbound))
+    assert messages[-1] == DeviceUpdate(
+        PHONE_6S,
+        name="11",
+        manufacturer="Apple",
+        model="iPhone 6s",
+        model_id="iPhone8,1",
+        firmware="15.7.3",
+        mac="00:E0:99:D9:8B:2E",
+        values={Field.ONLINE: True, Field.USB: False},
+        extras={
+            "ip": "192.168.9.112",
+            "group": "未分组",
+            "screen": "375x667",
+            "hardware_version": "4.4",
+        },
+        channels=frozenset(),
+    )
+    messages.clear()
+    client.handle_text(sample("example_usb_change.json"))
+    assert messages == []  # no longer bound: nothing to match
+    assert usb_shown() is True
 
 
 def test_usb_change_for_unknown_hardware_emits_nothing(
@@ -317,10 +394,14 @@ def _callback(fun: str, data: Any, **envelope_fields: Any) -> str:
         (_callback("usb_change", {"code": 12, "list": {}}), "bad_list"),
         (_callback("usb_change", {"code": 12, "list": [{"vid": "", "pid": "1"}]}), "bad_hardware"),
         (_callback("usb_change", {"code": 12, "list": ["x"]}), "bad_hardware"),
+        (_callback("usb_change", {"code": True, "list": []}), "usb_code"),
+        (_callback("usb_change", {"code": [12], "list": []}), "usb_code"),
         (_callback("im_connect", {}), "bad_greeting"),
+        (_callback("im_connect", {"ver": ""}), "bad_greeting"),
         ('{"fun": "/device/get", "msgid": 77, "data": {}}', "unexpected_reply"),
-        ('{"fun": "/device/get", "msgid": "7", "data": {}}', "bad_msgid"),
-        ('{"fun": "/device/get", "msgid": true, "data": {}}', "bad_msgid"),
+        ('{"fun": "/device/get", "msgid": "7", "data": {}}', "unexpected_reply"),
+        ('{"fun": "/device/get", "msgid": true, "data": {"msgid": [1]}}', "unexpected_reply"),
+        ('{"fun": "/device/get", "data": {"msgid": 7}}', "unexpected_reply"),
     ],
 )
 def test_malformed_frames_are_dropped(
@@ -371,10 +452,13 @@ def test_from_config() -> None:
     plain = cls.from_config(None, print, {"host": "192.168.9.2"})  # type: ignore[arg-type]
     assert isinstance(plain, IMouseClient)
     assert plain.url == "ws://192.168.9.2:9911/api"
-    assert plain.timing == Timing(ws_heartbeat=30.0, silence_timeout=75.0)
+    assert plain.api_url == "http://192.168.9.2:9911/api"
+    assert plain.timing == Timing(ws_heartbeat=30.0)  # no watchdog on user_info
+    assert plain.can_probe
     ipv6 = cls.from_config(None, print, {"host": "fe80::1", "port": "9000"})  # type: ignore[arg-type]
     assert isinstance(ipv6, IMouseClient)
     assert ipv6.url == "ws://[fe80::1]:9000/api"
+    assert ipv6.api_url == "http://[fe80::1]:9000/api"
     assert simulator_class("imouse") is IMouseSimulator
 
 
@@ -434,7 +518,8 @@ async def test_connect_loads_phones_and_licence(
         "iMouse XP",
         "2024.12.21.910",
     )
-    snapshot, hub_update = messages
+    greeting, snapshot, hub_update = messages  # im_connect came before the HTTP replies
+    assert greeting == HubUpdate(version="2024.12.21.910", channels=HUB_CHANNELS)
     assert isinstance(snapshot, FleetSnapshot)
     assert [d.device_id for d in snapshot.devices] == list(simulator.devices)
     first = snapshot.devices[0]
@@ -448,10 +533,10 @@ async def test_connect_loads_phones_and_licence(
     assert hub_update.values[Field.DEVICES_ONLINE] == 5
     assert hub_update.values[Field.LICENCE_EXPIRES] == datetime(2027, 1, 1, tzinfo=UTC)
     assert "13999999999" not in repr(messages)
-    requests = [json.loads(text) for text in simulator.received]
-    assert requests == [
-        {"fun": "/device/get", "msgid": 1, "data": {"id": ""}},
-        {"fun": "/config/user/info", "msgid": 2, "data": {}},
+    assert simulator.received == simulator.posted  # over HTTP, as the vendor's libraries
+    assert [json.loads(text) for text in simulator.posted] == [
+        {"fun": "/device/get", "data": {"id": ""}},
+        {"fun": "/config/user/info", "data": {}},
     ]
 
 
@@ -476,6 +561,14 @@ async def test_device_callbacks(
     await simulator.set_usb(phone, False)
     assert await wait_for(messages, update_of(phone)) == DeviceUpdate(
         phone, values={Field.USB: False}
+    )
+    messages.clear()
+    await simulator.rotate(phone)  # the record says bound; the link stays as reported
+    assert (await wait_for(messages, update_of(phone))).values[Field.USB] is False  # type: ignore[union-attr]
+    messages.clear()
+    await simulator.set_computer_link(phone, False)
+    assert await wait_for(messages, update_of(phone)) == DeviceUpdate(
+        phone, values={Field.USB_COMPUTER: False}
     )
     assert not hub.stats.dropped
 
@@ -593,8 +686,8 @@ async def test_usb_restart_uses_the_bound_hardware(
     reply = await hub.send_command(phone, "/device/usb/restart", {}, 5.0)
     assert reply["code"] == 0
     assert json.loads(simulator.received[-1])["data"] == {"id": f"{record['vid']}_{record['pid']}"}
-    await wait_for(messages, lambda m: m == DeviceUpdate(phone, values={Field.USB: True}))
-    assert messages[0] == DeviceUpdate(phone, values={Field.USB: False})
+    await wait_for(messages, lambda m: m == DeviceUpdate(phone, values={Field.USB_COMPUTER: True}))
+    assert messages[0] == DeviceUpdate(phone, values={Field.USB_COMPUTER: False})
     with pytest.raises(CommandFailed) as unbound:
         await hub.send_command(_phone_id(simulator, bound=False), "/device/usb/restart", {}, 5.0)
     assert unbound.value.code == 2
@@ -670,15 +763,141 @@ async def test_command_timeout(hub: IMouseClient, simulator: IMouseSimulator) ->
     assert hub.connected
 
 
-async def test_replies_are_matched_by_msgid(hub: IMouseClient, simulator: IMouseSimulator) -> None:
+async def test_a_command_in_flight_ends_with_the_websocket(
+    hub: IMouseClient, simulator: IMouseSimulator
+) -> None:
+    """Posted over HTTP, but given up with the connection, as a reply over the WebSocket is."""
+    simulator.unanswered.add("/device/restart")
+    call = asyncio.ensure_future(hub.send_command(_phone_id(simulator), "/device/restart", {}, 5))
+    await until(lambda: any("/device/restart" in text for text in simulator.posted))
+    await simulator.drop_connections()
+    with pytest.raises(CannotConnect):
+        await call
+
+
+async def test_concurrent_commands_get_their_own_replies(
+    hub: IMouseClient, simulator: IMouseSimulator
+) -> None:
     ids = list(simulator.devices)
     replies = await asyncio.gather(
         *(hub.send_command(device_id, "/device/get", {}, 5.0) for device_id in ids)
     )
     assert [reply["list"][0]["deviceid"] for reply in replies] == ids
-    await simulator.push(envelope("/device/get", result(), msgid=9999))
-    await until(lambda: bool(hub.stats.dropped))
-    assert hub.stats.dropped == {"unexpected_reply": 1}
+
+
+# --- WebSocket requests: the probe's replies, matched by msgid or by fun ---
+
+
+@pytest.fixture
+def sent(client: IMouseClient, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """The WebSocket requests the client sends (it has no socket: replies are fed by hand)."""
+    requests: list[dict[str, Any]] = []
+
+    async def send_text(text: str) -> None:
+        requests.append(json.loads(text))
+
+    monkeypatch.setattr(client, "send_text", send_text)
+    return requests
+
+
+async def _ask_two(
+    client: IMouseClient, sent: list[dict[str, Any]]
+) -> tuple[asyncio.Task[dict[str, Any]], asyncio.Task[dict[str, Any]]]:
+    first = asyncio.create_task(client._ask("/device/get", {"id": "A"}, 5.0))
+    second = asyncio.create_task(client._ask("/device/get", {"id": "B"}, 5.0))
+    await until(lambda: len(sent) == 2)
+    return first, second
+
+
+def _reply(phone: str, msgid: int = 0, data_msgid: int | None = None) -> str:
+    data = result(list=[phone]) | ({} if data_msgid is None else {"msgid": data_msgid})
+    return json.dumps(envelope("/device/get", data, msgid))
+
+
+async def test_replies_are_matched_by_a_top_level_msgid(
+    client: IMouseClient, sent: list[dict[str, Any]]
+) -> None:
+    first, second = await _ask_two(client, sent)
+    assert [request["msgid"] for request in sent] == [1, 2]
+    assert sent[0] == {"fun": "/device/get", "msgid": 1, "data": {"id": "A"}}
+    client.handle_text(_reply("B", msgid=2))  # answered out of order
+    client.handle_text(_reply("A", msgid=1))
+    assert ((await first)["list"], (await second)["list"]) == (["A"], ["B"])
+    assert client._waiting == {}
+
+
+async def test_replies_are_matched_by_a_msgid_inside_data(
+    client: IMouseClient, sent: list[dict[str, Any]]
+) -> None:
+    first, second = await _ask_two(client, sent)
+    client.handle_text(_reply("B", data_msgid=2))
+    client.handle_text(_reply("A", data_msgid=1))
+    assert ((await first)["list"], (await second)["list"]) == (["A"], ["B"])
+
+
+async def test_replies_without_msgid_go_to_the_oldest_request_of_their_fun(
+    client: IMouseClient, sent: list[dict[str, Any]], messages: list[HubMessage]
+) -> None:
+    first, second = await _ask_two(client, sent)
+    client.handle_text(sample("user_info.json"))  # a callback (msgid 0) is not a reply
+    client.handle_text(_reply("A"))
+    client.handle_text(_reply("B"))
+    assert ((await first)["list"], (await second)["list"]) == (["A"], ["B"])
+    assert len(of_type(messages, HubUpdate)) == 1
+
+
+async def test_a_reply_with_someone_elses_msgid_is_not_ours(
+    client: IMouseClient, sent: list[dict[str, Any]]
+) -> None:
+    """Another client's reply, echoed with its msgid, must not resolve ours by its fun."""
+    first, second = await _ask_two(client, sent)
+    client.handle_text(_reply("X", msgid=99))
+    assert client.stats.dropped == {"unexpected_reply": 1}
+    assert not first.done()
+    client.handle_text(_reply("A", msgid=1))
+    client.handle_text(_reply("B"))  # this kernel's other reply without one: the oldest
+    assert ((await first)["list"], (await second)["list"]) == (["A"], ["B"])
+
+
+async def test_a_refused_websocket_request(
+    client: IMouseClient, sent: list[dict[str, Any]]
+) -> None:
+    asked = asyncio.create_task(client._ask("/device/get", {"id": "A"}, 5.0))
+    await until(lambda: bool(sent))
+    client.handle_text(json.dumps(envelope("/device/get", result(1, "设备不存在"))))
+    with pytest.raises(CommandFailed, match="设备不存在"):
+        await asked
+    assert client._waiting == {}
+
+
+@pytest.mark.parametrize("echo", ["top", "data", "none"])
+async def test_probe_is_answered_over_the_websocket(
+    session: aiohttp.ClientSession, messages: list[HubMessage], echo: str
+) -> None:
+    async with IMouseSimulator(devices=1, msgid_echo=echo) as simulator:  # type: ignore[arg-type]
+        client = IMouseClient(session, messages.append, host=simulator.host, port=simulator.port)
+        try:
+            await client.connect()
+            posted = len(simulator.posted)
+            messages.clear()
+            await asyncio.gather(client.probe(), client.probe(), client.probe())
+            assert len(simulator.posted) == posted  # over the WebSocket, not HTTP
+            assert [json.loads(text)["fun"] for text in simulator.received[-3:]] == [PROBE] * 3
+            assert messages == 3 * [
+                HubUpdate(
+                    extras={
+                        "air_play_name": "iMouseXP-D2B6",
+                        "lang": "English",
+                        "air_play_fps": 30,
+                        "auto_connect": False,
+                        "mouse_mode": True,
+                    },
+                    channels=HUB_CHANNELS,
+                )
+            ]
+            assert not client.stats.dropped
+        finally:
+            await client.close()
 
 
 async def test_tick_events_parse(
@@ -710,7 +929,7 @@ async def test_kernel_restart_then_reconnect(
     messages.clear()
     info = await hub.connect()
     assert info.version == "2024.12.21.910"
-    assert isinstance(messages[0], FleetSnapshot)
+    assert len(of_type(messages, FleetSnapshot)) == 1
 
 
 async def test_silence_is_detected(
@@ -729,33 +948,87 @@ async def test_silence_is_detected(
         await client.close()
 
 
-async def test_user_info_keeps_a_quiet_kernel_alive(
-    session: aiohttp.ClientSession, messages: list[HubMessage]
+@pytest.mark.parametrize("variant", list(VARIANTS))
+async def test_a_quiet_kernel_stays_on_one_connection(
+    session: aiohttp.ClientSession, messages: list[HubMessage], variant: str
 ) -> None:
-    async with IMouseSimulator(devices=1, user_info_interval=0.05) as simulator:
-        timing = Timing(ws_heartbeat=0.5, silence_timeout=0.3)
+    """Whatever the kernel leaves open: liveness rounds pass and nothing reconnects."""
+    async with IMouseSimulator(devices=2, **VARIANTS[variant]) as simulator:
+        timing = Timing(ws_heartbeat=0.2)
         client = IMouseClient(
             session, messages.append, host=simulator.host, port=simulator.port, timing=timing
         )
         try:
             await client.connect()
-            await asyncio.sleep(0.8)
+            await until(lambda: _probes(simulator) >= 3)
             assert client.connected
-            assert len(of_type(messages, HubUpdate)) >= 5
+            assert simulator.accepted == 1
+            assert not client.stats.dropped
         finally:
             await client.close()
 
 
-async def test_no_greeting(
+async def test_user_info_is_periodic_only_with_a_licence_login(
+    session: aiohttp.ClientSession, messages: list[HubMessage]
+) -> None:
+    async with IMouseSimulator(devices=1, user_info_interval=0.02) as simulator:
+        client = IMouseClient(session, messages.append, host=simulator.host, port=simulator.port)
+        try:
+            await client.connect()
+            await until(lambda: len(_user_infos(messages)) >= 2)
+            await simulator.logout()
+            await wait_for(messages, notice_of("logout"))
+            messages.clear()
+            await asyncio.sleep(0.1)  # five intervals
+            assert _user_infos(messages) == []
+            await simulator.set_license(total=3)  # logged in again
+            await until(lambda: len(_user_infos(messages)) >= 2)
+        finally:
+            await client.close()
+
+
+def _user_infos(messages: list[HubMessage]) -> list[HubUpdate]:
+    return [m for m in of_type(messages, HubUpdate) if Field.DEVICES in m.values]
+
+
+def _probes(simulator: IMouseSimulator) -> int:
+    return sum(PROBE in text for text in simulator.received)
+
+
+async def test_a_kernel_that_stops_answering_is_given_up(
+    session: aiohttp.ClientSession, messages: list[HubMessage]
+) -> None:
+    """Without pongs, the probe's silence decides."""
+    async with IMouseSimulator(devices=1, answer_pings=False) as simulator:
+        timing = Timing(ws_heartbeat=0.2)
+        client = IMouseClient(
+            session, messages.append, host=simulator.host, port=simulator.port, timing=timing
+        )
+        try:
+            await client.connect()
+            await until(lambda: _probes(simulator) >= 1)
+            simulator.stop_answering()
+            with pytest.raises(CannotConnect, match="did not answer"):
+                await client.run()
+        finally:
+            await client.close()
+
+
+async def test_no_greeting_is_needed(
     simulator: IMouseSimulator, session: aiohttp.ClientSession, messages: list[HubMessage]
 ) -> None:
     simulator.greet = False
     client = IMouseClient(session, messages.append, host=simulator.host, port=simulator.port)
-    client.connect_timeout = 0.2
-    with pytest.raises(CannotConnect, match="im_connect"):
-        await client.connect()
-    assert not client.connected
-    assert simulator.received == []
+    try:
+        info = await client.connect()
+    finally:
+        await client.close()
+    assert info.version is None
+    snapshot, licence = messages
+    assert isinstance(snapshot, FleetSnapshot)
+    assert isinstance(licence, HubUpdate)
+    assert licence.version is None
+    assert licence.values[Field.DEVICES] == 5
 
 
 async def test_greeting_without_version(
@@ -765,6 +1038,8 @@ async def test_greeting_without_version(
     client = IMouseClient(session, messages.append, host=simulator.host, port=simulator.port)
     try:
         assert (await client.connect()).version is None
+        await until(lambda: bool(client.stats.dropped))
+        assert client.stats.dropped == {"bad_greeting": 1}
     finally:
         await client.close()
 
@@ -779,10 +1054,10 @@ async def test_unreachable_kernel(session: aiohttp.ClientSession) -> None:
         await client.connect()
 
 
-async def test_kernel_closes_before_greeting(
+async def test_kernel_closes_the_websocket_at_once(
     simulator: IMouseSimulator, session: aiohttp.ClientSession
 ) -> None:
-    simulator.greet = False
+    """HTTP answers, but without the WebSocket there are no callbacks: not connected."""
 
     async def hang_up(conn: Any) -> None:
         await conn.close()
@@ -791,6 +1066,60 @@ async def test_kernel_closes_before_greeting(
     client = IMouseClient(session, print, host=simulator.host, port=simulator.port)
     with pytest.raises(CannotConnect):
         await client.connect()
+    assert not client.connected
+
+
+async def test_api_unreachable(
+    simulator: IMouseSimulator, session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(IMouseClient, "api_url", "http://127.0.0.1:1/api")
+    client = IMouseClient(session, print, host=simulator.host, port=simulator.port)
+    with pytest.raises(CannotConnect, match="cannot reach the iMouse API"):
+        await client.connect()
+    assert not client.connected
+
+
+class _OddKernel(IMouseSimulator):
+    """A kernel whose HTTP API answers /device/restart with a set status and body."""
+
+    status = 200
+    body = b"{}"
+
+    async def _http(self, request: web.Request) -> web.Response:
+        if "/device/restart" not in await request.text():
+            return await super()._http(request)
+        return web.Response(status=self.status, body=self.body)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "code"),
+    [
+        (500, b"{}", 500),
+        (200, b"<html>", "bad_reply"),
+        (200, b"[1]", "bad_reply"),
+        (200, b"[" * 100 + b"]" * 100, "bad_reply"),
+        (200, b" " * 300, "too_large"),
+    ],
+)
+async def test_http_replies_that_are_not_results(
+    session: aiohttp.ClientSession,
+    monkeypatch: pytest.MonkeyPatch,
+    status: int,
+    body: bytes,
+    code: Any,
+) -> None:
+    async with _OddKernel(devices=1) as simulator:
+        simulator.status, simulator.body = status, body
+        client = IMouseClient(session, print, host=simulator.host, port=simulator.port)
+        try:
+            await client.connect()
+            monkeypatch.setattr(IMouseClient, "max_msg_size", 256)
+            with pytest.raises(CommandFailed) as failed:
+                await client.send_command(next(iter(simulator.devices)), "/device/restart", {}, 5)
+            assert failed.value.code == code
+            assert client.connected
+        finally:
+            await client.close()
 
 
 @pytest.mark.parametrize(

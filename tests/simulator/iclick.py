@@ -1,4 +1,11 @@
-"""An iClick controller: evtid-matched requests, binary screenshots and device events."""
+"""An iClick controller: evtid-matched requests, binary screenshots and device events.
+
+By default it does what the vendor documents: replies {"evtid", "type": "success", "data"} or
+{"evtid", "type": "error", "error"}, events {"type": "event", "event", "data"}, and WebSocket pongs.
+Where the vendor is silent (the payload of usb:plug / usb:unplug, whether replies and events
+always carry those types, pongs the SDKs never ask for), a constructor switch offers each
+plausible behaviour (VARIANTS).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,7 @@ from collections.abc import Awaitable, Callable
 import json
 from pathlib import Path
 import time
-from typing import Any
+from typing import Any, Literal
 
 from .base import Connection, HubSimulator
 
@@ -37,6 +44,10 @@ JPEG_END = b"\xff\xd9"
 
 type Record = dict[str, Any]
 type Reply = Any
+type ReplyType = Literal["success", "none", "request"]
+"""A success reply's type: "success" (documented), none at all, or the request's own type."""
+type UsbPayload = Literal["ids", "chip", "record", "none"]
+"""usb:* data: {deviceId, deviceChip}, {deviceChip}, the phone's record, or null."""
 
 
 class IClickSimulator(HubSimulator):
@@ -49,6 +60,44 @@ class IClickSimulator(HubSimulator):
 
     kind = "iclick"
     ws_path = "/"
+
+    def __init__(
+        self,
+        *,
+        devices: int = 3,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        event_rate: float = 0.0,
+        seed: int = 1,
+        answer_pings: bool = True,
+        reply_type: ReplyType = "success",
+        typed_events: bool = True,
+        usb_payload: UsbPayload = "ids",
+    ) -> None:
+        """Make a controller with `devices` phones.
+
+        reply_type: the type of success replies. typed_events: events carry "type": "event".
+        usb_payload: the data of usb:plug and usb:unplug.
+        """
+        self.reply_type: ReplyType = reply_type
+        self.typed_events = typed_events
+        self.usb_payload: UsbPayload = usb_payload
+        super().__init__(
+            devices=devices,
+            host=host,
+            port=port,
+            event_rate=event_rate,
+            seed=seed,
+            answer_pings=answer_pings,
+        )
+
+    def fleet_ids(self) -> list[str]:
+        """The phones' ids, as FleetPush names them (info.deviceId)."""
+        return list(self.devices)
+
+    def is_online(self, device_id: str) -> bool:
+        """Whether a phone is connected to iClick (its record's online)."""
+        return bool(self.devices[device_id]["online"])
 
     def build_fleet(self, devices: int) -> None:
         """Create `devices` online, plugged, idle phones."""
@@ -91,8 +140,9 @@ class IClickSimulator(HubSimulator):
         }
         return device_id
 
-    async def _event(self, name: str, data: dict[str, Any]) -> None:
-        await self.push({"type": "event", "event": name, "data": data})
+    async def _event(self, name: str, data: dict[str, Any] | None) -> None:
+        frame = {"event": name, "data": data}
+        await self.push({"type": "event", **frame} if self.typed_events else frame)
 
     async def _change(self, device_id: str, event: str, **values: Any) -> None:
         record = self.devices[device_id]
@@ -130,10 +180,14 @@ class IClickSimulator(HubSimulator):
     async def _usb(self, device_id: str, *, plugged: bool) -> None:
         record = self.devices[device_id]
         record["plugged"] = plugged
-        event = "usb:plug" if plugged else "usb:unplug"
-        await self._event(
-            event, {"deviceId": device_id, "deviceChip": record["info"]["deviceChip"]}
-        )
+        chip = record["info"]["deviceChip"]
+        payloads: dict[UsbPayload, dict[str, Any] | None] = {
+            "ids": {"deviceId": device_id, "deviceChip": chip},
+            "chip": {"deviceChip": chip},
+            "record": record,
+            "none": None,
+        }
+        await self._event("usb:plug" if plugged else "usb:unplug", payloads[self.usb_payload])
 
     async def rename(self, device_id: str, name: str) -> None:
         """Rename a phone (device:rename)."""
@@ -202,10 +256,11 @@ class IClickSimulator(HubSimulator):
         except _Refused as refused:
             await self._reply(conn, _error(evtid, str(refused)))
             return
+        meta = self._success(evtid, request)
         if isinstance(reply, bytes):
-            await self._reply(conn, self._binary(evtid, reply))
+            await self._reply(conn, self._binary(meta, reply))
         else:
-            await self._reply(conn, {"evtid": evtid, "type": "success", "data": reply})
+            await self._reply(conn, {**meta, "data": reply})
 
     def _api(self) -> dict[str, Callable[[dict[str, Any]], Awaitable[Reply]]]:
         """Map each supported API `type` to its handler (tests may add or replace some)."""
@@ -257,11 +312,21 @@ class IClickSimulator(HubSimulator):
         self._record(request, online=True)
         return JPEG_START + self.random.randbytes(256) + JPEG_END
 
-    def _binary(self, evtid: str, payload: bytes) -> bytes:
+    def _success(self, evtid: str, request: dict[str, Any]) -> dict[str, Any]:
+        """A success reply's envelope, typed as reply_type says."""
+        match self.reply_type:
+            case "success":
+                return {"evtid": evtid, "type": "success"}
+            case "request":
+                return {"evtid": evtid, "type": request["type"]}
+            case _:
+                return {"evtid": evtid}
+
+    def _binary(self, meta: dict[str, Any], payload: bytes) -> bytes:
         """Build the 6-byte ASCII metadata length, the metadata JSON, then the payload."""
-        meta = json.dumps({"evtid": evtid, "type": "success"}).encode()
-        header = f"{len(meta):{self.header_padding}6d}".encode("ascii")
-        return header + meta + payload
+        encoded = json.dumps(meta).encode()
+        header = f"{len(encoded):{self.header_padding}6d}".encode("ascii")
+        return header + encoded + payload
 
 
 class _Refused(Exception):
@@ -273,3 +338,21 @@ def _error(evtid: str, message: str) -> dict[str, Any]:
 
 
 SIMULATOR = IClickSimulator
+
+VARIANTS: dict[str, dict[str, Any]] = {
+    "vendor": {},
+    "no_pongs": {"answer_pings": False},
+    "replies_without_type": {"reply_type": "none"},
+    "replies_typed_as_request": {"reply_type": "request"},
+    "untyped_events": {"typed_events": False},
+    "usb_chip_only": {"usb_payload": "chip"},
+    "usb_record": {"usb_payload": "record"},
+    "usb_anonymous": {"usb_payload": "none"},
+    "least_convenient": {
+        "answer_pings": False,
+        "reply_type": "request",
+        "typed_events": False,
+        "usb_payload": "none",
+    },
+}
+"""Constructor switches for each behaviour the vendor leaves open; "vendor" is the default."""

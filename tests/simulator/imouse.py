@@ -1,12 +1,19 @@
-"""iMouse XP kernel simulator: WebSocket and HTTP POST at /api, iPhones bound to iMouse hardware."""
+"""iMouse XP kernel simulator: WebSocket and HTTP POST at /api, iPhones bound to iMouse hardware.
+
+By default it does what the vendor shows: it greets with im_connect (vendor doc 002 section 2),
+echoes a request's msgid at the top level of its reply (iosautot: "服务端接收后会原样返回"), answers
+pings, and pushes user_info every 30 s while a licence account is logged in (doc 002 section 14).
+Where the vendor is silent, a constructor switch offers each plausible behaviour (VARIANTS).
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 import functools
 import json
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from aiohttp import web
 
@@ -19,10 +26,14 @@ CODE_NOT_ONLINE = 25
 CODE_FAILED = 33
 CODE_BAD_PARAMS = 36
 UNGROUPED = "未分组"
+LOGGED_OUT: dict[str, Any] = {"total_license": 0, "user_state": 0, "overdue_time": 0, "phone": ""}
+"""The licence account fields of a kernel nobody is logged in to."""
 
 type Frame = dict[str, Any]
 type Reply = tuple[Frame, list[Frame]]
 """A request's result data and the callbacks it causes."""
+type MsgidEcho = Literal["top", "data", "none"]
+"""Where a reply carries the request's msgid: its top level, inside its data, or nowhere (0)."""
 
 MODELS = (
     ("iPhone17,1", "iPhone 16 Pro", "18.2", "402", "874", 1206, 2622),
@@ -44,6 +55,13 @@ def envelope(fun: str, data: Frame, msgid: Any = 0) -> Frame:
     return {"data": data, "status": 200, "message": OK, "msgid": msgid, "fun": fun}
 
 
+def computer_link(entries: list[Frame], *, connected: bool) -> Frame:
+    """The usb_change data of hardware connected to or cut from the computer (19 / 20)."""
+    if connected:
+        return result(19, "There is hardware and computer connection", list=entries)
+    return result(20, "有硬件和电脑断开连接", list=entries)
+
+
 def _ids(data: Frame) -> list[str]:
     """The comma-separated ids of a request."""
     return [part for part in str(data.get("id", "")).split(",") if part]
@@ -53,9 +71,10 @@ class IMouseSimulator(HubSimulator):
     """An iMouse XP kernel with a fleet of iPhones; no authentication, like the real one.
 
     Helpers push every callback through the real path: add_device, remove_device, set_online,
-    rotate, set_usb, rename_group, delete_group, set_license, push_user_info, logout,
-    change_config, set_sort, push_log, push_callback. `overrides[fun]` fakes a reply,
-    `unanswered` mutes functions, `greet = False` withholds im_connect.
+    rotate, set_usb, set_computer_link, rename_group, delete_group, set_license,
+    push_user_info, logout, change_config, set_sort, push_log, push_callback.
+    `overrides[fun]` fakes a reply, `unanswered` mutes functions, `greet = False` withholds
+    im_connect. `received` also lists the bodies of HTTP requests.
     """
 
     kind: ClassVar[str] = "imouse"
@@ -69,14 +88,25 @@ class IMouseSimulator(HubSimulator):
         port: int = 0,
         event_rate: float = 0.0,
         seed: int = 1,
+        answer_pings: bool = True,
         user_info_interval: float | None = 30.0,
         version: str = DEFAULT_VERSION,
+        msgid_echo: MsgidEcho = "top",
+        licence_login: bool = True,
+        greet: bool = True,
     ) -> None:
-        """Make a kernel with `devices` iPhones; user_info every `user_info_interval` s."""
+        """Make a kernel with `devices` iPhones.
+
+        user_info_interval: seconds between user_info pushes while a licence account is logged
+        in (None: never). msgid_echo: where replies carry the request's msgid. licence_login:
+        whether a licence account is logged in at the start. greet: send im_connect on connect.
+        """
         self.user_info_interval = user_info_interval
-        """Seconds between user_info pushes (None: never); read when a client connects."""
+        """Read when a client connects."""
         self.version = version
-        self.greet = True
+        self.msgid_echo: MsgidEcho = msgid_echo
+        self.greet = greet
+        self.logged_in = licence_login
         self.overrides: dict[str, Any] = {}
         """fun -> the reply's data, or a whole frame (with "fun") to send instead."""
         self.unanswered: set[str] = set()
@@ -103,8 +133,34 @@ class IMouseSimulator(HubSimulator):
             "utag": 2,
             "user_state": 2,
         }
+        if not licence_login:
+            self.user.update(LOGGED_OUT)
         self.devices: dict[str, Frame] = {}
-        super().__init__(devices=devices, host=host, port=port, event_rate=event_rate, seed=seed)
+        self.posted: list[str] = []
+        """The bodies of HTTP requests (they are in `received` too)."""
+        self._stopping = asyncio.Event()
+        super().__init__(
+            devices=devices,
+            host=host,
+            port=port,
+            event_rate=event_rate,
+            seed=seed,
+            answer_pings=answer_pings,
+        )
+
+    def fleet_ids(self) -> list[str]:
+        """The phones' ids, as FleetPush names them (their deviceid)."""
+        return list(self.devices)
+
+    def is_online(self, device_id: str) -> bool:
+        """Whether a phone is connected to the kernel (state 1)."""
+        return bool(self.devices[device_id]["state"] == 1)
+
+    async def stop(self) -> None:
+        """Let HTTP requests left unanswered end, then stop."""
+        self._stopping.set()
+        await super().stop()
+        self._stopping = asyncio.Event()
 
     # --- fleet ---
 
@@ -221,9 +277,15 @@ class IMouseSimulator(HubSimulator):
             self.unplugged.discard(device_id)
         else:
             self.unplugged.add(device_id)
-        code, message = (12, "硬件和手机已连接") if connected else (13, "硬件和手机未连接")
+        code, message = (12, "有硬件和手机连接") if connected else (13, "硬件未和手机连接")
         await self.push_callback(
             "usb_change", result(code, message, list=[self.hardware(device_id)])
+        )
+
+    async def set_computer_link(self, device_id: str, connected: bool) -> None:
+        """Connect or cut a phone's bound hardware and the computer (usb_change 19 / 20)."""
+        await self.push_callback(
+            "usb_change", computer_link([self.hardware(device_id)], connected=connected)
         )
 
     async def rename_group(self, gid: int, name: str) -> None:
@@ -250,6 +312,7 @@ class IMouseSimulator(HubSimulator):
             "user_state": user_state,
         }
         self.user.update({key: value for key, value in changes.items() if value is not None})
+        self.logged_in = True
         await self.push_user_info()
 
     async def push_user_info(self) -> None:
@@ -257,8 +320,9 @@ class IMouseSimulator(HubSimulator):
         await self.push_callback("user_info", self.user_info())
 
     async def logout(self) -> None:
-        """Log the licence account out (logout)."""
-        self.user.update(total_license=0, user_state=0, overdue_time=0)
+        """Log the licence account out (logout); periodic user_info stops."""
+        self.user.update(LOGGED_OUT)
+        self.logged_in = False
         await self.push_callback("logout", result())
 
     async def change_config(self, **settings: Any) -> None:
@@ -297,14 +361,15 @@ class IMouseSimulator(HubSimulator):
         app.router.add_post(self.ws_path, self._http)
 
     async def on_connect(self, conn: Connection) -> None:
-        """Greet with im_connect and push user_info periodically."""
+        """Greet with im_connect; push user_info periodically while logged in."""
         if self.greet:
             await conn.send(envelope("im_connect", {"ver": self.version}))
         if self.user_info_interval:
-            conn.every(
-                self.user_info_interval,
-                lambda: conn.send(envelope("user_info", self.user_info())),
-            )
+            conn.every(self.user_info_interval, functools.partial(self._periodic_user_info, conn))
+
+    async def _periodic_user_info(self, conn: Connection) -> None:
+        if self.logged_in:
+            await conn.send(envelope("user_info", self.user_info()))
 
     async def on_text(self, conn: Connection, text: str) -> None:
         """Answer a request, then broadcast what it caused."""
@@ -318,10 +383,15 @@ class IMouseSimulator(HubSimulator):
         await self._broadcast(pushes)
 
     async def _http(self, request: web.Request) -> web.Response:
+        text = await request.text()
+        self.received.append(text)
+        self.posted.append(text)
         try:
-            body = await request.json()
+            body = json.loads(text)
         except ValueError:
             return web.json_response({"status": 400, "message": "bad json"}, status=400)
+        if isinstance(body, dict) and body.get("fun") in self.unanswered:
+            await self._stopping.wait()  # no answer while it runs
         reply, pushes = self.answer(body)
         await self._broadcast(pushes)
         if reply is None:
@@ -329,26 +399,43 @@ class IMouseSimulator(HubSimulator):
         return web.json_response(reply, dumps=functools.partial(json.dumps, ensure_ascii=False))
 
     def answer(self, request: Any) -> tuple[Frame | None, list[Frame]]:
-        """The reply to one request (msgid echoed from the top level or data) and its pushes."""
+        """The reply to one request and the callbacks it causes.
+
+        The request's msgid (read at its top level or inside its data) goes where msgid_echo
+        says.
+        """
         if not isinstance(request, dict) or not isinstance(request.get("fun"), str):
             return None, []
         fun = request["fun"]
         data = request.get("data")
         if not isinstance(data, dict):
             data = {}
-        msgid = request.get("msgid", data.get("msgid", 0))
         if fun in self.unanswered:
             return None, []
+        reply, pushes = self._reply(fun, data)
+        return self._echo(reply, request.get("msgid", data.get("msgid", 0))), pushes
+
+    def _reply(self, fun: str, data: Frame) -> tuple[Frame, list[Frame]]:
         if fun in self.overrides:
             override = self.overrides[fun]
             if isinstance(override, dict) and "fun" in override:
-                return {**override, "msgid": msgid}, []
-            return envelope(fun, override, msgid), []
+                return dict(override), []
+            return envelope(fun, override), []
         handler = self._handler(fun)
         if handler is None:
-            return envelope(fun, result(CODE_FAILED, "未知接口"), msgid), []
+            return envelope(fun, result(CODE_FAILED, "未知接口")), []
         reply_data, pushes = handler(data)
-        return envelope(fun, reply_data, msgid), pushes
+        return envelope(fun, reply_data), pushes
+
+    def _echo(self, reply: Frame, msgid: Any) -> Frame:
+        """Put the request's msgid where this kernel puts it."""
+        match self.msgid_echo:
+            case "top":
+                return {**reply, "msgid": msgid}
+            case "data" if isinstance(reply.get("data"), dict):
+                return {**reply, "msgid": 0, "data": {**reply["data"], "msgid": msgid}}
+            case _:
+                return {**reply, "msgid": 0}
 
     def _handler(self, fun: str) -> Callable[[Frame], Reply] | None:
         if fun.startswith(("/mouse/", "/key/")):
@@ -356,6 +443,7 @@ class IMouseSimulator(HubSimulator):
         return {
             "/device/get": self._get,
             "/config/user/info": lambda _data: (self.user_info(), []),
+            "/config/imserver/get": lambda _data: (result(**self.config), []),
             "/device/restart": self._restart,
             "/device/usb/restart": self._usb_restart,
             "/device/set": self._set,
@@ -403,10 +491,8 @@ class IMouseSimulator(HubSimulator):
             return result(CODE_NOT_FOUND, "硬件不存在", ident), []
         entries = [self.hardware(device_id) for device_id in phones]
         pushes = [
-            envelope("usb_change", result(20, "硬件和电脑断开连接", list=entries)),
-            envelope(
-                "usb_change", result(19, "There is hardware and computer connection", list=entries)
-            ),
+            envelope("usb_change", computer_link(entries, connected=False)),
+            envelope("usb_change", computer_link(entries, connected=True)),
         ]
         return result(id=ident), pushes
 
@@ -467,3 +553,19 @@ class IMouseSimulator(HubSimulator):
 
 
 SIMULATOR = IMouseSimulator
+
+VARIANTS: dict[str, dict[str, Any]] = {
+    "vendor": {},
+    "msgid_in_data": {"msgid_echo": "data"},
+    "msgid_not_echoed": {"msgid_echo": "none"},
+    "no_licence_login": {"licence_login": False},
+    "no_greeting": {"greet": False},
+    "no_pongs": {"answer_pings": False},
+    "least_convenient": {
+        "msgid_echo": "none",
+        "licence_login": False,
+        "greet": False,
+        "answer_pings": False,
+    },
+}
+"""Constructor switches for each behaviour the vendor leaves open; "vendor" is the default."""

@@ -1,12 +1,14 @@
 """iClick iPhone farm controller: a local WebSocket with evtid-matched requests and events.
 
-Protocol: protocols.md section 1 and the iClick decisions of section 8. There is no
-authentication and no documented keep-alive, so the client relies on WebSocket pings.
+Protocol: protocols.md section 1 and the iClick decisions of section 8. Frames are read as the
+vendor's SDKs read them: a frame whose evtid a request waits for is its reply (an error when its
+type is "error", whatever else it says), and any other frame naming an `event` is that event.
+There is no authentication and no documented keep-alive: WebSocket pings, and a probe request
+for a server that does not answer them.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping
 import math
 import secrets
@@ -48,8 +50,6 @@ MANUFACTURER: Final = "Apple"
 _EVTID_ALPHABET: Final = string.ascii_lowercase + string.digits
 _EVTID_LENGTH: Final = 10
 _RESERVED: Final = frozenset({"type", "evtid", "timeout", "deviceId"})
-_REPLY_TYPES: Final = ("success", "error")
-"""A tuple: a frame's "type" may be any JSON value, unhashable ones included."""
 _MAX_MESSAGE: Final = 200
 
 _DELETE: Final = "device:delete"
@@ -101,7 +101,6 @@ class IClickClient(HubClient):
         """How long to wait for the device list."""
         self._known: dict[str, tuple[str | None, str | None]] = {}
         """Device id -> (chip, name), to place events that carry no device id."""
-        self._refresh: asyncio.Task[None] | None = None
 
     @classmethod
     def settings(cls, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -138,6 +137,14 @@ class IClickClient(HubClient):
             manufacturer="iClick",
             model="iClick",
         )
+
+    async def probe(self) -> None:
+        """Ask for one known phone's record (for the list when none is known): a cheap answer."""
+        device_id = next(iter(self._known), None)
+        if device_id is None:
+            await self._call("devices", {}, self.request_timeout)
+        else:
+            await self._call("getDevice", {"deviceId": device_id}, self.request_timeout)
 
     @override
     async def _command(
@@ -184,10 +191,10 @@ class IClickClient(HubClient):
         except ValueError:
             self.drop("binary_meta", data[HEADER_SIZE:end])
             return
-        if not isinstance(meta, dict) or meta.get("type") not in _REPLY_TYPES:
+        if not isinstance(meta, dict):
             self.drop("binary_meta", meta)
             return
-        self._handle_reply(meta, {"meta": meta, "size": len(data) - end})
+        self._dispatch(meta, {"meta": meta, "size": len(data) - end})
 
     def _handle_json(self, raw: str | bytes) -> None:
         try:
@@ -198,38 +205,38 @@ class IClickClient(HubClient):
         if not isinstance(frame, dict):
             self.drop("not_object", frame)
             return
-        kind = frame.get("type")
-        if kind == "event":
-            self._handle_event(frame)
-        elif kind in _REPLY_TYPES:
-            self._handle_reply(frame, frame.get("data"))
-        else:
-            self.drop("unknown_type", kind)
+        self._dispatch(frame, frame.get("data"))
 
-    def _handle_reply(self, frame: Mapping[str, Any], result: Any) -> None:
+    def _dispatch(self, frame: Mapping[str, Any], result: Any) -> None:
+        """A reply to a waiting request (whatever its type), else an event, as the SDKs do."""
+        if self._settle(frame, result):
+            return
+        if frame.get("event"):
+            self._handle_event(frame)
+        elif "evtid" in frame:
+            self.drop("unmatched_reply", frame.get("evtid"))
+        else:
+            self.drop("unknown_frame", frame.get("type"))
+
+    def _settle(self, frame: Mapping[str, Any], result: Any) -> bool:
+        """Resolve the request waiting for this frame's evtid; False if none waits."""
         evtid = frame.get("evtid")
         if not isinstance(evtid, str):
-            self.drop("reply_without_evtid", frame)
-            return
+            return False
         if frame.get("type") == "error":
-            error = CommandFailed(_message(frame.get("error")), code="error")
-            matched = self.reject(evtid, error)
-        else:
-            matched = self.resolve(evtid, result)
-        if not matched:
-            self.drop("unmatched_reply", evtid)
+            return self.reject(evtid, CommandFailed(_message(frame.get("error")), code="error"))
+        return self.resolve(evtid, result)
 
     # --- events ---
 
     def _handle_event(self, frame: Mapping[str, Any]) -> None:
         name = frame.get("event")
-        data = frame.get("data")
         if not isinstance(name, str) or name not in _EVENTS:
             self.drop("unknown_event", name)
             return
+        data = frame.get("data")
         if not isinstance(data, dict):
-            self.drop("event_data", name)
-            return
+            data = {}  # names no phone: handled like one that cannot be placed
         device_id = self._resolve(data)
         if device_id is None:
             self._on_unknown_device(name, data)
@@ -242,14 +249,18 @@ class IClickClient(HubClient):
             self._notice(name, device_id, data)
 
     def _on_unknown_device(self, name: str, data: Mapping[str, Any]) -> None:
-        """Handle an event for a device we cannot place: notify, then reload the list."""
+        """Handle an event for a device we cannot place: notify, then reload the list.
+
+        The reloaded list sets what the event changed (a deleted phone is gone from it);
+        undocumented payloads such as those of usb:plug and usb:unplug heal this way.
+        """
         self._notice(name, HUB_DEVICE_ID, data)
         if name == _REJECT:
             return
-        if name == _DELETE or not self.connected:
-            self.drop("unknown_device", name)
-        else:
+        if self.connected:
             self.schedule_refresh()
+        else:
+            self.drop("unknown_device", name)
 
     def _notice(self, name: str, device_id: str, data: Mapping[str, Any]) -> None:
         event_type = _NOTICES.get(name)

@@ -1,14 +1,21 @@
-"""iMouse XP kernel: iPhones driven through iMouse USB hardware, at ws://host:9911/api.
+"""iMouse XP kernel: iPhones driven through iMouse USB hardware, at host:9911/api.
 
-The kernel greets with `im_connect`, answers `{"fun", "msgid", "data"}` requests with the same
-`msgid`, and broadcasts callbacks (msgid 0) to every client. There is no socket authentication.
+Requests are `{"fun", "data"}` JSON posted to http://host:port/api, as the vendor's libraries
+make their calls: the HTTP exchange pairs each reply with its request. The WebSocket on the same
+path carries the kernel's callbacks (msgid 0) and the liveness probe, whose reply is matched by
+its msgid where the kernel echoes one (at the top level or inside data), else by its fun, oldest
+request first. The kernel may greet with `im_connect`; nothing waits for it. There is no
+authentication.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 import functools
+from http import HTTPStatus
 import itertools
 import logging
 from typing import Any, ClassVar, Final, override
@@ -16,7 +23,14 @@ from typing import Any, ClassVar, Final, override
 import aiohttp
 import orjson
 
-from .connection import CONNECT_TIMEOUT, REQUEST_TIMEOUT, HubClient, Listener, Timing
+from .connection import (
+    CONNECT_TIMEOUT,
+    REQUEST_TIMEOUT,
+    HubClient,
+    Listener,
+    Timing,
+    cancel_and_wait,
+)
 from .errors import CannotConnect, CommandFailed, ProtocolError
 from .frames import decode
 from .model import (
@@ -29,20 +43,23 @@ from .model import (
     HubUpdate,
     Value,
 )
-from .values import ms_time
+from .values import is_int, ms_time
 
 _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_PORT: Final = 9911
 STATUS_OK: Final = 200
+WS_HEARTBEAT: Final = 30.0
 CHANNEL: Final = "kernel_log"
 """The hub's event channel: kernel logs, errors, restarts, licence logout."""
 HUB_CHANNELS: Final = frozenset({CHANNEL})
 USB_RESTART: Final = "/device/usb/restart"
 CODE_NOT_BOUND: Final = 2
 """The kernel's code for "device not bound to hardware"."""
+PROBE: Final = "/config/imserver/get"
+"""A cheap request every kernel answers: its configuration."""
 
-_GREETING: Final = "im_connect"
+_JSON_HEADERS: Final = {"Content-Type": "application/json"}
 _DEVICE_FUNS: Final = frozenset({"dev_connect", "dev_disconnect", "dev_rotate", "dev_change"})
 _NOTICE_EVENTS: Final = {
     "collection_mouse": "mouse_collection",
@@ -53,7 +70,12 @@ _NOTICE_EVENTS: Final = {
     "logout": "logout",
 }
 _NOTICE_ATTRIBUTES: Final = ("code", "message", "call_fun")
-_USB_CODES: Final = {12: True, 19: True, 13: False, 20: False}
+_USB_CODES: Final[Mapping[int, tuple[Field, bool]]] = {
+    12: (Field.USB, True),  # hardware and phone connected
+    13: (Field.USB, False),  # hardware not connected to the phone
+    19: (Field.USB_COMPUTER, True),  # hardware and computer connected
+    20: (Field.USB_COMPUTER, False),  # hardware and computer disconnected
+}
 _USER_COUNTS: Final = {
     Field.LICENCES_TOTAL: "total_license",
     Field.LICENCES_LOCAL: "local_total_license",
@@ -64,6 +86,21 @@ _USER_EXTRAS: Final = ("user_state", "utag", "pass")
 _CONFIG_EXTRAS: Final = ("air_play_name", "lang", "air_play_fps", "auto_connect", "mouse_mode")
 
 type _Handler = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True, slots=True)
+class _Hardware:
+    """One piece of iMouse hardware, as phone records and usb_change entries name it."""
+
+    vid: str
+    pid: str
+    uid: str
+
+    def matches(self, other: _Hardware) -> bool:
+        """The same hardware: by unique id where both have one, else by (VID, PID)."""
+        if self.uid and other.uid:
+            return self.uid.upper() == other.uid.upper()
+        return (self.vid.upper(), self.pid.upper()) == (other.vid.upper(), other.pid.upper())
 
 
 class IMouseClient(HubClient):
@@ -90,8 +127,12 @@ class IMouseClient(HubClient):
         self.connect_timeout = CONNECT_TIMEOUT
         self.version: str | None = None
         self._msgids = itertools.count(1)
-        self._hardware: dict[str, tuple[str, str]] = {}
-        """deviceid -> (vid, pid) of the iMouse hardware bound to that phone."""
+        self._waiting: dict[str, deque[int]] = {}
+        """fun -> msgids of the WebSocket requests waiting for a reply, oldest first."""
+        self._hardware: dict[str, _Hardware] = {}
+        """deviceid -> the iMouse hardware bound to that phone."""
+        self._unplugged: set[str] = set()
+        """Phones whose bound hardware the kernel last reported not connected to them."""
 
     @classmethod
     def settings(cls, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -100,22 +141,35 @@ class IMouseClient(HubClient):
 
     @classmethod
     def default_timing(cls) -> Timing:
-        """Ping every 30 s; user_info arrives every 30 s, so 75 s of silence is a dead kernel."""
-        return Timing(ws_heartbeat=30.0, silence_timeout=75.0)
+        """Ask a kernel quiet for 30 s (a ping and the probe); it need not talk on its own."""
+        return Timing(ws_heartbeat=WS_HEARTBEAT)
 
     @property
     def url(self) -> str:
         """The kernel's WebSocket URL."""
+        return f"ws://{self._address}/api"
+
+    @property
+    def api_url(self) -> str:
+        """The kernel's HTTP API, on the same port and path."""
+        return f"http://{self._address}/api"
+
+    @property
+    def _address(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"ws://{host}:{self.port}/api"
+        return f"{host}:{self.port}"
 
     async def connect(self) -> HubInfo:
-        """Open the socket, wait for the greeting, load the phones and the licence."""
+        """Open the socket for callbacks, then load the phones and the licence."""
         try:
             return await self._connect()
         except BaseException:
             await self.close()
             raise
+
+    async def probe(self) -> None:
+        """Ask for the kernel's configuration over the WebSocket; it must answer there."""
+        self._on_config_change(await self._ask(PROBE, {}, REQUEST_TIMEOUT))
 
     @override
     async def _command(
@@ -132,7 +186,7 @@ class IMouseClient(HubClient):
         return await self._call(command, {"id": target, **parameters}, timeout)
 
     def handle_text(self, text: str) -> None:
-        """Route a reply to its request, or parse a callback."""
+        """Deliver a reply to the request waiting for it, or parse a callback."""
         try:
             frame = decode(text)
         except ValueError:
@@ -141,20 +195,18 @@ class IMouseClient(HubClient):
         if not isinstance(frame, dict):
             self.drop("not_object", text)
             return
-        msgid = frame.get("msgid") or 0
-        if msgid != 0:
-            self._on_reply(msgid, frame)
+        if self._deliver(frame):
             return
         fun, data = frame.get("fun"), frame.get("data")
         if not isinstance(fun, str) or not isinstance(data, dict):
             self.drop("bad_envelope", fun)
             return
-        if frame.get("status", STATUS_OK) != STATUS_OK:
-            self.drop("bad_status", fun)
-            return
         handler = self._handler(fun)
         if handler is None:
-            self.drop("unknown_fun", fun)
+            self.drop("unexpected_reply" if fun.startswith("/") else "unknown_fun", fun)
+            return
+        if frame.get("status", STATUS_OK) != STATUS_OK:
+            self.drop("bad_status", fun)
             return
         handler(data)
 
@@ -162,16 +214,7 @@ class IMouseClient(HubClient):
 
     async def _connect(self) -> HubInfo:
         await self.open_websocket(self.url, ssl=False)
-        # No await since the reader started, so the greeting cannot have been read yet.
-        greeting = asyncio.get_running_loop().create_future()
-        self._pending[_GREETING] = greeting
-        try:
-            async with asyncio.timeout(self.connect_timeout):
-                self.version = await self._await_reply(greeting)
-        except TimeoutError as err:
-            raise CannotConnect("the iMouse kernel sent no im_connect") from err
-        finally:
-            self._pending.pop(_GREETING, None)
+        self._unplugged.clear()
         devices = await self._handshake_call("/device/get", {"id": ""})
         self.emit(self._snapshot(devices))
         self.emit(await self._load_user_info())
@@ -212,26 +255,73 @@ class IMouseClient(HubClient):
     # --- requests ---
 
     async def _call(self, fun: str, data: dict[str, Any], timeout: float) -> dict[str, Any]:
-        """Send one request and return its reply's data; CommandFailed if refused."""
-        msgid = next(self._msgids)
-        try:
-            text = orjson.dumps({"fun": fun, "msgid": msgid, "data": data}).decode()
-        except TypeError as err:
-            raise CommandFailed("the parameters are not JSON", code="bad_parameters") from err
-        return _result(await self.request(msgid, text, timeout))
+        """Post one request to the HTTP API and return its reply's data.
 
-    def _on_reply(self, msgid: Any, frame: dict[str, Any]) -> None:
-        if not isinstance(msgid, int) or isinstance(msgid, bool):
-            self.drop("bad_msgid", msgid)
-        elif not self.resolve(msgid, frame):
-            self.drop("unexpected_reply", msgid)
+        Like a reply over the WebSocket, it is given up (CannotConnect) if the WebSocket ends.
+        """
+        if not self.connected:
+            raise CannotConnect("not connected")
+        posting = asyncio.ensure_future(self._post(_request(fun, data), timeout))
+        try:
+            return _result(await self._await_reply(posting))
+        finally:
+            await cancel_and_wait(posting)
+
+    async def _post(self, body: bytes, timeout: float) -> dict[str, Any]:
+        """The reply envelope the kernel gives an HTTP POST of body."""
+        try:
+            async with (
+                asyncio.timeout(timeout),
+                self._session.post(self.api_url, data=body, headers=_JSON_HEADERS) as response,
+            ):
+                status = response.status
+                raw = await _read_body(response, self.max_msg_size)
+        except TimeoutError as err:
+            raise CommandFailed("the iMouse kernel did not answer in time", code="timeout") from err
+        except (aiohttp.ClientError, OSError) as err:
+            raise CannotConnect(f"cannot reach the iMouse API: {type(err).__name__}") from err
+        if status != HTTPStatus.OK:
+            raise CommandFailed(f"the iMouse kernel answered HTTP {status}", code=status)
+        try:
+            frame = decode(raw)
+        except ValueError:
+            frame = None
+        if not isinstance(frame, dict):
+            raise CommandFailed("the iMouse kernel sent no reply object", code="bad_reply")
+        return frame
+
+    async def _ask(self, fun: str, data: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """Send one request over the WebSocket and return its reply's data."""
+        msgid = next(self._msgids)
+        text = _request(fun, data, msgid).decode()
+        waiting = self._waiting.setdefault(fun, deque())
+        waiting.append(msgid)
+        try:
+            frame = await self.request(msgid, text, timeout)
+        finally:
+            waiting.remove(msgid)
+            if not waiting and self._waiting.get(fun) is waiting:
+                del self._waiting[fun]
+        return _result(frame)
+
+    def _deliver(self, frame: dict[str, Any]) -> bool:
+        """Resolve the WebSocket request a reply answers: by its msgid, else the oldest of its fun.
+
+        A reply whose msgid is not one of ours (another client's) resolves nothing.
+        """
+        fun = frame.get("fun")
+        waiting = self._waiting.get(fun, ()) if isinstance(fun, str) else ()
+        msgid = _msgid(frame)
+        if msgid is not None:
+            return msgid in waiting and self.resolve(msgid, frame)
+        return any(self.resolve(key, frame) for key in waiting)
 
     def _usb_id(self, device_id: str) -> str:
         """The "<vid>_<pid>" of the hardware bound to a phone."""
         hardware = self._hardware.get(device_id)
         if hardware is None:
             raise CommandFailed("the phone is not bound to iMouse hardware", code=CODE_NOT_BOUND)
-        return "_".join(hardware)
+        return f"{hardware.vid}_{hardware.pid}"
 
     # --- callbacks ---
 
@@ -253,12 +343,9 @@ class IMouseClient(HubClient):
         return handlers.get(fun)
 
     def _on_greeting(self, data: dict[str, Any]) -> None:
-        ver = data.get("ver")
-        version = ver if isinstance(ver, str) else None
-        if self.resolve(_GREETING, version):
-            return
+        version = _text(data, "ver")
         if version is None:
-            self.drop("bad_greeting", ver)
+            self.drop("bad_greeting", data.get("ver"))
             return
         self.version = version
         self.emit(HubUpdate(version=version, channels=HUB_CHANNELS))
@@ -279,16 +366,17 @@ class IMouseClient(HubClient):
                 self.drop("bad_device", record)
                 continue
             self._remember_hardware(device_id, record)
-            yield _phone(device_id, record)
+            yield _phone(device_id, record, unplugged=device_id in self._unplugged)
 
     def _remember_hardware(self, device_id: str, record: dict[str, Any]) -> None:
-        vid, pid = record.get("vid"), record.get("pid")
-        if not isinstance(vid, str) or not isinstance(pid, str):
-            return
-        if vid:
-            self._hardware[device_id] = (vid, pid)
-        else:
-            self._hardware.pop(device_id, None)
+        if record.get("vid") == "":
+            self._forget(device_id)
+        elif (hardware := _hardware(record)) is not None:
+            self._hardware[device_id] = hardware
+
+    def _forget(self, device_id: str) -> None:
+        self._hardware.pop(device_id, None)
+        self._unplugged.discard(device_id)
 
     def _on_delete(self, data: dict[str, Any]) -> None:
         ids = data.get("list")
@@ -299,7 +387,7 @@ class IMouseClient(HubClient):
             if not isinstance(device_id, str) or not device_id:
                 self.drop("bad_device_id", device_id)
                 continue
-            self._hardware.pop(device_id, None)
+            self._forget(device_id)
             self.emit(DeviceRemoved(device_id))
 
     def _on_group_change(self, _data: dict[str, Any]) -> None:
@@ -311,21 +399,34 @@ class IMouseClient(HubClient):
         self.emit(self._snapshot(await self._call("/device/get", {"id": ""}, REQUEST_TIMEOUT)))
 
     def _on_usb_change(self, data: dict[str, Any]) -> None:
+        """Hardware linked to or cut from its phone (12/13) or the computer (19/20)."""
         code, entries = data.get("code"), data.get("list")
-        if not isinstance(code, int) or code not in _USB_CODES:
+        change = _USB_CODES.get(code) if is_int(code) else None
+        if change is None:
             self.drop("usb_code", code)
             return
         if not isinstance(entries, list):
             self.drop("bad_list", entries)
             return
+        field, connected = change
         for entry in entries:
-            key = _hardware_key(entry)
-            if key is None:
+            hardware = _hardware(entry)
+            if hardware is None:
                 self.drop("bad_hardware", entry)
                 continue
-            for device_id, (vid, pid) in list(self._hardware.items()):
-                if (vid.upper(), pid.upper()) == key:
-                    self.emit(DeviceUpdate(device_id, values={Field.USB: _USB_CODES[code]}))
+            for device_id, bound in list(self._hardware.items()):
+                if bound.matches(hardware):
+                    self._note_link(device_id, field, connected=connected)
+                    self.emit(DeviceUpdate(device_id, values={field: connected}))
+
+    def _note_link(self, device_id: str, field: Field, *, connected: bool) -> None:
+        """Remember a phone's hardware link, which its records (vid only) do not show."""
+        if field is not Field.USB:
+            return
+        if connected:
+            self._unplugged.discard(device_id)
+        else:
+            self._unplugged.add(device_id)
 
     def _on_notice(self, event_type: str, data: dict[str, Any]) -> None:
         attributes: dict[str, Any] = {k: data[k] for k in _NOTICE_ATTRIBUTES if k in data}
@@ -382,15 +483,18 @@ def _scalars(data: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
     return {key: data[key] for key in keys if isinstance(data.get(key), str | int | float | bool)}
 
 
-def _phone(device_id: str, record: dict[str, Any]) -> DeviceUpdate:
-    """One iPhone record as /device/get and the dev_* callbacks give it."""
+def _phone(device_id: str, record: dict[str, Any], *, unplugged: bool) -> DeviceUpdate:
+    """One iPhone record as /device/get and the dev_* callbacks give it.
+
+    USB is on for bound hardware (a non-empty vid) unless the kernel said it is not connected.
+    """
     values: dict[Field, Value] = {}
     if "state" in record:
         state = record["state"]
-        values[Field.ONLINE] = state == 1 if isinstance(state, int) else None
+        values[Field.ONLINE] = state == 1 if is_int(state) else None
     if "vid" in record:
         vid = record["vid"]
-        values[Field.USB] = bool(vid) if isinstance(vid, str) else None
+        values[Field.USB] = bool(vid) and not unplugged if isinstance(vid, str) else None
     return DeviceUpdate(
         device_id=device_id,
         name=_text(record, "name") or _text(record, "user_name") or _text(record, "device_name"),
@@ -416,14 +520,43 @@ def _phone_extras(record: dict[str, Any]) -> dict[str, Any]:
     return extras
 
 
-def _hardware_key(entry: Any) -> tuple[str, str] | None:
-    """The (VID, PID) naming one piece of iMouse hardware, case-insensitively."""
+def _hardware(entry: Any) -> _Hardware | None:
+    """The hardware a usb_change entry or a phone record names (a non-empty vid), else None."""
     if not isinstance(entry, dict):
         return None
-    vid, pid = entry.get("vid"), entry.get("pid")
+    vid, pid, uid = entry.get("vid"), entry.get("pid"), entry.get("uid")
     if not isinstance(vid, str) or not isinstance(pid, str) or not vid:
         return None
-    return vid.upper(), pid.upper()
+    return _Hardware(vid, pid, uid if isinstance(uid, str) else "")
+
+
+def _request(fun: str, data: dict[str, Any], msgid: int | None = None) -> bytes:
+    """A request as JSON: over HTTP as the vendor's libraries send it, with a msgid over WS."""
+    request: dict[str, Any] = {"fun": fun} if msgid is None else {"fun": fun, "msgid": msgid}
+    try:
+        return orjson.dumps({**request, "data": data})
+    except TypeError as err:
+        raise CommandFailed("the parameters are not JSON", code="bad_parameters") from err
+
+
+def _msgid(frame: Mapping[str, Any]) -> int | None:
+    """The msgid a reply echoes, at its top level or inside its data; None for 0 or none."""
+    data = frame.get("data")
+    for source in (frame, data if isinstance(data, dict) else {}):
+        msgid = source.get("msgid")
+        if is_int(msgid) and msgid != 0:
+            return msgid
+    return None
+
+
+async def _read_body(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """An HTTP reply's body, refused beyond the size a WebSocket frame may have."""
+    body = bytearray()
+    async for chunk in response.content.iter_any():
+        body += chunk
+        if len(body) > limit:
+            raise CommandFailed("the iMouse kernel's reply is too large", code="too_large")
+    return bytes(body)
 
 
 def _user_update(data: Mapping[str, Any], version: str | None = None) -> HubUpdate:

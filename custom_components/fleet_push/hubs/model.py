@@ -20,6 +20,8 @@ class Field(StrEnum):
     ONLINE = "online"
     BUSY = "busy"
     USB = "usb"
+    USB_COMPUTER = "usb_computer"
+    """The phone's USB hardware connected to the hub's computer (iMouse XP)."""
     BATTERY = "battery"
     BATTERY_VOLTAGE = "battery_voltage"
     EXTERNAL_VOLTAGE = "external_voltage"
