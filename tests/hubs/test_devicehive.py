@@ -933,25 +933,25 @@ async def test_connect_with_login(
         model="DeviceHive",
         version=simulator.api_version,
     )
-    snapshot = out.of(FleetSnapshot)[0]
+    (snapshot,) = out.of(FleetSnapshot)
     assert snapshot.complete
     assert [device.device_id for device in snapshot.devices] == ["dev-1", "dev-2", "dev-3"]
     assert snapshot.devices[0] == DeviceUpdate(
         "dev-1",
         name="Tracker 1",
         manufacturer="DeviceHive",
-        values={Field.ONLINE: None},  # shown at once, as unknown until the server is asked
+        values={Field.ONLINE: True},  # it notified a second ago: the server was asked first
         extras={"networkId": 1, "isBlocked": False},
         channels=CHANNELS,
     )
-    assert online_values(out) == dict.fromkeys(simulator.fleet_ids(), True)
+    assert out == [snapshot]
     actions = [frame["action"] for frame in sent(simulator)]
     assert actions[:9] == [
         *LOGIN_STEPS,
+        "notification/list",  # who notified within the offline period
         "notification/subscribe",
         "command/subscribe",
         "notification/list",  # what came between server/info and the subscription
-        "notification/list",  # who notified within the offline period
     ]
     assert [frame["requestId"] for frame in sent(simulator)] == [str(n) for n in range(1, 10)]
     assert sent(simulator, "token")[0] == {
@@ -1537,15 +1537,15 @@ async def test_presence_unknown_when_the_server_cannot_say(
     replace_handler(simulator, monkeypatch, "notification/list", fail_then_junk)
     async with hub(simulator, session, out) as client:
         await client.connect()
-        await until(lambda: client.stats.dropped["presence_failed"] == 1)
-        assert client.stats.dropped["catch_up_failed"] == 1
+        assert client.stats.dropped["presence_failed"] == 1
+        await until(lambda: client.stats.dropped["catch_up_failed"] == 1)
         assert not client._presence_learned
         await reconnect(client, simulator)
         await client.connect()
-        await until(lambda: client._presence_learned)
+        assert client._presence_learned
+        await until(lambda: client.stats.dropped["notification"] == 2)  # learning and catching up
         shown = online_values(out)
         assert [shown[device] for device in simulator.fleet_ids()] == [None, None, None]
-        assert client.stats.dropped["notification"] == 2  # in the catch-up and in the learning
 
 
 async def test_a_server_without_a_clock(

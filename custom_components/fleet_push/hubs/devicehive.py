@@ -319,7 +319,7 @@ class DeviceHiveClient(HubClient):
         try:
             await self._sign_in()
             info = await self._server_info()
-            await self._load_fleet()
+            await self._load_fleet(learn=not self._presence_learned)
             if self._held is None:
                 self._held = []  # from the subscription on, until the catch-up is done
             await self._subscribe_notifications()
@@ -436,13 +436,18 @@ class DeviceHiveClient(HubClient):
         """Load the device list again: DeviceHive announces no deletions."""
         await self._load_fleet()
 
-    async def _load_fleet(self) -> None:
-        """Page through device/list; the snapshot is complete only when the count confirms it."""
+    async def _load_fleet(self, *, learn: bool = False) -> None:
+        """Page through device/list; the snapshot is complete only when the count confirms it.
+
+        learn: first ask who notified lately, so that the fleet shows up with its Online.
+        """
         before = await self._count_devices()
         records, pages, ran_out = await self._list_devices(before)
         after = await self._count_devices() if pages > 1 else before
         # Without a count, only one page read in one go is sure to be the whole fleet.
         complete = pages <= 1 and ran_out if before is None else before == after == len(records)
+        if learn:
+            await self._learn_presence(list(records))
         now = time.time()
         updates = tuple(self._record_update(key, record, now) for key, record in records.items())
         if complete:
@@ -522,19 +527,20 @@ class DeviceHiveClient(HubClient):
         return self._presence.heard(device_id, when, time.time())
 
     async def _learn_presence(self, devices: list[str]) -> None:
-        """Ask which devices notified within the offline period (once, after the first connect)."""
+        """Ask which devices notified within the offline period (once: the server keeps little)."""
         start = time.time() + self._offset - self._presence.offline_after
         try:
             found = await self._fetch_since(devices, start, every=False)
-        except HubError as err:
+        except (CommandFailed, ProtocolError) as err:
             self.drop("presence_failed", type(err).__name__)
             return
         arrival = time.time()
+        asked = set(devices)
         for item in found:
-            stamp = item.get("timestamp")
-            when = _parse_time(stamp) if isinstance(stamp, str) else None
-            if self._note_activity(item["deviceId"], when.timestamp() if when else None, arrival):
-                self._emit_online(item["deviceId"])
+            if item["deviceId"] in asked:
+                stamp = item.get("timestamp")
+                when = _parse_time(stamp) if isinstance(stamp, str) else None
+                self._note_activity(item["deviceId"], when.timestamp() if when else None, arrival)
         self._presence_learned = True
 
     def _emit_online(self, device_id: str) -> None:
@@ -555,8 +561,6 @@ class DeviceHiveClient(HubClient):
         except HubError as err:
             self.drop("catch_up_failed", type(err).__name__)
         self._release(missed)
-        if not self._presence_learned:
-            await self._learn_presence(devices)
 
     def _release(self, missed: list[Notification]) -> None:
         """Deliver the fetched and the held notifications once each, oldest first."""
