@@ -420,10 +420,19 @@ class DeviceHiveSimulator(HubSimulator):
         return number
 
     def _store(self, notification: dict[str, Any]) -> None:
+        """Put a notification in the cache; what outlived its time-to-live leaves."""
+        now = time.monotonic()
         when = parse_stamp(notification["timestamp"])
-        stored = Stored(notification, when, time.monotonic(), self.random.random())
-        self.history.append(stored)
-        del self.history[:-HISTORY]
+        self.history.append(Stored(notification, when, now, self.random.random()))
+        expired = next(
+            (
+                index
+                for index, item in enumerate(self.history)
+                if now - item.inserted < self.history_ttl
+            ),
+            len(self.history),
+        )
+        del self.history[: max(expired, len(self.history) - HISTORY)]
 
     def cached(self) -> list[Stored]:
         """What the cache still holds (the time-to-live passed for the rest)."""
