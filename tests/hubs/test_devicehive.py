@@ -1251,15 +1251,24 @@ async def test_bad_records_are_skipped(
 # --- the session and its tokens ---
 
 
+def checks(simulator: DeviceHiveSimulator) -> list[dict[str, Any]]:
+    """The requests that ask whether the server still takes the session."""
+    return [frame for frame in sent(simulator, "device/list") if frame.get("take") == 1]
+
+
 async def test_an_expired_access_token_keeps_the_stream(
-    session: aiohttp.ClientSession, out: Recorder, socket_enabled: None
+    session: aiohttp.ClientSession,
+    out: Recorder,
+    socket_enabled: None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The server does not end a session when its token expires: neither does FleetPush."""
+    monkeypatch.setattr(devicehive, "EXPIRY_GRACE", 0.05)
     async with DeviceHiveSimulator(devices=1, access_lifetime=0.3) as simulator:
         token = simulator.access_token
         async with hub(simulator, session, out, token=token) as client:
             await client.connect()
-            await asyncio.sleep(0.6)
+            await until(lambda: checks(simulator))  # asked after the expiry: still welcome
             await simulator.notify("dev-1", "gps", {"battery": 40})
             assert (await out.next(HubNotice)).attributes["parameters"] == {"battery": 40}
             assert await client.send_command("dev-1", "ping", {}, 5)
@@ -1271,23 +1280,26 @@ async def test_an_expired_access_token_keeps_the_stream(
                 await client.connect()
 
 
+@pytest.mark.parametrize("timing", [None, Timing(ws_heartbeat=0.2)])
 async def test_a_server_that_enforces_expiry_ends_the_session(
-    session: aiohttp.ClientSession, out: Recorder, socket_enabled: None
+    session: aiohttp.ClientSession,
+    out: Recorder,
+    socket_enabled: None,
+    monkeypatch: pytest.MonkeyPatch,
+    timing: Timing | None,
 ) -> None:
-    """Its answer to the liveness probe says so; the reconnect's sign-in asks for credentials."""
+    """Asked after the expiry (or probed when quiet), it says 401; the reconnect's sign-in
+    asks for credentials."""
+    monkeypatch.setattr(devicehive, "EXPIRY_GRACE", 0.05)
     options = {"access_lifetime": 0.6, **VARIANTS["enforce_expiry"]}
     async with DeviceHiveSimulator(devices=1, **options) as simulator:
         token = simulator.access_token
-        async with hub(simulator, session, out, Timing(ws_heartbeat=0.2), token=token) as client:
+        async with hub(simulator, session, out, timing, token=token) as client:
             await client.connect()
             with pytest.raises(CannotConnect, match="no longer accepts"):
                 async with asyncio.timeout(5):
                     await client.run()
-            assert sent(simulator, "device/list")[-1] == {
-                "action": "device/list",
-                "requestId": sent(simulator, "device/list")[-1]["requestId"],
-                "take": 1,
-            }
+            assert checks(simulator)
             with pytest.raises(InvalidAuth):
                 await client.connect()
 
@@ -1316,8 +1328,12 @@ async def test_tokens_are_renewed_on_the_same_socket(
 
 
 async def test_a_refused_renewal_leaves_the_session_alone(
-    session: aiohttp.ClientSession, out: Recorder, socket_enabled: None
+    session: aiohttp.ClientSession,
+    out: Recorder,
+    socket_enabled: None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(devicehive, "EXPIRY_GRACE", 0.05)
     async with (
         DeviceHiveSimulator(devices=1, access_lifetime=0.5) as simulator,
         hub(simulator, session, out) as client,
@@ -1325,9 +1341,7 @@ async def test_a_refused_renewal_leaves_the_session_alone(
         await client.connect()
         simulator.revoke_credentials()
         await until(lambda: sent(simulator, "token/refresh"))
-        await asyncio.sleep(0.2)
-        assert client._renewal is not None
-        assert client._renewal.done()
+        await until(lambda: checks(simulator))  # then asked after the expiry: still welcome
         await simulator.notify("dev-1", "gps", {"battery": 40})
         assert (await out.next(HubNotice)).attributes["parameters"] == {"battery": 40}
 
@@ -1363,8 +1377,15 @@ async def test_renewal_needs_a_way(client: DeviceHiveClient) -> None:
     client._token = None
     with pytest.raises(InvalidAuth):
         await client._renew_tokens()
-    client._schedule_renewal(1)
-    assert client._renewal is None  # a plain access token: nothing to renew
+
+
+async def test_the_expiry_check_survives_a_lost_connection(
+    client: DeviceHiveClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(devicehive, "EXPIRY_GRACE", 0)
+    client._schedule_renewal(1)  # a plain access token: nothing to renew, only to check
+    assert client._renewal is not None
+    await asyncio.wait_for(client._renewal, 5)  # not connected: CannotConnect, kept quiet
 
 
 async def test_renewal_delay(client: DeviceHiveClient) -> None:

@@ -30,7 +30,8 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections import OrderedDict
-from collections.abc import Awaitable, Collection, Hashable, Iterable, Mapping
+from collections.abc import Awaitable, Collection, Coroutine, Hashable, Iterable, Mapping
+import contextlib
 from datetime import UTC, datetime
 from enum import Enum
 from http import HTTPStatus
@@ -62,6 +63,8 @@ ACCESS_LIFETIME: Final = 30 * 60.0
 RENEW_MARGIN: Final = 60.0
 MIN_RENEW_DELAY: Final = 0.5
 RENEW_RETRY: Final = 30.0
+EXPIRY_GRACE: Final = 1.0
+"""Seconds after a token's expiry before asking whether the server still takes the session."""
 OFFLINE_AFTER_OPTION: Final = "offline_after"
 OFFLINE_AFTER_MINUTES: Final = 15
 """Default minutes without a notification after which a device is shown offline."""
@@ -665,12 +668,18 @@ class DeviceHiveClient(HubClient):
     def _schedule_renewal(self, delay: float) -> None:
         """Renew before the access token expires, where a refresh token or a login allows it.
 
-        A plain access token is kept: the server does not end a session when it expires.
+        A plain access token is kept (the server does not end a session when it expires); once
+        it has expired, the server is asked whether it still takes the session.
         """
         if self._refresh is not None or self._login is not None:
-            self._renewal = asyncio.get_running_loop().create_task(
-                self._renew_later(delay), name="fleet_push devicehive token renewal"
-            )
+            self._start_token_work(self._renew_later(delay))
+        else:
+            self._start_token_work(self._check_after_expiry())
+
+    def _start_token_work(self, work: Coroutine[Any, Any, None]) -> None:
+        self._renewal = asyncio.get_running_loop().create_task(
+            work, name="fleet_push devicehive token renewal"
+        )
 
     async def _renew_later(self, delay: float) -> None:
         """Renew the access token and authenticate again on the same socket."""
@@ -680,6 +689,7 @@ class DeviceHiveClient(HubClient):
             await self._authenticate()
         except InvalidAuth:
             _LOGGER.debug("devicehive: the access token was not renewed; the session goes on")
+            self._start_token_work(self._check_after_expiry())
             return  # the next connection's sign-in decides
         except CannotConnect:
             return  # the read loop ends with the reason
@@ -688,6 +698,17 @@ class DeviceHiveClient(HubClient):
             self._schedule_renewal(min(RENEW_RETRY, self._renew_delay()))
             return
         self._schedule_renewal(self._renew_delay())
+
+    async def _check_after_expiry(self) -> None:
+        """Once the server thinks the token expired, make a request that needs the session.
+
+        The Java server answers it; a server that checks tokens on every request answers 401,
+        which ends the session (_on_error): the reconnect's sign-in then decides.
+        """
+        remaining = self._renew_at - asyncio.get_running_loop().time() - self._offset
+        await asyncio.sleep(max(remaining, 0.0) + EXPIRY_GRACE)
+        with contextlib.suppress(HubError):  # a lost connection ends the read loop anyway
+            await self._call("device/list", {"take": 1})
 
     def _spawn(self, work: Awaitable[None], name: str) -> None:
         task = asyncio.ensure_future(work)
