@@ -558,7 +558,7 @@ class DeviceHiveClient(HubClient):
         missed: list[Notification] = []
         try:
             missed = await self._fetch_since(devices, start, every=True)
-        except (CannotConnect, InvalidAuth) as err:
+        except CannotConnect as err:
             self.drop("catch_up_interrupted", type(err).__name__)
             return  # the next connection fetches it all again
         except HubError as err:
@@ -593,18 +593,19 @@ class DeviceHiveClient(HubClient):
         A full page may be any of the matching notifications (the cache limits before it sorts),
         so only a page with room to spare is known to hold them all.
         """
-        if len(devices) > 1 and self._one_device_lists:
-            return await self._each(
-                [self._fetch([one], start, end, every=every) for one in devices]
-            )
-        page = await self._list_page(devices, start, end)
+        several = len(devices) > 1
+        page = (
+            None
+            if several and self._one_device_lists
+            else await self._list_page(devices, start, end)
+        )
         if page is None:  # the server takes one device per request: ask each
             return await self._each(
                 [self._fetch([one], start, end, every=every) for one in devices]
             )
-        if len(page) < NOTIFICATION_PAGE or (len(devices) == 1 and not every):
+        if len(page) < NOTIFICATION_PAGE or not (several or every):
             return page
-        if len(devices) > 1:
+        if several:
             half = len(devices) // 2
             parts = [devices[:half], devices[half:]]
             return await self._each([self._fetch(part, start, end, every=every) for part in parts])
