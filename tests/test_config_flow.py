@@ -14,6 +14,7 @@ from custom_components.fleet_push.const import (
     CONF_GRACE_PERIOD,
     CONF_HUB_KIND,
     CONF_MIN_POSITION_INTERVAL,
+    CONF_OFFLINE_AFTER,
     DOMAIN,
 )
 from custom_components.fleet_push.hubs.tftiot import md5_password
@@ -236,6 +237,7 @@ async def test_options_apply_without_a_reload(
 
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.FORM
+    assert CONF_OFFLINE_AFTER not in result["data_schema"].schema  # DeviceHive's alone
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {CONF_GRACE_PERIOD: 5, CONF_MIN_POSITION_INTERVAL: 10}
     )
@@ -259,3 +261,22 @@ async def test_reauth_of_a_hub_that_never_loaded_loads_it(
     assert result["reason"] == "reauth_successful"
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_devicehive_options_say_when_a_quiet_device_is_offline(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start_hub("devicehive", devices=1)
+    entry = await setup_hub("devicehive", hub)
+    client = entry.runtime_data.client
+
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.FORM
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {CONF_GRACE_PERIOD: 60, CONF_MIN_POSITION_INTERVAL: 0, CONF_OFFLINE_AFTER: 30},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options[CONF_OFFLINE_AFTER] == 30
+    await hass.async_block_till_done()
+    assert client._presence.offline_after == 30 * 60

@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
 import json
+from typing import Any
 
-from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
+from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_USER, ConfigEntryState
 from homeassistant.const import STATE_NOT_HOME, STATE_OFF, STATE_ON, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import entity_registry as er
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
-from custom_components.fleet_push.const import CONF_HUB_KIND, DOMAIN, EVENT_FLEET_PUSH
+from custom_components.fleet_push.const import (
+    CONF_HUB_KIND,
+    CONF_OFFLINE_AFTER,
+    DOMAIN,
+    EVENT_FLEET_PUSH,
+)
 
-from .conftest import SetupHub, StartHub
+from .conftest import SetupHub, StartHub, coordinator_of
 from .helpers import device_of, entity_exists, entity_id, fixture_text, state_of, wait_for
 
 DOC_NOTIFICATION = "protocols_notification_insert_push.json"
 """protocols.md's notification/insert push: dev-1 at 50.45, 30.52 with 87 % battery."""
+FAST_OFFLINE = 0.01
+"""Minutes: 0.6 s without a notification makes a device offline."""
 
 
 def reauth_sources(hass: HomeAssistant) -> list[str]:
@@ -24,11 +35,34 @@ def reauth_sources(hass: HomeAssistant) -> list[str]:
     return [flow["context"]["source"] for flow in flows]
 
 
+def online(hass: HomeAssistant, entry: MockConfigEntry, device: str) -> str:
+    return state_of(hass, entry, "binary_sensor", device, "online").state
+
+
+def fleet_devices(hass: HomeAssistant, entry: MockConfigEntry) -> list[dr.DeviceEntry]:
+    devices = dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
+    return [device for device in devices if device.via_device_id is not None]
+
+
+async def token_entry(hass: HomeAssistant, hub: Any, token: str) -> MockConfigEntry:
+    """Set up a hub signed in with a token instead of a login."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="devicehive hub",
+        data={CONF_HUB_KIND: "devicehive", "url": hub.url, "token": token, "verify_ssl": True},
+        unique_id=f"{hub.host}:{hub.port}:{hub.user_id}",
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return entry
+
+
 async def test_devices_become_devices_and_entities(
     hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
 ) -> None:
     hub = await start_hub("devicehive", devices=3)
-    hub.devices["dev-3"].status = "Offline"
+    hub.devices["dev-3"].is_blocked = True
     entry = await setup_hub("devicehive", hub)
     assert entry.state is ConfigEntryState.LOADED
 
@@ -39,6 +73,8 @@ async def test_devices_become_devices_and_entities(
         "DeviceHive",
         hub.api_version,
     )
+    # Every device notified moments ago (the fleet runs): online once the server is asked.
+    await wait_for(lambda: online(hass, entry, "dev-1") == STATE_ON)
     for device_id, simulated in hub.devices.items():
         device = device_of(hass, entry, device_id)
         assert device is not None
@@ -51,16 +87,65 @@ async def test_devices_become_devices_and_entities(
             None,
             None,
         )
-        online = state_of(hass, entry, "binary_sensor", device_id, "online")
-        assert online.state == (STATE_OFF if device_id == "dev-3" else STATE_ON)
-        assert online.attributes["networkId"] == 1
-        assert online.attributes["isBlocked"] is False
+        shown = state_of(hass, entry, "binary_sensor", device_id, "online")
+        assert shown.state == (STATE_OFF if device_id == "dev-3" else STATE_ON)
+        assert shown.attributes["networkId"] == 1
+        assert shown.attributes["isBlocked"] is (device_id == "dev-3")
         assert state_of(hass, entry, "event", device_id, "notification").state == STATE_UNKNOWN
-        # Positions and batteries come with notifications only.
+        # Positions and batteries come with notifications only; the fleet's history is not
+        # replayed at setup.
         assert not entity_exists(hass, entry, "device_tracker", device_id, "location")
         assert not entity_exists(hass, entry, "sensor", device_id, "battery")
 
     assert state_of(hass, entry, "binary_sensor", "", "connected").state == STATE_ON
+
+
+async def test_a_fleet_of_2000_devices_appears_whole(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    """The server pages device/list by 20 unless asked: all 2,000 come, and a reload keeps them."""
+    hub = await start_hub("devicehive", devices=2000)
+    entry = await setup_hub("devicehive", hub)
+    assert len(fleet_devices(hass, entry)) == 2000
+    await wait_for(lambda: online(hass, entry, "dev-2000") == STATE_ON, timeout=20)
+    on = [
+        state
+        for state in hass.states.async_all("binary_sensor")
+        if state.entity_id.endswith("_online") and state.state == STATE_ON
+    ]
+    assert len(on) == 2000
+
+    await coordinator_of(entry).client.refresh()
+    await hass.async_block_till_done()
+    assert len(fleet_devices(hass, entry)) == 2000
+
+
+async def test_a_reload_never_removes_a_device_the_server_still_has(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start_hub("devicehive", devices=150)
+    entry = await setup_hub("devicehive", hub)
+    client = coordinator_of(entry).client
+    listing = hub._device_list
+
+    async def add_between_pages(conn: Any, message: dict[str, Any]) -> dict[str, Any]:
+        if message.get("skip") and "dev-0" not in hub.devices:
+            hub._new_device("dev-0", "A new one")  # sorts first: the pages shift by one
+        return await listing(conn, message)
+
+    handlers = hub._handlers()
+    handlers["device/list"] = add_between_pages
+    hub._handlers = lambda: handlers
+    hub.remove_device("dev-7")
+    await client.refresh()
+    await hass.async_block_till_done()
+    assert len(fleet_devices(hass, entry)) == 150  # not sure of the list: nothing removed
+
+    await client.refresh()  # the fleet holds still this time
+    await hass.async_block_till_done()
+    assert device_of(hass, entry, "dev-7") is None
+    assert device_of(hass, entry, "dev-0") is not None
+    assert len(fleet_devices(hass, entry)) == 150
 
 
 async def test_notifications_make_trackers_batteries_and_events(
@@ -109,15 +194,53 @@ async def test_notifications_make_trackers_batteries_and_events(
     await wait_for(lambda: len(events) == 3)
     assert hass.states.get(location).attributes["latitude"] == 50.5
 
-    # Status changes come as the server's $device-update notification.
-    online = entity_id(hass, entry, "binary_sensor", "dev-2", "online")
-    await hub.set_online("dev-2", online=False)
-    await wait_for(lambda: hass.states.get(online).state == STATE_OFF)
+    # Blocking comes as the server's $device-update notification.
+    await wait_for(lambda: online(hass, entry, "dev-2") == STATE_ON)
+    await hub.block("dev-2")
+    await wait_for(lambda: online(hass, entry, "dev-2") == STATE_OFF)
     dev2_event = entity_id(hass, entry, "event", "dev-2", "notification")
     await wait_for(lambda: hass.states.get(dev2_event).attributes.get("name") == "$device-update")
-    await hub.set_online("dev-2", online=True)
-    await wait_for(lambda: hass.states.get(online).state == STATE_ON)
+    await hub.block("dev-2", blocked=False)
+    await wait_for(lambda: online(hass, entry, "dev-2") == STATE_ON)
     assert [event.data["source_id"] for event in events] == ["dev-1"] * 3 + ["dev-2"] * 2
+
+
+async def test_online_follows_notifications_and_the_offline_period(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start_hub("devicehive", devices=2)
+    entry = await setup_hub("devicehive", hub, options={CONF_OFFLINE_AFTER: FAST_OFFLINE})
+    await wait_for(lambda: online(hass, entry, "dev-1") == STATE_OFF)  # quiet for 0.6 s
+    assert online(hass, entry, "dev-2") == STATE_OFF
+
+    await hub.notify("dev-1", "gps", {"battery": 80})
+    await wait_for(lambda: online(hass, entry, "dev-1") == STATE_ON)
+    assert online(hass, entry, "dev-2") == STATE_OFF
+    await wait_for(lambda: online(hass, entry, "dev-1") == STATE_OFF)
+
+    hass.config_entries.async_update_entry(entry, options={CONF_OFFLINE_AFTER: 15})
+    await hass.async_block_till_done()
+    await hub.notify("dev-1", "gps", {"battery": 79})
+    await wait_for(lambda: online(hass, entry, "dev-1") == STATE_ON)
+    await asyncio.sleep(1.0)  # longer than the old period: the new one applies
+    assert online(hass, entry, "dev-1") == STATE_ON
+
+
+async def test_an_old_servers_status_wins(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start_hub("devicehive", devices=2, with_status=True)
+    await hub.set_online("dev-2", False)
+    entry = await setup_hub("devicehive", hub)
+    assert online(hass, entry, "dev-1") == STATE_ON
+    assert online(hass, entry, "dev-2") == STATE_OFF
+    await hub.notify("dev-2", "gps", {"battery": 5})
+    battery = f"{entry.unique_id}_dev-2_battery"
+    registry = er.async_get(hass)
+    await wait_for(lambda: registry.async_get_entity_id("sensor", DOMAIN, battery))
+    assert online(hass, entry, "dev-2") == STATE_OFF
+    await hub.set_online("dev-1", False)
+    await wait_for(lambda: online(hass, entry, "dev-1") == STATE_OFF)
 
 
 async def test_devices_come_and_go(
@@ -134,13 +257,15 @@ async def test_devices_come_and_go(
     device = device_of(hass, entry, added)
     assert (device.name, device.manufacturer) == ("New van", "DeviceHive")
     assert device.via_device_id == server.id
-    assert state_of(hass, entry, "binary_sensor", added, "online").state == STATE_ON
+    assert online(hass, entry, added) == STATE_UNKNOWN  # registered, not heard from yet
     # The server's $device-add notification already names the new device and reaches its entity.
     (event,) = events
     assert (event.data["source_id"], event.data["data"]["name"]) == (added, "$device-add")
     assert event.data["device_id"] == device.id
     notification = state_of(hass, entry, "event", added, "notification")
     assert notification.attributes["name"] == "$device-add"
+    await hub.notify(added, "gps", {"battery": 99})
+    await wait_for(lambda: online(hass, entry, added) == STATE_ON)
 
     # DeviceHive announces no deletion: the device goes with the next device/list.
     await hub.notify("dev-2", "gps", {"lat": 50.4, "lng": 30.4, "battery": 60})
@@ -165,6 +290,105 @@ async def test_devices_come_and_go(
     await wait_for(lambda: hass.states.get(connected).state == STATE_ON)
 
 
+async def test_missed_notifications_arrive_once_in_time_order(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    """Over 100 missed (the server replays at most 100 of them, in no order): all, once."""
+    hub = await start_hub("devicehive", devices=3, replay_all=True)
+    entry = await setup_hub("devicehive", hub)
+    events = async_capture_events(hass, EVENT_FLEET_PUSH)
+    connected = entity_id(hass, entry, "binary_sensor", "", "connected")
+
+    await hub.stop()
+    await wait_for(lambda: hass.states.get(connected).state == STATE_OFF)
+    missed = [
+        await hub.notify(f"dev-{number % 3 + 1}", "gps", {"lat": 50 + number / 1000, "lng": 30})
+        for number in range(150)
+    ]
+    await hub.start()
+    await wait_for(lambda: len(events) >= 150, timeout=10)
+    await hass.async_block_till_done()
+    assert [event.data["data"]["id"] for event in events] == [item["id"] for item in missed]
+    for number in (1, 2, 3):
+        location = entity_id(hass, entry, "device_tracker", f"dev-{number}", "location")
+        latest = missed[-4 + number]["parameters"]["lat"]
+        assert hass.states.get(location).attributes["latitude"] == latest
+
+
+async def test_a_future_dated_notification_does_not_lose_later_ones(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start_hub("devicehive", devices=2)
+    entry = await setup_hub("devicehive", hub)
+    events = async_capture_events(hass, EVENT_FLEET_PUSH)
+    connected = entity_id(hass, entry, "binary_sensor", "", "connected")
+    future = datetime(2100, 1, 1, tzinfo=UTC)
+    await hub.notify("dev-1", "gps", {"lat": 1, "lng": 2}, timestamp=future)
+    await wait_for(lambda: len(events) == 1)
+
+    await hub.stop()
+    await wait_for(lambda: hass.states.get(connected).state == STATE_OFF)
+    missed = [await hub.notify("dev-2", "gps", {"battery": level}) for level in (70, 60)]
+    await hub.start()
+    await wait_for(lambda: len(events) == 3, timeout=10)
+    assert [event.data["data"]["id"] for event in events[1:]] == [item["id"] for item in missed]
+    battery = entity_id(hass, entry, "sensor", "dev-2", "battery")
+    assert float(hass.states.get(battery).state) == 60
+    await hub.notify("dev-1", "gps", {"battery": 1})
+    await wait_for(lambda: len(events) == 4)  # the 2100 one came only once
+
+
+async def test_an_expired_access_token_keeps_the_stream(
+    hass: HomeAssistant, start_hub: StartHub
+) -> None:
+    """The server keeps the session past the token's expiry; the next sign-in decides."""
+    hub = await start_hub("devicehive", devices=1)
+    entry = await token_entry(hass, hub, hub.issue_token(lifetime=0.5))
+    events = async_capture_events(hass, EVENT_FLEET_PUSH)
+    connected = entity_id(hass, entry, "binary_sensor", "", "connected")
+    assert hass.states.get(connected).state == STATE_ON
+
+    await asyncio.sleep(0.8)  # the token has expired
+    await hub.notify("dev-1", "gps", {"battery": 50})
+    await wait_for(lambda: len(events) == 1)
+    assert hass.states.get(connected).state == STATE_ON
+    assert reauth_sources(hass) == []
+
+    await hub.drop_connections()
+    await wait_for(lambda: reauth_sources(hass) == [SOURCE_REAUTH])
+    assert hass.states.get(connected).state == STATE_OFF
+    assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_a_revoked_refresh_token_asks_for_reauthentication(
+    hass: HomeAssistant, start_hub: StartHub
+) -> None:
+    """token/refresh answers 500 for a token it cannot verify: reauthenticate, no retry loop."""
+    hub = await start_hub("devicehive", devices=1)
+    token = hub.refresh_token
+    entry = await token_entry(hass, hub, token)
+    connected = entity_id(hass, entry, "binary_sensor", "", "connected")
+
+    hub.revoke_credentials()
+    await hub.drop_connections()
+    await wait_for(lambda: reauth_sources(hass) == [SOURCE_REAUTH])
+    assert hass.states.get(connected).state == STATE_OFF
+    accepted = hub.accepted
+    await asyncio.sleep(0.5)
+    assert hub.accepted == accepted  # it waits for new credentials
+
+    # The form says so too.
+    result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": "devicehive"}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"url": hub.url, "token": token}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "invalid_auth"}
+
+
 async def test_bad_credentials_at_startup_start_reauthentication(
     hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
 ) -> None:
@@ -176,48 +400,26 @@ async def test_bad_credentials_at_startup_start_reauthentication(
     await wait_for(lambda: not hub.connections)
 
 
-async def test_session_ended_by_the_server_starts_reauthentication(
+async def test_a_refused_renewal_waits_for_the_next_sign_in(
     hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
 ) -> None:
-    # Short-lived access tokens: the client renews on the same socket within a second.
+    """Credentials revoked mid-session: the stream goes on; the reconnect asks for new ones."""
     hub = await start_hub("devicehive", devices=1, access_lifetime=1.0)
     entry = await setup_hub("devicehive", hub)
-    await hub.wait_for_connections(1)
+    events = async_capture_events(hass, EVENT_FLEET_PUSH)
     connected = entity_id(hass, entry, "binary_sensor", "", "connected")
-    assert hass.states.get(connected).state == STATE_ON
 
     hub.revoke_credentials()
-    await wait_for(lambda: hass.states.get(connected).state == STATE_OFF)
-    await hass.async_block_till_done()
-    assert reauth_sources(hass) == [SOURCE_REAUTH]
-    assert entry.state is ConfigEntryState.LOADED
-    await wait_for(lambda: not hub.connections)  # no retry storm: it waits for new credentials
-    assert any(json.loads(text)["action"] == "token/refresh" for text in hub.received)
-
-
-async def test_expired_access_token_starts_reauthentication(
-    hass: HomeAssistant, start_hub: StartHub
-) -> None:
-    hub = await start_hub("devicehive", devices=1)
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        title="devicehive hub",
-        data={
-            CONF_HUB_KIND: "devicehive",
-            "url": hub.url,
-            "token": hub.issue_token(lifetime=0.5),
-            "verify_ssl": True,
-        },
-        unique_id=f"{hub.host}:{hub.port}:{hub.user_id}",
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    connected = entity_id(hass, entry, "binary_sensor", "", "connected")
+    await wait_for(lambda: any('"token/refresh"' in text for text in hub.received))
+    await hub.notify("dev-1", "gps", {"battery": 50})
+    await wait_for(lambda: len(events) == 1)
     assert hass.states.get(connected).state == STATE_ON
+    assert reauth_sources(hass) == []
 
-    await wait_for(lambda: hass.states.get(connected).state == STATE_OFF, timeout=2.0)
-    assert reauth_sources(hass) == [SOURCE_REAUTH]
+    await hub.drop_connections()
+    await wait_for(lambda: reauth_sources(hass) == [SOURCE_REAUTH])
+    await wait_for(lambda: not hub.connections)  # no retry storm: it waits for new credentials
+    assert entry.state is ConfigEntryState.LOADED
 
 
 async def test_unload_closes_the_connection(

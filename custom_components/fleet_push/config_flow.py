@@ -31,6 +31,7 @@ from .const import (
     CONF_GRACE_PERIOD,
     CONF_HUB_KIND,
     CONF_MIN_POSITION_INTERVAL,
+    CONF_OFFLINE_AFTER,
     DEFAULT_GRACE_PERIOD,
     DEFAULT_MIN_POSITION_INTERVAL,
     DOMAIN,
@@ -39,6 +40,7 @@ from .const import (
 from .coordinator import FleetPushConfigEntry
 from .hubs import HUB_KINDS, client_class
 from .hubs.connection import HubClient
+from .hubs.devicehive import OFFLINE_AFTER_MINUTES
 from .hubs.errors import HubError, InvalidAuth, SessionClosed
 from .hubs.model import HubInfo
 from .migration import CURRENT_VERSION
@@ -300,8 +302,18 @@ def _optional_secret(key: vol.Marker) -> vol.Marker:
     return key
 
 
+_MINUTES = vol.All(
+    selector.NumberSelector(
+        selector.NumberSelectorConfig(
+            min=1, max=1440, unit_of_measurement="min", mode=selector.NumberSelectorMode.BOX
+        )
+    ),
+    vol.Coerce(int),
+)
+
+
 class FleetPushOptionsFlow(OptionsFlow):
-    """How long a lost hub stays available, and how often positions are written."""
+    """Grace period, position interval and (DeviceHive) how long a quiet device stays online."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Show and save the options (they apply at once, without a reload)."""
@@ -325,6 +337,9 @@ class FleetPushOptionsFlow(OptionsFlow):
                 ): vol.All(seconds, vol.Coerce(int)),
             }
         )
+        if self.config_entry.data[CONF_HUB_KIND] == "devicehive":
+            offline_after = vol.Required(CONF_OFFLINE_AFTER, default=OFFLINE_AFTER_MINUTES)
+            schema = schema.extend({offline_after: _MINUTES})
         return self.async_show_form(
             step_id="init",
             data_schema=self.add_suggested_values_to_schema(schema, self.config_entry.options),

@@ -17,6 +17,8 @@ DEFAULT_GRACE_PERIOD: Final = 60
 CONF_MIN_POSITION_INTERVAL: Final = "min_position_interval"
 DEFAULT_MIN_POSITION_INTERVAL: Final = 0
 """Seconds between position-only updates of one device; 0 lets every position through."""
+CONF_OFFLINE_AFTER: Final = "offline_after"
+"""DeviceHive: minutes without a notification after which a device is shown offline."""
 
 EVENT_FLEET_PUSH: Final = "fleet_push_event"
 

@@ -1,10 +1,28 @@
 """DeviceHive (DataArt): one JSON WebSocket for authentication, requests and pushes.
 
 The configured URL is the WebSocket itself (``wss://host/api/websocket``). The client signs in
-with an access JWT, a refresh JWT (``token/refresh``) or a login (``token``), renews the 30-minute
-access token on the same socket before it expires, loads ``device/list`` and subscribes to every
-device's notifications. Notification parameters follow FleetPush's convention: ``lat``/``lng``
-(or ``latitude``/``longitude``), ``accuracy``, ``speed``, ``heading``, ``altitude``, ``battery``.
+with an access JWT, a refresh JWT (``token/refresh``) or a login (``token``), pages through
+``device/list`` (servers answer 20 devices unless asked for more), subscribes to every device's
+notifications and fetches what it missed while away with ``notification/list``. Notification
+parameters follow FleetPush's convention: ``lat``/``lng`` (or ``latitude``/``longitude``),
+``accuracy``, ``speed``, ``heading``, ``altitude``, ``battery``.
+
+What the Java server does, and what FleetPush does about it:
+
+- A session stays authorized after its access token expires (the server checks the token only
+  when authenticating): the socket is kept. Tokens are renewed before they expire where a refresh
+  token or a login allows it; a refused renewal leaves the open session alone, and the next
+  connection's sign-in decides whether to ask for new credentials.
+- Device records have had no ``status`` since 2017. A device is online while it has sent a
+  notification or updated a command within the "offline after" period, offline once FleetPush
+  has listened that long without hearing from it, and offline while blocked (``isBlocked``). An
+  old server's ``status`` wins over all of that.
+- Notifications are kept for two minutes (a cache); ``notification/subscribe`` with a timestamp
+  replays at most 100 of them, in no order, and none at all to a subscription for every device.
+  After every (re)connection the client therefore holds live pushes back, fetches everything
+  since its cursor with ``notification/list`` (paged by device and by time), and delivers the
+  lot once, in time order. The cursor is the server's clock (from ``server/info``), never a
+  device's: devices may date their notifications as they like.
 """
 
 from __future__ import annotations
@@ -12,31 +30,25 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections import OrderedDict
-from collections.abc import Hashable, Mapping
+from collections.abc import Awaitable, Collection, Coroutine, Hashable, Iterable, Mapping
+import contextlib
 from datetime import UTC, datetime
 from enum import Enum
 from http import HTTPStatus
 import logging
 import math
 import time
-from typing import Any, ClassVar, Final, override
+from typing import Any, ClassVar, Final, TypeGuard, override
 
 import aiohttp
 import orjson
 from yarl import URL
 
 from .connection import REQUEST_TIMEOUT, HubClient, Listener, Timing, cancel_and_wait
-from .errors import (
-    CannotConnect,
-    CommandFailed,
-    HubError,
-    InvalidAuth,
-    ProtocolError,
-    SessionClosed,
-)
+from .errors import CannotConnect, CommandFailed, HubError, InvalidAuth, ProtocolError
 from .frames import decode
 from .model import DeviceUpdate, Field, FleetSnapshot, HubInfo, HubNotice, Position, Value
-from .values import is_number
+from .values import is_int, is_number
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -51,8 +63,26 @@ ACCESS_LIFETIME: Final = 30 * 60.0
 RENEW_MARGIN: Final = 60.0
 MIN_RENEW_DELAY: Final = 0.5
 RENEW_RETRY: Final = 30.0
-SEEN_IDS: Final = 4096
-"""Notification ids remembered for de-duplication."""
+EXPIRY_GRACE: Final = 1.0
+"""Seconds after a token's expiry before asking whether the server still takes the session."""
+OFFLINE_AFTER_OPTION: Final = "offline_after"
+OFFLINE_AFTER_MINUTES: Final = 15
+"""Default minutes without a notification after which a device is shown offline."""
+DEVICE_PAGE: Final = 100
+"""Devices asked for per device/list page (the server's default is 20; its REST API's 100)."""
+MAX_DEVICE_PAGES: Final = 10_000
+NOTIFICATION_PAGE: Final = 200
+"""Notifications asked for per notification/list request."""
+LIST_DEVICES: Final = 100
+LIST_ID_BYTES: Final = 6000
+"""Device ids per notification/list request: a request must stay under the 10 KB limit."""
+LIST_CONCURRENCY: Final = 4
+CURSOR_MARGIN: Final = 10.0
+"""Seconds the cursor stays behind the last frame heard: pushes still on their way."""
+ODD_DELIVERED: Final = 4096
+"""Future-dated or undated notifications remembered for de-duplication."""
+MIN_TICK: Final = 0.05
+MAX_TICK: Final = 30.0
 KEPT_UPDATES: Final = 64
 """Command updates kept for commands whose insert reply is still on its way."""
 DEVICE_EVENTS: Final = frozenset({"$device-add", "$device-update"})
@@ -63,7 +93,7 @@ PENDING_STATUSES: Final = frozenset(
 FAILED_STATUSES: Final = frozenset(
     {"failed", "fail", "failure", "error", "rejected", "timeout", "expired", "cancelled"}
 )
-RENEWAL_ACTIONS: Final = frozenset({"token", "token/refresh"})
+SIGN_IN_ACTIONS: Final = frozenset({"authenticate", "token", "token/refresh"})
 _ACCESS_REFUSED: Final = frozenset({401, 403})
 """Error codes of a handshake request that mean the credentials do not grant access."""
 MAX_LATITUDE: Final = 90.0
@@ -73,6 +103,9 @@ MAX_DIGITS: Final = 18
 """Longest numeric id read from a string (int() refuses more than 4300 digits)."""
 MILLISECONDS_FROM: Final = 1e11
 """Expiry numbers above this are milliseconds (1e11 s is the year 5138)."""
+_UNDATED: Final = datetime.max.replace(tzinfo=UTC)
+
+type Notification = dict[str, Any]
 
 
 class TokenType(Enum):
@@ -80,6 +113,123 @@ class TokenType(Enum):
 
     REFRESH = 0
     ACCESS = 1
+
+
+class Presence:
+    """Whether each device is online, judged from what the server sends (see the module doc).
+
+    Times are this machine's wall clock (seconds since the epoch).
+    """
+
+    def __init__(self, offline_after: float) -> None:
+        """Judge with this many seconds of silence before "offline"."""
+        self.offline_after = offline_after
+        self.listening_since: float | None = None
+        """Since when FleetPush hears everything the server pushes (None: not yet)."""
+        self._last_seen: dict[str, float] = {}
+        self._blocked: set[str] = set()
+        self._status: dict[str, bool] = {}
+        self._shown: dict[str, bool | None] = {}
+
+    def __contains__(self, device_id: object) -> bool:
+        """Whether the device is known (listed, or heard from)."""
+        return device_id in self._shown
+
+    def devices(self) -> list[str]:
+        """Every known device."""
+        return list(self._shown)
+
+    def record(self, device_id: str, record: Mapping[str, Any], now: float) -> bool | None:
+        """Take a device record's ``isBlocked`` and ``status``; return what Online shows now."""
+        status = record.get("status")
+        if isinstance(status, str):
+            self._status[device_id] = status.casefold() != "offline"
+        else:
+            self._status.pop(device_id, None)
+        if record.get("isBlocked") is True:
+            self._blocked.add(device_id)
+        else:
+            self._blocked.discard(device_id)
+        value = self._judge(device_id, now)
+        self._shown[device_id] = value
+        return value
+
+    def heard(self, device_id: str, when: float, now: float) -> bool:
+        """Note that the device was active at `when`; True when that turns it online."""
+        if when > self._last_seen.get(device_id, -math.inf):
+            self._last_seen[device_id] = when
+        if self._shown.get(device_id) is True or self._judge(device_id, now) is not True:
+            self._shown.setdefault(device_id, None)
+            return False
+        self._shown[device_id] = True
+        return True
+
+    def changes(self, now: float) -> list[tuple[str, bool | None]]:
+        """The devices whose Online changes now, with their new value (the timer's work)."""
+        changed = [
+            (device_id, value)
+            for device_id, shown in self._shown.items()
+            if (value := self._judge(device_id, now)) != shown
+        ]
+        self._shown.update(changed)
+        return changed
+
+    def forget_all_but(self, kept: Collection[str]) -> None:
+        """Forget the devices the server no longer lists."""
+        for device_id in [device_id for device_id in self._shown if device_id not in kept]:
+            del self._shown[device_id]
+            self._last_seen.pop(device_id, None)
+            self._status.pop(device_id, None)
+            self._blocked.discard(device_id)
+
+    def _judge(self, device_id: str, now: float) -> bool | None:
+        if (status := self._status.get(device_id)) is not None:
+            return status
+        if device_id in self._blocked:
+            return False
+        seen = self._last_seen.get(device_id)
+        if seen is not None and now - seen < self.offline_after:
+            return True
+        since = self.listening_since
+        if since is not None:
+            quiet_since = since if seen is None else max(seen, since)
+            if now - quiet_since >= self.offline_after:
+                return False
+        return self._shown.get(device_id)
+
+
+class Delivered:
+    """Notifications already delivered, to drop the copies a catch-up fetches again.
+
+    Only what lies at or after the cursor can come again; older ones are forgotten. Future-dated
+    and undated ones cannot be placed in time and are kept within a bound instead.
+    """
+
+    def __init__(self) -> None:
+        """Nothing delivered yet."""
+        self._recent: dict[Hashable, float] = {}
+        self._odd: OrderedDict[Hashable, None] = OrderedDict()
+
+    def first_time(self, key: Hashable, when: float | None, cursor: float, now: float) -> bool:
+        """Remember a notification (server times); False when it was delivered already."""
+        if key in self._recent or key in self._odd:
+            return False
+        if when is None or when > now + CURSOR_MARGIN:
+            self._odd[key] = None
+            if len(self._odd) > ODD_DELIVERED:
+                self._odd.popitem(last=False)
+        elif when >= cursor:
+            self._recent[key] = when
+        return True
+
+    def forget_before(self, cursor: float) -> None:
+        """Forget what the next catch-up cannot fetch (kept in arrival order, close to time)."""
+        recent = self._recent
+        while recent:
+            key = next(iter(recent))
+            if recent[key] >= cursor:
+                return
+            del recent[key]
 
 
 class DeviceHiveClient(HubClient):
@@ -100,6 +250,7 @@ class DeviceHiveClient(HubClient):
         username: str | None = None,
         password: str | None = None,
         verify_ssl: bool = True,
+        offline_after: float = OFFLINE_AFTER_MINUTES * 60.0,
         timing: Timing | None = None,
     ) -> None:
         """Keep the settings; nothing is opened until connect()."""
@@ -114,25 +265,42 @@ class DeviceHiveClient(HubClient):
         self._refresh: str | None = None
         self._renew_at = 0.0
         self._renewal: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
         self._established = False
         self._next_id = 0
         self._inflight: dict[str, str] = {}
         self._command_lock = asyncio.Lock()
         self._commands_subscribed = False
         self._updates: OrderedDict[int, Mapping[str, Any]] = OrderedDict()
-        self._seen: OrderedDict[Hashable, None] = OrderedDict()
-        self._since: tuple[datetime, str] | None = None
+        self._presence = Presence(offline_after)
+        self._presence_learned = False
+        self._delivered = Delivered()
+        self._offset = 0.0
+        """The server's clock minus this machine's, in seconds (from server/info)."""
+        self._cursor: float | None = None
+        """Server time from which missed notifications are fetched after a reconnect."""
+        self._held: list[tuple[Notification, float]] | None = None
+        """Pushes held back (with their arrival) while a catch-up runs; None: none runs."""
+        self._one_device_lists = False
+        """The server takes one deviceId per notification/list (before 3.4)."""
+        self._list_slots = asyncio.Semaphore(LIST_CONCURRENCY)
 
     @classmethod
     def settings(cls, config: Mapping[str, Any]) -> dict[str, Any]:
-        """From "url", "token" or "username" + "password", and "verify_ssl"."""
+        """From "url", "token" or "username" + "password", "verify_ssl" and "offline_after"."""
         return {
             "url": config["url"],
             "token": config.get("token"),
             "username": config.get("username"),
             "password": config.get("password"),
             "verify_ssl": config.get("verify_ssl", True),
+            "offline_after": _offline_after(config),
         }
+
+    @override
+    def apply_options(self, options: Mapping[str, Any]) -> None:
+        """A new "offline after" period applies from the next check on."""
+        self._presence.offline_after = _offline_after(options)
 
     @classmethod
     def default_timing(cls) -> Timing:
@@ -142,7 +310,7 @@ class DeviceHiveClient(HubClient):
     # --- connecting ---
 
     async def connect(self) -> HubInfo:
-        """Sign in, load the server info and the devices, then subscribe to notifications."""
+        """Sign in, load the server info and the devices, then subscribe and catch up."""
         await self.open_websocket(str(self._url), ssl=self._verify_ssl)
         try:
             return await self._handshake()
@@ -154,9 +322,11 @@ class DeviceHiveClient(HubClient):
         try:
             await self._sign_in()
             info = await self._server_info()
-            devices = await self._call("device/list")
-            self._emit_snapshot(devices)
+            await self._load_fleet(learn=not self._presence_learned)
+            if self._held is None:
+                self._held = []  # from the subscription on, until the catch-up is done
             await self._subscribe_notifications()
+            await self._follow_commands()
         except CommandFailed as err:
             if err.code == "timeout":
                 raise CannotConnect("the DeviceHive server did not answer in time") from err
@@ -164,7 +334,10 @@ class DeviceHiveClient(HubClient):
                 raise InvalidAuth(f"DeviceHive refused access: {err}") from err
             raise ProtocolError(f"DeviceHive refused the handshake: {err}") from err
         self._established = True
+        self._presence.listening_since = time.time()
         self._schedule_renewal(self._renew_delay())
+        self._spawn(self._watch_presence(), "presence")
+        self._spawn(self._catch_up(), "catch-up")
         return info
 
     async def _sign_in(self) -> None:
@@ -194,7 +367,7 @@ class DeviceHiveClient(HubClient):
             refresh = reply.get("refreshToken")
             self._refresh = refresh if isinstance(refresh, str) and refresh else None
         else:
-            raise SessionClosed("the DeviceHive access token cannot be renewed")
+            raise InvalidAuth("a DeviceHive access token cannot be renewed")
         access = reply.get("accessToken")
         if not isinstance(access, str) or not access:
             raise ProtocolError("DeviceHive sent no access token")
@@ -212,14 +385,18 @@ class DeviceHiveClient(HubClient):
         await self._call("authenticate", {"token": self._access})
 
     async def _server_info(self) -> HubInfo:
+        sent = time.time()
         reply = await self._call("server/info")
+        received = time.time()
         info = reply.get("info")
         if not isinstance(info, dict):
             raise ProtocolError("DeviceHive sent no server info")
         stamp = info.get("serverTimestamp")
-        if self._since is None and isinstance(stamp, str):
-            when = _parse_time(stamp)
-            self._since = (when, stamp) if when is not None else None
+        when = _parse_time(stamp) if isinstance(stamp, str) else None
+        if when is not None:
+            self._offset = when.timestamp() - (sent + received) / 2
+        if self._cursor is None:  # the first connection: nothing was missed before it
+            self._cursor = received + self._offset
         version = info.get("apiVersion")
         host = self._url.host or ""
         return HubInfo(
@@ -242,27 +419,246 @@ class DeviceHiveClient(HubClient):
             return subject
         return self._login[0] if self._login is not None else "token"
 
+    async def _subscribe_notifications(self) -> None:
+        """Subscribe to every device, from the cursor (a server may replay some)."""
+        stamp = _stamp(self._cursor) if self._cursor is not None else None
+        await self._call("notification/subscribe", {"timestamp": stamp} if stamp else {})
+
+    async def _follow_commands(self) -> None:
+        """Subscribe to command updates: a device that updates a command is online."""
+        try:
+            await self._subscribe_command_updates()
+        except CommandFailed as err:
+            if err.code == "timeout":
+                raise
+            self.drop("command_subscribe", err.code)  # commands will ask again
+
+    # --- the fleet ---
+
     async def refresh(self) -> None:
         """Load the device list again: DeviceHive announces no deletions."""
-        self._emit_snapshot(await self._call("device/list"))
+        await self._load_fleet()
 
-    def _emit_snapshot(self, reply: Mapping[str, Any]) -> None:
-        items = reply.get("devices")
-        if not isinstance(items, list):
-            raise ProtocolError("DeviceHive sent no device list")
-        devices: list[DeviceUpdate] = []
+    async def _load_fleet(self, *, learn: bool = False) -> None:
+        """Page through device/list; the snapshot is complete only when the count confirms it.
+
+        learn: first ask who notified lately, so that the fleet shows up with its Online.
+        """
+        before = await self._count_devices()
+        records, pages, ran_out = await self._list_devices(before)
+        after = await self._count_devices() if pages > 1 else before
+        # Without a count, only one page read in one go is sure to be the whole fleet.
+        complete = pages <= 1 and ran_out if before is None else before == after == len(records)
+        if learn:
+            await self._learn_presence(list(records))
+        now = time.time()
+        updates = tuple(self._record_update(key, record, now) for key, record in records.items())
+        if complete:
+            self._presence.forget_all_but(records)
+        self.emit(FleetSnapshot(updates, complete=complete))
+
+    async def _count_devices(self) -> int | None:
+        """device/count, or None where the server has none (before 3.4.5)."""
+        try:
+            reply = await self._call("device/count")
+        except CommandFailed as err:
+            if err.code in _ACCESS_REFUSED or err.code == "timeout":
+                raise
+            return None
+        count = reply.get("count")
+        return count if is_int(count) and count >= 0 else None
+
+    async def _list_devices(self, expected: int | None) -> tuple[dict[str, Any], int, bool]:
+        """Every device record by id, the pages it took, and whether the list ran out."""
+        records: dict[str, Any] = {}
+        pages = skip = 0
+        while pages < MAX_DEVICE_PAGES and (expected is None or skip < expected):
+            fields = {"take": DEVICE_PAGE, "skip": skip, "sortField": "name", "sortOrder": "ASC"}
+            items = (await self._call("device/list", fields)).get("devices")
+            if not isinstance(items, list):
+                raise ProtocolError("DeviceHive sent no device list")
+            if not items:
+                return records, pages, True
+            known = len(records)
+            records.update(self._valid_records(items))
+            pages += 1
+            skip += len(items)
+            if len(records) == known:
+                return records, pages, False  # a server that ignores skip
+        return records, pages, expected is not None
+
+    def _valid_records(self, items: list[Any]) -> Iterable[tuple[str, Any]]:
         for item in items:
             device_id = item.get("id") if isinstance(item, dict) else None
             if isinstance(device_id, str) and device_id:
-                devices.append(_device_update(device_id, item))
+                yield device_id, item
             else:
                 self.drop("device", item)
-        self.emit(FleetSnapshot(tuple(devices)))
 
-    async def _subscribe_notifications(self) -> None:
-        """Subscribe to every device, from the last notification seen when there was one."""
-        fields = {"timestamp": self._since[1]} if self._since is not None else {}
-        await self._call("notification/subscribe", fields)
+    def _record_update(self, device_id: str, record: Mapping[str, Any], now: float) -> DeviceUpdate:
+        """A device record (device/list, $device-add, $device-update) as an update."""
+        online = self._presence.record(device_id, record, now)
+        extras = {
+            key: record[key]
+            for key in ("networkId", "isBlocked")
+            if isinstance(record.get(key), int | str | bool)
+        }
+        name = record.get("name")
+        return DeviceUpdate(
+            device_id,
+            name=name if isinstance(name, str) and name else None,
+            manufacturer=DEVICE_MANUFACTURER,
+            values={Field.ONLINE: online},
+            extras=extras,
+            channels=CHANNELS,
+        )
+
+    # --- presence ---
+
+    async def _watch_presence(self) -> None:
+        """Turn devices offline when their period passes; forget what no catch-up needs."""
+        while True:
+            presence = self._presence
+            await asyncio.sleep(min(max(presence.offline_after / 10, MIN_TICK), MAX_TICK))
+            for device_id, online in presence.changes(time.time()):
+                self.emit(DeviceUpdate(device_id, values={Field.ONLINE: online}, channels=CHANNELS))
+            self._delivered.forget_before(self._cursor if self._cursor is not None else -math.inf)
+
+    def _note_activity(self, device_id: str, server_time: float | None, arrival: float) -> bool:
+        """Note a device's activity (a server time, at most its arrival); True: now online."""
+        when = arrival if server_time is None else min(server_time - self._offset, arrival)
+        return self._presence.heard(device_id, when, time.time())
+
+    async def _learn_presence(self, devices: list[str]) -> None:
+        """Ask which devices notified within the offline period (once: the server keeps little)."""
+        start = time.time() + self._offset - self._presence.offline_after
+        try:
+            found = await self._fetch_since(devices, start, every=False)
+        except (CommandFailed, ProtocolError) as err:
+            self.drop("presence_failed", type(err).__name__)
+            return
+        arrival = time.time()
+        asked = set(devices)
+        for item in found:
+            if item["deviceId"] in asked:
+                stamp = item.get("timestamp")
+                when = _parse_time(stamp) if isinstance(stamp, str) else None
+                self._note_activity(item["deviceId"], when.timestamp() if when else None, arrival)
+        self._presence_learned = True
+
+    def _emit_online(self, device_id: str) -> None:
+        self.emit(DeviceUpdate(device_id, values={Field.ONLINE: True}, channels=CHANNELS))
+
+    # --- catching up ---
+
+    async def _catch_up(self) -> None:
+        """Deliver what was missed since the cursor with what came meanwhile, in time order."""
+        devices = self._presence.devices()
+        start = self._cursor if self._cursor is not None else time.time() + self._offset
+        missed: list[Notification] = []
+        try:
+            missed = await self._fetch_since(devices, start, every=True)
+        except CannotConnect as err:
+            self.drop("catch_up_interrupted", type(err).__name__)
+            return  # the next connection fetches it all again
+        except HubError as err:
+            self.drop("catch_up_failed", type(err).__name__)
+        self._release(missed)
+
+    def _release(self, missed: list[Notification]) -> None:
+        """Deliver the fetched and the held notifications once each, oldest first."""
+        arrival = time.time()
+        entries = [(item, arrival) for item in missed] + (self._held or [])
+        self._held = None
+        entries.sort(key=lambda entry: _time_of(entry[0]))
+        for item, arrived in entries:
+            self._deliver(item, arrived)
+
+    async def _fetch_since(
+        self, devices: list[str], start: float, *, every: bool
+    ) -> list[Notification]:
+        """Notifications of these devices at or after `start` (server time).
+
+        every: all of them; otherwise at least one of each device that has any.
+        """
+        return await self._each(
+            [self._fetch(chunk, start, None, every=every) for chunk in _chunks(devices)]
+        )
+
+    async def _fetch(
+        self, devices: list[str], start: float, end: float | None, *, every: bool
+    ) -> list[Notification]:
+        """One notification/list, split by devices, then by time, while a page comes back full.
+
+        A full page may be any of the matching notifications (the cache limits before it sorts),
+        so only a page with room to spare is known to hold them all.
+        """
+        several = len(devices) > 1
+        page = (
+            None
+            if several and self._one_device_lists
+            else await self._list_page(devices, start, end)
+        )
+        if page is None:  # the server takes one device per request: ask each
+            return await self._each(
+                [self._fetch([one], start, end, every=every) for one in devices]
+            )
+        if len(page) < NOTIFICATION_PAGE or not (several or every):
+            return page
+        if several:
+            half = len(devices) // 2
+            parts = [devices[:half], devices[half:]]
+            return await self._each([self._fetch(part, start, end, every=every) for part in parts])
+        middle = _middle(page, start, end)
+        if middle is None:  # over a page within one millisecond: keep what came
+            self.drop("catch_up_truncated", devices[0])
+            return page
+        windows = [(start, middle), (middle, end)]
+        return await self._each([self._fetch(devices, a, b, every=every) for a, b in windows])
+
+    async def _list_page(
+        self, devices: list[str], start: float, end: float | None
+    ) -> list[Notification] | None:
+        """One notification/list request; None when the server takes one device at a time."""
+        while devices:
+            fields = _list_fields(devices, start, end)
+            try:
+                async with self._list_slots:
+                    reply = await self._call("notification/list", fields)
+            except CommandFailed as err:
+                if err.code == HTTPStatus.NOT_FOUND:  # the first device is gone: ask without it
+                    devices = devices[1:]
+                    continue
+                if err.code == HTTPStatus.BAD_REQUEST and len(devices) > 1:
+                    self._one_device_lists = True  # "deviceIds" is unknown: deviceId is missing
+                    return None
+                raise
+            items = reply.get("notifications")
+            if not isinstance(items, list):
+                raise ProtocolError("DeviceHive sent no notification list")
+            return self._valid_notifications(items)
+        return []
+
+    def _valid_notifications(self, items: list[Any]) -> list[Notification]:
+        valid = []
+        for item in items:
+            if _is_notification(item):
+                valid.append(item)
+            else:
+                self.drop("notification", item)
+        return valid
+
+    async def _each(self, calls: list[Awaitable[list[Notification]]]) -> list[Notification]:
+        """Run fetches side by side (the list slots limit them); one failing stops the rest."""
+        tasks = [asyncio.ensure_future(call) for call in calls]
+        try:
+            parts = await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        return [item for part in parts for item in part]
 
     # --- token renewal ---
 
@@ -271,20 +667,20 @@ class DeviceHiveClient(HubClient):
         return max(remaining - min(RENEW_MARGIN, remaining / 5), MIN_RENEW_DELAY)
 
     def _schedule_renewal(self, delay: float) -> None:
-        if self._refresh is None and self._login is None:
-            # A plain access token cannot be renewed: the session ends when it expires.
-            expiry = max(self._renew_at - asyncio.get_running_loop().time(), 0.0)
-            self._renewal = asyncio.get_running_loop().create_task(
-                self._expire_later(expiry), name="fleet_push devicehive token expiry"
-            )
-            return
-        self._renewal = asyncio.get_running_loop().create_task(
-            self._renew_later(delay), name="fleet_push devicehive token renewal"
-        )
+        """Renew before the access token expires, where a refresh token or a login allows it.
 
-    async def _expire_later(self, delay: float) -> None:
-        await asyncio.sleep(delay)
-        self.end_session(SessionClosed("the DeviceHive access token expired"))
+        A plain access token is kept (the server does not end a session when it expires); once
+        it has expired, the server is asked whether it still takes the session.
+        """
+        if self._refresh is not None or self._login is not None:
+            self._start_token_work(self._renew_later(delay))
+        else:
+            self._start_token_work(self._check_after_expiry())
+
+    def _start_token_work(self, work: Coroutine[Any, Any, None]) -> None:
+        self._renewal = asyncio.get_running_loop().create_task(
+            work, name="fleet_push devicehive token renewal"
+        )
 
     async def _renew_later(self, delay: float) -> None:
         """Renew the access token and authenticate again on the same socket."""
@@ -292,7 +688,11 @@ class DeviceHiveClient(HubClient):
         try:
             await self._renew_tokens()
             await self._authenticate()
-        except InvalidAuth, SessionClosed, CannotConnect:
+        except InvalidAuth:
+            _LOGGER.debug("devicehive: the access token was not renewed; the session goes on")
+            self._start_token_work(self._check_after_expiry())
+            return  # the next connection's sign-in decides
+        except CannotConnect:
             return  # the read loop ends with the reason
         except HubError as err:
             _LOGGER.debug("devicehive: token renewal failed (%s), retrying", type(err).__name__)
@@ -300,14 +700,38 @@ class DeviceHiveClient(HubClient):
             return
         self._schedule_renewal(self._renew_delay())
 
+    async def _check_after_expiry(self) -> None:
+        """Once the server thinks the token expired, make a request that needs the session.
+
+        The Java server answers it; a server that checks tokens on every request answers 401,
+        which ends the session (_on_error): the reconnect's sign-in then decides.
+        """
+        remaining = self._renew_at - asyncio.get_running_loop().time() - self._offset
+        await asyncio.sleep(max(remaining, 0.0) + EXPIRY_GRACE)
+        with contextlib.suppress(HubError):  # a lost connection ends the read loop anyway
+            await self._call("device/list", {"take": 1})
+
+    def _spawn(self, work: Awaitable[None], name: str) -> None:
+        task = asyncio.ensure_future(work)
+        task.set_name(f"fleet_push devicehive {name}")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
     async def close(self) -> None:
-        """Stop renewing tokens and close the connection."""
+        """Stop renewing tokens, watching and catching up; close the connection."""
         self._established = False
-        task, self._renewal = self._renewal, None
-        await cancel_and_wait(task)
+        self._presence.listening_since = None  # nothing is judged while nobody listens
+        tasks = [self._renewal, *self._background]
+        self._renewal = None
+        for task in tasks:
+            await cancel_and_wait(task)
         await super().close()
 
     # --- requests ---
+
+    async def probe(self) -> None:
+        """A request that needs the session: its answer shows the server alive and us welcome."""
+        await self._call("device/list", {"take": 1})
 
     async def _call(
         self,
@@ -333,39 +757,35 @@ class DeviceHiveClient(HubClient):
         return reply
 
     def _on_reply(self, request_id: str, frame: Mapping[str, Any]) -> None:
-        if request_id not in self._inflight:
+        action = self._inflight.get(request_id)
+        if action is None:
             self.drop("unmatched", frame.get("action"))
             return
         status = frame.get("status")
         if status == "success":
             self.resolve(request_id, frame)
-            return
-        if status != "error":
+        elif status == "error":
+            self._on_error(request_id, action, frame.get("code"), frame.get("error"))
+        else:
             self.reject(request_id, CommandFailed("DeviceHive sent an odd reply", code="protocol"))
-            return
-        code = frame.get("code")
-        message = str(frame.get("error") or "error")[:200]
-        if code != HTTPStatus.UNAUTHORIZED:
-            self.reject(request_id, CommandFailed(f"DeviceHive: {message}", code=code))
-            return
-        self._on_unauthorized(request_id)
 
-    def _on_unauthorized(self, request_id: str) -> None:
-        """A 401: wrong credentials while signing in, or the end of an established session."""
-        action = self._inflight[request_id]
-        renewing = action in RENEWAL_ACTIONS
-        if not self._established or renewing:
-            self.reject(request_id, InvalidAuth("DeviceHive rejected the credentials"))
-            if self._established:
-                raise InvalidAuth("DeviceHive rejected the credentials while renewing the token")
+    def _on_error(self, request_id: str, action: str, code: Any, error: Any) -> None:
+        """Fail the request; a refused sign-in is InvalidAuth, a 401 later ends the session."""
+        message = str(error or "error")[:200]
+        if action in SIGN_IN_ACTIONS and _refuses_credentials(action, code):
+            self.reject(request_id, InvalidAuth(f"DeviceHive refused the credentials: {message}"))
             return
-        self.reject(request_id, CommandFailed("the DeviceHive session has ended", code=401))
-        raise SessionClosed("the DeviceHive session has ended")
+        self.reject(request_id, CommandFailed(f"DeviceHive: {message}", code=code))
+        if code == HTTPStatus.UNAUTHORIZED and self._established:
+            # Only a server that checks tokens on every request says this: sign in afresh.
+            self.end_session(CannotConnect("the DeviceHive server no longer accepts the session"))
 
     # --- frames ---
 
     def handle_text(self, text: str) -> None:
         """Route a reply to its request, a push to its handler."""
+        if self._established and self._held is None:
+            self._advance_cursor()
         try:
             frame = decode(text)
         except ValueError:
@@ -382,64 +802,62 @@ class DeviceHiveClient(HubClient):
         elif frame.get("action") == "command/update":
             self._on_command_update(frame)
         elif frame.get("status") == "error" or "error" in frame:
-            self._on_push_error(frame)
+            self.drop("error", frame.get("error"))
         else:
             self.drop("unknown", frame.get("action"))
 
-    def _on_push_error(self, frame: Mapping[str, Any]) -> None:
-        if frame.get("code") == HTTPStatus.UNAUTHORIZED and self._established:
-            raise SessionClosed("the DeviceHive session has ended")
-        self.drop("error", frame.get("error"))
+    def _advance_cursor(self) -> None:
+        """Everything up to a little before now has reached us: a reconnect starts there."""
+        cursor = time.time() + self._offset - CURSOR_MARGIN
+        if self._cursor is None or cursor > self._cursor:
+            self._cursor = cursor
 
     def _on_notification(self, frame: Mapping[str, Any]) -> None:
         item = frame.get("notification")
-        if not isinstance(item, dict):
-            self.drop("notification", frame)
+        if not _is_notification(item):
+            self.drop("notification", item if isinstance(item, dict) else frame)
             return
-        device_id, name = item.get("deviceId"), item.get("notification")
-        if not isinstance(device_id, str) or not device_id or not isinstance(name, str):
-            self.drop("notification", item)
-            return
-        notification_id = item.get("id")
-        if self._seen_before(notification_id):
-            self.drop("duplicate", notification_id)
-            return
+        if self._held is not None:
+            self._held.append((item, time.time()))
+        else:
+            self._deliver(item, time.time())
+
+    def _deliver(self, item: Notification, arrival: float) -> None:
+        """Emit one notification unless it was delivered already."""
+        device_id, name = item["deviceId"], item["notification"]
         stamp = item.get("timestamp")
-        when = self._note_time(stamp)
+        when = _parse_time(stamp) if isinstance(stamp, str) else None
+        server_time = when.timestamp() if when is not None else None
+        if not self._first_time(item, server_time, arrival):
+            self.drop("duplicate", item.get("id"))
+            return
         parameters = item.get("parameters")
         fields = parameters if isinstance(parameters, dict) else {}
-        update = (
-            _device_update(device_id, fields)
-            if name in DEVICE_EVENTS
-            else _measurements(device_id, fields, when)
-        )
+        if name in DEVICE_EVENTS:
+            update: DeviceUpdate | None = self._record_update(device_id, fields, time.time())
+        else:
+            if device_id not in self._presence:
+                self.refresh_soon()  # a device added since the last device/list
+            online = self._note_activity(device_id, server_time, arrival)
+            update = _measurements(device_id, fields, when, online=online)
         if update is not None:
             self.emit(update)
         attributes = {
             "name": name,
             "parameters": parameters,
-            "id": notification_id,
+            "id": item.get("id"),
             "timestamp": stamp,
         }
         self.emit(HubNotice(CHANNEL, CHANNEL, device_id, attributes))
 
-    def _seen_before(self, notification_id: Any) -> bool:
-        """Remember a notification id; True when it was delivered already."""
+    def _first_time(self, item: Notification, server_time: float | None, arrival: float) -> bool:
+        """Whether a notification is new; one without an id cannot be told apart: it is."""
+        notification_id = item.get("id")
         if not isinstance(notification_id, int | str) or isinstance(notification_id, bool):
-            return False
-        if notification_id in self._seen:
             return True
-        self._seen[notification_id] = None
-        if len(self._seen) > SEEN_IDS:
-            self._seen.popitem(last=False)
-        return False
-
-    def _note_time(self, stamp: Any) -> datetime | None:
-        """Parse a notification time and keep the latest one for resubscribing."""
-        when = _parse_time(stamp) if isinstance(stamp, str) else None
-        if when is not None and (self._since is None or when >= self._since[0]):
-            self._since = (when, str(stamp))
-        return when
+        key = hash((item["deviceId"], notification_id, str(item.get("timestamp"))))
+        cursor = self._cursor if self._cursor is not None else -math.inf
+        return self._delivered.first_time(key, server_time, cursor, arrival + self._offset)
 
     def _on_command_update(self, frame: Mapping[str, Any]) -> None:
         command = frame.get("command")
@@ -447,11 +865,22 @@ class DeviceHiveClient(HubClient):
         if command_id is None or not isinstance(command, dict):
             self.drop("command", frame)
             return
+        self._note_command_activity(command)
         if not self.resolve(("command", command_id), command):
             self._updates[command_id] = command
             self._updates.move_to_end(command_id)
             if len(self._updates) > KEPT_UPDATES:
                 self._updates.popitem(last=False)
+
+    def _note_command_activity(self, command: Mapping[str, Any]) -> None:
+        """A device that updated a command is alive."""
+        device_id = command.get("deviceId")
+        if not isinstance(device_id, str) or device_id not in self._presence:
+            return
+        stamp = command.get("lastUpdated")
+        when = _parse_time(stamp) if isinstance(stamp, str) else None
+        if self._note_activity(device_id, when.timestamp() if when else None, time.time()):
+            self._emit_online(device_id)
 
     # --- commands ---
 
@@ -531,34 +960,88 @@ def _websocket_url(url: str) -> URL:
     return parsed.with_scheme(scheme)
 
 
-def _device_update(device_id: str, item: Mapping[str, Any]) -> DeviceUpdate:
-    """A device record (device/list, $device-add, $device-update) as an update."""
-    values: dict[Field, Value] = {}
-    if "status" in item:
-        status = item["status"]
-        values[Field.ONLINE] = status.casefold() != "offline" if isinstance(status, str) else None
-    extras = {
-        key: item[key]
-        for key in ("networkId", "isBlocked")
-        if isinstance(item.get(key), int | str | bool)
-    }
-    name = item.get("name")
-    return DeviceUpdate(
-        device_id,
-        name=name if isinstance(name, str) and name else None,
-        manufacturer=DEVICE_MANUFACTURER,
-        values=values,
-        extras=extras,
-        channels=CHANNELS,
+def _offline_after(config: Mapping[str, Any]) -> float:
+    """The "offline after" option (minutes) in seconds; the default when unusable."""
+    minutes = config.get(OFFLINE_AFTER_OPTION)
+    if not is_number(minutes) or not 0 < minutes < math.inf:
+        minutes = OFFLINE_AFTER_MINUTES
+    return float(minutes) * 60.0
+
+
+def _refuses_credentials(action: str, code: Any) -> bool:
+    """Whether an error answer to a sign-in request means the credentials are no good.
+
+    Any 4xx does; so does 500 to token/refresh: the server's auth service answers a refresh
+    token it cannot verify (another secret, a deleted or disabled user) with an empty 401,
+    which the WebSocket front end turns into a 500 (HttpRestHelper reads the empty body).
+    """
+    if not is_int(code):
+        return False
+    return HTTPStatus.BAD_REQUEST <= code < HTTPStatus.INTERNAL_SERVER_ERROR or (
+        action == "token/refresh" and code == HTTPStatus.INTERNAL_SERVER_ERROR
     )
 
 
+def _is_notification(item: Any) -> TypeGuard[Notification]:
+    if not isinstance(item, dict):
+        return False
+    device_id, name = item.get("deviceId"), item.get("notification")
+    return isinstance(device_id, str) and bool(device_id) and isinstance(name, str)
+
+
+def _time_of(item: Notification) -> datetime:
+    """A notification's time for ordering; undated ones go last."""
+    stamp = item.get("timestamp")
+    when = _parse_time(stamp) if isinstance(stamp, str) else None
+    return when if when is not None else _UNDATED
+
+
+def _chunks(devices: list[str]) -> list[list[str]]:
+    """Device ids in groups small enough for one notification/list request."""
+    chunks: list[list[str]] = []
+    size = 0
+    for device_id in devices:
+        length = len(device_id.encode()) + 3
+        if length > LIST_ID_BYTES:
+            continue  # no server names a device like that; it cannot be asked about
+        if not chunks or len(chunks[-1]) >= LIST_DEVICES or size + length > LIST_ID_BYTES:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(device_id)
+        size += length
+    return chunks
+
+
+def _list_fields(devices: list[str], start: float, end: float | None) -> dict[str, Any]:
+    """notification/list for these devices between two server times, a millisecond wider.
+
+    Some servers read start and end as inclusive, some as exclusive: the margin takes both.
+    """
+    ids: dict[str, Any] = {"deviceIds": devices} if len(devices) > 1 else {"deviceId": devices[0]}
+    window = {"start": _stamp(start - 0.001)}
+    if end is not None:
+        window["end"] = _stamp(end + 0.001)
+    bounds = {key: value for key, value in window.items() if value is not None}
+    sorting = {"take": NOTIFICATION_PAGE, "sortField": "timestamp", "sortOrder": "ASC"}
+    return {**ids, **bounds, **sorting}
+
+
+def _middle(page: list[Notification], start: float, end: float | None) -> float | None:
+    """A server time strictly inside the window that splits a full page's notifications."""
+    times = sorted(when.timestamp() for when in map(_time_of, page) if when is not _UNDATED)
+    if not times:
+        return None
+    middle = times[len(times) // 2]
+    inside = start + 0.001 <= middle and (end is None or middle <= end - 0.001)
+    return middle if inside else None
+
+
 def _measurements(
-    device_id: str, parameters: Mapping[str, Any], when: datetime | None
+    device_id: str, parameters: Mapping[str, Any], when: datetime | None, *, online: bool
 ) -> DeviceUpdate | None:
     """Position and battery from a notification's parameters, by FleetPush's convention."""
     position = _position(parameters, when)
-    values: dict[Field, Value] = {}
+    values: dict[Field, Value] = {Field.ONLINE: True} if online else {}
     if "battery" in parameters:
         values[Field.BATTERY] = _number(parameters, "battery")
     if position is None and not values:
@@ -606,6 +1089,15 @@ def _parse_time(stamp: str) -> datetime | None:
         return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
     except ValueError, OverflowError:  # OverflowError: beyond year 1 or 9999 in UTC
         return None
+
+
+def _stamp(server_time: float) -> str | None:
+    """A server time as DeviceHive writes it (UTC, milliseconds, no zone); None if unwritable."""
+    try:
+        when = datetime.fromtimestamp(server_time, UTC)
+    except OverflowError, OSError, ValueError:
+        return None
+    return when.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
 
 
 def _as_int(value: Any) -> int | None:
