@@ -235,9 +235,7 @@ async def test_an_old_servers_status_wins(
     assert online(hass, entry, "dev-1") == STATE_ON
     assert online(hass, entry, "dev-2") == STATE_OFF
     await hub.notify("dev-2", "gps", {"battery": 5})
-    battery = f"{entry.unique_id}_dev-2_battery"
-    registry = er.async_get(hass)
-    await wait_for(lambda: registry.async_get_entity_id("sensor", DOMAIN, battery))
+    await wait_for(lambda: entity_exists(hass, entry, "sensor", "dev-2", "battery"))
     assert online(hass, entry, "dev-2") == STATE_OFF
     await hub.set_online("dev-1", False)
     await wait_for(lambda: online(hass, entry, "dev-1") == STATE_OFF)

@@ -726,6 +726,8 @@ def test_presence_blocked_and_status() -> None:
     assert presence.record("a", {"status": "online"}, now=200) is True
     assert presence.changes(now=300) == []
     assert presence.record("a", {"status": None}, now=300) is False  # no status: activity
+    blocked = {"status": "online", "isBlocked": True}
+    assert presence.record("a", blocked, now=301) is False  # blocked wins over a status
     presence.forget_all_but([])
     assert "a" not in presence
     assert presence.devices() == []
@@ -2113,10 +2115,13 @@ async def test_simulator_is_online(socket_enabled: None) -> None:
     simulator.devices["dev-2"].last_report = time.time() - 3600
     assert [simulator.is_online(device) for device in simulator.fleet_ids()] == [False, False]
     with_status = DeviceHiveSimulator(devices=1, with_status=True)
-    with_status.devices["dev-1"].is_blocked = True
-    assert with_status.is_online("dev-1")  # the status wins
+    with_status.devices["dev-1"].last_report = time.time() - 3600
+    assert with_status.is_online("dev-1")  # the status wins over the quiet
     with_status.devices["dev-1"].status = "Offline"
     assert not with_status.is_online("dev-1")
+    with_status.devices["dev-1"].status = "Online"
+    with_status.devices["dev-1"].is_blocked = True
+    assert not with_status.is_online("dev-1")  # blocked wins over everything
     assert next(iter(VARIANTS)) == "vendor"
     assert VARIANTS["vendor"] == {}
     assert list(VARIANTS)[-1] == "least_convenient"

@@ -322,12 +322,12 @@ class DeviceHiveSimulator(HubSimulator):
         return list(self.devices)
 
     def is_online(self, device_id: str) -> bool:
-        """What FleetPush's Online shows now: status if sent, else blocked or recent reports."""
+        """What Online shows now: off if blocked, else the status if sent, else recent reports."""
         device = self.devices[device_id]
-        if self.with_status:
-            return device.status != "Offline"
         if device.is_blocked:
             return False
+        if self.with_status:
+            return device.status != "Offline"
         last = device.last_report
         return last is not None and time.time() - last < OFFLINE_AFTER
 

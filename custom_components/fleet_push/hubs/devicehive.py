@@ -15,8 +15,8 @@ What the Java server does, and what FleetPush does about it:
   connection's sign-in decides whether to ask for new credentials.
 - Device records have had no ``status`` since 2017. A device is online while it has sent a
   notification or updated a command within the "offline after" period, offline once FleetPush
-  has listened that long without hearing from it, and offline while blocked (``isBlocked``). An
-  old server's ``status`` wins over all of that.
+  has listened that long without hearing from it. An old server's ``status`` wins over that
+  judgement; a blocked device (``isBlocked``) is offline whatever it says.
 - Notifications are kept for two minutes (a cache); ``notification/subscribe`` with a timestamp
   replays at most 100 of them, in no order, and none at all to a subscription for every device.
   After every (re)connection the client therefore holds live pushes back, fetches everything
@@ -183,10 +183,10 @@ class Presence:
             self._blocked.discard(device_id)
 
     def _judge(self, device_id: str, now: float) -> bool | None:
+        if device_id in self._blocked:  # the server refuses it, whatever it last said
+            return False
         if (status := self._status.get(device_id)) is not None:
             return status
-        if device_id in self._blocked:
-            return False
         seen = self._last_seen.get(device_id)
         if seen is not None and now - seen < self.offline_after:
             return True
