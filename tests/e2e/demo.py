@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import contextlib
 from datetime import UTC, datetime, timedelta
+import importlib
 from pathlib import Path
 import random
 import signal
@@ -93,13 +94,22 @@ def hub_form(kind: str, hub: Any) -> dict[str, Any]:
     raise ValueError(f"unknown hub kind {kind!r}")
 
 
-def demo_simulators(ports: dict[str, int] | None = None) -> dict[str, HubSimulator]:
-    """The five simulators with their demo fleets (not started)."""
+def demo_simulators(
+    ports: dict[str, int] | None = None, variant: str = "vendor"
+) -> dict[str, HubSimulator]:
+    """The five simulators with their demo fleets (not started), each as its `variant` says.
+
+    "vendor" plays each hub as its vendor's code does; "least_convenient" takes the hardest
+    setting of every point the vendors leave open (tests/simulator/*.py VARIANTS).
+    """
     ports = ports or HUB_PORTS
     simulators: dict[str, HubSimulator] = {}
     for kind in KINDS:
         devices, rate = FLEETS[kind]
-        simulators[kind] = simulator_class(kind)(devices=devices, port=ports[kind], event_rate=rate)
+        switches = importlib.import_module(f"tests.simulator.{kind}").VARIANTS[variant]
+        simulators[kind] = simulator_class(kind)(
+            devices=devices, port=ports[kind], event_rate=rate, **switches
+        )
     _gather_around_centre(simulators)
     devicehive: Any = simulators["devicehive"]
     for number, device in enumerate(devicehive.devices.values(), 1):
@@ -166,14 +176,14 @@ async def settle_http_config(client: HomeAssistantClient, config_dir: Path) -> N
     )
 
 
-async def run(config_dir: Path, port: int) -> int:
+async def run(config_dir: Path, port: int, variant: str = "vendor") -> int:
     """Serve the demo until SIGINT or SIGTERM; the exit code."""
     die_with_parent()  # scripts/develop killed: stop all the same
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    simulators = demo_simulators()
+    simulators = demo_simulators(variant=variant)
     hass = HomeAssistantProcess(config_dir, port)
     try:
         for simulator in simulators.values():
@@ -225,8 +235,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.e2e.demo", description=__doc__)
     parser.add_argument("--config", type=Path, default=Path("config"))
     parser.add_argument("--port", type=int, default=8123)
+    parser.add_argument(
+        "--hard",
+        action="store_true",
+        help="play every hub as the least convenient server its vendor allows",
+    )
     args = parser.parse_args()
-    raise SystemExit(asyncio.run(run(args.config.resolve(), args.port)))
+    variant = "least_convenient" if args.hard else "vendor"
+    raise SystemExit(asyncio.run(run(args.config.resolve(), args.port, variant)))
 
 
 if __name__ == "__main__":
