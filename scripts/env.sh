@@ -35,6 +35,14 @@ else
   NATIVE_PYTHON=
   VENV=/opt/venv # as seen inside the root
 fi
+# The second Home Assistant of the end-to-end test (requirements_e2e_latest.txt), next to the
+# first; tests/e2e/conftest.py finds it by the same rule.
+VENV_LATEST=$VENV-latest
+
+# A path of the environment as seen from this machine.
+host_path() {
+  if [ "$FP_MODE" = native ]; then echo "$1"; else echo "$FLEETPUSH_ROOT$1"; fi
+}
 
 # Run a command with the virtual environment first on PATH, in the checkout.
 fp_run() {

@@ -2,6 +2,14 @@
 
 Nothing here uses the `hass` fixture: Home Assistant runs as a separate `hass` process with a
 temporary configuration, and the browser is Debian's Chromium driven by Playwright.
+
+Every test that starts Home Assistant runs twice: against the `pinned` Home Assistant of this
+environment (requirements_test.txt) and against the `latest` one of requirements_e2e_latest.txt,
+which scripts/setup installs in a second virtual environment next to this one (this one's path
+with "-latest": /opt/venv-latest beside /opt/venv). The tests themselves always run here; only
+the `hass` process comes from the chosen environment. Where the second one did not install,
+its tests fail with what scripts/setup recorded: a Home Assistant release FleetPush cannot be
+tested on is something to act on, not to skip.
 """
 
 from __future__ import annotations
@@ -10,14 +18,18 @@ import asyncio
 from collections.abc import AsyncIterator
 import contextlib
 from dataclasses import dataclass
+import hashlib
 import os
 from pathlib import Path
 import re
 import shutil
+import sys
 from typing import Any
 
+from homeassistant.const import __version__ as pinned_version
 import pytest
 
+from custom_components.fleet_push.const import DOMAIN
 from tests.simulator import simulator_class
 
 from .demo import hub_form
@@ -27,6 +39,7 @@ from .homeassistant import (
     HomeAssistantProcess,
     User,
     free_port,
+    hass_command,
     link_integration,
 )
 
@@ -63,6 +76,17 @@ class StubFlow(ConfigFlow, domain="{domain}"):
         return self.async_abort(reason="left_out")
 """
 ARTIFACTS = CHECKOUT / "artifacts"
+LATEST_REQUIREMENTS = CHECKOUT / "requirements_e2e_latest.txt"
+REQUIREMENTS_STAMP = ".fleetpush-requirements"
+"""In a virtual environment scripts/setup made: the SHA-256 of the requirements it installed."""
+INSTALL_FAILED = ".fleetpush-install-failed"
+"""In the second environment where scripts/setup could not install it: what went wrong."""
+LOG_RECORD = re.compile(
+    r"^\S+ \S+ (?P<level>[A-Z]+) \([^)]*\) \[(?P<logger>[^\]]+)\] (?P<message>.*)"
+)
+"""A record of Home Assistant's log: date, time, level, (thread), [logger], message."""
+UNTESTED_NOTE = re.compile(r"We found a custom integration \w+ which has not been tested")
+"""The warning Home Assistant logs for every custom integration."""
 USER = User(name="E2E Owner", username="owner", password="e2e-fleetpush")
 CONFIGURATION = """\
 # Beyond what Home Assistant always sets up, only the frontend (with auth, config, onboarding,
@@ -107,6 +131,61 @@ def chromium_or_skip() -> Path:
     return CHROMIUM
 
 
+@dataclass(frozen=True)
+class Environment:
+    """A Home Assistant installation the end-to-end tests start `hass` from."""
+
+    name: str
+    """pinned or latest: the test id's suffix and the artefacts' (e2e-map-latest.png)."""
+    hass: list[str]
+    version: str
+    """The version that must answer: the one its requirements pin."""
+
+
+def latest_venv() -> Path:
+    """Where scripts/setup installs requirements_e2e_latest.txt: next to this environment."""
+    prefix = Path(sys.prefix)
+    return prefix.with_name(f"{prefix.name}-latest")
+
+
+def pinned(requirements: Path, package: str) -> str:
+    """The version a requirements file pins a package at (package==version)."""
+    for line in requirements.read_text("utf-8").splitlines():
+        name, equals, version = line.partition("#")[0].partition("==")
+        if equals and name.strip().lower() == package:
+            return version.strip()
+    raise ValueError(f"{requirements.name} pins no {package}")
+
+
+def latest_environment(venv: Path, requirements: Path) -> Environment:
+    """The second Home Assistant, installed by scripts/setup; the test fails if it is not."""
+    failed = venv / INSTALL_FAILED
+    if failed.exists():
+        pytest.fail(
+            f"The Home Assistant of {requirements.name} did not install in {venv}, so FleetPush "
+            f"is not tested on it. scripts/setup recorded:\n{failed.read_text('utf-8')}",
+            pytrace=False,
+        )
+    stamp = venv / REQUIREMENTS_STAMP
+    wanted = hashlib.sha256(requirements.read_bytes()).hexdigest()
+    if not stamp.exists() or stamp.read_text("utf-8").strip() != wanted:
+        pytest.fail(
+            f"{venv} is missing or was not installed from this {requirements.name}: "
+            "run scripts/setup (scripts/test does it first)",
+            pytrace=False,
+        )
+    return Environment("latest", hass_command(venv), pinned(requirements, "homeassistant"))
+
+
+@pytest.fixture(params=["pinned", "latest"])
+def environment(request: pytest.FixtureRequest) -> Environment:
+    """Which Home Assistant the test runs against: this environment's, then the newest."""
+    e2e_or_skip()
+    if request.param == "pinned":
+        return Environment("pinned", hass_command(), pinned_version)
+    return latest_environment(latest_venv(), LATEST_REQUIREMENTS)
+
+
 @pytest.fixture
 async def navixy_hub(socket_enabled: None) -> AsyncIterator[Any]:
     """A Navixy account with three parked vehicles, on loopback."""
@@ -116,14 +195,14 @@ async def navixy_hub(socket_enabled: None) -> AsyncIterator[Any]:
 
 @pytest.fixture
 async def home_assistant(
-    socket_enabled: None, tmp_path: Path, request: pytest.FixtureRequest
+    socket_enabled: None, tmp_path: Path, request: pytest.FixtureRequest, environment: Environment
 ) -> AsyncIterator[HomeAssistantProcess]:
-    """`hass` in its own process with a fresh, minimal configuration; stopped at the end.
+    """The environment's `hass` in its own process with a fresh, minimal configuration.
 
     The configuration has FleetPush linked in and the repository's blueprints copied in; Home
-    Assistant's log is kept as artifacts/<test>-home-assistant.log.
+    Assistant's log is kept as artifacts/<test>-<environment>-home-assistant.log. Stopped at
+    the end, when its log must show no problem (log_problems).
     """
-    e2e_or_skip()
     config = tmp_path / "config"
     config.mkdir()
     port = free_port()
@@ -138,7 +217,9 @@ async def home_assistant(
         (stub / "__init__.py").write_text(f'"""Stub of {domain}."""\n', "utf-8")
         (stub / "config_flow.py").write_text(STUB_FLOW.format(domain=domain), "utf-8")
     with (tmp_path / "hass-output.log").open("wb") as output:
-        process = HomeAssistantProcess(config, port, skip_pip=True, output=output)
+        process = HomeAssistantProcess(
+            config, port, skip_pip=True, output=output, command=environment.hass
+        )
         await process.start(timeout=90)
         try:
             yield process
@@ -146,13 +227,39 @@ async def home_assistant(
             await process.stop()
             ARTIFACTS.mkdir(exist_ok=True)
             with contextlib.suppress(OSError):
-                shutil.copy(process.log_file, ARTIFACTS / f"{request.node.name}-home-assistant.log")
+                name = f"{request.node.originalname}-{environment.name}-home-assistant.log"
+                shutil.copy(process.log_file, ARTIFACTS / name)
+    problems = log_problems(process.log_file.read_text("utf-8", errors="replace"))
+    assert not problems, "Home Assistant logged:\n" + "\n".join(problems)
+
+
+def log_problems(log: str) -> list[str]:
+    """The records of a Home Assistant log that an end-to-end test must not leave.
+
+    An integration that failed to set up (in the second environment: a requirement that
+    requirements_e2e_latest.txt lacks), and any warning or error from FleetPush or naming it:
+    an exception in FleetPush, or Home Assistant reporting that FleetPush uses something
+    deprecated, which the next release may remove. Not the note every custom integration gets.
+    """
+    problems = []
+    for line in log.splitlines():
+        record = LOG_RECORD.match(line)
+        if record is None or record["level"] not in {"WARNING", "ERROR", "CRITICAL"}:
+            continue
+        message = record["message"]
+        if message.startswith("Setup failed for") or (
+            (record["logger"].startswith(f"custom_components.{DOMAIN}") or DOMAIN in message)
+            and not UNTESTED_NOTE.match(message)
+        ):
+            problems.append(line)
+    return problems
 
 
 @dataclass
 class Fleet:
     """A Home Assistant, onboarded, with a Navixy hub added through the config flow."""
 
+    environment: Environment
     client: HomeAssistantClient
     hub: Any
     entry: dict[str, Any]
@@ -162,10 +269,13 @@ class Fleet:
 
 
 @pytest.fixture
-async def fleet(home_assistant: HomeAssistantProcess, navixy_hub: Any) -> AsyncIterator[Fleet]:
+async def fleet(
+    environment: Environment, home_assistant: HomeAssistantProcess, navixy_hub: Any
+) -> AsyncIterator[Fleet]:
     """Onboarding done, the HTTP settings confirmed, a Navixy hub with three vehicles added."""
     async with HomeAssistantClient(home_assistant.url) as client:
         await client.onboard(USER)
+        assert await client.version() == environment.version, environment
         assert (await client.confirm_http_config())["server_port"] == home_assistant.port
         await client.wait_until_running()
         result = await client.add_hub("navixy", hub_form("navixy", navixy_hub))
@@ -173,6 +283,7 @@ async def fleet(home_assistant: HomeAssistantProcess, navixy_hub: Any) -> AsyncI
         assert result["result"]["state"] == "loaded", home_assistant.log_tail()
         trackers = await wait_for_trackers(client, count=3)
         yield Fleet(
+            environment=environment,
             client=client,
             hub=navixy_hub,
             entry=result,

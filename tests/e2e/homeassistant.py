@@ -8,7 +8,7 @@ config-flow API (the menu step, then the hub kind's form), read states and regis
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 import contextlib
 import ctypes
 from dataclasses import dataclass
@@ -53,8 +53,10 @@ def link_integration(config_dir: Path) -> None:
     link.symlink_to(INTEGRATION, target_is_directory=True)
 
 
-def hass_command() -> list[str]:
-    """The `hass` of the environment this Python runs in."""
+def hass_command(venv: Path | None = None) -> list[str]:
+    """The `hass` of a virtual environment; by default of the one this Python runs in."""
+    if venv is not None:
+        return [str(venv / "bin" / "hass")]
     hass = Path(sys.executable).with_name("hass")
     if hass.exists():
         return [str(hass)]
@@ -71,9 +73,14 @@ class HomeAssistantProcess:
         *,
         skip_pip: bool = False,
         output: IO[bytes] | None = None,
+        command: Sequence[str] | None = None,
     ) -> None:
-        """Run from config_dir, whose HTTP settings give the port; output: for its stdout."""
+        """Run from config_dir, whose HTTP settings give the port; output: for its stdout.
+
+        command: the `hass` to run (see hass_command); by default this environment's.
+        """
         self.config_dir = config_dir
+        self.command = list(command) if command is not None else hass_command()
         self.port = port
         self.skip_pip = skip_pip
         self.output = output
@@ -87,7 +94,7 @@ class HomeAssistantProcess:
 
     async def start(self, timeout: float = 120.0) -> None:
         """Start Home Assistant and wait until its frontend answers."""
-        command = [*hass_command(), "--config", str(self.config_dir), "--log-no-color"]
+        command = [*self.command, "--config", str(self.config_dir), "--log-no-color"]
         if self.skip_pip:
             command.append("--skip-pip")
         # Its own session: a Ctrl-C meant for us reaches it only as our single SIGTERM (a
@@ -327,6 +334,11 @@ class HomeAssistantClient:
             config = await self.ws_command("http/config")
         stable: dict[str, Any] = config["stable"]
         return stable
+
+    async def version(self) -> str:
+        """The version of the Home Assistant that answers."""
+        version: str = (await self.ws_command("get_config"))["version"]
+        return version
 
     async def wait_until_running(self, timeout: float = 120.0) -> None:
         """Wait until Home Assistant has finished starting (automations trigger only then)."""

@@ -2,7 +2,10 @@
 
 Home Assistant runs as its own process; onboarding and adding a Navixy hub go through its HTTP
 API exactly as the frontend calls it; then headless Chromium signs in and looks at the map
-dashboard and the devices pages. Screenshots land in artifacts/. Deselect with -m "not e2e".
+dashboard and the devices pages. Each test runs against the pinned Home Assistant and against
+the newest one (requirements_e2e_latest.txt); screenshots land in artifacts/, named after the
+one they show (e2e-map-pinned.png, e2e-map-latest.png). Deselect with -m "not e2e", or the
+newest Home Assistant alone with -k "not latest".
 """
 
 from __future__ import annotations
@@ -58,12 +61,12 @@ async def test_map_and_devices_in_a_real_browser(browser: Any, fleet: Fleet) -> 
         assert tracker_ids <= await markers_shown(page, tracker_ids)
         for name in vehicles:
             await page.get_by_text(name, exact=True).first.wait_for(timeout=TIMEOUT_MS)
-        await page.screenshot(path=ARTIFACTS / "e2e-map.png")
+        await page.screenshot(path=ARTIFACTS / f"e2e-map-{fleet.environment.name}.png")
 
         await page.goto(f"{url}/config/devices/dashboard")
         for device in fleet.devices:
             await page.get_by_text(device["name"], exact=True).first.wait_for(timeout=TIMEOUT_MS)
-        await page.screenshot(path=ARTIFACTS / "e2e-devices.png")
+        await page.screenshot(path=ARTIFACTS / f"e2e-devices-{fleet.environment.name}.png")
 
         vehicle = next(device for device in fleet.devices if device["name"] == "Vehicle 1")
         mine = [entity for entity in fleet.entities if entity["device_id"] == vehicle["id"]]
@@ -74,9 +77,9 @@ async def test_map_and_devices_in_a_real_browser(browser: Any, fleet: Fleet) -> 
         for entity in shown:
             name = entity["original_name"]
             await page.get_by_text(name, exact=True).first.wait_for(timeout=TIMEOUT_MS)
-        await page.screenshot(path=ARTIFACTS / "e2e-device.png")
+        await page.screenshot(path=ARTIFACTS / f"e2e-device-{fleet.environment.name}.png")
     except BaseException:
-        await page.screenshot(path=ARTIFACTS / "e2e-failure.png")
+        await page.screenshot(path=ARTIFACTS / f"e2e-failure-{fleet.environment.name}.png")
         raise
     finally:
         await page.close()
