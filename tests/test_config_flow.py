@@ -10,6 +10,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 import pytest
 
+from custom_components.fleet_push.config_flow import FleetPushConfigFlow
 from custom_components.fleet_push.const import (
     CONF_GRACE_PERIOD,
     CONF_HUB_KIND,
@@ -17,6 +18,7 @@ from custom_components.fleet_push.const import (
     CONF_OFFLINE_AFTER,
     DOMAIN,
 )
+from custom_components.fleet_push.hubs import HUB_KINDS
 from custom_components.fleet_push.hubs.tftiot import md5_password
 
 from .conftest import SetupHub, StartHub
@@ -93,7 +95,7 @@ async def test_navixy_recovers_from_each_error(hass: HomeAssistant, start_hub: S
     assert result["errors"] == {"url": "invalid_url"}
 
     result = await submit(hass, result, {"url": hub.api_url, "username": hub.login})
-    assert result["errors"] == {"base": "credentials_required"}
+    assert result["errors"] == {"base": "api_key_or_login_required"}
 
     result = await submit(hass, result, {"url": hub.api_url, "api_key": "0" * 32})
     assert result["errors"] == {"base": "invalid_auth"}
@@ -153,7 +155,7 @@ async def test_reauth_recovers_and_keeps_the_account(
     entry = await setup_hub("navixy", hub)
 
     result = await entry.start_reauth_flow(hass)
-    assert result["step_id"] == "reauth_confirm"
+    assert result["step_id"] == "reauth_navixy"
     assert result["description_placeholders"]["hub"] == entry.title
 
     result = await submit(hass, result, {"api_key": "0" * 32})
@@ -181,7 +183,7 @@ async def test_reconfigure_moves_a_local_hub(
     new = await start_hub("imouse", devices=1)
 
     result = await entry.start_reconfigure_flow(hass)
-    assert result["step_id"] == "reconfigure"
+    assert result["step_id"] == "reconfigure_imouse"
     result = await submit(hass, result, {"host": "127.0.0.1", "port": new.port})
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "reconfigure_successful"
@@ -280,3 +282,20 @@ async def test_devicehive_options_say_when_a_quiet_device_is_offline(
     assert entry.options[CONF_OFFLINE_AFTER] == 30
     await hass.async_block_till_done()
     assert client._presence.offline_after == 30 * 60
+
+
+def test_only_hub_kinds_have_steps_of_their_own() -> None:
+    flow = FleetPushConfigFlow()
+    for kind in HUB_KINDS:
+        assert callable(getattr(flow, f"async_step_reconfigure_{kind}"))
+        assert callable(getattr(flow, f"async_step_{kind}"))
+    with pytest.raises(AttributeError):
+        _ = flow.async_step_nonsense
+    with pytest.raises(AttributeError):
+        _ = flow.async_step_reauth_imouse  # a hub without credentials is never reauthenticated
+
+
+async def test_devicehive_asks_for_a_token_or_a_login(hass: HomeAssistant) -> None:
+    result = await start_flow(hass, "devicehive")
+    result = await submit(hass, result, {"url": "wss://dh.example.com/api/websocket"})
+    assert result["errors"] == {"base": "token_or_login_required"}

@@ -159,11 +159,15 @@ def test_every_config_step_field_is_translated_and_described() -> None:
         names = {str(field) for field in fields}
         assert set(steps[kind]["data"]) == names, kind
         assert set(steps[kind]["data_description"]) == names, kind
-        assert names <= set(steps["reconfigure"]["data"])
-        assert names <= set(steps["reconfigure"]["data_description"])
-    credentials = {name for names in config_flow.CREDENTIALS.values() for name in names}
-    assert set(steps["reauth_confirm"]["data"]) == credentials
-    assert set(steps["reauth_confirm"]["data_description"]) == credentials
+        # Its reconfigure form is its own, with the labels of its setup form.
+        assert steps[f"reconfigure_{kind}"]["data"] == steps[kind]["data"], kind
+        assert set(steps[f"reconfigure_{kind}"]["data_description"]) == names, kind
+    for kind, credentials in config_flow.CREDENTIALS.items():
+        reauth = steps[f"reauth_{kind}"]
+        assert reauth["data"] == {name: steps[kind]["data"][name] for name in credentials}
+        assert set(reauth["data_description"]) == set(credentials), kind
+    kinds_with_reauth = {step.removeprefix("reauth_") for step in steps if "reauth" in step}
+    assert kinds_with_reauth == set(config_flow.CREDENTIALS)
 
 
 @pytest.mark.parametrize(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 from typing import Any, override
 from urllib.parse import urlsplit
 
@@ -119,7 +120,7 @@ def _input_errors(kind: str, data: Mapping[str, Any]) -> dict[str, str]:
     if (token := TOKEN_FIELDS.get(kind)) and not (
         data.get(token) or (data.get(CONF_USERNAME) and data.get(CONF_PASSWORD))
     ):
-        return {"base": "credentials_required"}
+        return {"base": f"{token}_or_login_required"}
     return {}
 
 
@@ -148,27 +149,20 @@ class FleetPushConfigFlow(ConfigFlow, domain=DOMAIN):
         """Ask which kind of hub to add."""
         return self.async_show_menu(step_id="user", menu_options=list(HUB_KINDS))
 
-    async def async_step_imouse(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """An iMouse XP kernel on the LAN."""
-        return await self._async_step_hub("imouse", user_input)
+    def __getattr__(self, name: str) -> Callable[..., Awaitable[ConfigFlowResult]]:
+        """The steps of every hub kind: async_step_<kind>, _reconfigure_<kind>, _reauth_<kind>.
 
-    async def async_step_navixy(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """A Navixy account."""
-        return await self._async_step_hub("navixy", user_input)
-
-    async def async_step_iclick(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """An iClick controller on the LAN."""
-        return await self._async_step_hub("iclick", user_input)
-
-    async def async_step_devicehive(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """A DeviceHive server."""
-        return await self._async_step_hub("devicehive", user_input)
-
-    async def async_step_tftiot(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """A TFT IoT account."""
-        return await self._async_step_hub("tftiot", user_input)
+        Each kind has forms of its own (their labels are its own), made here from the kind's
+        fields, so that a new hub kind needs no new methods.
+        """
+        for prefix, step, kinds in (
+            ("async_step_reconfigure_", self._async_step_reconfigure, HUB_KINDS),
+            ("async_step_reauth_", self._async_step_reauth, CREDENTIALS),
+            ("async_step_", self._async_step_hub, HUB_KINDS),
+        ):
+            if name.startswith(prefix) and name.removeprefix(prefix) in kinds:
+                return partial(step, name.removeprefix(prefix))
+        raise AttributeError(name)
 
     async def _async_step_hub(
         self, kind: str, user_input: dict[str, Any] | None
@@ -194,15 +188,14 @@ class FleetPushConfigFlow(ConfigFlow, domain=DOMAIN):
         )
 
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
-        """The hub refused the stored credentials."""
-        return await self.async_step_reauth_confirm()
+        """The hub refused the stored credentials: ask for new ones in the kind's own form."""
+        return await self._async_step_reauth(entry_data[CONF_HUB_KIND], None)
 
-    async def async_step_reauth_confirm(
-        self, user_input: dict[str, Any] | None = None
+    async def _async_step_reauth(
+        self, kind: str, user_input: dict[str, Any] | None
     ) -> ConfigFlowResult:
         """Ask for new credentials."""
         entry = self._get_reauth_entry()
-        kind = entry.data[CONF_HUB_KIND]
         fields = {key: value for key, value in FIELDS[kind].items() if key in CREDENTIALS[kind]}
         errors: dict[str, str] = {}
         if user_input is not None:
@@ -213,7 +206,7 @@ class FleetPushConfigFlow(ConfigFlow, domain=DOMAIN):
                 self._abort_if_unique_id_mismatch(reason="wrong_account")
                 return self._async_save(entry, data, info)
         return self.async_show_form(
-            step_id="reauth_confirm",
+            step_id=f"reauth_{kind}",
             data_schema=self.add_suggested_values_to_schema(
                 vol.Schema(fields), _without_secrets(user_input or entry.data)
             ),
@@ -224,9 +217,15 @@ class FleetPushConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
+        """Change where the hub is or how to sign in, in the kind's own form."""
+        kind = self._get_reconfigure_entry().data[CONF_HUB_KIND]
+        return await self._async_step_reconfigure(kind, None)
+
+    async def _async_step_reconfigure(
+        self, kind: str, user_input: dict[str, Any] | None
+    ) -> ConfigFlowResult:
         """Change where the hub is (secrets left empty stay as they are)."""
         entry = self._get_reconfigure_entry()
-        kind = entry.data[CONF_HUB_KIND]
         errors: dict[str, str] = {}
         if user_input is not None:
             data = _merge(entry.data, kind, user_input, drop=())
@@ -242,7 +241,7 @@ class FleetPushConfigFlow(ConfigFlow, domain=DOMAIN):
                 return self._async_save(entry, data, info)
         fields = {_optional_secret(key): value for key, value in FIELDS[kind].items()}
         return self.async_show_form(
-            step_id="reconfigure",
+            step_id=f"reconfigure_{kind}",
             data_schema=self.add_suggested_values_to_schema(
                 vol.Schema(fields), _without_secrets(user_input or entry.data)
             ),
