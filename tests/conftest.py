@@ -51,7 +51,7 @@ def entity_registry_enabled_by_default() -> Generator[None]:
 @pytest.fixture(autouse=True)
 def fast_reconnect() -> Generator[None]:
     """Reconnect at once in tests; the back-off itself is tested on its own."""
-    with patch("custom_components.fleet_push.coordinator.RECONNECT_FIRST", 0.05):
+    with patch("custom_components.fleet_push.supervisor.RECONNECT_FIRST", 0.05):
         yield
 
 

@@ -20,7 +20,7 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator, WebSocketGenerator
 
-from custom_components.fleet_push import coordinator
+from custom_components.fleet_push import supervisor
 from custom_components.fleet_push.const import CONF_GRACE_PERIOD
 from custom_components.fleet_push.hubs.connection import Timing
 from custom_components.fleet_push.hubs.imouse import IMouseClient
@@ -65,7 +65,7 @@ async def test_hub_restart_reconnects_and_resynchronizes(
     await wait_for(
         lambda: (
             dr.async_get(hass).async_get_device_by_identifier(
-                coordinator_of(entry).identifier(second), entry.entry_id
+                coordinator_of(entry).registry.identifier(second), entry.entry_id
             )
             is None
         )
@@ -119,11 +119,11 @@ async def test_a_silent_hub_is_detected(
 
 
 def test_back_off_grows_to_a_cap_with_jitter() -> None:
-    with patch.object(coordinator, "RECONNECT_FIRST", 2.0):
-        delays = [coordinator.reconnect_delay(attempt) for attempt in range(12)]
+    with patch.object(supervisor, "RECONNECT_FIRST", 2.0):
+        delays = [supervisor.reconnect_delay(attempt) for attempt in range(12)]
     assert 1.0 <= delays[0] <= 2.0
-    assert all(delay <= coordinator.RECONNECT_CAP for delay in delays)
-    assert delays[-1] >= coordinator.RECONNECT_CAP / 2
+    assert all(delay <= supervisor.RECONNECT_CAP for delay in delays)
+    assert delays[-1] >= supervisor.RECONNECT_CAP / 2
 
 
 async def test_user_can_remove_only_stale_devices(
@@ -138,10 +138,11 @@ async def test_user_can_remove_only_stale_devices(
     (phone,) = hub.devices
     registry = dr.async_get(hass)
     live = registry.async_get_device_by_identifier(
-        coordinator_of(entry).identifier(phone), entry.entry_id
+        coordinator_of(entry).registry.identifier(phone), entry.entry_id
     )
     stale = registry.async_get_or_create(
-        config_entry_id=entry.entry_id, identifiers={coordinator_of(entry).identifier("gone")}
+        config_entry_id=entry.entry_id,
+        identifiers={coordinator_of(entry).registry.identifier("gone")},
     )
     client = await hass_ws_client(hass)
 

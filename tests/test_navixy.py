@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -178,7 +179,10 @@ async def test_logout_starts_reauthentication(
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert [flow["context"]["source"] for flow in flows] == [SOURCE_REAUTH]
     assert entry.state is ConfigEntryState.LOADED
-    assert not hub.connections  # no retry storm: the client waits for new credentials
+    await wait_for(lambda: not hub.connections)  # the client closed its socket
+    accepted = hub.accepted
+    await asyncio.sleep(0.3)  # well past the tests' reconnect delay
+    assert hub.accepted == accepted  # no retry storm: the client waits for new credentials
 
 
 async def test_bad_credentials_at_startup_start_reauthentication(

@@ -299,7 +299,7 @@ async def test_bad_targets_are_refused_before_anything_is_sent(
     )
     ghost = registry.async_get_or_create(
         config_entry_id=entry.entry_id,
-        identifiers={coordinator_of(entry).identifier("gone")},
+        identifiers={coordinator_of(entry).registry.identifier("gone")},
         name="Old phone",
     )
     before = len(hub.received)
@@ -342,11 +342,16 @@ async def test_a_disconnected_or_unloaded_hub_is_refused(
     target = registry_id(hass, entry, str(tracker))
 
     await hub.stop()
-    await wait_for(lambda: not coordinator_of(entry).client.connected)
-    with pytest.raises(ServiceValidationError) as refused:
+    await wait_for(lambda: not coordinator_of(entry).connected)
+    with pytest.raises(HomeAssistantError) as refused:  # not the caller's mistake
         await send(hass, target, "reboot")
+    assert not isinstance(refused.value, ServiceValidationError)
     assert refused.value.translation_key == "hub_not_connected"
-    assert refused.value.translation_placeholders == {"device": "Vehicle 1", "hub": "navixy hub"}
+    assert refused.value.translation_placeholders == {
+        "device": "Vehicle 1",
+        "hub": "navixy hub",
+        "command": "reboot",
+    }
 
     assert await hass.config_entries.async_unload(entry.entry_id)
     with pytest.raises(ServiceValidationError) as unloaded:

@@ -59,7 +59,7 @@ async def async_remove_config_entry_device(
     hass: HomeAssistant, entry: FleetPushConfigEntry, device_entry: DeviceEntry
 ) -> bool:
     """Let the user delete a device the hub no longer reports; say why for one it still does."""
-    if not entry.runtime_data.is_live_device(device_entry.identifiers):
+    if entry.runtime_data.registry.fleet_device_id(device_entry.identifiers) is None:
         return True
     raise HomeAssistantError(
         translation_domain=DOMAIN,

@@ -15,11 +15,11 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .const import DEFAULT_COMMAND_TIMEOUT
 from .coordinator import FleetPushConfigEntry, FleetPushCoordinator
 from .entity import FleetPushEntity, FleetPushEntityDescription, async_add_fleet_entities
 from .fleet import Device
 from .hubs.model import Field
-from .services import async_send_command
 
 # Every press is a command to the hub: one at a time.
 PARALLEL_UPDATES = 1
@@ -60,7 +60,7 @@ def _buttons(coordinator: FleetPushCoordinator, device: Device) -> Iterable[Flee
         return []
     return [
         FleetPushButton(coordinator, device.device_id, BUTTONS[key])
-        for key in coordinator.client.buttons
+        for key in coordinator.buttons
         if key in BUTTONS
     ]
 
@@ -84,5 +84,7 @@ class FleetPushButton(FleetPushEntity, ButtonEntity):
 
     async def async_press(self) -> None:
         """Send the client's command for this button; HomeAssistantError if it fails."""
-        command, parameters = self.coordinator.client.buttons[self.entity_description.key]
-        await async_send_command(self.coordinator, self.device_id, command, parameters)
+        command, parameters = self.coordinator.buttons[self.entity_description.key]
+        await self.coordinator.async_send_command(
+            self.device_id, command, parameters, DEFAULT_COMMAND_TIMEOUT
+        )

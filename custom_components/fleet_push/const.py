@@ -22,4 +22,7 @@ CONF_OFFLINE_AFTER: Final = "offline_after"
 
 EVENT_FLEET_PUSH: Final = "fleet_push_event"
 
+DEFAULT_COMMAND_TIMEOUT: Final = 15.0
+"""Seconds a command (an action, a button or a switch) waits for the hub's answer."""
+
 LICENCE_WARNING_DAYS: Final = 7

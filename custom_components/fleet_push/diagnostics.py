@@ -69,7 +69,7 @@ async def async_get_device_diagnostics(
 ) -> dict[str, Any]:
     """One device: what its hub reported and what its entities show."""
     coordinator = entry.runtime_data
-    fleet_id = coordinator.fleet_device_id(device.identifiers)
+    fleet_id = coordinator.registry.fleet_device_id(device.identifiers)
     reported = coordinator.devices.get(fleet_id) if fleet_id is not None else None
     entities = []
     registry = er.async_get(hass)
@@ -97,8 +97,8 @@ def _hub(coordinator: FleetPushCoordinator) -> dict[str, Any]:
         "kind": coordinator.kind,
         "info": asdict(coordinator.hub_info) if coordinator.hub_info else None,
         "available": coordinator.available,
-        "connected": coordinator.client.connected,
-        "stats": coordinator.client.stats.as_dict(),
+        "connected": coordinator.connected,
+        "stats": coordinator.stats.as_dict(),
         "rejected_values": dict(coordinator.rejected),
         "values": _device(coordinator.devices[""])["values"],
     }

@@ -39,7 +39,7 @@ class FleetPushEntityDescription(EntityDescription):
 
 def unique_id_of(coordinator: FleetPushCoordinator, device_id: str, key: str) -> str:
     """The unique id of a device's entity of a description key."""
-    return entity_unique_id(coordinator.scope, device_id, key)
+    return entity_unique_id(coordinator.registry.scope, device_id, key)
 
 
 def items_in_use(
@@ -93,7 +93,7 @@ class FleetPushEntity(Entity):
         self.device_id = device_id
         self.entity_description = description
         self._attr_unique_id = unique_id_of(coordinator, device_id, description.key)
-        self._attr_device_info = coordinator.device_info(device_id)
+        self._attr_device_info = coordinator.registry.device_info(device_id)
         self._written: tuple[Any, ...] = self._refresh()
 
     @property
@@ -135,7 +135,7 @@ class FleetPushEntity(Entity):
         """Follow the device's updates."""
         await super().async_added_to_hass()
         self.async_on_remove(
-            self.coordinator.async_add_device_listener(
+            self.coordinator.listeners.add_device_listener(
                 self.device_id, self.aspects, self._handle_update
             )
         )
@@ -183,7 +183,7 @@ def async_add_fleet_entities(
     async_add_entities(
         [entity for device in list(coordinator.devices.values()) for entity in new_for(device)]
     )
-    entry.async_on_unload(coordinator.async_add_device_added_listener(add_for))
+    entry.async_on_unload(coordinator.listeners.add_device_added_listener(add_for))
 
 
 def described_entities[D: FleetPushEntityDescription](

@@ -86,7 +86,7 @@ class FleetPushEvent(FleetPushEntity, EventEntity):
         """Listen for this channel's notices too."""
         await super().async_added_to_hass()
         self.async_on_remove(
-            self.coordinator.async_add_notice_listener(
+            self.coordinator.listeners.add_notice_listener(
                 self.device_id, self.entity_description.key, self._handle_notice
             )
         )

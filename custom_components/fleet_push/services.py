@@ -1,4 +1,4 @@
-"""The fleet_push.send_command action, and the one path every command takes to a hub."""
+"""The fleet_push.send_command action: checks its targets, then sends through their hubs."""
 
 from __future__ import annotations
 
@@ -23,17 +23,14 @@ from homeassistant.helpers import (
 import orjson
 import probatio as vol
 
-from .const import DOMAIN, LOGGER
-from .coordinator import FleetPushCoordinator
-from .hubs.errors import CommandFailed, HubError
+from .const import DEFAULT_COMMAND_TIMEOUT, DOMAIN
+from .coordinator import CommandError, FleetPushCoordinator
 from .hubs.model import HUB_DEVICE_ID
 
 SERVICE_SEND_COMMAND: Final = "send_command"
 ATTR_COMMAND: Final = "command"
 ATTR_PARAMETERS: Final = "parameters"
 ATTR_TIMEOUT: Final = "timeout"
-DEFAULT_TIMEOUT: Final = 15.0
-"""Seconds a command (and a button or switch) waits for the hub's answer."""
 MAX_TIMEOUT: Final = 300.0
 
 SEND_COMMAND_SCHEMA: Final = vol.Schema(
@@ -42,25 +39,11 @@ SEND_COMMAND_SCHEMA: Final = vol.Schema(
         vol.Required(ATTR_COMMAND): vol.All(cv.string, vol.Length(min=1)),
         # Checked by the action itself, to answer with a translated validation error.
         vol.Optional(ATTR_PARAMETERS): cv.match_all,
-        vol.Optional(ATTR_TIMEOUT, default=DEFAULT_TIMEOUT): vol.All(
+        vol.Optional(ATTR_TIMEOUT, default=DEFAULT_COMMAND_TIMEOUT): vol.All(
             vol.Coerce(float), vol.Range(min=1, max=MAX_TIMEOUT)
         ),
     }
 )
-
-
-class CommandError(HomeAssistantError):
-    """A command a hub refused, failed or did not answer; code is the hub's own."""
-
-    def __init__(self, key: str, placeholders: dict[str, str], code: int | str | None) -> None:
-        """Name the device and the command in a translated message."""
-        super().__init__(
-            translation_domain=DOMAIN,
-            translation_key=key,
-            translation_placeholders=placeholders,
-        )
-        self.device = placeholders["device"]
-        self.code = code
 
 
 @callback
@@ -74,35 +57,6 @@ def async_setup_services(hass: HomeAssistant) -> None:
         SEND_COMMAND_SCHEMA,
         SupportsResponse.OPTIONAL,
     )
-
-
-async def async_send_command(
-    coordinator: FleetPushCoordinator,
-    device_id: str,
-    command: str,
-    parameters: Mapping[str, Any],
-    timeout: float = DEFAULT_TIMEOUT,
-) -> Any:
-    """Send one command to one device, once; CommandError naming the device if it fails."""
-    placeholders = {"device": _device_name(coordinator, device_id), "command": command}
-    LOGGER.debug("Sending %s to %s", command, placeholders["device"])
-    try:
-        async with asyncio.timeout(timeout):
-            return await coordinator.client.send_command(device_id, command, parameters, timeout)
-    except TimeoutError as err:
-        placeholders["timeout"] = f"{timeout:g}"
-        raise CommandError("command_timeout", placeholders, "timeout") from err
-    except CommandFailed as err:  # refused, failed, or timed out by the client itself
-        raise CommandError("command_failed", {**placeholders, "error": str(err)}, err.code) from err
-    except HubError as err:  # CannotConnect, or a session that ended meanwhile
-        raise CommandError("command_not_sent", {**placeholders, "error": str(err)}, None) from err
-
-
-def _device_name(coordinator: FleetPushCoordinator, device_id: str) -> str:
-    """The name a user knows a device by: theirs, the hub's, or its id."""
-    entry = coordinator.registry_device(device_id)
-    renamed = entry.name_by_user if entry is not None else None
-    return renamed or coordinator.devices[device_id].name or device_id
 
 
 # --- the action ---
@@ -167,13 +121,11 @@ def _target(hass: HomeAssistant, registry_id: str) -> _Target:
     device, entry = service.async_get_device_and_config_entry(hass, DOMAIN, registry_id)
     coordinator: FleetPushCoordinator = entry.runtime_data
     placeholders = {"device": device.name_by_user or device.name or registry_id, "hub": entry.title}
-    device_id = coordinator.fleet_device_id(device.identifiers)
+    device_id = coordinator.registry.fleet_device_id(device.identifiers)
     if device_id is None:
         key = "device_not_reported"
     elif device_id == HUB_DEVICE_ID:
         key = "hub_device"
-    elif not coordinator.client.connected:
-        key = "hub_not_connected"
     else:
         return _Target(registry_id, coordinator, device_id)
     raise ServiceValidationError(
@@ -186,8 +138,8 @@ async def _result(
 ) -> tuple[dict[str, Any], CommandError | None]:
     """One device's entry in the response, and its error if the command failed."""
     try:
-        result = await async_send_command(
-            target.coordinator, target.device_id, command, parameters, timeout
+        result = await target.coordinator.async_send_command(
+            target.device_id, command, parameters, timeout
         )
     except CommandError as err:
         entry = {"device_id": target.registry_id, "ok": False, "error": str(err), "code": err.code}

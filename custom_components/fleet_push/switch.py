@@ -15,6 +15,7 @@ from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .const import DEFAULT_COMMAND_TIMEOUT
 from .coordinator import FleetPushConfigEntry, FleetPushCoordinator
 from .entity import (
     FleetPushEntity,
@@ -24,7 +25,6 @@ from .entity import (
 )
 from .fleet import Device
 from .hubs.model import Field
-from .services import async_send_command
 
 # Every switch is a command to the hub: one at a time.
 PARALLEL_UPDATES = 1
@@ -56,7 +56,7 @@ async def async_setup_entry(
 
 
 def _switches(coordinator: FleetPushCoordinator, device: Device) -> Iterable[FleetPushEntity]:
-    command = coordinator.client.output_command
+    command = coordinator.output_command
     if command is None:
         return []
     return [
@@ -103,4 +103,6 @@ class FleetPushSwitch(FleetPushEntity, SwitchEntity):
     async def _set(self, *, enable: bool) -> None:
         description = self.entity_description
         parameters = {"output": description.index + 1, "enable": enable}
-        await async_send_command(self.coordinator, self.device_id, description.command, parameters)
+        await self.coordinator.async_send_command(
+            self.device_id, description.command, parameters, DEFAULT_COMMAND_TIMEOUT
+        )
