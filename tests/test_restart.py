@@ -11,10 +11,11 @@ from homeassistant.core import HomeAssistant
 import pytest
 
 from custom_components.fleet_push.const import DOMAIN
+from custom_components.fleet_push.hubs import HUB_KINDS
 from custom_components.fleet_push.hubs.model import Field
 
 from .conftest import SetupHub, StartHub
-from .helpers import entity_id, fixture_text, wait_for
+from .helpers import entity_id, fixture_text, wait_for, wait_for_entity
 
 
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")  # input 2
@@ -98,3 +99,34 @@ async def test_an_unreadable_saved_fleet_is_ignored(
 
     assert not await hass.config_entries.async_setup(entry.entry_id)
     assert entry.state is ConfigEntryState.SETUP_RETRY
+
+
+@pytest.mark.parametrize("kind", HUB_KINDS)
+async def test_every_hub_kind_restarts_without_its_hub(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub, kind: str
+) -> None:
+    hub = await start_hub(kind, devices=2)
+    entry = await setup_hub(kind, hub)
+    devices = hub.fleet_ids()
+    online = {
+        device: await wait_for_entity(hass, entry, "binary_sensor", device, "online")
+        for device in devices
+    }
+    shown = {device: hass.states.get(entity).state for device, entity in online.items()}
+    connected = entity_id(hass, entry, "binary_sensor", "", "connected")
+
+    assert await hass.config_entries.async_unload(entry.entry_id)  # Home Assistant stops
+    await hub.stop()  # and the hub is down when it starts again
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+    assert entry.state is ConfigEntryState.LOADED
+    assert hass.states.get(connected).state == STATE_OFF
+    for entity in online.values():  # every device is there, its value not guessed
+        assert hass.states.get(entity).state == STATE_UNAVAILABLE
+    await hub.start()
+    for device, entity in online.items():
+        await wait_for(
+            lambda entity=entity, device=device: hass.states.get(entity).state == shown[device]
+        )
+    assert hass.states.get(connected).state == STATE_ON
