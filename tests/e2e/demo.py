@@ -171,11 +171,12 @@ async def set_up(
     await settle_http_config(client, config_dir)
     await client.wait_until_running(timeout=600)
     added = await add_hubs(client, simulators)
-    say(
-        f"Hubs: {', '.join(f'{HUB_NAMES[kind]} {added[kind]}' for kind in simulators)}",
-    )
-    if await add_dashboard(client, simulators):
-        say("Fleet dashboard created, the default one")
+    for state in ("added", "already set up"):
+        if kinds := [HUB_NAMES[kind] for kind, done in added.items() if done == state]:
+            say(f"Hubs {state}: {', '.join(kinds)}")
+    if (config := await add_dashboard(client, simulators)) is not None:
+        trackers = len(config["views"][0]["sections"][0]["cards"][1]["entities"])
+        say(f"Fleet dashboard created, the default one ({trackers} vehicles on its map)")
 
 
 async def add_hubs(
@@ -192,17 +193,20 @@ async def add_hubs(
 
 async def add_dashboard(
     client: HomeAssistantClient, simulators: Mapping[str, HubSimulator], timeout: float = 60
-) -> bool:
-    """The Fleet dashboard, made the default one, unless it exists already; whether it was made.
+) -> dict[str, Any] | None:
+    """The Fleet dashboard, made the default one, unless it exists already; its configuration
+    if it was made.
 
     It shows what FleetPush made of the simulators' fleets, so it waits (up to timeout seconds)
     until every vehicle is on the map and every other device has its Online sensor.
     """
     dashboards = await client.ws_command("lovelace/dashboards/list")
     if any(dashboard["url_path"] == DASHBOARD["url_path"] for dashboard in dashboards):
-        return False
+        return None
     vehicles = sum(len(simulators[kind].fleet_ids()) for kind in VEHICLES if kind in simulators)
     others = sum(len(hub.fleet_ids()) for kind, hub in simulators.items() if kind not in VEHICLES)
+    if "devicehive" in simulators:
+        await _report_positions(simulators["devicehive"])
     deadline = time.monotonic() + timeout
     while True:
         devices, entities = await client.fleet_devices(), await client.fleet_entities()
@@ -211,19 +215,27 @@ async def add_dashboard(
         if shown >= (vehicles, others) or time.monotonic() > deadline:
             break
         await asyncio.sleep(1)
+    config = fleet_dashboard(devices, entities)
     await client.ws_command("lovelace/dashboards/create", **DASHBOARD)
-    await client.ws_command(
-        "lovelace/config/save",
-        url_path=DASHBOARD["url_path"],
-        config=fleet_dashboard(devices, entities),
-    )
+    await client.ws_command("lovelace/config/save", url_path=DASHBOARD["url_path"], config=config)
     core = await client.ws_command("frontend/get_system_data", key="core")
     await client.ws_command(
         "frontend/set_system_data",
         key="core",
         value={**(core["value"] or {}), "default_panel": DASHBOARD["url_path"]},
     )
-    return True
+    return config
+
+
+async def _report_positions(devicehive: Any) -> None:
+    """Have every reporting courier send its position now, not at its next report.
+
+    A DeviceHive device gets its map tracker with its first position after FleetPush
+    subscribed; a courier that is not riding reports only every half a minute.
+    """
+    for device in devicehive.devices.values():
+        if device.reporting:
+            await devicehive.notify(device.id, "gps", device.gps())
 
 
 def entity_key(entity: Mapping[str, Any]) -> str:
