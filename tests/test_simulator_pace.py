@@ -86,9 +86,14 @@ def test_the_test_pace_is_the_default() -> None:
 async def test_at_the_demo_pace_a_fleet_behaves_like_a_real_one(kind: str) -> None:
     sim: HubSimulator = simulator_class(kind)(devices=DEVICES, event_rate=1.0, pace="demo")
     observe = OBSERVE[kind]
+    await sim.step()
     seen = observe(sim)
+    started = [active for active, _, _ in seen.values()]
+    assert any(started), "nothing under way at the start"
+    assert not all(started), "everything under way at the start, all in step"
     start = {device: where for device, (_, _, where) in seen.items() if where is not None}
-    since = dict.fromkeys(seen, 0.0)
+    first = sim.clock
+    since = dict.fromkeys(seen, first)
     phases: dict[bool, list[float]] = {True: [], False: []}
     offline_seconds = 0.0
     went_offline = 0
@@ -98,7 +103,7 @@ async def test_at_the_demo_pace_a_fleet_behaves_like_a_real_one(kind: str) -> No
         for device, (active, online, where) in now.items():
             was_active, was_online, was_where = seen[device]
             if active != was_active:
-                if since[device] > 0:  # the first phase started before the clock did
+                if since[device] > first:  # not the first phase, under way from the start
                     phases[was_active].append(sim.clock - since[device])
                 since[device] = sim.clock
             if was_online and not online:

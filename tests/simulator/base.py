@@ -22,6 +22,8 @@ ACTIVE_FOR = (180.0, 720.0)
 """Demo pace: seconds a trip or a task lasts."""
 RESTING_FOR = (60.0, 300.0)
 """Demo pace: seconds a vehicle stays parked or a phone idle between two."""
+ACTIVE_AT_START = 0.6
+"""Demo pace: the share of a fleet that is driving or busy when the demo starts."""
 OFFLINE_EVERY = 45 * 60.0
 """Demo pace: a resting device goes offline about once in this many seconds of resting."""
 OFFLINE_FOR = (60.0, 180.0)
@@ -182,12 +184,9 @@ class HubSimulator:
         return self.clock + self.random.uniform(*span)
 
     def routine(self, device: Any) -> Routine:
-        """A device's demo routine. Every device starts resting; about half of them become
-        active on their first tick, the others within four minutes, so that a fleet shows a
-        bit of everything from the start and soon goes each its own way."""
+        """A device's demo routine (resting until follow starts it)."""
         if device not in self.routines:
-            start = 0.0 if self.random.random() < 0.5 else self.random.uniform(30.0, 240.0)
-            self.routines[device] = Routine(active=False, until=self.clock + start)
+            self.routines[device] = Routine(active=False, until=self.clock)
         return self.routines[device]
 
     def follow(
@@ -198,7 +197,14 @@ class HubSimulator:
         offline_for: tuple[float, float] = OFFLINE_FOR,
     ) -> str | None:
         """Move a device's routine on to the clock; what it starts: "active", "resting",
-        "offline", "online" (resting again) or None (it carries on)."""
+        "offline", "online" (resting again) or None (it carries on).
+
+        A fleet was under way before the clock started: on its first call a device becomes
+        active (with the odds of ACTIVE_AT_START) part of the way into its phase, or rests for
+        part of a rest, so that a fleet shows a bit of everything from the start.
+        """
+        if device not in self.routines:
+            return self._under_way(self.routine(device), active_for, resting_for)
         routine = self.routine(device)
         if routine.offline:
             if self.clock < routine.until:
@@ -213,6 +219,16 @@ class HubSimulator:
         routine.active = not routine.active
         routine.until = self.later(active_for if routine.active else resting_for)
         return "active" if routine.active else "resting"
+
+    def _under_way(
+        self, routine: Routine, active_for: tuple[float, float], resting_for: tuple[float, float]
+    ) -> str | None:
+        """A new routine, part of the way into a phase: "active" if it starts active."""
+        if self.random.random() < ACTIVE_AT_START:
+            routine.active, routine.until = True, self.later((30.0, active_for[1]))
+            return "active"
+        routine.until = self.later((0.0, resting_for[1]))
+        return None
 
     def drive(
         self, device: Any, lat: float, lng: float, heading: float, km: float
