@@ -258,7 +258,8 @@ def fleet_dashboard(
     """The Fleet dashboard of FleetPush's devices and entities (their registry entries).
 
     One view: the map of every vehicle, the hubs (connected, the iMouse XP kernel's counts and
-    licence), and the phone farm, a card per hub of phones (online; busy or idle on iClick).
+    licence), and the phone farm: the devices of each hub that has none on the map (online;
+    busy or idle on iClick).
     """
     shown: dict[str, dict[str, str]] = defaultdict(dict)
     for entity in entities:
@@ -286,12 +287,9 @@ def fleet_dashboard(
             for key in ("devices_online", "licences_total", "licence_expires")
             if key in mine
         )
-        phones = [
-            device
-            for device in fleets[hub["id"]]
-            if "online" in shown[device["id"]] and "location" not in shown[device["id"]]
-        ]
-        phone_cards.extend(_phone_farm(_hub_name(hub), phones, shown))
+        if not any("location" in shown[device["id"]] for device in fleets[hub["id"]]):
+            phones = [device for device in fleets[hub["id"]] if "online" in shown[device["id"]]]
+            phone_cards.extend(_phone_farm(_hub_name(hub), phones, shown))
     vehicles = [
         {"type": "heading", "heading": "Vehicles"},
         {
@@ -327,7 +325,7 @@ def _hub_name(hub: Mapping[str, Any]) -> str:
     """A hub's name that says what it is: "Navixy fleet@example.com", "iClick 10.0.0.2"."""
     name = _name(hub)
     maker, model = hub["manufacturer"] or "", hub["model"] or ""
-    if maker and maker not in name and model not in name:
+    if maker and maker not in name and not (model and model in name):
         return f"{maker} {name}"
     return name
 

@@ -81,3 +81,10 @@ def test_disabled_entities_stay_off_the_dashboard() -> None:
     config = fleet_dashboard(DEVICES, [*ENTITIES, entity("v1", "busy", disabled=True)])
     assert "v2_speed" not in str(config)
     assert "v1_busy" not in str(config)
+
+
+def test_a_vehicle_without_a_position_yet_is_no_phone() -> None:
+    devices = [*DEVICES, device("v3", "Vehicle 3", "navixy")]
+    config = fleet_dashboard(devices, [*ENTITIES, entity("v3", "online")])
+    phones = config["views"][0]["sections"][2]["cards"]
+    assert "Vehicle 3" not in str(phones)
