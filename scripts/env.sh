@@ -9,9 +9,13 @@
 
 FLEETPUSH_ROOT=${FLEETPUSH_ROOT:-/opt/fleetpush-root}
 CHECKOUT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-FP_START=${FP_START:-$(date +%s)}
+# When the script that sourced this first started: the scripts it runs (scripts/setup, the demo)
+# count their seconds from the same moment, so that the counter never goes back.
+export FP_START=${FP_START:-$(date +%s)}
 
 say() { printf '[%4ss] %s\n' "$(($(date +%s) - FP_START))" "$*"; }
+# What scripts/setup says when it has nothing to do: silent with FP_QUIET=1 (scripts/develop).
+info() { if [ "${FP_QUIET:-0}" != 1 ]; then say "$@"; fi; }
 
 # A Python >= 3.14.2 on this machine, or nothing.
 native_python() {
@@ -55,7 +59,7 @@ fp_run() {
   # Package index and proxy settings of the host reach pip and uv inside the root too.
   local passthrough=()
   for name in PIP_INDEX_URL PIP_EXTRA_INDEX_URL UV_INDEX_URL UV_EXTRA_INDEX_URL \
-    HTTP_PROXY HTTPS_PROXY NO_PROXY http_proxy https_proxy no_proxy FLEETPUSH_E2E; do
+    HTTP_PROXY HTTPS_PROXY NO_PROXY http_proxy https_proxy no_proxy FLEETPUSH_E2E FP_START; do
     if [ -n "${!name:-}" ]; then passthrough+=("$name=${!name}"); fi
   done
   unshare --mount --propagation private bash -c '

@@ -32,7 +32,7 @@ import pytest
 from custom_components.fleet_push.const import DOMAIN
 from tests.simulator import simulator_class
 
-from .demo import hub_form
+from .demo import HUB_PORTS, add_dashboard, add_hubs, demo_simulators, hub_form
 from .homeassistant import (
     CHECKOUT,
     HomeAssistantClient,
@@ -308,6 +308,47 @@ async def wait_for_trackers(client: HomeAssistantClient, count: int) -> list[dic
             if len(trackers) >= count:
                 return trackers
             await asyncio.sleep(0.2)
+
+
+@dataclass
+class Demo:
+    """A Home Assistant, onboarded, set up as scripts/develop sets it up: the five demo hubs
+    (their simulators at the demo pace, on free ports) and the Fleet dashboard."""
+
+    environment: Environment
+    client: HomeAssistantClient
+    simulators: dict[str, Any]
+    dashboard: dict[str, Any]
+    """The Fleet dashboard's configuration."""
+    devices: list[dict[str, Any]]
+    entities: list[dict[str, Any]]
+
+
+@pytest.fixture
+async def demo(
+    socket_enabled: None, environment: Environment, home_assistant: HomeAssistantProcess
+) -> AsyncIterator[Demo]:
+    """What a newcomer finds after scripts/develop: every hub and the Fleet dashboard."""
+    simulators = demo_simulators(ports=dict.fromkeys(HUB_PORTS, 0))
+    async with contextlib.AsyncExitStack() as stack:
+        for simulator in simulators.values():
+            await stack.enter_async_context(simulator)
+        client = await stack.enter_async_context(HomeAssistantClient(home_assistant.url))
+        await client.onboard(USER)
+        assert await client.version() == environment.version, environment
+        await client.confirm_http_config()
+        await client.wait_until_running()
+        assert set((await add_hubs(client, simulators)).values()) == {"added"}
+        dashboard = await add_dashboard(client, simulators)
+        assert dashboard is not None, home_assistant.log_tail()
+        yield Demo(
+            environment=environment,
+            client=client,
+            simulators=simulators,
+            dashboard=dashboard,
+            devices=await client.fleet_devices(),
+            entities=await client.fleet_entities(),
+        )
 
 
 @pytest.fixture

@@ -2,32 +2,39 @@
 
     python -m tests.e2e.demo --config config --port 8123
 
-Starts one simulator per hub kind on fixed loopback ports, with small fleets: vehicles that
-drive around Berlin (Navixy, TFT IoT, DeviceHive), iPhones that go busy and idle or offline
-(iClick, iMouse XP) and an iMouse XP licence that expires in five days. Then starts Home
-Assistant from `--config`, completes onboarding with the demo user and adds the five hubs
-through the config-flow API, as someone clicking through the UI would. Running it again reuses
-the configuration: onboarding is done, the hubs exist, nothing is added twice.
-Ctrl-C (SIGINT) or SIGTERM stops Home Assistant, then the simulators.
+Starts one simulator per hub kind on fixed loopback ports, with small fleets at the demo pace
+(tests/simulator/base.py): vehicles that drive trips of minutes around Berlin and park between
+them (Navixy, TFT IoT, DeviceHive), iPhones busy with tasks for minutes (iClick) or turning to
+landscape (iMouse XP), now and then a device offline for a while, and an iMouse XP licence that
+expires in five days. Then starts Home Assistant from `--config` (its output goes to
+home-assistant.console.log there; its log is home-assistant.log), completes onboarding with the
+demo user, adds the five hubs through the config-flow API, as someone clicking through the UI
+would, and adds the Fleet dashboard (the map, the phone farm, the hubs) as the default one.
+Running it again reuses the configuration: onboarding is done, the hubs and the dashboard exist,
+nothing is added twice. Ctrl-C (SIGINT) or SIGTERM stops Home Assistant, then the simulators.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
 import contextlib
 from datetime import UTC, datetime, timedelta
 import importlib
+import os
 from pathlib import Path
 import random
 import signal
+import time
 from typing import Any
 
 import aiohttp
 from homeassistant.const import RESTART_EXIT_CODE
 
 from tests.simulator import KINDS, simulator_class
-from tests.simulator.base import HubSimulator
+from tests.simulator.base import HubSimulator, Pace
 
 from .homeassistant import (
     HomeAssistantClient,
@@ -40,14 +47,32 @@ from .homeassistant import (
 DEMO_USER = User(name="Demo", username="demo", password="demo-fleetpush")
 HUB_PORTS = {"imouse": 9911, "iclick": 23188, "navixy": 8701, "tftiot": 8702, "devicehive": 8703}
 """Fixed loopback ports: the LAN hubs on their usual ports, the cloud ones next to each other."""
+HUB_NAMES = {
+    "imouse": "iMouse XP",
+    "iclick": "iClick",
+    "navixy": "Navixy",
+    "tftiot": "TFT IoT",
+    "devicehive": "DeviceHive",
+}
 FLEETS = {
-    "imouse": (6, 0.2),
+    "imouse": (6, 0.5),
     "iclick": (6, 0.5),
-    "navixy": (5, 0.5),
+    "navixy": (5, 1.0),
     "tftiot": (4, 1.0),
     "devicehive": (3, 1.0),
 }
 """Devices per hub kind, and simulator ticks per second."""
+VEHICLES = ("navixy", "tftiot", "devicehive")
+"""The hub kinds whose devices are on the map."""
+DASHBOARD = {
+    "url_path": "fleet",
+    "title": "Fleet",
+    "icon": "mdi:truck-fast-outline",
+    "show_in_sidebar": True,
+    "require_admin": False,
+    "allow_single_word": True,
+}
+"""The demo's own dashboard (lovelace/dashboards/create), Home Assistant's default one."""
 CENTRE = (52.5163, 13.3777)
 """Where the vehicles start: around the Brandenburg Gate, Berlin."""
 SPREAD = 0.03
@@ -95,12 +120,13 @@ def hub_form(kind: str, hub: Any) -> dict[str, Any]:
 
 
 def demo_simulators(
-    ports: dict[str, int] | None = None, variant: str = "vendor"
+    ports: Mapping[str, int] | None = None, variant: str = "vendor", pace: Pace = "demo"
 ) -> dict[str, HubSimulator]:
     """The five simulators with their demo fleets (not started), each as its `variant` says.
 
     "vendor" plays each hub as its vendor's code does; "least_convenient" takes the hardest
-    setting of every point the vendors leave open (tests/simulator/*.py VARIANTS).
+    setting of every point the vendors leave open (tests/simulator/*.py VARIANTS). pace: how the
+    fleets behave (tests/simulator/base.py), as real ones by default.
     """
     ports = ports or HUB_PORTS
     simulators: dict[str, HubSimulator] = {}
@@ -108,7 +134,7 @@ def demo_simulators(
         devices, rate = FLEETS[kind]
         switches = importlib.import_module(f"tests.simulator.{kind}").VARIANTS[variant]
         simulators[kind] = simulator_class(kind)(
-            devices=devices, port=ports[kind], event_rate=rate, **switches
+            devices=devices, port=ports[kind], event_rate=rate, pace=pace, **switches
         )
     _gather_around_centre(simulators)
     devicehive: Any = simulators["devicehive"]
@@ -116,8 +142,8 @@ def demo_simulators(
         device.name = f"Courier {number}"  # "Tracker" would share the map's "T" with "Truck"
     expires = datetime.now(UTC) + timedelta(days=LICENCE_DAYS)
     imouse: Any = simulators["imouse"]
-    imouse.user["overdue_time"] = int(expires.timestamp() * 1000)
-    return simulators
+    imouse.user.update(total_license=20, overdue_time=int(expires.timestamp() * 1000))
+    return dict(sorted(simulators.items(), key=lambda item: list(HUB_NAMES).index(item[0])))
 
 
 def _gather_around_centre(simulators: dict[str, HubSimulator]) -> None:
@@ -140,14 +166,200 @@ def _gather_around_centre(simulators: dict[str, HubSimulator]) -> None:
 async def set_up(
     client: HomeAssistantClient, simulators: dict[str, HubSimulator], config_dir: Path
 ) -> None:
-    """Onboarding with the demo user, then one FleetPush hub per simulator (idempotent)."""
+    """Onboarding with the demo user, the hubs and the dashboard (idempotent)."""
     await client.onboard(DEMO_USER, CORE_CONFIG)
     await settle_http_config(client, config_dir)
     await client.wait_until_running(timeout=600)
+    # Home Assistant's notice that a Core installation (a checkout's) is deprecated: true, and
+    # nothing to do with FleetPush; the demo's repair to see is the licence's.
+    with contextlib.suppress(HomeAssistantError):  # raised on this machine, or not
+        await client.ws_command(
+            "repairs/ignore_issue",
+            domain="homeassistant",
+            issue_id="deprecated_method",
+            ignore=True,
+        )
+    added = await add_hubs(client, simulators)
+    for state in ("added", "already set up"):
+        if kinds := [HUB_NAMES[kind] for kind, done in added.items() if done == state]:
+            say(f"Hubs {state}: {', '.join(kinds)}")
+    if (config := await add_dashboard(client, simulators)) is not None:
+        trackers = len(config["views"][0]["sections"][0]["cards"][1]["entities"])
+        say(f"Fleet dashboard created, the default one ({trackers} vehicles on its map)")
+
+
+async def add_hubs(
+    client: HomeAssistantClient, simulators: Mapping[str, HubSimulator]
+) -> dict[str, str]:
+    """One FleetPush hub per simulator, unless it is set up already; "added" or "already set up"
+    per hub kind."""
+    added = {}
     for kind, hub in simulators.items():
         result = await client.add_hub(kind, hub_form(kind, hub))
-        added = "added" if result["type"] == "create_entry" else "already set up"
-        print(f"FleetPush demo: {kind} hub on {hub.base_url} {added}", flush=True)
+        added[kind] = "added" if result["type"] == "create_entry" else "already set up"
+    return added
+
+
+async def add_dashboard(
+    client: HomeAssistantClient, simulators: Mapping[str, HubSimulator], timeout: float = 60
+) -> dict[str, Any] | None:
+    """The Fleet dashboard, made the default one, unless it exists already; its configuration
+    if it was made.
+
+    It shows what FleetPush made of the simulators' fleets, so it waits (up to timeout seconds)
+    until every vehicle is on the map and every other device has its Online sensor.
+    """
+    dashboards = await client.ws_command("lovelace/dashboards/list")
+    if any(dashboard["url_path"] == DASHBOARD["url_path"] for dashboard in dashboards):
+        return None
+    vehicles = sum(len(simulators[kind].fleet_ids()) for kind in VEHICLES if kind in simulators)
+    others = sum(len(hub.fleet_ids()) for kind, hub in simulators.items() if kind not in VEHICLES)
+    if "devicehive" in simulators:
+        await _report_positions(simulators["devicehive"])
+    deadline = time.monotonic() + timeout
+    while True:
+        devices, entities = await client.fleet_devices(), await client.fleet_entities()
+        keys = [entity_key(entity) for entity in entities]
+        shown = keys.count("location"), keys.count("online") - keys.count("location")
+        if shown >= (vehicles, others) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(1)
+    config = fleet_dashboard(devices, entities)
+    await client.ws_command("lovelace/dashboards/create", **DASHBOARD)
+    await client.ws_command("lovelace/config/save", url_path=DASHBOARD["url_path"], config=config)
+    core = await client.ws_command("frontend/get_system_data", key="core")
+    await client.ws_command(
+        "frontend/set_system_data",
+        key="core",
+        value={**(core["value"] or {}), "default_panel": DASHBOARD["url_path"]},
+    )
+    return config
+
+
+async def _report_positions(devicehive: Any) -> None:
+    """Have every reporting courier send its position now, not at its next report.
+
+    A DeviceHive device gets its map tracker with its first position after FleetPush
+    subscribed; a courier that is not riding reports only every half a minute.
+    """
+    for device in devicehive.devices.values():
+        if device.reporting:
+            await devicehive.notify(device.id, "gps", device.gps())
+
+
+def entity_key(entity: Mapping[str, Any]) -> str:
+    """What a FleetPush entity shows ("location", "online", "busy", ...): its unique id's end."""
+    return str(entity["unique_id"]).rsplit("/", 1)[-1]
+
+
+def fleet_dashboard(
+    devices: Iterable[Mapping[str, Any]], entities: Iterable[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """The Fleet dashboard of FleetPush's devices and entities (their registry entries).
+
+    One view: the map of every vehicle, the hubs (connected, the iMouse XP kernel's counts and
+    licence), and the phone farm: the devices of each hub that has none on the map (online;
+    busy or idle on iClick).
+    """
+    shown: dict[str, dict[str, str]] = defaultdict(dict)
+    for entity in entities:
+        if entity["device_id"] and not entity["disabled_by"]:
+            shown[entity["device_id"]][entity_key(entity)] = entity["entity_id"]
+    hubs = sorted((device for device in devices if device["via_device_id"] is None), key=_name)
+    fleets: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for device in sorted(devices, key=_name):
+        if device["via_device_id"] is not None:
+            fleets[device["via_device_id"]].append(device)
+    trackers = [
+        shown[device["id"]]["location"]
+        for hub in hubs
+        for device in fleets[hub["id"]]
+        if "location" in shown[device["id"]]
+    ]
+    hub_cards: list[dict[str, Any]] = [{"type": "heading", "heading": "Hubs"}]
+    phone_cards: list[dict[str, Any]] = [{"type": "heading", "heading": "Phone farm"}]
+    for hub in hubs:
+        mine = shown[hub["id"]]
+        if "connected" in mine:
+            hub_cards.append(_tile(mine["connected"], _hub_name(hub)))
+        hub_cards.extend(
+            _tile(mine[key])
+            for key in ("devices_online", "licences_total", "licence_expires")
+            if key in mine
+        )
+        if not any("location" in shown[device["id"]] for device in fleets[hub["id"]]):
+            phones = [device for device in fleets[hub["id"]] if "online" in shown[device["id"]]]
+            phone_cards.extend(_phone_farm(_hub_name(hub), phones, shown))
+    vehicles = [
+        {"type": "heading", "heading": "Vehicles"},
+        {
+            "type": "map",
+            "entities": trackers,
+            "hours_to_show": 1,
+            "grid_options": {"columns": "full", "rows": 8},
+        },
+    ]
+    return {
+        "title": "Fleet",
+        "views": [
+            {
+                "title": "Fleet",
+                "path": "fleet",
+                "type": "sections",
+                "max_columns": 2,
+                "sections": [
+                    {"type": "grid", "column_span": 2, "cards": vehicles},
+                    {"type": "grid", "cards": hub_cards},
+                    {"type": "grid", "cards": phone_cards},
+                ],
+            }
+        ],
+    }
+
+
+def _name(device: Mapping[str, Any]) -> str:
+    return str(device["name_by_user"] or device["name"])
+
+
+def _hub_name(hub: Mapping[str, Any]) -> str:
+    """A hub's name that says what it is: "Navixy fleet@example.com", "iClick 10.0.0.2"."""
+    name = _name(hub)
+    maker, model = hub["manufacturer"] or "", hub["model"] or ""
+    if maker and maker not in name and not (model and model in name):
+        return f"{maker} {name}"
+    return name
+
+
+def _tile(entity_id: str, name: str | None = None) -> dict[str, Any]:
+    tile: dict[str, Any] = {"type": "tile", "entity": entity_id, "grid_options": {"columns": 12}}
+    if name is not None:
+        tile["name"] = name
+    return tile
+
+
+def _phone_farm(
+    hub: str, phones: list[Mapping[str, Any]], shown: Mapping[str, Mapping[str, str]]
+) -> list[dict[str, Any]]:
+    """The cards of one hub's phones: online, and busy or idle where the hub tells."""
+    cards = []
+    for key, what in (("online", "online"), ("busy", "activity")):
+        entities = [
+            {"entity": shown[phone["id"]][key], "name": _name(phone)}
+            for phone in phones
+            if key in shown[phone["id"]]
+        ]
+        if entities:
+            cards.append(
+                {
+                    "type": "glance",
+                    "title": f"{hub}: {what}",
+                    "columns": 3,
+                    "state_color": True,
+                    "grid_options": {"columns": "full"},
+                    "entities": entities,
+                }
+            )
+    return cards
 
 
 async def settle_http_config(client: HomeAssistantClient, config_dir: Path) -> None:
@@ -169,50 +381,77 @@ async def settle_http_config(client: HomeAssistantClient, config_dir: Path) -> N
             await client.ws_command(
                 "repairs/ignore_issue", domain="http", issue_id=issue, ignore=True
             )
-    print(
-        "FleetPush demo: Home Assistant keeps the HTTP settings (127.0.0.1:"
-        f"{stable['server_port']}) in its storage now; removed them from {yaml_file}",
-        flush=True,
-    )
+
+
+def say(message: str) -> None:
+    """Print a line of the demo's start-up, timed as scripts/develop times its own (FP_START)."""
+    started = float(os.environ.get("FP_START") or _STARTED)
+    print(f"[{time.time() - started:4.0f}s] {message}", flush=True)
+
+
+_STARTED = time.time()
 
 
 async def run(config_dir: Path, port: int, variant: str = "vendor") -> int:
-    """Serve the demo until SIGINT or SIGTERM; the exit code."""
+    """Serve the demo until SIGINT or SIGTERM; the exit code.
+
+    Home Assistant's output goes to home-assistant.console.log in config_dir (its log, the same
+    records, is home-assistant.log): the terminal shows the demo's few lines only.
+    """
     die_with_parent()  # scripts/develop killed: stop all the same
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     simulators = demo_simulators(variant=variant)
-    hass = HomeAssistantProcess(config_dir, port)
+    console = (config_dir / "home-assistant.console.log").open("wb")
+    hass = HomeAssistantProcess(config_dir, port, output=console)
     try:
         for simulator in simulators.values():
             await simulator.start()
-        print("FleetPush demo: simulators up; starting Home Assistant", flush=True)
+        hard = " (each as its least convenient server)" if variant != "vendor" else ""
+        ports = ", ".join(f"{HUB_NAMES[kind]} :{hub.port}" for kind, hub in simulators.items())
+        say(f"Hub simulators on 127.0.0.1{hard}: {ports}")
+        say(f"Starting Home Assistant (a few minutes the first time); its log: {hass.log_file}")
         if not await _until_stopped(hass.start(timeout=1800), stop):
             return 130
+        say(f"Home Assistant is up on {hass.url}; setting up the demo")
         try:
             async with HomeAssistantClient(hass.url) as client:
                 await set_up(client, simulators, config_dir)
         except (HomeAssistantError, aiohttp.ClientError) as err:
-            print(f"FleetPush demo: could not finish the set-up ({err}); serving as it is")
-        print(
-            f"\nFleetPush demo ready: open {hass.url} and sign in as "
-            f"{DEMO_USER.username} / {DEMO_USER.password}. Ctrl-C stops everything.\n",
-            flush=True,
-        )
+            say(f"Could not finish the set-up ({err}); serving as it is")
+        _ready(hass)
         while await _until_stopped(hass.wait(), stop) and hass.returncode == RESTART_EXIT_CODE:
-            print("FleetPush demo: Home Assistant restarts", flush=True)
+            say("Home Assistant restarts")
             if not await _until_stopped(hass.start(timeout=1800), stop):
                 break
+            say("Home Assistant is back")
+        if hass.returncode not in {None, 0, RESTART_EXIT_CODE}:
+            say(f"Home Assistant exited with {hass.returncode}; the end of its log:")
+            print(hass.log_tail(20), flush=True)
+            return 1
     except (HomeAssistantError, OSError) as err:
-        print(f"FleetPush demo failed: {err}", flush=True)
+        say(f"The demo failed: {err}")
         return 1
     finally:
+        say("Stopping Home Assistant and the simulators")
         await hass.stop()
         for simulator in simulators.values():
             await simulator.stop()
+        console.close()
     return 0
+
+
+def _ready(hass: HomeAssistantProcess) -> None:
+    say("FleetPush demo ready:")
+    print(
+        f"\n    Open {hass.url} and sign in as {DEMO_USER.username} / {DEMO_USER.password}"
+        "\n    It opens on the Fleet dashboard: vehicles on the map, the phone farm, the hubs"
+        f"\n    Home Assistant's log: {hass.log_file}"
+        "\n    Ctrl-C stops Home Assistant and the simulators\n",
+        flush=True,
+    )
 
 
 async def _until_stopped(work: Any, stop: asyncio.Event) -> bool:

@@ -1,22 +1,38 @@
 """A newcomer's path through a real Home Assistant, in a real browser.
 
-Home Assistant runs as its own process; onboarding and adding a Navixy hub go through its HTTP
-API exactly as the frontend calls it; then headless Chromium signs in and looks at the map
-dashboard and the devices pages. Each test runs against the pinned Home Assistant and against
-the newest one (requirements_e2e_latest.txt); screenshots land in artifacts/, named after the
-one they show (e2e-map-pinned.png, e2e-map-latest.png). Deselect with -m "not e2e", or the
-newest Home Assistant alone with -k "not latest".
+Home Assistant runs as its own process; onboarding, adding the demo's five hubs (their
+simulators at the demo pace) and its Fleet dashboard go through its HTTP and WebSocket APIs as
+scripts/develop does it; then headless Chromium signs in and looks at the Fleet dashboard, a
+vehicle, a phone, a hub and the action form, and searches Add integration. Each test runs
+against the pinned Home Assistant and against the newest one (requirements_e2e_latest.txt);
+screenshots land in artifacts/, named after the one they show (e2e-dashboard-pinned.png,
+e2e-dashboard-latest.png, e2e-vehicle-*, e2e-phone-*, e2e-hub-*, e2e-action-*). Deselect with
+-m "not e2e", or the newest Home Assistant alone with -k "not latest".
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
 import pytest
 
-from .conftest import ARTIFACTS, USER, Fleet
-from .homeassistant import User
+from custom_components.fleet_push.const import DOMAIN
+
+from .conftest import ARTIFACTS, USER, Demo, Environment, Fleet
+from .demo import DASHBOARD, VEHICLES, entity_key
+from .homeassistant import (
+    INTEGRATION,
+    HomeAssistantClient,
+    HomeAssistantProcess,
+    User,
+)
+
+PRODUCTS = ("iMouse XP", "iClick", "Navixy", "TFT IoT", "DeviceHive")
+"""The hubs FleetPush connects, as their vendors name them."""
+MANIFEST = json.loads((INTEGRATION / "manifest.json").read_text("utf-8"))
+TRANSLATIONS = json.loads((INTEGRATION / "translations" / "en.json").read_text("utf-8"))
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
@@ -33,6 +49,21 @@ async def sign_in(page: Any, url: str, user: User) -> None:
     await page.locator("ha-sidebar").wait_for(timeout=TIMEOUT_MS)
 
 
+async def open_page(page: Any, url: str) -> None:
+    """Load a page of the frontend and wait until its launch screen has faded out."""
+    await page.goto(url)
+    await page.locator("#ha-launch-screen").wait_for(state="detached", timeout=TIMEOUT_MS)
+
+
+async def screenshot(page: Any, name: str, height: int = 800) -> None:
+    """artifacts/<name>.png, of a window `height` pixels high (the frontend scrolls inside
+    its own panels, so a full-page screenshot would not show more)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.set_viewport_size({"width": 1280, "height": height})
+    await page.screenshot(path=ARTIFACTS / f"{name}.png")
+    await page.set_viewport_size({"width": 1280, "height": 800})
+
+
 async def markers_shown(page: Any, wanted: set[str]) -> set[str]:
     """The entity ids of the map's markers, once all the wanted ones are there."""
     markers = page.locator("ha-entity-marker[entity-id]")
@@ -44,43 +75,156 @@ async def markers_shown(page: Any, wanted: set[str]) -> set[str]:
             await asyncio.sleep(0.25)
 
 
-async def test_map_and_devices_in_a_real_browser(browser: Any, fleet: Fleet) -> None:
-    url = fleet.client.url
-    tracker_ids = {state["entity_id"] for state in fleet.trackers}
-    vehicles = {"Vehicle 1", "Vehicle 2", "Vehicle 3"}
-    assert {state["attributes"]["friendly_name"] for state in fleet.trackers} == vehicles
-    assert {device["name"] for device in fleet.devices} == {fleet.entry["title"], *vehicles}
-
-    ARTIFACTS.mkdir(exist_ok=True)
+async def test_the_demo_in_a_real_browser(browser: Any, demo: Demo) -> None:
+    """What a newcomer sees after scripts/develop: the Fleet dashboard, a vehicle, a phone, a
+    hub whose page lists its own devices and no other's, and the action form."""
+    url, suffix = demo.client.url, demo.environment.name
+    devices = {device["name"]: device for device in demo.devices}
+    kernel = next(
+        entity["device_id"] for entity in demo.entities if entity_key(entity) == "licence_expires"
+    )
     page = await browser.new_page()
     try:
         await sign_in(page, url, USER)
+        # Home Assistant opens its default dashboard: the demo's.
+        await page.wait_for_url(f"{url}/{DASHBOARD['url_path']}/**", timeout=TIMEOUT_MS)
+        await page.locator("#ha-launch-screen").wait_for(state="detached", timeout=TIMEOUT_MS)
+        await dashboard_shown(page, demo)
+        await screenshot(page, f"e2e-dashboard-{suffix}", height=1640)
 
-        await page.goto(f"{url}/map")
-        await page.get_by_text("Devices", exact=True).click()  # the map's device list
-        assert tracker_ids <= await markers_shown(page, tracker_ids)
-        for name in vehicles:
-            await page.get_by_text(name, exact=True).first.wait_for(timeout=TIMEOUT_MS)
-        await page.screenshot(path=ARTIFACTS / f"e2e-map-{fleet.environment.name}.png")
+        # Navixy's first vehicle and iClick's first phone.
+        for device, name in ((devices["Vehicle 1"], "vehicle"), (devices["iPhone 1"], "phone")):
+            await device_page_shown(page, url, device, demo.entities)
+            await screenshot(page, f"e2e-{name}-{suffix}")
 
-        await page.goto(f"{url}/config/devices/dashboard")
-        for device in fleet.devices:
-            await page.get_by_text(device["name"], exact=True).first.wait_for(timeout=TIMEOUT_MS)
-        await page.screenshot(path=ARTIFACTS / f"e2e-devices-{fleet.environment.name}.png")
+        await hub_page_shown(page, demo, kernel)
+        await screenshot(page, f"e2e-hub-{suffix}", height=1420)
 
-        vehicle = next(device for device in fleet.devices if device["name"] == "Vehicle 1")
-        mine = [entity for entity in fleet.entities if entity["device_id"] == vehicle["id"]]
-        assert any(entity["entity_id"] in tracker_ids for entity in mine)
-        shown = [entity for entity in mine if not entity["disabled_by"] and entity["original_name"]]
-        assert {"Online", "Battery", "Ignition"} <= {entity["original_name"] for entity in shown}
-        await page.goto(f"{url}/config/devices/device/{vehicle['id']}")
-        for entity in shown:
-            name = entity["original_name"]
-            await page.get_by_text(name, exact=True).first.wait_for(timeout=TIMEOUT_MS)
-        await page.screenshot(path=ARTIFACTS / f"e2e-device-{fleet.environment.name}.png")
+        await action_form_shown(page, url)
+        await screenshot(page, f"e2e-action-{suffix}", height=1000)
     except BaseException:
-        await page.screenshot(path=ARTIFACTS / f"e2e-failure-{fleet.environment.name}.png")
+        await screenshot(page, f"e2e-failure-{suffix}")
         raise
+    finally:
+        await page.close()
+
+
+def trackers(demo: Demo) -> set[str]:
+    """The entity ids of the demo's vehicles on the map: one per vehicle."""
+    shown = {entity["entity_id"] for entity in demo.entities if entity_key(entity) == "location"}
+    assert len(shown) == sum(len(demo.simulators[kind].fleet_ids()) for kind in VEHICLES)
+    return shown
+
+
+async def dashboard_shown(page: Any, demo: Demo) -> None:
+    """The Fleet dashboard: every vehicle on the map, every hub connected, every phone."""
+    vehicles, hubs, phones = (
+        section["cards"] for section in demo.dashboard["views"][0]["sections"]
+    )
+    assert set(vehicles[1]["entities"]) == trackers(demo)
+    assert trackers(demo) <= await markers_shown(page, trackers(demo))
+    named = [card for card in hubs if card["type"] == "tile" and "name" in card]
+    assert len(named) == len(demo.simulators)  # one per hub: its connection
+    for card in named:
+        tile = page.locator("hui-tile-card").filter(has_text=card["name"])
+        await tile.get_by_text("Connected", exact=True).wait_for(timeout=TIMEOUT_MS)
+    glances = [card for card in phones if card["type"] == "glance"]
+    assert sum(len(card["entities"]) for card in glances) >= sum(
+        len(demo.simulators[kind].fleet_ids()) for kind in ("iclick", "imouse")
+    )
+    for card in glances:
+        glance = page.locator("hui-glance-card").filter(has_text=card["title"])
+        for entity in card["entities"]:
+            await glance.get_by_text(entity["name"], exact=True).wait_for(timeout=TIMEOUT_MS)
+
+
+async def device_page_shown(
+    page: Any, url: str, device: dict[str, Any], entities: list[dict[str, Any]]
+) -> None:
+    """A device's page with each of its enabled entities."""
+    await open_page(page, f"{url}/config/devices/device/{device['id']}")
+    names = [
+        entity["original_name"]
+        for entity in entities
+        if entity["device_id"] == device["id"]
+        and not entity["disabled_by"]
+        and entity["original_name"]
+    ]
+    assert {"Online"} <= set(names), names
+    for name in names:
+        await page.get_by_text(name, exact=True).first.wait_for(timeout=TIMEOUT_MS)
+
+
+async def hub_page_shown(page: Any, demo: Demo, hub: str) -> None:
+    """A hub's page: its devices connected through it, no other hub's, nothing linked.
+
+    Every identifier is scoped by its hub, so no device shares one with a device of another
+    hub, which Home Assistant would show as "Linked devices" (the same hardware).
+    """
+    for device in demo.devices:
+        linked = await demo.client.ws_command(
+            "config/device_registry/list_linked_devices", device_id=device["id"]
+        )
+        assert linked["linked_devices"] == [], device["name"]
+    await open_page(page, f"{demo.client.url}/config/devices/device/{hub}")
+    connected = page.locator("ha-device-via-devices-card")
+    mine = [device for device in demo.devices if device["via_device_id"] == hub]
+    assert len(mine) == len(demo.simulators["imouse"].fleet_ids())
+    for device in mine:  # each a list item: its name, then its number of entities
+        await connected.get_by_text(device["name"]).wait_for(timeout=TIMEOUT_MS)
+    for device in demo.devices:
+        if device["via_device_id"] not in {None, hub}:
+            assert await connected.get_by_text(device["name"]).count() == 0
+    assert await page.get_by_text("Linked devices", exact=True).count() == 0
+
+
+async def action_form_shown(page: Any, url: str) -> None:
+    """The form of fleet_push.send_command, every string rendered (its parameters' description
+    once showed "Translation error: MALFORMED_ARGUMENT")."""
+    service = TRANSLATIONS["services"]["send_command"]
+    await open_page(page, f"{url}/config/tools/action?service={DOMAIN}.send_command")
+    await page.get_by_text(service["name"], exact=True).first.wait_for(timeout=TIMEOUT_MS)
+    for field in service["fields"].values():
+        await page.get_by_text(field["name"], exact=True).first.wait_for(timeout=TIMEOUT_MS)
+    assert await page.get_by_text("Translation error").count() == 0
+
+
+async def test_add_integration_finds_fleetpush_by_the_hubs_it_connects(
+    browser: Any, home_assistant: HomeAssistantProcess, environment: Environment
+) -> None:
+    """A newcomer searches Add integration for the hub they have, not only for "FleetPush"."""
+    expect = pytest.importorskip("playwright.async_api").expect
+    async with HomeAssistantClient(home_assistant.url) as client:
+        await client.onboard(USER)
+        await client.confirm_http_config()  # else its dialog covers the page
+    page = await browser.new_page()
+    try:
+        await sign_in(page, home_assistant.url, USER)
+        await open_page(page, f"{home_assistant.url}/config/integrations/dashboard")
+        await page.get_by_role("button", name="Add integration").click()
+        dialog = page.locator("dialog-add-integration")
+        search = dialog.get_by_role("textbox")
+        found = dialog.locator("ha-integration-list-item").filter(has_text=MANIFEST["name"])
+        await search.fill("FleetPush")
+        await found.first.wait_for(timeout=TIMEOUT_MS)
+        missing = []
+        # Navixy, and every hub product the name names: Home Assistant's search (Fuse.js,
+        # threshold 0.2 at location 0, distance 100) only finds what starts within the name's
+        # first 20 characters, so a name that lists all five cannot keep its promise.
+        named = [product for product in PRODUCTS if product in MANIFEST["name"]]
+        for product in dict.fromkeys(["Navixy", *named]):
+            await search.fill(product)
+            try:
+                await expect(found).to_have_count(1, timeout=3000)
+            except AssertionError:
+                missing.append(product)
+                await screenshot(page, f"e2e-search-{environment.name}")
+                # PENDING the lead's change: the manifest's name is to name the products. Until
+                # it does, Home Assistant's search cannot find FleetPush by them; once it does,
+                # this no longer applies and every product must be found.
+                if MANIFEST["name"] == "FleetPush":
+                    pytest.xfail(f"pending the manifest's rename: {product!r} finds nothing")
+        assert not missing, f"searching Add integration for {missing} finds no {MANIFEST['name']}"
     finally:
         await page.close()
 

@@ -5,11 +5,35 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 import contextlib
+from dataclasses import dataclass
 import json
+import math
 import random
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Literal, Self
 
 from aiohttp import WSMsgType, web
+
+type Pace = Literal["test", "demo"]
+"""How a fleet behaves between ticks (see HubSimulator.step). "test": something changes on every
+tick, fast and harsh, so that tests see every transition quickly. "demo": as a real fleet, in
+real time: trips and tasks of minutes, parking and idling, now and then a device offline."""
+
+ACTIVE_FOR = (180.0, 720.0)
+"""Demo pace: seconds a trip or a task lasts."""
+RESTING_FOR = (60.0, 300.0)
+"""Demo pace: seconds a vehicle stays parked or a phone idle between two."""
+ACTIVE_AT_START = 0.6
+"""Demo pace: the share of a fleet that is driving or busy when the demo starts."""
+OFFLINE_EVERY = 45 * 60.0
+"""Demo pace: a resting device goes offline about once in this many seconds of resting."""
+OFFLINE_FOR = (60.0, 180.0)
+"""Demo pace: seconds an offline device stays away."""
+ROAM_KM = 4.0
+"""Demo pace: how far a vehicle drives from where it started before it heads back."""
+TURN_EVERY_KM = 0.8
+"""Demo pace: a driving vehicle turns a corner about once per this many kilometres."""
+KM_PER_DEGREE = 111.32
+"""Kilometres per degree of latitude."""
 
 
 class Connection:
@@ -56,6 +80,21 @@ class Connection:
         await self.ws.close(code=code)
 
 
+@dataclass
+class Routine:
+    """What one device does at the demo pace: active (driving, busy) and resting by turns, and
+    now and then offline for a while, only ever while resting."""
+
+    active: bool
+    until: float
+    """When the current phase ends, on the simulator's clock."""
+    offline: bool = False
+    home: tuple[float, float] | None = None
+    """A vehicle's starting point, which it never drives far from."""
+    reported: float = -math.inf
+    """When it last reported, on the simulator's clock."""
+
+
 class HubSimulator:
     """A hub on loopback; subclasses speak one protocol.
 
@@ -76,8 +115,9 @@ class HubSimulator:
         event_rate: float = 0.0,
         seed: int = 1,
         answer_pings: bool = True,
+        pace: Pace = "test",
     ) -> None:
-        """Make a fleet of `devices`; events per second per device with event_rate.
+        """Make a fleet of `devices`; with event_rate, that many ticks per second at `pace`.
 
         answer_pings=False plays a server that ignores WebSocket pings (RFC 6455 says answer).
         """
@@ -85,6 +125,11 @@ class HubSimulator:
         self.port = port
         self.event_rate = event_rate
         self.answer_pings = answer_pings
+        self.pace: Pace = pace
+        self.clock = 0.0
+        """Seconds the ticks have covered so far (each covers 1 / event_rate)."""
+        self.routines: dict[Any, Routine] = {}
+        """Demo pace: each device's routine, by its id."""
         self.accepted = 0
         """How many WebSocket connections were accepted since the start."""
         self.random = random.Random(seed)  # noqa: S311 - a simulation, not cryptography
@@ -114,7 +159,100 @@ class HubSimulator:
         raise NotImplementedError
 
     async def tick(self) -> None:
-        """Make the fleet do something (move, go busy, ...) once; used with event_rate."""
+        """Make the fleet do something (move, go busy, ...) once: the test pace's tick."""
+
+    async def demo_tick(self) -> None:
+        """What a real fleet does in tick_seconds: the demo pace's tick (see routine)."""
+
+    # --- pace ---
+
+    @property
+    def tick_seconds(self) -> float:
+        """How much time one tick covers."""
+        return 1.0 / self.event_rate if self.event_rate > 0 else 1.0
+
+    async def step(self) -> None:
+        """One tick at the simulator's pace, the clock moved on by tick_seconds."""
+        self.clock += self.tick_seconds
+        if self.pace == "demo":
+            await self.demo_tick()
+        else:
+            await self.tick()
+
+    def later(self, span: tuple[float, float]) -> float:
+        """A time on the clock, somewhere in span (seconds) from now."""
+        return self.clock + self.random.uniform(*span)
+
+    def routine(self, device: Any) -> Routine:
+        """A device's demo routine (resting until follow starts it)."""
+        if device not in self.routines:
+            self.routines[device] = Routine(active=False, until=self.clock)
+        return self.routines[device]
+
+    def follow(
+        self,
+        device: Any,
+        active_for: tuple[float, float] = ACTIVE_FOR,
+        resting_for: tuple[float, float] = RESTING_FOR,
+        offline_for: tuple[float, float] = OFFLINE_FOR,
+    ) -> str | None:
+        """Move a device's routine on to the clock; what it starts: "active", "resting",
+        "offline", "online" (resting again) or None (it carries on).
+
+        A fleet was under way before the clock started: on its first call a device becomes
+        active (with the odds of ACTIVE_AT_START) part of the way into its phase, or rests for
+        part of a rest, so that a fleet shows a bit of everything from the start.
+        """
+        if device not in self.routines:
+            return self._under_way(self.routine(device), active_for, resting_for)
+        routine = self.routine(device)
+        if routine.offline:
+            if self.clock < routine.until:
+                return None
+            routine.offline, routine.until = False, self.later(resting_for)
+            return "online"
+        if not routine.active and self.random.random() < self.tick_seconds / OFFLINE_EVERY:
+            routine.offline, routine.until = True, self.later(offline_for)
+            return "offline"
+        if self.clock < routine.until:
+            return None
+        routine.active = not routine.active
+        routine.until = self.later(active_for if routine.active else resting_for)
+        return "active" if routine.active else "resting"
+
+    def _under_way(
+        self, routine: Routine, active_for: tuple[float, float], resting_for: tuple[float, float]
+    ) -> str | None:
+        """A new routine, part of the way into a phase: "active" if it starts active."""
+        if self.random.random() < ACTIVE_AT_START:
+            routine.active, routine.until = True, self.later((30.0, active_for[1]))
+            return "active"
+        routine.until = self.later((0.0, resting_for[1]))
+        return None
+
+    def drive(
+        self, device: Any, lat: float, lng: float, heading: float, km: float
+    ) -> tuple[float, float, float]:
+        """Where a vehicle is after `km` more: its new latitude, longitude and heading.
+
+        It turns a corner now and then, and heads back to where it started once ROAM_KM away.
+        """
+        routine = self.routine(device)
+        if routine.home is None:
+            routine.home = (lat, lng)
+        home_lat, home_lng = routine.home
+        north = (home_lat - lat) * KM_PER_DEGREE
+        east = (home_lng - lng) * KM_PER_DEGREE * math.cos(math.radians(lat))
+        if math.hypot(north, east) > ROAM_KM:
+            homeward = math.degrees(math.atan2(east, north))
+            turn = (homeward - heading + 180) % 360 - 180
+            heading += max(-30.0, min(30.0, turn))
+        elif self.random.random() < km / TURN_EVERY_KM:
+            heading += self.random.choice((-90, -45, 45, 90))
+        heading %= 360
+        lat += km * math.cos(math.radians(heading)) / KM_PER_DEGREE
+        lng += km * math.sin(math.radians(heading)) / (KM_PER_DEGREE * math.cos(math.radians(lat)))
+        return lat, lng, heading
 
     # --- lifecycle ---
 
@@ -233,6 +371,6 @@ class HubSimulator:
 
     async def _event_loop(self) -> None:
         while True:
-            await asyncio.sleep(1.0 / self.event_rate)
+            await asyncio.sleep(self.tick_seconds)
             if not self.silent:
-                await self.tick()
+                await self.step()

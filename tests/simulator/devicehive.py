@@ -48,6 +48,8 @@ DEFAULT_TAKE = 20
 REPLAY_LIMIT = 100
 OFFLINE_AFTER = 15 * 60.0
 """FleetPush's default "offline after" period: what is_online() judges by."""
+RESTING_REPORTS = 30.0
+"""Demo pace: seconds between the reports of a courier that is not riding."""
 KM_PER_DEGREE = 111.0
 DEVICE_SORTS = {"name": "name", "network": "network_id", "status": "status"}
 
@@ -122,6 +124,10 @@ class SimDevice:
             / math.cos(math.radians(self.lat))
         )
         self.battery = max(5.0, round(self.battery - 0.1, 1))
+        return self.gps()
+
+    def gps(self) -> dict[str, Any]:
+        """The gps notification's parameters: where it is now."""
         return {
             "lat": round(self.lat, 6),
             "lng": round(self.lng, 6),
@@ -342,6 +348,8 @@ class DeviceHiveSimulator(HubSimulator):
             speed=rng.uniform(20, 60),
             battery=rng.uniform(50, 100),
         )
+        if self.pace == "demo":  # standing still until its routine starts a ride
+            device.speed = 0.0
         self.devices[device_id] = device
         return device
 
@@ -448,6 +456,33 @@ class DeviceHiveSimulator(HubSimulator):
         ms = max(int((time.time() + self.clock_skew) * 1000), self._last_ms + 1)
         self._last_ms = ms
         return stamp(datetime.fromtimestamp(ms / 1000, UTC))
+
+    async def demo_tick(self) -> None:
+        """Couriers ride for minutes and stop between rides, reporting each tick while riding
+        and every RESTING_REPORTS seconds while stopped; now and then one goes silent for
+        longer than "offline after" (15 minutes): DeviceHive has no online status that would
+        show it sooner."""
+        for device in list(self.devices.values()):
+            match self.follow(device.id, offline_for=(OFFLINE_AFTER + 60, OFFLINE_AFTER + 600)):
+                case "active":
+                    device.speed = self.random.uniform(12, 25)
+                case "resting":
+                    device.speed = 0.0
+                case "offline" | "online" as change:
+                    await self.set_online(device.id, change == "online")
+            routine = self.routine(device.id)
+            if not device.reporting:
+                continue
+            if routine.active:
+                km = device.speed * self.tick_seconds / 3600
+                device.lat, device.lng, device.heading = self.drive(
+                    device.id, device.lat, device.lng, device.heading, km
+                )
+                device.battery = max(5.0, device.battery - self.tick_seconds / 360)
+            elif self.clock - routine.reported < RESTING_REPORTS:
+                continue
+            routine.reported = self.clock
+            await self.notify(device.id, "gps", device.gps() | {"battery": round(device.battery)})
 
     async def tick(self) -> None:
         """Every reporting device reports its position; now and then one stops or comes back."""

@@ -15,7 +15,7 @@ from pathlib import Path
 import time
 from typing import Any, Literal
 
-from .base import Connection, HubSimulator
+from .base import Connection, HubSimulator, Pace
 
 DOC_ONLINE_SAMPLE = Path(__file__).parents[1] / "fixtures" / "iclick" / "device_online.json"
 """The vendor page's device:online sample (it carries no deviceId)."""
@@ -73,6 +73,7 @@ class IClickSimulator(HubSimulator):
         reply_type: ReplyType = "success",
         typed_events: bool = True,
         usb_payload: UsbPayload = "ids",
+        pace: Pace = "test",
     ) -> None:
         """Make a controller with `devices` phones.
 
@@ -89,6 +90,7 @@ class IClickSimulator(HubSimulator):
             event_rate=event_rate,
             seed=seed,
             answer_pings=answer_pings,
+            pace=pace,
         )
 
     def fleet_ids(self) -> list[str]:
@@ -206,6 +208,15 @@ class IClickSimulator(HubSimulator):
     async def push_doc_online_sample(self) -> None:
         """Push the vendor page's device:online sample verbatim (no deviceId in it)."""
         await self.push(DOC_ONLINE_SAMPLE.read_text(encoding="utf-8"))
+
+    async def demo_tick(self) -> None:
+        """Phones busy with a task for minutes, idle between tasks, now and then offline."""
+        for device_id in list(self.devices):
+            match self.follow(device_id):
+                case "active" | "resting" as change:
+                    await self.set_busy(device_id, busy=change == "active")
+                case "offline" | "online" as change:
+                    await self.set_online(device_id, online=change == "online")
 
     async def tick(self) -> None:
         """Make one phone go busy/idle (mostly) or offline/online."""

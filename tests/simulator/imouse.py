@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Literal
 
 from aiohttp import web
 
-from .base import Connection, HubSimulator
+from .base import Connection, HubSimulator, Pace
 
 OK = "成功"
 DEFAULT_VERSION = "2024.12.21.910"
@@ -94,6 +94,7 @@ class IMouseSimulator(HubSimulator):
         msgid_echo: MsgidEcho = "top",
         licence_login: bool = True,
         greet: bool = True,
+        pace: Pace = "test",
     ) -> None:
         """Make a kernel with `devices` iPhones.
 
@@ -146,6 +147,7 @@ class IMouseSimulator(HubSimulator):
             event_rate=event_rate,
             seed=seed,
             answer_pings=answer_pings,
+            pace=pace,
         )
 
     def fleet_ids(self) -> list[str]:
@@ -264,11 +266,13 @@ class IMouseSimulator(HubSimulator):
         fun = "dev_connect" if online else "dev_disconnect"
         await self.push_callback(fun, result(list=[record]))
 
-    async def rotate(self, device_id: str) -> None:
-        """Turn a phone's screen (dev_rotate)."""
+    async def rotate(self, device_id: str, to: int | None = None) -> None:
+        """Turn a phone's screen a quarter on, or `to` a rotation, 0 to 3 (dev_rotate)."""
         record = self.devices[device_id]
-        record["rotate"] = (record["rotate"] + 1) % 4
-        record["imgw"], record["imgh"] = record["imgh"], record["imgw"]
+        rotate = (record["rotate"] + 1) % 4 if to is None else to
+        if (rotate - record["rotate"]) % 2:
+            record["imgw"], record["imgh"] = record["imgh"], record["imgw"]
+        record["rotate"] = rotate
         await self.push_callback("dev_rotate", result(list=[record]))
 
     async def set_usb(self, device_id: str, connected: bool) -> None:
@@ -340,6 +344,16 @@ class IMouseSimulator(HubSimulator):
         """Push a log callback: collection_mouse, airplay_connect_log, restart_log, im_log,
         error_push (extra call_fun=...)."""
         await self.push_callback(fun, result(code, message, device_id, **extra))
+
+    async def demo_tick(self) -> None:
+        """Phones turn to landscape for an app for minutes and back; now and then one drops off
+        for a while."""
+        for device_id in list(self.devices):
+            match self.follow(device_id):
+                case "active" | "resting" as change:
+                    await self.rotate(device_id, to=int(change == "active"))
+                case "offline" | "online" as change:
+                    await self.set_online(device_id, online=change == "online")
 
     async def tick(self) -> None:
         """A phone drops off or comes back, turns, or has its hardware unplugged."""

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from .base import Connection, HubSimulator
+from .base import Connection, HubSimulator, Pace
 
 API_PREFIX = "/v2"
 COMPACT_KEYS = frozenset(
@@ -154,6 +154,7 @@ class NavixySimulator(HubSimulator):
         item_format: str | None = None,
         omit_nulls: bool = False,
         response_success: bool = True,
+        pace: Pace = "test",
     ) -> None:
         """Make `devices` trackers around Berlin."""
         self.client_heartbeat_ms = client_heartbeat_ms
@@ -179,6 +180,7 @@ class NavixySimulator(HubSimulator):
             event_rate=event_rate,
             seed=seed,
             answer_pings=answer_pings,
+            pace=pace,
         )
 
     @property
@@ -325,6 +327,43 @@ class NavixySimulator(HubSimulator):
             if not tracker.blocked:
                 self._drive(tracker)
                 self._touch(tracker.tracker_id)
+
+    async def demo_tick(self) -> None:
+        """Trips of minutes and parking between them; now and then a parked tracker offline."""
+        for tracker in list(self.trackers.values()):
+            if tracker.blocked:
+                continue
+            state, now = tracker.state, self.user_time()
+            match self.follow(tracker.tracker_id):
+                case "active":
+                    state.update(
+                        movement_status="moving",
+                        movement_status_update=now,
+                        ignition=True,
+                        ignition_update=now,
+                    )
+                    state["gps"]["speed"] = self.random.randrange(25, 55)
+                case "resting":
+                    self._stop(state, now)
+                case "offline":
+                    state["connection_status"] = self.random.choice(("offline", "signal_lost"))
+                case "online":
+                    state["connection_status"] = "active"
+                case None if state["movement_status"] != "moving":
+                    continue
+            if state["movement_status"] == "moving":
+                gps = state["gps"]
+                location = gps["location"]
+                gps["speed"] = max(15, min(70, gps["speed"] + self.random.randint(-3, 3)))
+                lat, lng, heading = self.drive(
+                    tracker.tracker_id,
+                    location["lat"],
+                    location["lng"],
+                    gps["heading"],
+                    gps["speed"] * self.tick_seconds / 3600,
+                )
+                gps.update(location={"lat": lat, "lng": lng}, heading=round(heading))
+            self._touch(tracker.tracker_id)
 
     def _drive(self, tracker: SimTracker) -> None:
         state, rnd = tracker.state, self.random

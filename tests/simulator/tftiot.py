@@ -317,6 +317,8 @@ class TftIotSimulator(HubSimulator):
             online=number % 7 != 0,
             acc=number % 3 != 0,
         )
+        if self.pace == "demo":  # online and parked, until their routine says otherwise
+            tracker.online, tracker.acc, tracker.signal = True, False, 24
         self.trackers[tracker.imei] = tracker
         return tracker
 
@@ -458,6 +460,31 @@ class TftIotSimulator(HubSimulator):
         if not self.refuse_by_closing:
             await conn.send(error)
         await conn.close(REFUSED_CLOSE_CODE)
+
+    async def demo_tick(self) -> None:
+        """Trips of minutes and parking between them; now and then a parked tracker offline."""
+        for tracker in list(self.trackers.values()):
+            match self.follow(tracker.imei):
+                case "active":
+                    tracker.acc, tracker.speed = True, self.random.uniform(30, 60)
+                    tracker.acc_switch_time = now_ms()
+                case "resting":
+                    tracker.acc, tracker.speed = False, 0.0
+                    tracker.acc_switch_time = now_ms()
+                case "offline" | "online" as change:
+                    tracker.online = change == "online"
+                case None if not tracker.acc:
+                    continue
+            if tracker.acc:
+                tracker.speed = max(15.0, min(80.0, tracker.speed + self.random.uniform(-3, 3)))
+                km = tracker.speed * self.tick_seconds / 3600
+                tracker.lat, tracker.lng, tracker.azimuth = self.drive(
+                    tracker.imei, tracker.lat, tracker.lng, tracker.azimuth, km
+                )
+                tracker.mileage += round(km * 1000)
+                tracker.location_date = now_ms()
+            tracker.date = now_ms()
+            await self.push_snapshot(tracker.imei)
 
     async def tick(self) -> None:
         """Online trackers drive and report; now and then one drops off or comes back."""
