@@ -102,7 +102,7 @@ async def test_navixy_recovers_from_each_error(hass: HomeAssistant, start_hub: S
         hass, result, {"url": hub.api_url, "username": hub.login, "password": hub.password}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == hub.login
+    assert result["title"] == "Navixy Fleet Push Test"  # the account's name, not the login
     assert result["result"].unique_id == f"127.0.0.1:{hub.user_id}"
     assert result["data"] == {
         CONF_HUB_KIND: "navixy",
