@@ -314,7 +314,7 @@ _MINUTES = vol.All(
 
 
 def _notification_names(entry: FleetPushConfigEntry) -> list[str]:
-    """What to offer for DeviceHive events: the names chosen and those the hub sent lately."""
+    """What to offer for DeviceHive events: the names chosen and those the hub has sent."""
     names = set(entry.options.get(CONF_NOTIFICATION_EVENTS) or ())
     if entry.state is ConfigEntryState.LOADED and isinstance(
         client := entry.runtime_data.client, DeviceHiveClient

@@ -322,7 +322,7 @@ class DeviceHiveClient(HubClient):
         self._list_slots = asyncio.Semaphore(LIST_CONCURRENCY)
         self._event_names = _event_names(notification_events)
         self.notification_names: set[str] = set()
-        """Names of the notifications heard lately (a few), for the user to choose from."""
+        """Names of the notifications heard (the first MAX_SEEN_NAMES), for the user to choose."""
 
     @classmethod
     def settings(cls, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -1028,7 +1028,7 @@ def _event_names(option: Any) -> frozenset[str] | None:
 
 
 def _only_measured(parameters: Any) -> bool:
-    """Whether notification parameters carry nothing entities do not show (or nothing)."""
+    """Whether notification parameters carry only what entities show (or nothing at all)."""
     return parameters is None or (isinstance(parameters, dict) and parameters.keys() <= MEASURED)
 
 

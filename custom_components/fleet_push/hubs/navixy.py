@@ -57,7 +57,6 @@ _LOGGER = logging.getLogger(__name__)
 
 DEFAULT_URL: Final = "https://api.eu.navixy.com/v2"
 MANUFACTURER: Final = "Navixy"
-KIND_TITLE: Final = "Navixy"
 HEARTBEAT: Final = "X"
 CHANNEL_LIFECYCLE: Final = "lifecycle"
 LIFECYCLE_EVENTS: Final = frozenset({"block", "unblock", "corrupt"})
@@ -213,6 +212,7 @@ def _model_code(item: Any) -> str | None:
 
 
 def _text(value: Any) -> str | None:
+    """A string with something in it, trimmed; None for anything else."""
     return value.strip() if isinstance(value, str) and value.strip() else None
 
 
@@ -467,10 +467,10 @@ class NavixyClient(HubClient):
         return model.category if model and model.category else Category.TRACKER
 
     def _hub_info(self, user: Mapping[str, Any]) -> HubInfo:
-        host = URL(self._base).host or ""
+        host = URL(self._base).host
         return HubInfo(
             unique_id=f"{host}:{user['id']}",
-            title=f"{KIND_TITLE} {_account_name(user) or host}",
+            title=f"Navixy {_account_name(user) or host}",
             manufacturer=MANUFACTURER,
             model="Navixy account",
         )
