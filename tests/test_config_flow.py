@@ -14,6 +14,7 @@ from custom_components.fleet_push.const import (
     CONF_GRACE_PERIOD,
     CONF_HUB_KIND,
     CONF_MIN_POSITION_INTERVAL,
+    CONF_NOTIFICATION_EVENTS,
     CONF_OFFLINE_AFTER,
     DOMAIN,
 )
@@ -280,3 +281,18 @@ async def test_devicehive_options_say_when_a_quiet_device_is_offline(
     assert entry.options[CONF_OFFLINE_AFTER] == 30
     await hass.async_block_till_done()
     assert client._presence.offline_after == 30 * 60
+
+
+async def test_devicehive_options_offer_the_chosen_names_while_the_server_is_away(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start_hub("devicehive", devices=1)
+    await hub.stop()
+    options = {CONF_NOTIFICATION_EVENTS: ["door"]}
+    entry = await setup_hub("devicehive", hub, options=options, loaded=False)
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.FORM
+    names = result["data_schema"].schema[CONF_NOTIFICATION_EVENTS].config["options"]
+    assert names == ["door"]
