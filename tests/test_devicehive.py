@@ -22,8 +22,10 @@ from custom_components.fleet_push.const import (
     DOMAIN,
     EVENT_FLEET_PUSH,
 )
+from custom_components.fleet_push.identity import device_identifier, hub_scope
+from custom_components.fleet_push.migration import CURRENT_VERSION
 
-from .conftest import SetupHub, StartHub, coordinator_of
+from .conftest import SetupHub, StartHub, coordinator_of, entry_data
 from .helpers import device_of, entity_exists, entity_id, fixture_text, state_of, wait_for
 
 DOC_NOTIFICATION = "protocols_notification_insert_push.json"
@@ -527,3 +529,22 @@ async def test_unload_closes_the_connection(
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.NOT_LOADED
     await wait_for(lambda: not hub.connections)
+
+
+async def test_a_maker_an_older_version_made_up_is_cleared(
+    hass: HomeAssistant, start_hub: StartHub
+) -> None:
+    """Earlier versions showed "DeviceHive" as every device's maker: gone on the next start."""
+    hub = await start_hub("devicehive", devices=1)
+    data, unique_id = entry_data("devicehive", hub)
+    entry = MockConfigEntry(domain=DOMAIN, data=data, unique_id=unique_id, version=CURRENT_VERSION)
+    entry.add_to_hass(hass)
+    dr.async_get(hass).async_get_or_create(
+        config_entry_id=entry.entry_id,
+        identifiers={device_identifier(hub_scope(entry), "dev-1")},
+        manufacturer="DeviceHive",
+    )
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    device = device_of(hass, entry, "dev-1")
+    assert (device.name, device.manufacturer) == ("Tracker 1", None)
