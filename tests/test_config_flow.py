@@ -15,6 +15,7 @@ from custom_components.fleet_push.const import (
     CONF_GRACE_PERIOD,
     CONF_HUB_KIND,
     CONF_MIN_POSITION_INTERVAL,
+    CONF_NOTIFICATION_EVENTS,
     CONF_OFFLINE_AFTER,
     DOMAIN,
 )
@@ -104,7 +105,7 @@ async def test_navixy_recovers_from_each_error(hass: HomeAssistant, start_hub: S
         hass, result, {"url": hub.api_url, "username": hub.login, "password": hub.password}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == hub.login
+    assert result["title"] == "Navixy Fleet Push Test"  # the account's name, not the login
     assert result["result"].unique_id == f"127.0.0.1:{hub.user_id}"
     assert result["data"] == {
         CONF_HUB_KIND: "navixy",
@@ -299,3 +300,18 @@ async def test_devicehive_asks_for_a_token_or_a_login(hass: HomeAssistant) -> No
     result = await start_flow(hass, "devicehive")
     result = await submit(hass, result, {"url": "wss://dh.example.com/api/websocket"})
     assert result["errors"] == {"base": "token_or_login_required"}
+
+
+async def test_devicehive_options_offer_the_chosen_names_while_the_server_is_away(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start_hub("devicehive", devices=1)
+    await hub.stop()
+    options = {CONF_NOTIFICATION_EVENTS: ["door"]}
+    entry = await setup_hub("devicehive", hub, options=options, loaded=False)
+    assert entry.state is ConfigEntryState.SETUP_RETRY
+
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.FORM
+    names = result["data_schema"].schema[CONF_NOTIFICATION_EVENTS].config["options"]
+    assert names == ["door"]

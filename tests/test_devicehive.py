@@ -12,16 +12,20 @@ from homeassistant.const import STATE_NOT_HOME, STATE_OFF, STATE_ON, STATE_UNKNO
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr, entity_registry as er
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
 from custom_components.fleet_push.const import (
     CONF_HUB_KIND,
+    CONF_NOTIFICATION_EVENTS,
     CONF_OFFLINE_AFTER,
     DOMAIN,
     EVENT_FLEET_PUSH,
 )
+from custom_components.fleet_push.identity import device_identifier, hub_scope
+from custom_components.fleet_push.migration import CURRENT_VERSION
 
-from .conftest import SetupHub, StartHub, coordinator_of
+from .conftest import SetupHub, StartHub, coordinator_of, entry_data
 from .helpers import device_of, entity_exists, entity_id, fixture_text, state_of, wait_for
 
 DOC_NOTIFICATION = "protocols_notification_insert_push.json"
@@ -80,18 +84,18 @@ async def test_devices_become_devices_and_entities(
         assert device is not None
         assert device.via_device_id == server.id
         assert device.name == simulated.name
-        assert device.manufacturer == "DeviceHive"
-        assert (device.model, device.model_id, device.sw_version, device.serial_number) == (
-            None,
-            None,
-            None,
-            None,
-        )
+        # DeviceHive records name no maker or model: nothing shown rather than a placeholder.
+        assert (device.manufacturer, device.model, device.model_id) == (None, None, None)
+        assert (device.sw_version, device.serial_number) == (None, None)
         shown = state_of(hass, entry, "binary_sensor", device_id, "online")
         assert shown.state == (STATE_OFF if device_id == "dev-3" else STATE_ON)
         assert shown.attributes["networkId"] == 1
         assert shown.attributes["isBlocked"] is (device_id == "dev-3")
-        assert state_of(hass, entry, "event", device_id, "notification").state == STATE_UNKNOWN
+        # Most devices never send an event: their Notification entity starts disabled.
+        notification = entity_id(hass, entry, "event", device_id, "notification")
+        assert er.async_get(hass).async_get(notification).disabled_by is (
+            er.RegistryEntryDisabler.INTEGRATION
+        )
         # Positions and batteries come with notifications only; the fleet's history is not
         # replayed at setup.
         assert not entity_exists(hass, entry, "device_tracker", device_id, "location")
@@ -148,9 +152,11 @@ async def test_a_reload_never_removes_a_device_the_server_still_has(
     assert len(fleet_devices(hass, entry)) == 150
 
 
-async def test_notifications_make_trackers_batteries_and_events(
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_notifications_make_trackers_and_batteries_not_events(
     hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
 ) -> None:
+    """A position and a battery: shown by the tracker and the battery sensor, no event."""
     hub = await start_hub("devicehive", devices=2)
     entry = await setup_hub("devicehive", hub)
     events = async_capture_events(hass, EVENT_FLEET_PUSH)
@@ -163,20 +169,11 @@ async def test_notifications_make_trackers_batteries_and_events(
     assert state.state == STATE_NOT_HOME
     assert (state.attributes["latitude"], state.attributes["longitude"]) == (50.45, 30.52)
     assert state.attributes["fix_time"] == "2018-05-25T09:52:54.123000+00:00"
+    assert er.async_get(hass).async_get(location).translation_key == "tracker"  # not a person
     battery = entity_id(hass, entry, "sensor", "dev-1", "battery")
     assert float(hass.states.get(battery).state) == 87
     assert hass.states.get(battery).attributes["unit_of_measurement"] == "%"
     assert not entity_exists(hass, entry, "device_tracker", "dev-2", "location")
-    event = state_of(hass, entry, "event", "dev-1", "notification")
-    assert event.attributes["event_type"] == "notification"
-    assert event.attributes["name"] == "gps"
-    assert event.attributes["id"] == 123
-    assert event.attributes["parameters"] == {"lat": 50.45, "lng": 30.52, "battery": 87}
-    (doc_event,) = events
-    assert doc_event.data["channel"] == doc_event.data["type"] == "notification"
-    assert doc_event.data["device_id"] == device_of(hass, entry, "dev-1").id
-    assert doc_event.data["source_id"] == "dev-1"
-    assert doc_event.data["data"]["timestamp"] == "2018-05-25T09:52:54.123"
 
     # The simulator's own gps notification: the tracker moves, the battery drains.
     parameters = {"lat": 50.5, "lng": 30.6, "speed": 36.0, "heading": 45.0, "battery": 41}
@@ -191,18 +188,122 @@ async def test_notifications_make_trackers_batteries_and_events(
     doc = json.loads(fixture_text("devicehive", DOC_NOTIFICATION))
     doc["notification"]["id"] = 124
     await hub.push(doc)
-    await wait_for(lambda: len(events) == 3)
+    await hub.notify("dev-1", "gps", {"battery": 40})
+    await wait_for(lambda: float(hass.states.get(battery).state) == 40)
     assert hass.states.get(location).attributes["latitude"] == 50.5
 
-    # Blocking comes as the server's $device-update notification.
+    # Blocking comes as the server's $device-update notification: Online shows it.
     await wait_for(lambda: online(hass, entry, "dev-2") == STATE_ON)
     await hub.block("dev-2")
     await wait_for(lambda: online(hass, entry, "dev-2") == STATE_OFF)
-    dev2_event = entity_id(hass, entry, "event", "dev-2", "notification")
-    await wait_for(lambda: hass.states.get(dev2_event).attributes.get("name") == "$device-update")
     await hub.block("dev-2", blocked=False)
     await wait_for(lambda: online(hass, entry, "dev-2") == STATE_ON)
-    assert [event.data["source_id"] for event in events] == ["dev-1"] * 3 + ["dev-2"] * 2
+
+    notification = state_of(hass, entry, "event", "dev-1", "notification")
+    assert (notification.state, notification.attributes["event_types"]) == (STATE_UNKNOWN, [])
+    assert events == []
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_notifications_that_say_more_are_events_of_their_own_name(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start_hub("devicehive", devices=1)
+    entry = await setup_hub("devicehive", hub)
+    events = async_capture_events(hass, EVENT_FLEET_PUSH)
+    notification = entity_id(hass, entry, "event", "dev-1", "notification")
+
+    delivered = await hub.notify("dev-1", "delivery", {"parcel": "P-7", "lat": 50.5, "lng": 30.6})
+    await wait_for(lambda: len(events) == 1)
+    (event,) = events
+    assert (event.data["channel"], event.data["type"]) == ("notification", "delivery")
+    assert event.data["device_id"] == device_of(hass, entry, "dev-1").id
+    assert event.data["source_id"] == "dev-1"
+    assert event.data["data"] == {
+        "parameters": {"parcel": "P-7", "lat": 50.5, "lng": 30.6},
+        "id": delivered["id"],
+        "timestamp": delivered["timestamp"],
+    }
+    await wait_for(lambda: hass.states.get(notification).state != STATE_UNKNOWN)
+    shown = hass.states.get(notification)
+    assert shown.attributes["event_type"] == "delivery"
+    assert shown.attributes["event_types"] == ["delivery"]
+    assert shown.attributes["parameters"]["parcel"] == "P-7"
+    registered = er.async_get(hass).async_get(notification)
+    assert registered.capabilities == {"event_types": ["delivery"]}  # automations can pick it
+    assert entity_exists(hass, entry, "device_tracker", "dev-1", "location")  # and it moved
+
+    await hub.notify("dev-1", "door", {"open": True})
+    await wait_for(lambda: hass.states.get(notification).attributes["event_type"] == "door")
+    assert hass.states.get(notification).attributes["event_types"] == ["delivery", "door"]
+    assert [event.data["type"] for event in events] == ["delivery", "door"]
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_the_user_chooses_which_notifications_are_events(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    """Chosen names are events whatever they carry, known to the entity before they come."""
+    hub = await start_hub("devicehive", devices=1)
+    entry = await setup_hub("devicehive", hub)
+    events = async_capture_events(hass, EVENT_FLEET_PUSH)
+    await hub.notify("dev-1", "gps", {"battery": 50})
+    await hub.notify("dev-1", "door", {"open": True})
+    await wait_for(lambda: len(events) == 1)
+
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.FORM
+    names = result["data_schema"].schema[CONF_NOTIFICATION_EVENTS].config["options"]
+    assert names == ["door", "gps"]  # what the server sent lately, to pick from
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {
+            "grace_period": 60,
+            "min_position_interval": 0,
+            CONF_OFFLINE_AFTER: 15,
+            CONF_NOTIFICATION_EVENTS: [" gps", "gps", "bell", ""],
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options[CONF_NOTIFICATION_EVENTS] == ["bell", "gps"]
+    await hass.async_block_till_done()
+    await hub.notify("dev-1", "gps", {"battery": 49})
+    await hub.notify("dev-1", "door", {"open": False})
+    await hub.notify("dev-1", "bell", {})
+    await wait_for(lambda: len(events) == 3)
+    assert [event.data["type"] for event in events] == ["door", "gps", "bell"]
+
+    # After a restart the entity knows what it had and what was chosen, before any comes.
+    notification = entity_id(hass, entry, "event", "dev-1", "notification")
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    await wait_for(lambda: hass.states.get(notification) is not None)
+    assert hass.states.get(notification).attributes["event_types"] == ["door", "gps", "bell"]
+
+
+async def test_a_notification_entity_learns_a_bounded_number_of_types(
+    hass: HomeAssistant,
+    start_hub: StartHub,
+    setup_hub: SetupHub,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A device that names every notification anew cannot grow its entity without end."""
+    monkeypatch.setattr("custom_components.fleet_push.event.MAX_NAMED_TYPES", 2)
+    hub = await start_hub("devicehive", devices=1)
+    entry = await setup_hub("devicehive", hub)
+    entity_registry = er.async_get(hass)
+    notification = entity_id(hass, entry, "event", "dev-1", "notification")
+    entity_registry.async_update_entity(notification, disabled_by=None)
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    events = async_capture_events(hass, EVENT_FLEET_PUSH)
+    for number in range(3):
+        await hub.notify("dev-1", f"reading-{number}", {"value": number})
+    await wait_for(lambda: len(events) == 3)  # every one reaches automations
+    await hass.async_block_till_done()
+    shown = hass.states.get(notification)
+    assert shown.attributes["event_types"] == ["reading-0", "reading-1"]
+    assert shown.attributes["event_type"] == "reading-1"
 
 
 async def test_online_follows_notifications_and_the_offline_period(
@@ -249,19 +350,15 @@ async def test_devices_come_and_go(
     server = device_of(hass, entry, "")
     events = async_capture_events(hass, EVENT_FLEET_PUSH)
 
+    # The server's $device-add notification names the new device: a device, not an event.
     added = await hub.add_device("dev-9", "New van")
     await wait_for(lambda: device_of(hass, entry, added))
     await hass.async_block_till_done()
     device = device_of(hass, entry, added)
-    assert (device.name, device.manufacturer) == ("New van", "DeviceHive")
+    assert (device.name, device.manufacturer) == ("New van", None)
     assert device.via_device_id == server.id
     assert online(hass, entry, added) == STATE_UNKNOWN  # registered, not heard from yet
-    # The server's $device-add notification already names the new device and reaches its entity.
-    (event,) = events
-    assert (event.data["source_id"], event.data["data"]["name"]) == (added, "$device-add")
-    assert event.data["device_id"] == device.id
-    notification = state_of(hass, entry, "event", added, "notification")
-    assert notification.attributes["name"] == "$device-add"
+    assert events == []
     await hub.notify(added, "gps", {"battery": 99})
     await wait_for(lambda: online(hass, entry, added) == STATE_ON)
 
@@ -293,7 +390,8 @@ async def test_missed_notifications_arrive_once_in_time_order(
 ) -> None:
     """Over 100 missed (the server replays at most 100 of them, in no order): all, once."""
     hub = await start_hub("devicehive", devices=3, replay_all=True)
-    entry = await setup_hub("devicehive", hub)
+    # Chosen: every gps notification is an event, so the events show each one delivered.
+    entry = await setup_hub("devicehive", hub, options={CONF_NOTIFICATION_EVENTS: ["gps"]})
     events = async_capture_events(hass, EVENT_FLEET_PUSH)
     connected = entity_id(hass, entry, "binary_sensor", "", "connected")
 
@@ -317,7 +415,7 @@ async def test_a_future_dated_notification_does_not_lose_later_ones(
     hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
 ) -> None:
     hub = await start_hub("devicehive", devices=2)
-    entry = await setup_hub("devicehive", hub)
+    entry = await setup_hub("devicehive", hub, options={CONF_NOTIFICATION_EVENTS: ["gps"]})
     events = async_capture_events(hass, EVENT_FLEET_PUSH)
     connected = entity_id(hass, entry, "binary_sensor", "", "connected")
     future = datetime(2100, 1, 1, tzinfo=UTC)
@@ -347,7 +445,7 @@ async def test_an_expired_access_token_keeps_the_stream(
     assert hass.states.get(connected).state == STATE_ON
 
     await asyncio.sleep(0.8)  # the token has expired
-    await hub.notify("dev-1", "gps", {"battery": 50})
+    await hub.notify("dev-1", "status", {"temperature": 21})
     await wait_for(lambda: len(events) == 1)
     assert hass.states.get(connected).state == STATE_ON
     assert reauth_sources(hass) == []
@@ -409,7 +507,7 @@ async def test_a_refused_renewal_waits_for_the_next_sign_in(
 
     hub.revoke_credentials()
     await wait_for(lambda: any('"token/refresh"' in text for text in hub.received))
-    await hub.notify("dev-1", "gps", {"battery": 50})
+    await hub.notify("dev-1", "status", {"temperature": 21})
     await wait_for(lambda: len(events) == 1)
     assert hass.states.get(connected).state == STATE_ON
     assert reauth_sources(hass) == []
@@ -431,3 +529,22 @@ async def test_unload_closes_the_connection(
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.NOT_LOADED
     await wait_for(lambda: not hub.connections)
+
+
+async def test_a_maker_an_older_version_made_up_is_cleared(
+    hass: HomeAssistant, start_hub: StartHub
+) -> None:
+    """Earlier versions showed "DeviceHive" as every device's maker: gone on the next start."""
+    hub = await start_hub("devicehive", devices=1)
+    data, unique_id = entry_data("devicehive", hub)
+    entry = MockConfigEntry(domain=DOMAIN, data=data, unique_id=unique_id, version=CURRENT_VERSION)
+    entry.add_to_hass(hass)
+    dr.async_get(hass).async_get_or_create(
+        config_entry_id=entry.entry_id,
+        identifiers={device_identifier(hub_scope(entry), "dev-1")},
+        manufacturer="DeviceHive",
+    )
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    device = device_of(hass, entry, "dev-1")
+    assert (device.name, device.manufacturer) == ("Tracker 1", None)

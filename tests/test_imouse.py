@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+import json
 from unittest.mock import patch
 
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNKNOWN
+from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNKNOWN, EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er, issue_registry as ir
 import pytest
@@ -113,6 +114,42 @@ async def test_vendor_doc_frames_reach_the_entities(
     await hub.push(fixture_text("imouse", "logout.json"))
     await wait_for(lambda: hass.states.get(log).attributes.get("event_type") == "logout")
     assert entry.state is ConfigEntryState.LOADED
+
+
+async def test_a_log_about_a_phone_is_on_that_phones_page(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start_hub("imouse", devices=2)
+    entry = await setup_hub("imouse", hub)
+    events = async_capture_events(hass, EVENT_FLEET_PUSH)
+    phone, other = hub.devices
+    log = entity_id(hass, entry, "event", phone, "phone_log")
+    assert hass.states.get(log).state == STATE_UNKNOWN
+    assert hass.states.get(log).name == "Phone 001 Log"
+    assert er.async_get(hass).async_get(log).entity_category is EntityCategory.DIAGNOSTIC
+
+    restart = entity_id(hass, entry, "button", phone, "restart")
+    await hass.services.async_call(
+        "button", "press", {"entity_id": restart}, blocking=True
+    )  # the kernel logs the restart
+    await wait_for(lambda: hass.states.get(log).attributes.get("event_type") == "restart")
+    assert hass.states.get(log).attributes["message"] == "重启成功"
+    assert state_of(hass, entry, "event", other, "phone_log").state == STATE_UNKNOWN
+    assert state_of(hass, entry, "event", "", "kernel_log").state == STATE_UNKNOWN
+    (event,) = events
+    assert (event.data["channel"], event.data["type"]) == ("phone_log", "restart")
+    assert (event.data["device_id"], event.data["source_id"]) == (
+        device_of(hass, entry, phone).id,
+        phone,
+    )
+
+    # A phone the kernel never listed has no page: its log stays on the kernel, with its id.
+    frame = json.loads(fixture_text("imouse", "restart_log.json"))
+    frame["data"]["id"] = "AA:BB:CC:DD:EE:FF"
+    await hub.push(json.dumps(frame))
+    kernel_log = entity_id(hass, entry, "event", "", "kernel_log")
+    await wait_for(lambda: hass.states.get(kernel_log).attributes.get("event_type") == "restart")
+    assert hass.states.get(kernel_log).attributes["device_id"] == "AA:BB:CC:DD:EE:FF"
 
 
 async def test_devices_come_and_go_live(

@@ -25,6 +25,7 @@ from .helpers import (
     wait_for,
     wait_for_entity,
 )
+from .simulator.navixy import MODEL_CATALOGUE
 
 
 def doc_state() -> dict[str, object]:
@@ -47,9 +48,19 @@ async def test_vendor_doc_state_reaches_the_entities(
 
     device = device_of(hass, entry, tracker)
     assert device is not None
-    assert (device.name, device.manufacturer) == ("Vehicle 1", "Navixy")
+    code = hub.trackers[tracker_id].model
+    (vendor, name) = next((v, n) for c, v, n, _ in MODEL_CATALOGUE if c == code)
+    # The maker and model list_models names, the platform's code as the model id.
+    assert (device.name, device.manufacturer, device.model, device.model_id) == (
+        "Vehicle 1",
+        vendor,
+        name,
+        code,
+    )
     assert device.serial_number == hub.trackers[tracker_id].device_id
     location = state_of(hass, entry, "device_tracker", tracker, "location")
+    assert er.async_get(hass).async_get(location.entity_id).translation_key == "vehicle"
+    assert location.name == "Vehicle 1"  # its icon says what it is, its name stays the device's
     assert location.state == STATE_NOT_HOME
     assert location.attributes["latitude"] == 14.330065796228606
     assert location.attributes["longitude"] == -90.99037259141691
@@ -76,6 +87,33 @@ async def test_vendor_doc_state_reaches_the_entities(
     await wait_for(lambda: hub.received)
     await hass.async_block_till_done()
     assert hass.states.get(location.entity_id).last_reported == before.last_reported
+
+
+async def test_each_tracker_shows_its_maker_and_an_icon_of_what_it_is(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start_hub("navixy", devices=0)
+    hub.add_tracker("Truck 7", "telfmb120").vehicle_type = "truck"
+    hub.add_tracker("Anna", "concox_gt300")
+    hub.add_tracker("Prototype", "acme_x1")  # a code the platform does not list
+    entry = await setup_hub("navixy", hub)
+    truck, anna, prototype = (str(tracker) for tracker in hub.trackers)
+    registry = er.async_get(hass)
+
+    async def shown(tracker: str) -> tuple[str | None, ...]:
+        """Its maker, model and model id, and the kind its location's icon shows."""
+        location = await wait_for_entity(hass, entry, "device_tracker", tracker, "location")
+        device = device_of(hass, entry, tracker)
+        assert device is not None
+        kind = registry.async_get(location).translation_key
+        return (device.manufacturer, device.model, device.model_id, kind)
+
+    assert await shown(truck) == ("Teltonika", "FMB120", "telfmb120", "truck")
+    assert await shown(anna) == ("Concox", "GT300", "concox_gt300", "personal")
+    assert await shown(prototype) == (None, None, "acme_x1", "tracker")
+
+    added = str(hub.add_tracker("Parcel", "queclink_gl300").tracker_id)
+    assert await shown(added) == ("Queclink", "GL300", "queclink_gl300", "portable")
 
 
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")  # speed

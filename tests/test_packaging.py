@@ -17,6 +17,7 @@ import yaml
 
 from custom_components.fleet_push import binary_sensor, config_flow, event, sensor
 from custom_components.fleet_push.const import DOMAIN
+from custom_components.fleet_push.hubs.model import Category
 
 ROOT = Path(__file__).parent.parent
 INTEGRATION = ROOT / "custom_components" / DOMAIN
@@ -190,9 +191,19 @@ def test_every_entity_name_and_icon_is_translated(
     assert keys == set(names)
     assert set(icons) <= keys
     for description in descriptions:
-        if platform == "event":
+        if platform == "event" and description.chosen_types_option is None:
             states = names[description.translation_key]["state_attributes"]["event_type"]
             assert set(states["state"]) == set(description.event_types)
+        elif platform == "event":  # typed by the hub's own names: nothing to translate
+            assert description.event_types == []
+            assert "state_attributes" not in names[description.translation_key]
+
+
+def test_every_kind_of_tracker_has_its_icon() -> None:
+    """Trackers are keyed by what they are, for their icons only: their name is the device's."""
+    icons = _json(INTEGRATION / "icons.json")["entity"]["device_tracker"]
+    assert set(icons) == {category.value for category in Category}
+    assert "device_tracker" not in _json(INTEGRATION / "translations" / "en.json")["entity"]
 
 
 def test_quality_scale_lists_every_rule() -> None:

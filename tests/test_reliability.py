@@ -34,6 +34,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from custom_components.fleet_push.const import (
     CONF_GRACE_PERIOD,
     CONF_MIN_POSITION_INTERVAL,
+    CONF_NOTIFICATION_EVENTS,
     DOMAIN,
     EVENT_FLEET_PUSH,
 )
@@ -732,7 +733,8 @@ async def test_devicehive_notifications_missed_while_away_arrive_once(
     hass: HomeAssistant, watched: StartHub, setup_hub: SetupHub
 ) -> None:
     hub = await watched("devicehive", devices=2)
-    entry = await setup_hub("devicehive", hub)
+    # gps chosen as an event: each one delivered shows as a fleet_push_event.
+    entry = await setup_hub("devicehive", hub, options={CONF_NOTIFICATION_EVENTS: ["gps"]})
     events = async_capture_events(hass, EVENT_FLEET_PUSH)
     connected = entity_id(hass, entry, "binary_sensor", "", "connected")
 

@@ -40,6 +40,7 @@ from syrupy.filters import props
 from custom_components.fleet_push.config_flow import CREDENTIALS as REAUTH_FIELDS
 from custom_components.fleet_push.const import CONF_HUB_KIND, DOMAIN
 from custom_components.fleet_push.hubs import client_class
+from custom_components.fleet_push.hubs.redact import redact_text
 
 from .conftest import SetupHub, StartHub, coordinator_of
 from .helpers import fixture_text, wait_for
@@ -174,6 +175,23 @@ def test_the_watch_catches_a_leak(caplog: pytest.LogCaptureFixture) -> None:
     logging.getLogger("custom_components.fleet_push").debug("hash %s", md5("s3cret-value"))
     logging.getLogger("aiohttp.client").debug("token eyJhbGciOi.eyJzdWIiOjF9.c2ln")
     assert len(watch.leaks()) == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ('{"password": "x", "name": "y"}', '{"password": **REDACTED**, "name": "y"}'),
+        ("login=a&md5-password=b", "login=a&md5-password=**REDACTED**"),
+        ("9password=z&-hash: q", "9password=**REDACTED**&-hash: **REDACTED**"),
+        ("user.pass: 1, 12345: 6", "user.pass: 1, 12345: 6"),
+        ("a" * 70_000 + "=1", "a" * 70_000 + "=1"),
+        ("a1" * 35_000 + ":1", "a1" * 35_000 + ":1"),
+        ("x" * 70_000 + "password=y", "x" * 70_000 + "password=**REDACTED**"),
+    ],
+)
+def test_a_key_in_text_is_a_whole_run_of_name_characters(text: str, shown: str) -> None:
+    """Read once: a 70 kB run was once tried again from each of its characters (minutes)."""
+    assert redact_text(text) == shown
 
 
 CREDENTIAL_INPUT: dict[str, Callable[[Any], dict[str, Any]]] = {

@@ -53,11 +53,8 @@ async def test_trackers_become_devices_and_entities(
 
     account = device_of(hass, entry, "")
     assert account is not None
-    assert (account.manufacturer, account.model, account.sw_version) == (
-        "TFT IoT",
-        "Open API",
-        None,
-    )
+    # An account on the platform: no model rather than a placeholder.
+    assert (account.manufacturer, account.model, account.sw_version) == ("TFT IoT", None, None)
     for imei, tracker in hub.trackers.items():
         device = device_of(hass, entry, imei)
         assert device is not None
@@ -80,6 +77,8 @@ async def test_trackers_become_devices_and_entities(
         location = state_of(hass, entry, "device_tracker", imei, "location")
         assert location.attributes["latitude"] == round(tracker.lat, 6)
         assert location.attributes["longitude"] == round(tracker.lng, 6)
+        registered = er.async_get(hass).async_get(location.entity_id)
+        assert registered.translation_key == "vehicle"  # a vehicle's icon, not a person's
         assert state_of(hass, entry, "event", imei, "alarm").state == STATE_UNKNOWN
 
     assert state_of(hass, entry, "binary_sensor", "", "connected").state == STATE_ON

@@ -32,6 +32,7 @@ from .const import (
     CONF_GRACE_PERIOD,
     CONF_HUB_KIND,
     CONF_MIN_POSITION_INTERVAL,
+    CONF_NOTIFICATION_EVENTS,
     CONF_OFFLINE_AFTER,
     DEFAULT_GRACE_PERIOD,
     DEFAULT_MIN_POSITION_INTERVAL,
@@ -41,7 +42,7 @@ from .const import (
 from .coordinator import FleetPushConfigEntry
 from .hubs import HUB_KINDS, client_class
 from .hubs.connection import HubClient
-from .hubs.devicehive import OFFLINE_AFTER_MINUTES
+from .hubs.devicehive import MAX_NAME, OFFLINE_AFTER_MINUTES, DeviceHiveClient
 from .hubs.errors import HubError, InvalidAuth, SessionClosed
 from .hubs.model import HubInfo
 from .migration import CURRENT_VERSION
@@ -311,12 +312,32 @@ _MINUTES = vol.All(
 )
 
 
+def _notification_names(entry: FleetPushConfigEntry) -> list[str]:
+    """What to offer for DeviceHive events: the names chosen and those the hub has sent."""
+    names = set(entry.options.get(CONF_NOTIFICATION_EVENTS) or ())
+    if entry.state is ConfigEntryState.LOADED and isinstance(
+        client := entry.runtime_data.client, DeviceHiveClient
+    ):
+        names |= client.notification_names
+    return sorted(names)
+
+
+def _chosen_names(names: Any) -> list[str]:
+    """The names entered, trimmed, each once; a name the server cannot send is left out."""
+    kept = {name.strip() for name in names if isinstance(name, str)}
+    return sorted(name for name in kept if 0 < len(name) <= MAX_NAME)
+
+
 class FleetPushOptionsFlow(OptionsFlow):
-    """Grace period, position interval and (DeviceHive) how long a quiet device stays online."""
+    """Grace period, position interval; DeviceHive: when a quiet device is offline, and events."""
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Show and save the options (they apply at once, without a reload)."""
         if user_input is not None:
+            if CONF_NOTIFICATION_EVENTS in user_input:
+                user_input[CONF_NOTIFICATION_EVENTS] = _chosen_names(
+                    user_input[CONF_NOTIFICATION_EVENTS]
+                )
             return self.async_create_entry(data=user_input)
         seconds = selector.NumberSelector(
             selector.NumberSelectorConfig(
@@ -338,7 +359,16 @@ class FleetPushOptionsFlow(OptionsFlow):
         )
         if self.config_entry.data[CONF_HUB_KIND] == "devicehive":
             offline_after = vol.Required(CONF_OFFLINE_AFTER, default=OFFLINE_AFTER_MINUTES)
-            schema = schema.extend({offline_after: _MINUTES})
+            events = vol.Optional(CONF_NOTIFICATION_EVENTS, default=[])
+            names = selector.SelectSelector(
+                selector.SelectSelectorConfig(
+                    options=_notification_names(self.config_entry),
+                    multiple=True,
+                    custom_value=True,
+                    sort=True,
+                )
+            )
+            schema = schema.extend({offline_after: _MINUTES, events: names})
         return self.async_show_form(
             step_id="init",
             data_schema=self.add_suggested_values_to_schema(schema, self.config_entry.options),

@@ -10,7 +10,7 @@ from homeassistant.components.device_tracker import TrackerEntity, TrackerEntity
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import FleetPushConfigEntry
+from .coordinator import FleetPushConfigEntry, FleetPushCoordinator
 from .entity import (
     FleetPushEntity,
     FleetPushEntityDescription,
@@ -74,6 +74,18 @@ class FleetPushTracker(FleetPushEntity, TrackerEntity):
     _unrecorded_attributes = frozenset({ATTR_SPEED, ATTR_HEADING, ATTR_ALTITUDE, ATTR_FIX_TIME})
     _position: Position | None = None
     entity_description: FleetPushTrackerEntityDescription
+
+    def __init__(
+        self,
+        coordinator: FleetPushCoordinator,
+        device_id: str,
+        description: FleetPushTrackerEntityDescription,
+    ) -> None:
+        """A tracker whose icon says what its device is (a vehicle, a truck, a tracker...)."""
+        super().__init__(coordinator, device_id, description)
+        if (category := self.device.category) is not None:
+            # Icons only: without a translated name the entity keeps its device's name.
+            self._attr_translation_key = category.value
 
     @property
     @override

@@ -1,16 +1,23 @@
-"""Event entities: kernel logs, lifecycle changes, alarms, notifications."""
+"""Event entities: kernel and phone logs, lifecycle changes, alarms, notifications."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import override
+from typing import Any, Final, override
 
-from homeassistant.components.event import EventEntity, EventEntityDescription
-from homeassistant.const import EntityCategory
+from homeassistant.components.event import (
+    ATTR_EVENT_TYPES,
+    EventEntity,
+    EventEntityDescription,
+)
+from homeassistant.const import EntityCategory, Platform
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import FleetPushConfigEntry
+from .const import CONF_NOTIFICATION_EVENTS, DOMAIN
+from .coordinator import FleetPushConfigEntry, FleetPushCoordinator
 from .entity import (
     FleetPushEntity,
     FleetPushEntityDescription,
@@ -20,6 +27,9 @@ from .entity import (
 from .fleet import Device
 from .hubs.model import HubNotice
 
+MAX_NAMED_TYPES: Final = 64
+"""Event types a hub-named channel learns per entity; later names still reach automations."""
+
 # Coordinator is used to centralize the data updates.
 PARALLEL_UPDATES = 0
 
@@ -27,6 +37,10 @@ PARALLEL_UPDATES = 0
 @dataclass(frozen=True, kw_only=True)
 class FleetPushEventEntityDescription(EventEntityDescription, FleetPushEntityDescription):
     """The notices of one channel on one device; the key is the channel."""
+
+    chosen_types_option: str | None = None
+    """Set for a channel whose event types the hub names as they come (event_types is empty):
+    the option listing the names the user chose, known before any arrives."""
 
     @override
     def exists_for(self, device: Device) -> bool:
@@ -38,6 +52,13 @@ EVENTS: tuple[FleetPushEventEntityDescription, ...] = (
         key="kernel_log",
         translation_key="kernel_log",
         event_types=["log", "error", "restart", "airplay", "mouse_collection", "logout"],
+        entity_category=EntityCategory.DIAGNOSTIC,
+    ),
+    # What the kernel logs about one phone: a restart, screen casting, the mouse set-up.
+    FleetPushEventEntityDescription(
+        key="phone_log",
+        translation_key="phone_log",
+        event_types=["log", "error", "restart", "airplay", "mouse_collection"],
         entity_category=EntityCategory.DIAGNOSTIC,
     ),
     # Rare events (a tracker blocked, a phone bound to a chip board): their entities would
@@ -55,8 +76,14 @@ EVENTS: tuple[FleetPushEventEntityDescription, ...] = (
         event_types=["reject", "bindchip"],
         entity_registry_enabled_default=False,
     ),
+    # DeviceHive notifications, typed by their names: only those that say more than the
+    # device's entities (or that the user chose) come, so many devices never have one.
     FleetPushEventEntityDescription(
-        key="notification", translation_key="notification", event_types=["notification"]
+        key="notification",
+        translation_key="notification",
+        event_types=[],
+        chosen_types_option=CONF_NOTIFICATION_EVENTS,
+        entity_registry_enabled_default=False,
     ),
     FleetPushEventEntityDescription(key="alarm", translation_key="alarm", event_types=["alarm"]),
     FleetPushEventEntityDescription(
@@ -81,6 +108,37 @@ class FleetPushEvent(FleetPushEntity, EventEntity):
 
     entity_description: FleetPushEventEntityDescription
 
+    def __init__(
+        self,
+        coordinator: FleetPushCoordinator,
+        device_id: str,
+        description: FleetPushEventEntityDescription,
+    ) -> None:
+        """An entity of a hub-named channel starts with the types it knew and those chosen."""
+        super().__init__(coordinator, device_id, description)
+        if (option := description.chosen_types_option) is not None:
+            self._attr_event_types = []
+            chosen = coordinator.config_entry.options.get(option)
+            self._learn_types(self._registered_types())
+            self._learn_types(chosen if isinstance(chosen, list) else ())
+
+    def _registered_types(self) -> list[Any]:
+        """The event types this entity had before a restart: the registry keeps them."""
+        registry = er.async_get(self.coordinator.hass)
+        entity_id = registry.async_get_entity_id(Platform.EVENT, DOMAIN, str(self.unique_id))
+        entry = registry.async_get(entity_id) if entity_id else None
+        types = (entry.capabilities or {}).get(ATTR_EVENT_TYPES) if entry else None
+        return list(types) if isinstance(types, list | tuple) else []
+
+    def _learn_types(self, names: Iterable[Any]) -> None:
+        """Add names to the event types, as many as fit (written with the next state)."""
+        types = list(self._attr_event_types)
+        for name in names:
+            if isinstance(name, str) and name not in types and len(types) < MAX_NAMED_TYPES:
+                types.append(name)
+        if len(types) != len(self._attr_event_types):
+            self._attr_event_types = types
+
     @override
     async def async_added_to_hass(self) -> None:
         """Listen for this channel's notices too."""
@@ -93,6 +151,8 @@ class FleetPushEvent(FleetPushEntity, EventEntity):
 
     @callback
     def _handle_notice(self, notice: HubNotice) -> None:
+        if self.entity_description.chosen_types_option is not None:
+            self._learn_types((notice.event_type,))
         if notice.event_type in self.event_types:
             self._trigger_event(notice.event_type, dict(notice.attributes))
             self.async_write_ha_state()

@@ -9,6 +9,7 @@ from typing import Any, Final
 
 from .hubs.model import (
     HUB_DEVICE_ID,
+    Category,
     DeviceUpdate,
     Field,
     HubUpdate,
@@ -25,6 +26,7 @@ _INFO_FIELDS = (
     "hardware",
     "mac",
     "serial",
+    "category",
 )
 
 
@@ -58,6 +60,7 @@ class Device:
     hardware: str | None = None
     mac: str | None = None
     serial: str | None = None
+    category: Category | None = None
     position: Position | None = None
     values: dict[Field, Value] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)

@@ -11,7 +11,7 @@ from homeassistant.helpers.storage import Store
 
 from .const import DOMAIN
 from .fleet import Device
-from .hubs.model import Field, HubInfo, Position, Value
+from .hubs.model import Category, Field, HubInfo, Position, Value
 
 STORAGE_VERSION: Final = 1
 SAVE_DELAY: Final = 60.0
@@ -80,6 +80,14 @@ def _revive(value: Any) -> Value:
     return value  # type: ignore[no-any-return]
 
 
+def _category(value: Any) -> Category | None:
+    """A saved category, if it is still one."""
+    try:
+        return Category(value)
+    except ValueError:
+        return None
+
+
 def _device(item: dict[str, Any]) -> Device:
     position = item.get("position")
     if isinstance(position, dict):
@@ -89,11 +97,13 @@ def _device(item: dict[str, Any]) -> Device:
     info: dict[str, Any] = {
         f.name: item.get(f.name)
         for f in fields(Device)
-        if f.name not in ("device_id", "position", "values", "extras", "channels", "in_use")
+        if f.name
+        not in ("device_id", "category", "position", "values", "extras", "channels", "in_use")
     }
     return Device(
         str(item["device_id"]),
         **info,
+        category=_category(item.get("category")),
         position=position,
         values={Field(k): _revive(v) for k, v in item.get("values", {}).items() if k in known},
         extras=dict(item.get("extras") or {}),

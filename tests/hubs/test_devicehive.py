@@ -7,6 +7,7 @@ import base64
 from collections.abc import AsyncIterator, Callable
 import contextlib
 from datetime import UTC, datetime, timedelta
+import itertools
 import json
 import math
 from pathlib import Path
@@ -31,6 +32,7 @@ from custom_components.fleet_push.hubs.errors import (
     ProtocolError,
 )
 from custom_components.fleet_push.hubs.model import (
+    Category,
     DeviceUpdate,
     Field,
     FleetSnapshot,
@@ -71,6 +73,9 @@ SAMPLES = {
 }
 REQUEST_SAMPLES = sorted(name for name in SAMPLES if name.endswith("_request.json"))
 LOGIN_STEPS = ["token", "authenticate", "server/info", "device/count", "device/list"]
+FOLLOWED = ["gps", "n"]
+"""The names the notifications of most tests have, chosen as events: those tests follow how
+notifications are delivered (once, in order), and every one becomes a HubNotice."""
 
 
 def sample(name: str) -> str:
@@ -117,6 +122,15 @@ def out() -> Recorder:
 def client(session: aiohttp.ClientSession, out: Recorder) -> DeviceHiveClient:
     """A client that is never connected: frames are fed to handle_text directly."""
     config = {"url": "wss://hive.example.com/api/websocket", "token": "t"}
+    return DeviceHiveClient.from_config(
+        session, out.append, {**config, "notification_events": FOLLOWED}
+    )
+
+
+@pytest.fixture
+def default_client(session: aiohttp.ClientSession, out: Recorder) -> DeviceHiveClient:
+    """The same, with no notification names chosen: the default rule decides the events."""
+    config = {"url": "wss://hive.example.com/api/websocket", "token": "t"}
     return DeviceHiveClient.from_config(session, out.append, config)
 
 
@@ -159,12 +173,15 @@ async def test_from_config(client: DeviceHiveClient, session: aiohttp.ClientSess
         "password": "p",
         "verify_ssl": False,
         "offline_after": 2,
+        "notification_events": ["door"],
     }
     hub = DeviceHiveClient.from_config(session, print, config)
     assert str(hub._url) == "wss://hive.example.com:8443/api/websocket"
     assert hub._login == ("u", "p")
     assert hub._verify_ssl is False
     assert hub._presence.offline_after == 120
+    assert hub._event_names == {"door"}
+    assert client._event_names == set(FOLLOWED)
     hub.apply_options({"offline_after": 0.5})
     assert hub._presence.offline_after == 30
     for unusable in (0, -1, math.inf, True, "5", None):
@@ -301,10 +318,9 @@ async def test_notification_insert_sample(client: DeviceHiveClient, out: Recorde
         ),
         HubNotice(
             "notification",
-            "notification",
+            "gps",  # chosen: an event, whatever it carries
             "dev-1",
             {
-                "name": "gps",
                 "parameters": {"lat": 50.45, "lng": 30.52, "battery": 87},
                 "id": 123,
                 "timestamp": "2018-05-25T09:52:54.123",
@@ -316,6 +332,14 @@ async def test_notification_insert_sample(client: DeviceHiveClient, out: Recorde
     assert client.stats.dropped == {"duplicate": 1}
 
 
+async def test_a_sample_that_carries_only_a_position_and_a_battery_is_no_event(
+    default_client: DeviceHiveClient, out: Recorder
+) -> None:
+    default_client.handle_text(sample("protocols_notification_insert_push.json"))
+    assert [type(message) for message in out] == [DeviceUpdate]
+    assert default_client.notification_names == {"gps"}
+
+
 async def test_device_list_sample(client: DeviceHiveClient, out: Recorder) -> None:
     """An old server's status wins: the sample's device is online."""
     reply = pending(client, "9", "device/list")
@@ -324,7 +348,7 @@ async def test_device_list_sample(client: DeviceHiveClient, out: Recorder) -> No
     assert client._record_update("dev-1", record, time.time()) == DeviceUpdate(
         "dev-1",
         name="Car",
-        manufacturer="DeviceHive",
+        category=Category.TRACKER,
         values={Field.ONLINE: True},
         extras={"networkId": 1, "isBlocked": False},
         channels=CHANNELS,
@@ -555,11 +579,68 @@ async def test_notification_without_measurements(
         DeviceUpdate("d1", values={Field.ONLINE: True}, channels=CHANNELS),
         HubNotice(
             "notification",
-            "notification",
+            "gps",
             "d1",
-            {"name": "gps", "parameters": parameters, "id": None, "timestamp": "yesterday"},
+            {"parameters": parameters, "id": None, "timestamp": "yesterday"},
         ),
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "parameters", "event"),
+    [
+        ("gps", {"lat": 1, "lng": 2, "speed": 3, "heading": 4, "battery": 50}, False),
+        ("gps", {"latitude": 1, "longitude": 2, "lon": 2, "altitude": 5, "accuracy": 6}, False),
+        ("ping", {}, False),  # only that the device is alive, which Online shows
+        ("ping", None, False),
+        ("gps", {"lat": 1, "lng": 2, "address": "Main St 1"}, True),  # more than entities show
+        ("door", {"open": True}, True),
+        ("note", "free text", True),
+        ("list", [1, 2], True),
+        ("$device-update", {"id": "d1", "name": "Van"}, False),  # the device's record
+        ("$device-add", {"id": "d1", "temperature": 3}, False),
+        ("", {"door": "open"}, False),  # no name to be an event type
+        ("x" * 129, {"door": "open"}, False),  # longer than the server allows
+    ],
+)
+async def test_which_notifications_are_events_by_default(
+    default_client: DeviceHiveClient, out: Recorder, name: str, parameters: Any, event: bool
+) -> None:
+    default_client.handle_text(notification(parameters, name=name))
+    attributes = {"parameters": parameters, "id": 1, "timestamp": "2024-01-02T03:04:05.678"}
+    expected = [HubNotice("notification", name, "d1", attributes)] if event else []
+    assert out.of(HubNotice) == expected
+
+
+async def test_chosen_names_are_the_events_whatever_they_carry(
+    default_client: DeviceHiveClient, out: Recorder
+) -> None:
+    ids = itertools.count()
+
+    def events_of(*names: str) -> list[str]:
+        out.clear()
+        for name in names:
+            parameters = {"door": "open"} if name == "door" else {"battery": 5}
+            default_client.handle_text(notification(parameters, name=name, id=next(ids)))
+        return [notice.event_type for notice in out.of(HubNotice)]
+
+    assert events_of("gps", "door", "$device-update") == ["door"]
+    default_client.apply_options({"notification_events": [" gps ", "$device-update", "", 5]})
+    assert events_of("gps", "door", "$device-update") == ["gps", "$device-update"]
+    default_client.apply_options({"notification_events": []})  # none chosen: the default again
+    assert events_of("gps", "door") == ["door"]
+    default_client.apply_options({"notification_events": "door"})  # not a list: ignored
+    assert events_of("gps", "door") == ["door"]
+    assert default_client.notification_names == {"gps", "door", "$device-update"}
+
+
+async def test_names_heard_are_remembered_within_a_bound(
+    default_client: DeviceHiveClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(devicehive, "MAX_SEEN_NAMES", 2)
+    for number, name in enumerate(["a", "b", "c", "a", ""]):
+        default_client.handle_text(notification({}, name=name, id=number))
+    assert default_client.notification_names == {"a", "b"}
 
 
 async def test_notifications_are_told_apart_by_device_id_and_time(
@@ -585,31 +666,27 @@ async def test_device_notifications(client: DeviceHiveClient, out: Recorder) -> 
     assert out.of(DeviceUpdate) == [
         DeviceUpdate(
             "d1",
-            manufacturer="DeviceHive",
+            category=Category.TRACKER,
             values={Field.ONLINE: False},
             channels=CHANNELS,
         ),
         DeviceUpdate(
             "d1",
             name="Van",
-            manufacturer="DeviceHive",
+            category=Category.TRACKER,
             values={Field.ONLINE: False},
             extras={"isBlocked": True},
             channels=CHANNELS,
         ),
         DeviceUpdate(
             "d1",
-            manufacturer="DeviceHive",
+            category=Category.TRACKER,
             values={Field.ONLINE: False},  # unblocked, but not heard from
             extras={"isBlocked": False},
             channels=CHANNELS,
         ),
     ]
-    assert [notice.attributes["name"] for notice in out.of(HubNotice)] == [
-        "$device-update",
-        "$device-add",
-        "$device-update",
-    ]
+    assert out.of(HubNotice) == []  # the device's record: what the device and Online show
 
 
 async def test_command_updates_are_kept_within_a_bound(
@@ -891,6 +968,7 @@ async def hub(
 ) -> AsyncIterator[DeviceHiveClient]:
     if not any(key in config for key in ("token", "username")):
         config |= {"username": simulator.login, "password": simulator.password}
+    config.setdefault("notification_events", FOLLOWED)
     client = DeviceHiveClient.from_config(
         session, out.append, {"url": simulator.url, **config}, timing=timing
     )
@@ -941,7 +1019,7 @@ async def test_connect_with_login(
     assert snapshot.devices[0] == DeviceUpdate(
         "dev-1",
         name="Tracker 1",
-        manufacturer="DeviceHive",
+        category=Category.TRACKER,
         values={Field.ONLINE: True},  # it notified a second ago: the server was asked first
         extras={"networkId": 1, "isBlocked": False},
         channels=CHANNELS,
@@ -1244,7 +1322,7 @@ async def test_bad_records_are_skipped(
         await client.connect()
     assert out.of(FleetSnapshot)[0].devices == (
         DeviceUpdate(
-            "a", manufacturer="DeviceHive", values={Field.ONLINE: None}, channels=CHANNELS
+            "a", category=Category.TRACKER, values={Field.ONLINE: None}, channels=CHANNELS
         ),
     )
     assert client.stats.dropped["device"] == 3
@@ -1470,8 +1548,8 @@ async def test_a_status_from_an_old_server_wins(
         assert online_values(out) == {"dev-1": True, "dev-2": False}
         await simulator.notify("dev-2", "gps", {"battery": 3})
         await out.next(HubNotice)
-        await simulator.set_online("dev-1", False)
-        await out.next(HubNotice, where=lambda notice: notice.device_id == "dev-1")
+        await simulator.set_online("dev-1", False)  # its $device-update
+        await out.next(DeviceUpdate, where=lambda update: update.device_id == "dev-1")
         assert online_values(out) == {"dev-1": False, "dev-2": False}
 
 

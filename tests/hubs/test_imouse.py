@@ -20,7 +20,12 @@ from custom_components.fleet_push.hubs.errors import (
     CommandFailed,
     ProtocolError,
 )
-from custom_components.fleet_push.hubs.imouse import HUB_CHANNELS, PROBE, IMouseClient
+from custom_components.fleet_push.hubs.imouse import (
+    HUB_CHANNELS,
+    PHONE_CHANNELS,
+    PROBE,
+    IMouseClient,
+)
 from custom_components.fleet_push.hubs.model import (
     DeviceRemoved,
     DeviceUpdate,
@@ -119,7 +124,7 @@ def test_dev_connect_sample(client: IMouseClient, messages: list[HubMessage]) ->
             mac="C6:4D:3A:7A:E0:D3",
             values={Field.ONLINE: True, Field.USB: False},
             extras={"ip": "192.168.9.100", "group": "未分组", "screen": "402x874"},
-            channels=frozenset(),
+            channels=PHONE_CHANNELS,
         )
     ]
 
@@ -242,7 +247,7 @@ def test_records_keep_the_reported_phone_link(
             "screen": "375x667",
             "hardware_version": "4.4",
         },
-        channels=frozenset(),
+        channels=PHONE_CHANNELS,
     )
     messages.clear()
     client.handle_text(sample("example_usb_change.json"))
@@ -335,15 +340,32 @@ def test_kernel_log_samples(
     assert messages == [HubNotice("kernel_log", event_type, "", attributes)]
 
 
-def test_notice_names_the_device(client: IMouseClient, messages: list[HubMessage]) -> None:
-    frame = json.loads(sample("restart_log.json"))
+@pytest.mark.parametrize(
+    ("name", "event_type"),
+    [
+        ("restart_log.json", "restart"),
+        ("airplay_connect_log.json", "airplay"),
+        ("collection_mouse.json", "mouse_collection"),
+        ("error_push.json", "error"),
+        ("im_log.json", "log"),
+    ],
+)
+def test_a_log_about_a_phone_goes_to_that_phone(
+    client: IMouseClient, messages: list[HubMessage], name: str, event_type: str
+) -> None:
+    """A listed phone gets its logs; a phone the kernel never listed leaves its id on the kernel."""
+    client.handle_text(_callback("dev_connect", {"list": [{"deviceid": PHONE_16}]}))
+    frame = json.loads(sample(name))
     frame["data"] |= {"id": PHONE_16, "code": 4, "message": "重启失败"}
     client.handle_text(json.dumps(frame))
-    assert messages == [
-        HubNotice(
-            "kernel_log", "restart", "", {"code": 4, "message": "重启失败", "device_id": PHONE_16}
-        )
-    ]
+    attributes = {k: v for k, v in frame["data"].items() if k in ("code", "message", "call_fun")}
+    assert messages[-1] == HubNotice("phone_log", event_type, PHONE_16, attributes)
+
+    client.handle_text(_callback("dev_delete", {"list": [PHONE_16]}))
+    client.handle_text(json.dumps(frame))
+    assert messages[-1] == HubNotice(
+        "kernel_log", event_type, "", {**attributes, "device_id": PHONE_16}
+    )
 
 
 @pytest.mark.parametrize("name", ["dev_sort_change.json", "example_dev_sort_change.json"])
@@ -421,9 +443,9 @@ def test_unknown_values_stay_unknown(client: IMouseClient, messages: list[HubMes
             manufacturer="Apple",
             values={Field.ONLINE: None, Field.USB: None},
             extras={"screen": "390x844"},
-            channels=frozenset(),
+            channels=PHONE_CHANNELS,
         ),
-        DeviceUpdate("Y", manufacturer="Apple", channels=frozenset()),
+        DeviceUpdate("Y", manufacturer="Apple", channels=PHONE_CHANNELS),
     ]
 
 
@@ -665,8 +687,7 @@ async def test_restart_command(
     reply = await hub.send_command(phone, "/device/restart", {}, 5.0)
     assert reply == {"code": 0, "id": phone, "message": "成功"}
     restart = await wait_for(messages, notice_of("restart"))
-    assert isinstance(restart, HubNotice)
-    assert restart.attributes["device_id"] == phone
+    assert restart == HubNotice("phone_log", "restart", phone, {"code": 0, "message": "重启成功"})
     await simulator.set_online(phone, False)
     with pytest.raises(CommandFailed) as offline:
         await hub.send_command(phone, "/device/restart", {}, 5.0)

@@ -25,6 +25,7 @@ from custom_components.fleet_push.hubs.errors import (
     SessionClosed,
 )
 from custom_components.fleet_push.hubs.model import (
+    Category,
     DeviceRemoved,
     DeviceUpdate,
     Field,
@@ -40,7 +41,7 @@ from custom_components.fleet_push.hubs.navixy import (
 )
 from tests.hubs.recorder import Recorder
 from tests.simulator import simulator_class
-from tests.simulator.navixy import VARIANTS, ApiFailure, NavixySimulator
+from tests.simulator.navixy import MODEL_CATALOGUE, VARIANTS, ApiFailure, NavixySimulator
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "navixy"
 CHANNELS = frozenset({"lifecycle"})
@@ -495,18 +496,21 @@ def test_tracker_list_skips_bad_items() -> None:
             ]
         }
     )
+    # Nothing asked list_models here: the code alone, no maker, a tracker.
     assert snapshot == FleetSnapshot(
         (
             DeviceUpdate(
                 "1",
                 name="Car 1",
-                manufacturer="Navixy",
-                model="telfmb920",
+                model_id="telfmb920",
                 serial="9999999988888",
+                category=Category.TRACKER,
                 extras={"blocked": False},
                 channels=CHANNELS,
             ),
-            DeviceUpdate("4", manufacturer="Navixy", extras={"blocked": False}, channels=CHANNELS),
+            DeviceUpdate(
+                "4", category=Category.TRACKER, extras={"blocked": False}, channels=CHANNELS
+            ),
         )
     )
     assert client.stats.dropped == {"bad tracker": 3}
@@ -599,18 +603,21 @@ async def test_connect_with_api_key(session: aiohttp.ClientSession) -> None:
     ):
         info = client.info  # type: ignore[attr-defined]
         assert info.unique_id == f"127.0.0.1:{sim.user_id}"
-        assert info.title == sim.login
-        assert info.manufacturer == "Navixy"
+        assert info.title == "Navixy Fleet Push Test"  # the account's name, not its login
+        assert (info.manufacturer, info.model) == ("Navixy", "Navixy account")
         snapshot = recorder[0]
         assert isinstance(snapshot, FleetSnapshot)
         trackers = list(sim.trackers.values())
+        models = {code: (vendor, name) for code, vendor, name, _ in MODEL_CATALOGUE}
         assert snapshot.devices == tuple(
             DeviceUpdate(
                 str(t.tracker_id),
                 name=t.label,
-                manufacturer="Navixy",
-                model=t.model,
+                manufacturer=models[t.model][0],
+                model=models[t.model][1],
+                model_id=t.model,
                 serial=t.device_id,
+                category=Category.VEHICLE,
                 extras={"blocked": False},
                 channels=CHANNELS,
             )
@@ -630,6 +637,117 @@ async def test_connect_with_api_key(session: aiohttp.ClientSession) -> None:
         assert conn.state["query"]["X-Atmosphere-Transport"] == "websocket"
         assert client.timing.keepalive_interval == 30.0
         assert client.stats.dropped == {}
+
+
+def models_asked(sim: NavixySimulator) -> list[Any]:
+    return [params.get("codes") for path, params in sim.rest_calls if path == "tracker/list_models"]
+
+
+async def test_makers_and_kinds_come_from_the_models_and_the_vehicles(
+    session: aiohttp.ClientSession,
+) -> None:
+    """list_models once per code (a code it does not know stays a code), vehicle/list each load."""
+    sim = NavixySimulator(devices=0)
+    for label, model, vehicle in (
+        ("Truck", "telfmb120", "truck"),
+        ("Bus", "telfmb120", "bus"),
+        ("Crane", "queclink_gv300", "special"),
+        ("Car", "telfmb920", None),
+        ("Walker", "concox_gt300", None),
+        ("Box", "queclink_gl300", None),
+        ("Odd", "acme_x1", "boat"),
+    ):
+        sim.add_tracker(label, model).vehicle_type = vehicle
+    async with running(sim), connected(session, sim) as (client, recorder):
+        snapshot = recorder[0]
+        assert isinstance(snapshot, FleetSnapshot)
+        devices = {device.name: device for device in snapshot.devices}
+        assert {name: device.category for name, device in devices.items()} == {
+            "Truck": Category.TRUCK,
+            "Bus": Category.BUS,
+            "Crane": Category.VEHICLE,
+            "Car": Category.VEHICLE,
+            "Walker": Category.PERSONAL,
+            "Box": Category.PORTABLE,
+            "Odd": Category.TRACKER,
+        }
+        walker, odd = devices["Walker"], devices["Odd"]
+        assert (walker.manufacturer, walker.model, walker.model_id) == (
+            "Concox",
+            "GT300",
+            "concox_gt300",
+        )
+        assert (odd.manufacturer, odd.model, odd.model_id) == (None, None, "acme_x1")
+        codes = sorted({tracker.model for tracker in sim.trackers.values()})
+        assert models_asked(sim) == [codes]
+
+        sim.add_tracker("New", "navixy_ngp")
+        await client.refresh()
+        await client.refresh()
+        assert models_asked(sim) == [codes, ["navixy_ngp"]]  # only what it never asked
+        assert [path for path, _ in sim.rest_calls].count("vehicle/list") == 3
+        new = recorder.of(FleetSnapshot)[-1].devices[-1]
+        assert (new.manufacturer, new.model, new.category) == (
+            "Navixy",
+            "Navixy Generic Protocol",
+            Category.VEHICLE,
+        )
+
+
+@pytest.mark.parametrize("refused", ["tracker/list_models", "vehicle/list"])
+@pytest.mark.parametrize(
+    "failure",
+    [ApiFailure(13, "Operation not permitted", 403), ApiFailure(15, "Too many requests", 429)],
+)
+async def test_a_platform_that_refuses_models_or_vehicles_still_connects(
+    session: aiohttp.ClientSession,
+    monkeypatch: pytest.MonkeyPatch,
+    refused: str,
+    failure: ApiFailure,
+) -> None:
+    """What they add is only shown: a sub-user without the right still sees the fleet."""
+    sim = NavixySimulator(devices=1)
+    (tracker,) = sim.trackers.values()
+    tracker.vehicle_type = "truck"
+    handlers = sim._handlers()
+
+    def refuse(_body: dict[str, Any]) -> dict[str, Any]:
+        raise failure
+
+    monkeypatch.setattr(sim, "_handlers", lambda: {**handlers, refused: refuse})
+    async with running(sim), connected(session, sim) as (client, recorder):
+        (device,) = recorder.of(FleetSnapshot)[0].devices
+        assert device.model_id == tracker.model
+        if refused == "vehicle/list":
+            assert (device.manufacturer, device.category) == ("Teltonika", Category.VEHICLE)
+        else:
+            assert (device.manufacturer, device.category) == (None, Category.TRUCK)
+            await client.refresh()  # not taken as "unknown code": asked again next time
+            assert models_asked(sim) == [[tracker.model]] * 2
+        assert client.stats.dropped == {f"{refused} failed": 1 + (refused != "vehicle/list")}
+        assert client.connected
+
+
+async def test_replies_without_lists_are_skipped(
+    session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim = NavixySimulator(devices=1)
+    handlers = sim._handlers()
+    odd = {
+        "tracker/list_models": lambda _body: {"list": ["junk", {"code": 5}, {"vendor": "X"}]},
+        "vehicle/list": lambda _body: {"list": [1, {"tracker_id": "1", "type": "truck"}]},
+    }
+    monkeypatch.setattr(sim, "_handlers", lambda: {**handlers, **odd})
+    async with running(sim), connected(session, sim) as (client, recorder):
+        (device,) = recorder.of(FleetSnapshot)[0].devices
+        assert (device.manufacturer, device.model, device.category) == (
+            None,
+            None,
+            Category.TRACKER,
+        )
+        odd["vehicle/list"] = lambda _body: {"vehicles": []}
+        await client.refresh()
+        assert client.stats.dropped == {"vehicle/list without a list": 1}
 
 
 async def test_login_and_session_reuse(session: aiohttp.ClientSession) -> None:
@@ -820,14 +938,29 @@ async def test_socket_closed_while_subscribing(
                 pass
 
 
-async def test_title_without_login(
-    session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("user_info", "title"),
+    [
+        ({"title": "John Smith", "legal_name": "QWER Inc.", "first_name": "J"}, "John Smith"),
+        ({"title": " ", "legal_name": "QWER Inc.", "first_name": "John"}, "QWER Inc."),
+        ({"first_name": "John", "middle_name": "W", "last_name": "Smith"}, "John Smith"),
+        ({"first_name": None, "last_name": "Smith", "title": 5}, "Smith"),
+        ({"login": "demo@navixy.com", "title": ""}, "127.0.0.1"),  # never the login
+        ({}, "127.0.0.1"),
+    ],
+)
+async def test_the_hub_is_titled_by_the_accounts_name_else_the_host(
+    session: aiohttp.ClientSession,
+    monkeypatch: pytest.MonkeyPatch,
+    user_info: dict[str, Any],
+    title: str,
 ) -> None:
     async with running(NavixySimulator()) as sim:
-        monkeypatch.setattr(sim, "_get_info", lambda _body: {"user_info": {"id": "u5"}})
+        reply = {"user_info": {"id": "u5", **user_info}}
+        monkeypatch.setattr(sim, "_get_info", lambda _body: reply)
         async with connected(session, sim) as (client, _):
             info = client.info  # type: ignore[attr-defined]
-            assert (info.unique_id, info.title) == ("127.0.0.1:u5", "Navixy user u5")
+            assert (info.unique_id, info.title) == ("127.0.0.1:u5", f"Navixy {title}")
 
 
 async def test_hub_unreachable(session: aiohttp.ClientSession) -> None:

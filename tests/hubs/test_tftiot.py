@@ -197,7 +197,7 @@ async def test_helpers_and_config() -> None:
         unique_id="openapi.tftiot.com:100861",
         title="TFT IoT 100861",
         manufacturer="TFT IoT",
-        model="Open API",
+        model=None,
     )
     # "ping" every minute as the vendor asks; WebSocket pings judge liveness; no silence limit
     assert client.timing == Timing(keepalive_interval=60.0, ws_heartbeat=30.0)

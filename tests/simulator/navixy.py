@@ -30,6 +30,18 @@ COMPACT_KEYS = frozenset(
     }
 )
 MODELS = ("telfmb920", "telfmb120", "queclink_gv300", "concox_gt06n")
+"""The models the fleet's trackers are picked from."""
+MODEL_CATALOGUE: tuple[tuple[str, str, str, str], ...] = (
+    # code, vendor, name, type (list_models: "logger", "portable", "vehicle" or "personal")
+    ("navixy_ngp", "Navixy", "Navixy Generic Protocol", "vehicle"),  # the docs' sample
+    ("telfmb920", "Teltonika", "FMB920", "vehicle"),
+    ("telfmb120", "Teltonika", "FMB120", "vehicle"),
+    ("queclink_gv300", "Queclink", "GV300", "vehicle"),
+    ("concox_gt06n", "Concox", "GT06N", "vehicle"),
+    ("queclink_gl300", "Queclink", "GL300", "portable"),
+    ("concox_gt300", "Concox", "GT300", "personal"),
+)
+"""The integrated models tracker/list_models knows (a code it does not know is left out)."""
 HEARTBEAT = "X"
 """Atmosphere's heartbeat padding, both ways."""
 COMMANDS = frozenset({"electronic_lock_command", "reboot"})
@@ -69,6 +81,8 @@ class SimTracker:
     device_id: str
     phone: str
     blocked: bool = False
+    vehicle_type: str | None = None
+    """The type of the vehicle it is fitted to (vehicle/list), if one is set up for it."""
     state: dict[str, Any] = field(default_factory=dict)
 
     def listing(self) -> dict[str, Any]:
@@ -90,6 +104,25 @@ class SimTracker:
                 "phone": self.phone,
             },
             "tag_bindings": [],
+        }
+
+    def vehicle(self) -> dict[str, Any]:
+        """Its vehicle as vehicle/list shows it (the fields FleetPush is shown, and some)."""
+        return {
+            "id": 200000 + self.tracker_id % 100000,
+            "tracker_id": self.tracker_id,
+            "tracker_label": self.label,
+            "label": self.label,
+            "max_speed": 90,
+            "model": "",
+            "type": self.vehicle_type,
+            "subtype": None,
+            "garage_id": None,
+            "reg_number": f"B-FP {self.tracker_id % 10000}",
+            "vin": "",
+            "icon_id": None,
+            "avatar_file_name": None,
+            "tags": [],
         }
 
 
@@ -170,6 +203,8 @@ class NavixySimulator(HubSimulator):
         """Session hashes handed out by user/auth."""
         self.commands: list[tuple[int, dict[str, Any]]] = []
         """Every accepted tracker/send_command, as (tracker id, command)."""
+        self.rest_calls: list[tuple[str, dict[str, Any]]] = []
+        """Every REST call, as (path, parameters without the hash)."""
         self.too_early: list[str] = []
         """Client frames dropped because they came before the handshake."""
         self._registered = 0
@@ -457,6 +492,7 @@ class NavixySimulator(HubSimulator):
         path = request.match_info["path"]
         try:
             body = await self._body(request)
+            self.rest_calls.append((path, {k: v for k, v in body.items() if k != "hash"}))
             handler = self._handlers().get(path)
             if handler is None:
                 raise ApiFailure(5, "Wrong request", 404)  # noqa: TRY301
@@ -494,6 +530,8 @@ class NavixySimulator(HubSimulator):
             "user/get_info": self._get_info,
             "user/settings/get": self._settings,
             "tracker/list": self._list,
+            "tracker/list_models": self._list_models,
+            "vehicle/list": self._vehicles,
             "tracker/get_state": self._get_state,
             "tracker/output/set": self._output_set,
             "tracker/send_command": self._send_command,
@@ -544,6 +582,26 @@ class NavixySimulator(HubSimulator):
 
     def _list(self, _body: dict[str, Any]) -> dict[str, Any]:
         return {"list": [tracker.listing() for tracker in self.trackers.values()]}
+
+    @staticmethod
+    def _list_models(body: dict[str, Any]) -> dict[str, Any]:
+        """Every integrated model, or those of the `codes` given (unknown codes are left out)."""
+        codes = body.get("codes")
+        if codes is not None and not (
+            isinstance(codes, list) and all(isinstance(code, str) for code in codes)
+        ):
+            raise ApiFailure(7, "Invalid parameters")
+        return {
+            "list": [
+                _model(2450 + number, *model)
+                for number, model in enumerate(MODEL_CATALOGUE)
+                if codes is None or model[0] in codes
+            ]
+        }
+
+    def _vehicles(self, _body: dict[str, Any]) -> dict[str, Any]:
+        fitted = (tracker for tracker in self.trackers.values() if tracker.vehicle_type)
+        return {"list": [tracker.vehicle() for tracker in fitted]}
 
     def _target(self, body: dict[str, Any], *, online: bool = False) -> SimTracker:
         """The tracker a call names; 204 unknown, 208 blocked, 213 offline."""
@@ -767,6 +825,27 @@ class NavixySimulator(HubSimulator):
         if self.wrapped:
             return {"type": "source_state_event", "tracker_id": tracker.tracker_id, "state": state}
         return state
+
+
+def _model(model_id: int, code: str, vendor: str, name: str, kind: str) -> dict[str, Any]:
+    """A list_models item (the docs' fields that say what the model is, and some)."""
+    return {
+        "id": model_id,
+        "vendor": vendor,
+        "code": code,
+        "parent_code": None,
+        "type": kind,
+        "name": name,
+        "id_type": "imei",
+        "has_phone": True,
+        "register": True,
+        "altitude": True,
+        "satellites": True,
+        "gsm_level": True,
+        "digital_inputs": 8,
+        "digital_outputs": 8,
+        "output_control": "default",
+    }
 
 
 def _requests(message: dict[str, Any]) -> list[Any]:

@@ -5,7 +5,8 @@ with an access JWT, a refresh JWT (``token/refresh``) or a login (``token``), pa
 ``device/list`` (servers answer 20 devices unless asked for more), subscribes to every device's
 notifications and fetches what it missed while away with ``notification/list``. Notification
 parameters follow FleetPush's convention: ``lat``/``lng`` (or ``latitude``/``longitude``),
-``accuracy``, ``speed``, ``heading``, ``altitude``, ``battery``.
+``accuracy``, ``speed``, ``heading``, ``altitude``, ``battery``. A notification becomes an event
+(its name the event type) when it carries more than that, or when the user chose its name.
 
 What the Java server does, and what FleetPush does about it:
 
@@ -47,13 +48,21 @@ from yarl import URL
 from .connection import REQUEST_TIMEOUT, HubClient, Listener, Timing, cancel_and_wait
 from .errors import CannotConnect, CommandFailed, HubError, InvalidAuth, ProtocolError
 from .frames import decode
-from .model import DeviceUpdate, Field, FleetSnapshot, HubInfo, HubNotice, Position, Value
+from .model import (
+    Category,
+    DeviceUpdate,
+    Field,
+    FleetSnapshot,
+    HubInfo,
+    HubNotice,
+    Position,
+    Value,
+)
 from .values import is_int, is_number
 
 _LOGGER = logging.getLogger(__name__)
 
 MANUFACTURER: Final = "DataArt"
-DEVICE_MANUFACTURER: Final = "DeviceHive"
 CHANNEL: Final = "notification"
 CHANNELS: Final = frozenset({CHANNEL})
 MAX_TEXT: Final = 10 * 1024
@@ -68,6 +77,28 @@ EXPIRY_GRACE: Final = 1.0
 OFFLINE_AFTER_OPTION: Final = "offline_after"
 OFFLINE_AFTER_MINUTES: Final = 15
 """Default minutes without a notification after which a device is shown offline."""
+EVENTS_OPTION: Final = "notification_events"
+"""The notification names that become events; none chosen: those that carry more than
+entities show."""
+MEASURED: Final = frozenset(
+    {
+        "lat",
+        "lng",
+        "lon",
+        "latitude",
+        "longitude",
+        "accuracy",
+        "speed",
+        "heading",
+        "altitude",
+        "battery",
+    }
+)
+"""Notification parameters that entities show (a position, a battery level)."""
+MAX_NAME: Final = 128
+"""The server's longest notification name: a longer one is no event type."""
+MAX_SEEN_NAMES: Final = 100
+"""Notification names remembered to offer in the options."""
 DEVICE_PAGE: Final = 100
 """Devices asked for per device/list page (the server's default is 20; its REST API's 100)."""
 MAX_DEVICE_PAGES: Final = 10_000
@@ -251,9 +282,14 @@ class DeviceHiveClient(HubClient):
         password: str | None = None,
         verify_ssl: bool = True,
         offline_after: float = OFFLINE_AFTER_MINUTES * 60.0,
+        notification_events: Collection[str] | None = None,
         timing: Timing | None = None,
     ) -> None:
-        """Keep the settings; nothing is opened until connect()."""
+        """Keep the settings; nothing is opened until connect().
+
+        notification_events: the notification names that become events (none: every one that
+        carries more than a position and a battery level).
+        """
         super().__init__(session, listener, timing=timing)
         if not token and not (username and password):
             raise ValueError("DeviceHive needs a token, or a username and a password")
@@ -284,6 +320,9 @@ class DeviceHiveClient(HubClient):
         self._one_device_lists = False
         """The server takes one deviceId per notification/list (before 3.4)."""
         self._list_slots = asyncio.Semaphore(LIST_CONCURRENCY)
+        self._event_names = _event_names(notification_events)
+        self.notification_names: set[str] = set()
+        """Names of the notifications heard (the first MAX_SEEN_NAMES), for the user to choose."""
 
     @classmethod
     def settings(cls, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -295,12 +334,14 @@ class DeviceHiveClient(HubClient):
             "password": config.get("password"),
             "verify_ssl": config.get("verify_ssl", True),
             "offline_after": _offline_after(config),
+            "notification_events": config.get(EVENTS_OPTION),
         }
 
     @override
     def apply_options(self, options: Mapping[str, Any]) -> None:
-        """A new "offline after" period applies from the next check on."""
+        """A new "offline after" period applies from the next check on, new events at once."""
         self._presence.offline_after = _offline_after(options)
+        self._event_names = _event_names(options.get(EVENTS_OPTION))
 
     @classmethod
     def default_timing(cls) -> Timing:
@@ -507,7 +548,7 @@ class DeviceHiveClient(HubClient):
         return DeviceUpdate(
             device_id,
             name=name if isinstance(name, str) and name else None,
-            manufacturer=DEVICE_MANUFACTURER,
+            category=Category.TRACKER,  # shown once it notifies a position
             values={Field.ONLINE: online},
             extras=extras,
             channels=CHANNELS,
@@ -842,13 +883,23 @@ class DeviceHiveClient(HubClient):
             update = _measurements(device_id, fields, when, online=online)
         if update is not None:
             self.emit(update)
-        attributes = {
-            "name": name,
-            "parameters": parameters,
-            "id": item.get("id"),
-            "timestamp": stamp,
-        }
-        self.emit(HubNotice(CHANNEL, CHANNEL, device_id, attributes))
+        if self._becomes_event(name, parameters):
+            attributes = {"parameters": parameters, "id": item.get("id"), "timestamp": stamp}
+            self.emit(HubNotice(CHANNEL, name, device_id, attributes))
+
+    def _becomes_event(self, name: str, parameters: Any) -> bool:
+        """Whether a notification is an event: chosen by name, else carrying more than values.
+
+        The server's $device-add and $device-update carry the device record, which the device
+        and its Online show.
+        """
+        if not name or len(name) > MAX_NAME:
+            return False
+        if len(self.notification_names) < MAX_SEEN_NAMES:
+            self.notification_names.add(name)
+        if self._event_names is not None:
+            return name in self._event_names
+        return name not in DEVICE_EVENTS and not _only_measured(parameters)
 
     def _first_time(self, item: Notification, server_time: float | None, arrival: float) -> bool:
         """Whether a notification is new; one without an id cannot be told apart: it is."""
@@ -966,6 +1017,19 @@ def _offline_after(config: Mapping[str, Any]) -> float:
     if not is_number(minutes) or not 0 < minutes < math.inf:
         minutes = OFFLINE_AFTER_MINUTES
     return float(minutes) * 60.0
+
+
+def _event_names(option: Any) -> frozenset[str] | None:
+    """The notification names the user chose; None when none are (the default applies)."""
+    if isinstance(option, str) or not isinstance(option, Collection):
+        return None
+    names = frozenset(name.strip() for name in option if isinstance(name, str) and name.strip())
+    return names or None
+
+
+def _only_measured(parameters: Any) -> bool:
+    """Whether notification parameters carry only what entities show (or nothing at all)."""
+    return parameters is None or (isinstance(parameters, dict) and parameters.keys() <= MEASURED)
 
 
 def _refuses_credentials(action: str, code: Any) -> bool:

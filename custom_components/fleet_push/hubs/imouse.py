@@ -51,8 +51,11 @@ DEFAULT_PORT: Final = 9911
 STATUS_OK: Final = 200
 WS_HEARTBEAT: Final = 30.0
 CHANNEL: Final = "kernel_log"
-"""The hub's event channel: kernel logs, errors, restarts, licence logout."""
+"""The hub's event channel: kernel logs and errors, licence logout."""
 HUB_CHANNELS: Final = frozenset({CHANNEL})
+PHONE_CHANNEL: Final = "phone_log"
+"""A phone's event channel: the kernel's logs about that phone (a restart, screen casting)."""
+PHONE_CHANNELS: Final = frozenset({PHONE_CHANNEL})
 USB_RESTART: Final = "/device/usb/restart"
 CODE_NOT_BOUND: Final = 2
 """The kernel's code for "device not bound to hardware"."""
@@ -133,6 +136,8 @@ class IMouseClient(HubClient):
         """deviceid -> the iMouse hardware bound to that phone."""
         self._unplugged: set[str] = set()
         """Phones whose bound hardware the kernel last reported not connected to them."""
+        self._phone_ids: set[str] = set()
+        """Every phone the kernel listed: a log naming one of them goes to that phone."""
 
     @classmethod
     def settings(cls, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -250,6 +255,7 @@ class IMouseClient(HubClient):
         if not isinstance(records, list):
             raise ProtocolError("the iMouse kernel sent no device list")
         self._hardware.clear()
+        self._phone_ids.clear()
         return FleetSnapshot(tuple(self._phones(records)))
 
     # --- requests ---
@@ -365,6 +371,7 @@ class IMouseClient(HubClient):
             if not isinstance(device_id, str) or not device_id:
                 self.drop("bad_device", record)
                 continue
+            self._phone_ids.add(device_id)
             self._remember_hardware(device_id, record)
             yield _phone(device_id, record, unplugged=device_id in self._unplugged)
 
@@ -388,6 +395,7 @@ class IMouseClient(HubClient):
                 self.drop("bad_device_id", device_id)
                 continue
             self._forget(device_id)
+            self._phone_ids.discard(device_id)
             self.emit(DeviceRemoved(device_id))
 
     def _on_group_change(self, _data: dict[str, Any]) -> None:
@@ -429,8 +437,13 @@ class IMouseClient(HubClient):
             self._unplugged.add(device_id)
 
     def _on_notice(self, event_type: str, data: dict[str, Any]) -> None:
+        """A log line: on the phone it names, else on the kernel (with the id it gave)."""
         attributes: dict[str, Any] = {k: data[k] for k in _NOTICE_ATTRIBUTES if k in data}
-        if (device_id := _text(data, "id")) is not None:
+        device_id = _text(data, "id")
+        if device_id in self._phone_ids:
+            self.emit(HubNotice(PHONE_CHANNEL, event_type, device_id, attributes))
+            return
+        if device_id is not None:
             attributes["device_id"] = device_id
         self.emit(HubNotice(CHANNEL, event_type, attributes=attributes))
 
@@ -505,7 +518,7 @@ def _phone(device_id: str, record: dict[str, Any], *, unplugged: bool) -> Device
         mac=_text(record, "mac"),
         values=values,
         extras=_phone_extras(record),
-        channels=frozenset(),
+        channels=PHONE_CHANNELS,
     )
 
 

@@ -44,6 +44,22 @@ class Field(StrEnum):
     LICENCE_EXPIRES = "licence_expires"
 
 
+class Category(StrEnum):
+    """What a tracked device is, as far as its hub says: it picks the icon of its location."""
+
+    VEHICLE = "vehicle"
+    TRUCK = "truck"
+    BUS = "bus"
+    PERSONAL = "personal"
+    """Carried by a person."""
+    PORTABLE = "portable"
+    """A portable (asset) tracker."""
+    LOGGER = "logger"
+    """Records tracks rather than following something in particular."""
+    TRACKER = "tracker"
+    """A tracker the hub says nothing more about."""
+
+
 type Value = bool | int | float | str | datetime | tuple[bool, ...] | None
 """A reported value; None means the hub reported the field without a usable value."""
 
@@ -81,6 +97,7 @@ class DeviceUpdate:
     hardware: str | None = None
     mac: str | None = None
     serial: str | None = None
+    category: Category | None = None
     position: Position | None = None
     values: Mapping[Field, Value] = field(default_factory=dict)
     extras: Mapping[str, Any] = _EMPTY
@@ -135,5 +152,6 @@ class HubInfo:
     unique_id: str
     title: str
     manufacturer: str
-    model: str
+    model: str | None
+    """None where the hub is no product of its own (an account on a platform)."""
     version: str | None = None

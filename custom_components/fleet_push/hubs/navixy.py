@@ -4,7 +4,9 @@ The configured URL is the API base (``https://api.eu.navixy.com/v2``). The clien
 REST (an API key is used as the hash directly), loads the tracker list, opens
 ``<base>/event/subscription`` and, once the Atmosphere handshake arrived, subscribes to
 ``state_batch`` for every tracker. Navixy states name a ``source_id``; it is mapped to the
-tracker id through ``tracker/list``.
+tracker id through ``tracker/list``. Who made each tracker comes from ``tracker/list_models``
+(asked once per model code), what it is fitted to from ``vehicle/list``: both only tell, so a
+platform that refuses them still connects.
 
 Liveness: the handshake (``uuid|30000|X|``) says how often the *client* sends its ``X``
 heartbeat. The server's own heartbeat is not announced and ``state_batch`` sends only changes,
@@ -15,8 +17,9 @@ so a quiet fleet may say nothing for minutes: WebSocket pings decide, and silenc
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 import dataclasses
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 import logging
 import re
@@ -38,6 +41,7 @@ from .errors import (
 )
 from .frames import decode
 from .model import (
+    Category,
     DeviceRemoved,
     DeviceUpdate,
     Field,
@@ -47,7 +51,7 @@ from .model import (
     Position,
     Value,
 )
-from .values import are_flags, as_number
+from .values import are_flags, as_number, is_int
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -100,6 +104,31 @@ _ONLINE: Final[Mapping[str, bool]] = {
 }
 _SUBSCRIPTION_BLOCKED: Final[Mapping[str, bool]] = {"normal": False, "blocked": True}
 """The subscribe reply's per-tracker statuses that say whether the tracker is blocked."""
+_MODEL_CATEGORIES: Final[Mapping[str, Category]] = {
+    "vehicle": Category.VEHICLE,
+    "personal": Category.PERSONAL,
+    "portable": Category.PORTABLE,
+    "logger": Category.LOGGER,
+}
+"""tracker/list_models types."""
+_VEHICLE_CATEGORIES: Final[Mapping[str, Category]] = {
+    "car": Category.VEHICLE,
+    "truck": Category.TRUCK,
+    "bus": Category.BUS,
+    "special": Category.VEHICLE,
+}
+"""vehicle/list types: what a tracker is fitted to says more than its model."""
+_NAME_KEYS: Final = ("title", "legal_name")
+"""user_info fields naming the account (a person's or an organisation's), best first."""
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerModel:
+    """What tracker/list_models says of one model code."""
+
+    vendor: str | None
+    name: str | None
+    category: Category | None
 
 
 class NavixyApiError(ProtocolError):
@@ -175,6 +204,37 @@ def _read_object(
         values.update(dict.fromkeys((field for _, field, _ in fields), None))
 
 
+def _model_code(item: Any) -> str | None:
+    """The model code of a tracker/list item."""
+    source = item.get("source") if isinstance(item, dict) else None
+    code = source.get("model") if isinstance(source, dict) else None
+    return code if isinstance(code, str) and code else None
+
+
+def _text(value: Any) -> str | None:
+    """A string with something in it, trimmed; None for anything else."""
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _tracker_model(item: Mapping[str, Any]) -> TrackerModel:
+    """One list_models item: its vendor, name and the kind of tracker it is."""
+    kind = item.get("type")
+    return TrackerModel(
+        vendor=_text(item.get("vendor")),
+        name=_text(item.get("name")),
+        category=_MODEL_CATEGORIES.get(kind) if isinstance(kind, str) else None,
+    )
+
+
+def _account_name(user: Mapping[str, Any]) -> str | None:
+    """The account's name: its title, legal name, or first and last name (never the login)."""
+    for key in _NAME_KEYS:
+        if (name := _text(user.get(key))) is not None:
+            return name
+    names = (_text(user.get(key)) for key in ("first_name", "last_name"))
+    return " ".join(name for name in names if name) or None
+
+
 def websocket_url(base: str) -> str:
     """The event subscription URL of an API base, with the Atmosphere query string."""
     url = URL(f"{base.rstrip('/')}/event/subscription")
@@ -217,6 +277,10 @@ class NavixyClient(HubClient):
         self._by_source: dict[int, int] = {}
         self._blocked: dict[int, bool] = {}
         self._waiting: dict[int, Any] = {}
+        self._models: dict[str, TrackerModel | None] = {}
+        """Model code -> what list_models said of it (None: the platform does not know it)."""
+        self._vehicles: dict[int, Category] = {}
+        """Tracker id -> the kind of vehicle it is fitted to (vehicle/list)."""
 
     @classmethod
     def settings(cls, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -240,7 +304,7 @@ class NavixyClient(HubClient):
         """Log in, load the account and its trackers, then subscribe to their states."""
         user = await self._authenticate()
         self._tz = await self._load_time_zone()
-        snapshot = self._load_trackers(await self._api("tracker/list"))
+        snapshot = await self._load_fleet()
         handshake = self._handshake_heard = asyncio.get_running_loop().create_future()
         await self.open_websocket(websocket_url(self._base), ssl=self._verify_ssl)
         try:
@@ -305,6 +369,58 @@ class NavixyClient(HubClient):
         except ZoneInfoNotFoundError, ValueError:
             return UTC
 
+    async def _load_fleet(self) -> FleetSnapshot:
+        """The tracker list, with who made each tracker and what it is fitted to."""
+        reply = await self._api("tracker/list")
+        if isinstance(items := reply.get("list"), list):  # else _load_trackers says so
+            await self._learn_models({code for item in items if (code := _model_code(item))})
+            self._vehicles = await self._load_vehicles()
+        return self._load_trackers(reply)
+
+    async def _learn_models(self, codes: Collection[str]) -> None:
+        """Ask list_models about the codes not asked about yet (once: models do not change)."""
+        unknown = sorted(code for code in codes if code not in self._models)
+        if not unknown:
+            return
+        items = await self._optional_list("tracker/list_models", codes=unknown)
+        if items is None:
+            return  # asked again with the next tracker/list
+        for item in items:
+            if isinstance(item, dict) and isinstance(code := item.get("code"), str):
+                self._models[code] = _tracker_model(item)
+        for code in unknown:
+            self._models.setdefault(code, None)  # not a model the platform lists
+
+    async def _load_vehicles(self) -> dict[int, Category]:
+        """The kind of vehicle each tracker is fitted to; as before when the list is refused."""
+        items = await self._optional_list("vehicle/list")
+        if items is None:
+            return self._vehicles
+        vehicles: dict[int, Category] = {}
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            tracker, kind = item.get("tracker_id"), item.get("type")
+            if is_int(tracker) and isinstance(kind, str) and kind in _VEHICLE_CATEGORIES:
+                vehicles[tracker] = _VEHICLE_CATEGORIES[kind]
+        return vehicles
+
+    async def _optional_list(self, path: str, **params: Any) -> list[Any] | None:
+        """The list a call answers with; None when the platform refuses it or sends none.
+
+        These calls only add to what FleetPush shows: a sub-user without the right, a rate
+        limit or a slow answer must not keep the account from connecting.
+        """
+        try:
+            items = (await self._api(path, **params)).get("list")
+        except (ProtocolError, CannotConnect) as err:
+            self.drop(f"{path} failed", type(err).__name__)
+            return None
+        if not isinstance(items, list):
+            self.drop(f"{path} without a list")
+            return None
+        return items
+
     def _load_trackers(self, reply: Mapping[str, Any]) -> FleetSnapshot:
         """Map source ids to trackers and describe every tracker."""
         items = reply.get("list")
@@ -330,22 +446,31 @@ class NavixyClient(HubClient):
             return None
         self._by_source[source_id] = tracker_id
         self._blocked[tracker_id] = source.get("blocked") is True
-        label, model, serial = item.get("label"), source.get("model"), source.get("device_id")
+        label, serial, code = item.get("label"), source.get("device_id"), _model_code(item)
+        model = self._models.get(code) if code else None
         return DeviceUpdate(
             device_id=str(tracker_id),
             name=label if isinstance(label, str) else None,
-            manufacturer=MANUFACTURER,
-            model=model if isinstance(model, str) else None,
+            manufacturer=model.vendor if model else None,
+            model=model.name if model else None,
+            model_id=code,
             serial=str(serial) if isinstance(serial, str | int) else None,
+            category=self._category(tracker_id, model),
             extras={"blocked": self._blocked[tracker_id]},
             channels=CHANNELS,
         )
 
+    def _category(self, tracker_id: int, model: TrackerModel | None) -> Category:
+        """What a tracker is: the vehicle it is fitted to, else its model's kind."""
+        if (vehicle := self._vehicles.get(tracker_id)) is not None:
+            return vehicle
+        return model.category if model and model.category else Category.TRACKER
+
     def _hub_info(self, user: Mapping[str, Any]) -> HubInfo:
-        login = user.get("login")
+        host = URL(self._base).host
         return HubInfo(
-            unique_id=f"{URL(self._base).host}:{user['id']}",
-            title=login if isinstance(login, str) and login else f"Navixy user {user['id']}",
+            unique_id=f"{host}:{user['id']}",
+            title=f"Navixy {_account_name(user) or host}",
             manufacturer=MANUFACTURER,
             model="Navixy account",
         )
@@ -601,7 +726,7 @@ class NavixyClient(HubClient):
 
     async def refresh(self) -> None:
         """Reload the tracker list, then replay the states that were waiting for it."""
-        self.emit(self._load_trackers(await self._api("tracker/list")))
+        self.emit(await self._load_fleet())
         waiting, self._waiting = self._waiting, {}
         for source_id, item in waiting.items():
             if self._tracker_of(source_id) is None:

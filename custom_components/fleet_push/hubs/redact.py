@@ -15,7 +15,9 @@ REDACTED: Final = "**REDACTED**"
 _SECRET_WORDS: Final = ("password", "passwd", "secret", "token", "hash", "md5", "apikey", "session")
 _SECRET_KEYS: Final = frozenset({"pass", "pwd", "key", "auth", "authorization", "cookie", "sid"})
 _SECRET_IN_TEXT: Final = re.compile(
-    r"""(?P<key>["']?(?P<name>[A-Za-z_][\w.-]*)["']?\s*[:=]\s*)"""
+    # A name is a whole run of name characters, taken at once (possessive): a long run is
+    # scanned once, not again from each of its characters (minutes for a 70 kB frame).
+    r"""(?P<key>["']?(?<![\w.-])(?P<name>[\w.-]++)["']?\s*[:=]\s*)"""
     r"""(?P<value>"(?:[^"\\]|\\.)*"?|'(?:[^'\\]|\\.)*'?|[^\s,;&}\]]+)"""
 )
 _BEARER: Final = re.compile(r"(?i)\b(bearer|basic)\s+[\w.~+/=-]+")

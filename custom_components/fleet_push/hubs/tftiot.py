@@ -18,6 +18,7 @@ from . import frames
 from .connection import REQUEST_TIMEOUT, HubClient, HubStats, Listener, Timing
 from .errors import CannotConnect, CommandFailed, HubError, InvalidAuth, SessionClosed
 from .model import (
+    Category,
     DeviceUpdate,
     Field,
     FleetSnapshot,
@@ -167,7 +168,7 @@ class _Account(HubClient):
             unique_id=f"{host}:{self._user}",
             title=f"TFT IoT {self._user}",
             manufacturer=MANUFACTURER,
-            model="Open API",
+            model=None,  # an account on the platform: no product of its own
         )
 
     def _decode_object(self, text: str) -> dict[str, Any] | None:
@@ -678,6 +679,7 @@ class TftIotClient(_Account):
             manufacturer=MANUFACTURER,
             model=model if isinstance(model, str) and model else None,
             serial=imei,
+            category=Category.VEHICLE,  # the platform follows vehicles (ignition, mileage)
             position=_position(status),
             values=_values(status),
             extras=_extras(status),
