@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from typing import Any
 from unittest.mock import PropertyMock, patch
 
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -102,8 +103,12 @@ def entry_data(kind: str, hub: Any) -> tuple[dict[str, Any], str]:
 
 
 @pytest.fixture
-def setup_hub(hass: HomeAssistant) -> SetupHub:
-    """Add a config entry for a running simulator and set it up."""
+async def setup_hub(hass: HomeAssistant) -> AsyncIterator[SetupHub]:
+    """Add a config entry for a running simulator and set it up.
+
+    Its entries are unloaded before the simulators stop (this fixture ends first), so no
+    reconnect races a simulator's server as it closes.
+    """
 
     async def setup(
         kind: str,
@@ -128,7 +133,11 @@ def setup_hub(hass: HomeAssistant) -> SetupHub:
         assert result is loaded
         return entry
 
-    return setup
+    yield setup
+    for entry in hass.config_entries.async_entries(DOMAIN):
+        if entry.state is ConfigEntryState.LOADED:
+            await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
 
 
 def coordinator_of(entry: MockConfigEntry) -> FleetPushCoordinator:

@@ -72,6 +72,9 @@ class FleetPushTracker(FleetPushEntity, TrackerEntity):
     """A device's last known GPS position."""
 
     _unrecorded_attributes = frozenset({ATTR_SPEED, ATTR_HEADING, ATTR_ALTITUDE, ATTR_FIX_TIME})
+    # Where a vehicle is, is what it is there for, not a diagnostic (Home Assistant's default
+    # for trackers, which are mostly phones seen on a network).
+    _attr_entity_category = None  # type: ignore[assignment]
     _position: Position | None = None
     entity_description: FleetPushTrackerEntityDescription
 
