@@ -18,6 +18,7 @@ from syrupy.assertion import SnapshotAssertion
 import custom_components.fleet_push  # noqa: F401
 from custom_components.fleet_push.const import CONF_HUB_KIND, DOMAIN
 from custom_components.fleet_push.coordinator import FleetPushCoordinator
+from custom_components.fleet_push.hubs import client_class
 from custom_components.fleet_push.migration import CURRENT_VERSION
 
 from .simulator import simulator_class
@@ -75,31 +76,8 @@ async def start_hub(socket_enabled: None) -> AsyncIterator[StartHub]:
 
 def entry_data(kind: str, hub: Any) -> tuple[dict[str, Any], str]:
     """A config entry's data for a running simulator, and the unique id the hub reports."""
-    match kind:
-        case "imouse" | "iclick":
-            data = {"host": hub.host, "port": hub.port}
-            unique_id = f"{hub.host}:{hub.port}"
-        case "navixy":
-            data = {"url": hub.api_url, "api_key": hub.api_key, "verify_ssl": True}
-            unique_id = f"{hub.host}:{hub.user_id}"
-        case "tftiot":
-            data = {
-                "url": hub.url,
-                "username": hub.user_id,
-                "password": hub.password_md5,
-                "rest_url": hub.rest_url,
-                "verify_ssl": True,
-            }
-            unique_id = f"{hub.host}:{hub.user_id}"
-        case _:  # devicehive
-            data = {
-                "url": hub.url,
-                "username": hub.login,
-                "password": hub.password,
-                "verify_ssl": True,
-            }
-            unique_id = f"{hub.host}:{hub.port}:{hub.user_id}"
-    return {CONF_HUB_KIND: kind, **data}, unique_id
+    data = client_class(kind).normalize_config(hub.form())
+    return {CONF_HUB_KIND: kind, **data}, hub.hub_unique_id
 
 
 @pytest.fixture

@@ -12,9 +12,6 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er
 import pytest
 
-from custom_components.fleet_push.button import BUTTONS
-from custom_components.fleet_push.hubs import HUB_KINDS, client_class
-
 from .conftest import SetupHub, StartHub
 from .helpers import entity_exists, entity_id, wait_for
 
@@ -95,15 +92,3 @@ async def test_hubs_without_buttons_get_none(
         for entity in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
         if entity.domain == "button"
     ]
-
-
-def test_every_declared_button_has_a_look_a_name_and_an_icon() -> None:
-    names = json.loads((INTEGRATION / "translations" / "en.json").read_text("utf-8"))
-    icons = json.loads((INTEGRATION / "icons.json").read_text("utf-8"))["entity"]["button"]
-    declared = {key for kind in HUB_KINDS for key in client_class(kind).buttons}
-    assert declared == set(BUTTONS) == {"restart", "home"}
-    translated = {d.translation_key for d in BUTTONS.values() if d.translation_key}
-    assert translated == set(names["entity"]["button"])
-    assert set(icons) <= translated
-    for description in BUTTONS.values():
-        assert description.translation_key or description.device_class

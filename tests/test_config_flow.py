@@ -15,11 +15,10 @@ from custom_components.fleet_push.const import (
     CONF_GRACE_PERIOD,
     CONF_HUB_KIND,
     CONF_MIN_POSITION_INTERVAL,
-    CONF_NOTIFICATION_EVENTS,
-    CONF_OFFLINE_AFTER,
     DOMAIN,
 )
 from custom_components.fleet_push.hubs import HUB_KINDS
+from custom_components.fleet_push.hubs.devicehive import EVENTS_OPTION, OFFLINE_AFTER_OPTION
 from custom_components.fleet_push.hubs.tftiot import md5_password
 
 from .conftest import SetupHub, StartHub
@@ -53,7 +52,8 @@ async def test_first_step_is_a_menu_of_hub_kinds(hass: HomeAssistant) -> None:
     result = await hass.config_entries.flow.async_init(DOMAIN, context={"source": SOURCE_USER})
     assert result["type"] is FlowResultType.MENU
     assert result["step_id"] == "user"
-    assert result["menu_options"] == ["imouse", "navixy", "iclick", "devicehive", "tftiot"]
+    assert result["menu_options"] == list(HUB_KINDS)
+    assert set(HUB_KINDS) == {"imouse", "navixy", "iclick", "devicehive", "tftiot"}
 
 
 @pytest.mark.parametrize("kind", ["imouse", "iclick"])
@@ -96,7 +96,7 @@ async def test_navixy_recovers_from_each_error(hass: HomeAssistant, start_hub: S
     assert result["errors"] == {"url": "invalid_url"}
 
     result = await submit(hass, result, {"url": hub.api_url, "username": hub.login})
-    assert result["errors"] == {"base": "api_key_or_login_required"}
+    assert result["errors"] == {"base": "navixy_sign_in_required"}
 
     result = await submit(hass, result, {"url": hub.api_url, "api_key": "0" * 32})
     assert result["errors"] == {"base": "invalid_auth"}
@@ -240,12 +240,13 @@ async def test_options_apply_without_a_reload(
 
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.FORM
-    assert CONF_OFFLINE_AFTER not in result["data_schema"].schema  # DeviceHive's alone
+    assert result["description_placeholders"] == {"hub": entry.title}
+    assert list(result["data_schema"].schema) == [CONF_GRACE_PERIOD]  # phones have no positions
     result = await hass.config_entries.options.async_configure(
-        result["flow_id"], {CONF_GRACE_PERIOD: 5, CONF_MIN_POSITION_INTERVAL: 10}
+        result["flow_id"], {CONF_GRACE_PERIOD: 5}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert entry.options == {CONF_GRACE_PERIOD: 5, CONF_MIN_POSITION_INTERVAL: 10}
+    assert entry.options == {CONF_GRACE_PERIOD: 5}
     await hass.async_block_till_done()
     assert entry.runtime_data is coordinator
 
@@ -277,10 +278,10 @@ async def test_devicehive_options_say_when_a_quiet_device_is_offline(
     assert result["type"] is FlowResultType.FORM
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
-        {CONF_GRACE_PERIOD: 60, CONF_MIN_POSITION_INTERVAL: 0, CONF_OFFLINE_AFTER: 30},
+        {CONF_GRACE_PERIOD: 60, CONF_MIN_POSITION_INTERVAL: 0, OFFLINE_AFTER_OPTION: 30},
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert entry.options[CONF_OFFLINE_AFTER] == 30
+    assert entry.options[OFFLINE_AFTER_OPTION] == 30
     await hass.async_block_till_done()
     assert client._presence.offline_after == 30 * 60
 
@@ -299,7 +300,7 @@ def test_only_hub_kinds_have_steps_of_their_own() -> None:
 async def test_devicehive_asks_for_a_token_or_a_login(hass: HomeAssistant) -> None:
     result = await start_flow(hass, "devicehive")
     result = await submit(hass, result, {"url": "wss://dh.example.com/api/websocket"})
-    assert result["errors"] == {"base": "token_or_login_required"}
+    assert result["errors"] == {"base": "devicehive_sign_in_required"}
 
 
 async def test_devicehive_options_offer_the_chosen_names_while_the_server_is_away(
@@ -307,11 +308,33 @@ async def test_devicehive_options_offer_the_chosen_names_while_the_server_is_awa
 ) -> None:
     hub = await start_hub("devicehive", devices=1)
     await hub.stop()
-    options = {CONF_NOTIFICATION_EVENTS: ["door"]}
+    options = {EVENTS_OPTION: ["door"]}
     entry = await setup_hub("devicehive", hub, options=options, loaded=False)
     assert entry.state is ConfigEntryState.SETUP_RETRY
 
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.FORM
-    names = result["data_schema"].schema[CONF_NOTIFICATION_EVENTS].config["options"]
+    names = result["data_schema"].schema[EVENTS_OPTION].config["options"]
     assert names == ["door"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "options"),
+    [
+        ("imouse", [CONF_GRACE_PERIOD]),
+        ("iclick", [CONF_GRACE_PERIOD]),
+        ("navixy", [CONF_GRACE_PERIOD, CONF_MIN_POSITION_INTERVAL]),
+        ("tftiot", [CONF_GRACE_PERIOD, CONF_MIN_POSITION_INTERVAL]),
+        (
+            "devicehive",
+            [CONF_GRACE_PERIOD, CONF_MIN_POSITION_INTERVAL, OFFLINE_AFTER_OPTION, EVENTS_OPTION],
+        ),
+    ],
+)
+async def test_each_kind_is_offered_only_the_options_that_apply_to_it(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub, kind: str, options: list[str]
+) -> None:
+    entry = await setup_hub(kind, await start_hub(kind, devices=1))
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert list(result["data_schema"].schema) == options
+    assert result["description_placeholders"] == {"hub": entry.title}

@@ -17,11 +17,10 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 
 from custom_components.fleet_push.const import (
     CONF_HUB_KIND,
-    CONF_NOTIFICATION_EVENTS,
-    CONF_OFFLINE_AFTER,
     DOMAIN,
     EVENT_FLEET_PUSH,
 )
+from custom_components.fleet_push.hubs.devicehive import EVENTS_OPTION, OFFLINE_AFTER_OPTION
 from custom_components.fleet_push.identity import device_identifier, hub_scope
 from custom_components.fleet_push.migration import CURRENT_VERSION
 
@@ -253,19 +252,19 @@ async def test_the_user_chooses_which_notifications_are_events(
 
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.FORM
-    names = result["data_schema"].schema[CONF_NOTIFICATION_EVENTS].config["options"]
+    names = result["data_schema"].schema[EVENTS_OPTION].config["options"]
     assert names == ["door", "gps"]  # what the server sent lately, to pick from
     result = await hass.config_entries.options.async_configure(
         result["flow_id"],
         {
             "grace_period": 60,
             "min_position_interval": 0,
-            CONF_OFFLINE_AFTER: 15,
-            CONF_NOTIFICATION_EVENTS: [" gps", "gps", "bell", ""],
+            OFFLINE_AFTER_OPTION: 15,
+            EVENTS_OPTION: [" gps", "gps", "bell", ""],
         },
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert entry.options[CONF_NOTIFICATION_EVENTS] == ["bell", "gps"]
+    assert entry.options[EVENTS_OPTION] == ["bell", "gps"]
     await hass.async_block_till_done()
     await hub.notify("dev-1", "gps", {"battery": 49})
     await hub.notify("dev-1", "door", {"open": False})
@@ -310,7 +309,7 @@ async def test_online_follows_notifications_and_the_offline_period(
     hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
 ) -> None:
     hub = await start_hub("devicehive", devices=2)
-    entry = await setup_hub("devicehive", hub, options={CONF_OFFLINE_AFTER: FAST_OFFLINE})
+    entry = await setup_hub("devicehive", hub, options={OFFLINE_AFTER_OPTION: FAST_OFFLINE})
     await wait_for(lambda: online(hass, entry, "dev-1") == STATE_OFF)  # quiet for 0.6 s
     assert online(hass, entry, "dev-2") == STATE_OFF
 
@@ -319,7 +318,7 @@ async def test_online_follows_notifications_and_the_offline_period(
     assert online(hass, entry, "dev-2") == STATE_OFF
     await wait_for(lambda: online(hass, entry, "dev-1") == STATE_OFF)
 
-    hass.config_entries.async_update_entry(entry, options={CONF_OFFLINE_AFTER: 15})
+    hass.config_entries.async_update_entry(entry, options={OFFLINE_AFTER_OPTION: 15})
     await hass.async_block_till_done()
     await hub.notify("dev-1", "gps", {"battery": 79})
     await wait_for(lambda: online(hass, entry, "dev-1") == STATE_ON)
@@ -391,7 +390,7 @@ async def test_missed_notifications_arrive_once_in_time_order(
     """Over 100 missed (the server replays at most 100 of them, in no order): all, once."""
     hub = await start_hub("devicehive", devices=3, replay_all=True)
     # Chosen: every gps notification is an event, so the events show each one delivered.
-    entry = await setup_hub("devicehive", hub, options={CONF_NOTIFICATION_EVENTS: ["gps"]})
+    entry = await setup_hub("devicehive", hub, options={EVENTS_OPTION: ["gps"]})
     events = async_capture_events(hass, EVENT_FLEET_PUSH)
     connected = entity_id(hass, entry, "binary_sensor", "", "connected")
 
@@ -415,7 +414,7 @@ async def test_a_future_dated_notification_does_not_lose_later_ones(
     hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
 ) -> None:
     hub = await start_hub("devicehive", devices=2)
-    entry = await setup_hub("devicehive", hub, options={CONF_NOTIFICATION_EVENTS: ["gps"]})
+    entry = await setup_hub("devicehive", hub, options={EVENTS_OPTION: ["gps"]})
     events = async_capture_events(hass, EVENT_FLEET_PUSH)
     connected = entity_id(hass, entry, "binary_sensor", "", "connected")
     future = datetime(2100, 1, 1, tzinfo=UTC)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-import importlib
 from typing import Any
 from unittest.mock import patch
 
@@ -25,6 +24,7 @@ from custom_components.fleet_push.hubs.tftiot import TftIotClient
 
 from .conftest import SetupHub, StartHub
 from .helpers import entity_id, state_of, wait_for
+from .simulator import simulator_module
 from .test_reliability import KIND
 
 FAST = 0.3
@@ -37,7 +37,7 @@ FLEET = {"devicehive": 45}
 
 def variants(kind: str) -> dict[str, dict[str, Any]]:
     """The simulator's switches for a hub kind."""
-    found: dict[str, dict[str, Any]] = importlib.import_module(f"tests.simulator.{kind}").VARIANTS
+    found: dict[str, dict[str, Any]] = simulator_module(kind).VARIANTS
     return found
 
 

@@ -12,10 +12,8 @@ from awesomeversion import AwesomeVersion, AwesomeVersionStrategy
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.service import _SERVICES_SCHEMA
 from homeassistant.setup import async_setup_component
-import pytest
 import yaml
 
-from custom_components.fleet_push import binary_sensor, config_flow, event, sensor
 from custom_components.fleet_push.const import DOMAIN
 from custom_components.fleet_push.hubs.model import Category
 
@@ -151,52 +149,6 @@ def test_translation_files_have_the_structure_home_assistant_loads() -> None:
             assert isinstance(value, str), (path.name, leaf)
             assert value.strip(), (path.name, leaf)
     assert not (INTEGRATION / "strings.json").exists()
-
-
-def test_every_config_step_field_is_translated_and_described() -> None:
-    steps = _json(INTEGRATION / "translations" / "en.json")["config"]["step"]
-    assert set(steps["user"]["menu_options"]) == set(config_flow.FIELDS)
-    for kind, fields in config_flow.FIELDS.items():
-        names = {str(field) for field in fields}
-        assert set(steps[kind]["data"]) == names, kind
-        assert set(steps[kind]["data_description"]) == names, kind
-        # Its reconfigure form is its own, with the labels of its setup form.
-        assert steps[f"reconfigure_{kind}"]["data"] == steps[kind]["data"], kind
-        assert set(steps[f"reconfigure_{kind}"]["data_description"]) == names, kind
-    for kind, credentials in config_flow.CREDENTIALS.items():
-        reauth = steps[f"reauth_{kind}"]
-        assert reauth["data"] == {name: steps[kind]["data"][name] for name in credentials}
-        assert set(reauth["data_description"]) == set(credentials), kind
-    kinds_with_reauth = {step.removeprefix("reauth_") for step in steps if "reauth" in step}
-    assert kinds_with_reauth == set(config_flow.CREDENTIALS)
-
-
-@pytest.mark.parametrize(
-    ("platform", "descriptions"),
-    [
-        (
-            "binary_sensor",
-            (*binary_sensor.BINARY_SENSORS, binary_sensor.INPUT, binary_sensor.OUTPUT),
-        ),
-        ("sensor", sensor.SENSORS),
-        ("event", event.EVENTS),
-    ],
-)
-def test_every_entity_name_and_icon_is_translated(
-    platform: str, descriptions: tuple[Any, ...]
-) -> None:
-    names = _json(INTEGRATION / "translations" / "en.json")["entity"][platform]
-    icons = _json(INTEGRATION / "icons.json")["entity"].get(platform, {})
-    keys = {d.translation_key for d in descriptions if d.translation_key}
-    assert keys == set(names)
-    assert set(icons) <= keys
-    for description in descriptions:
-        if platform == "event" and description.chosen_types_option is None:
-            states = names[description.translation_key]["state_attributes"]["event_type"]
-            assert set(states["state"]) == set(description.event_types)
-        elif platform == "event":  # typed by the hub's own names: nothing to translate
-            assert description.event_types == []
-            assert "state_attributes" not in names[description.translation_key]
 
 
 def test_every_kind_of_tracker_has_its_icon() -> None:

@@ -34,12 +34,12 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from custom_components.fleet_push.const import (
     CONF_GRACE_PERIOD,
     CONF_MIN_POSITION_INTERVAL,
-    CONF_NOTIFICATION_EVENTS,
     DOMAIN,
     EVENT_FLEET_PUSH,
 )
 from custom_components.fleet_push.hubs import HUB_KINDS, client_class
 from custom_components.fleet_push.hubs.connection import HubClient, Timing
+from custom_components.fleet_push.hubs.devicehive import EVENTS_OPTION
 
 from .conftest import SetupHub, StartHub, coordinator_of
 from .helpers import entity_id, wait_for, wait_for_entity
@@ -734,7 +734,7 @@ async def test_devicehive_notifications_missed_while_away_arrive_once(
 ) -> None:
     hub = await watched("devicehive", devices=2)
     # gps chosen as an event: each one delivered shows as a fleet_push_event.
-    entry = await setup_hub("devicehive", hub, options={CONF_NOTIFICATION_EVENTS: ["gps"]})
+    entry = await setup_hub("devicehive", hub, options={EVENTS_OPTION: ["gps"]})
     events = async_capture_events(hass, EVENT_FLEET_PUSH)
     connected = entity_id(hass, entry, "binary_sensor", "", "connected")
 

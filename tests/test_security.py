@@ -37,16 +37,15 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from syrupy.assertion import SnapshotAssertion
 from syrupy.filters import props
 
-from custom_components.fleet_push.config_flow import CREDENTIALS as REAUTH_FIELDS
 from custom_components.fleet_push.const import CONF_HUB_KIND, DOMAIN
-from custom_components.fleet_push.hubs import client_class
+from custom_components.fleet_push.hubs import HUB_KINDS, client_class
 from custom_components.fleet_push.hubs.redact import redact_text
 
 from .conftest import SetupHub, StartHub, coordinator_of
 from .helpers import fixture_text, wait_for
 from .simulator import simulator_class
 
-URL_KINDS = ["navixy", "devicehive", "tftiot"]
+URL_KINDS = [kind for kind in HUB_KINDS if client_class(kind).declaration.url_schemes]
 SERVER_LOGGERS = ("aiohttp.access", "aiohttp.server", "aiohttp.web")
 """The simulators' own loggers: what the hub logs about its clients is not FleetPush's log."""
 JWT = re.compile(r"eyJ[\w-]{4,}\.eyJ[\w-]{4,}\.[\w-]+")
@@ -209,7 +208,8 @@ BAD_URL = {"navixy": "ftp://127.0.0.1/v2", "devicehive": "https://h/ws", "tftiot
 
 def reauth_input(kind: str, data: dict[str, Any]) -> dict[str, Any]:
     """The part of the input the reauthentication form asks for."""
-    return {key: value for key, value in data.items() if key in REAUTH_FIELDS[kind]}
+    credentials = client_class(kind).declaration.credentials
+    return {key: value for key, value in data.items() if key in credentials}
 
 
 def hub_url(kind: str, hub: Any) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import override
+from typing import Any, override
 
 from homeassistant.components.button import (
     ButtonDeviceClass,
@@ -19,6 +19,7 @@ from .const import DEFAULT_COMMAND_TIMEOUT
 from .coordinator import FleetPushConfigEntry, FleetPushCoordinator
 from .entity import FleetPushEntity, FleetPushEntityDescription, async_add_fleet_entities
 from .fleet import Device
+from .hubs.declaration import Press
 from .hubs.model import Field
 
 # Every press is a command to the hub: one at a time.
@@ -29,21 +30,27 @@ _ONLINE = frozenset({Field.ONLINE})
 
 @dataclass(frozen=True, kw_only=True)
 class FleetPushButtonEntityDescription(ButtonEntityDescription, FleetPushEntityDescription):
-    """How a button looks; what it sends is the client's (HubClient.buttons)."""
+    """A button for one of the presses the hub kind declares (HubDeclaration.presses)."""
+
+    press: Press
 
 
-BUTTONS: dict[str, FleetPushButtonEntityDescription] = {
-    description.key: description
-    for description in (
-        FleetPushButtonEntityDescription(
-            key="restart",
-            device_class=ButtonDeviceClass.RESTART,
-            entity_category=EntityCategory.CONFIG,
-        ),
-        FleetPushButtonEntityDescription(key="home", translation_key="home"),
-    )
+LOOKS: dict[str, dict[str, Any]] = {
+    "restart": {
+        "device_class": ButtonDeviceClass.RESTART,
+        "entity_category": EntityCategory.CONFIG,
+    },
 }
-"""The look of every button key a client may declare."""
+"""How some presses look beyond their translated name (every other press: a plain button)."""
+
+
+def describe(press: Press) -> FleetPushButtonEntityDescription:
+    """The button of a press: named by its key's translation, looking as LOOKS says."""
+    looks = LOOKS.get(press.key, {})
+    translation_key = None if "device_class" in looks else press.key
+    return FleetPushButtonEntityDescription(
+        key=press.key, translation_key=translation_key, press=press, **looks
+    )
 
 
 async def async_setup_entry(
@@ -59,9 +66,8 @@ def _buttons(coordinator: FleetPushCoordinator, device: Device) -> Iterable[Flee
     if device.is_hub:
         return []
     return [
-        FleetPushButton(coordinator, device.device_id, BUTTONS[key])
-        for key in coordinator.buttons
-        if key in BUTTONS
+        FleetPushButton(coordinator, device.device_id, describe(press))
+        for press in coordinator.declaration.presses
     ]
 
 
@@ -83,8 +89,8 @@ class FleetPushButton(FleetPushEntity, ButtonEntity):
         return super().available and self.device.values.get(Field.ONLINE) is not False
 
     async def async_press(self) -> None:
-        """Send the client's command for this button; HomeAssistantError if it fails."""
-        command, parameters = self.coordinator.buttons[self.entity_description.key]
+        """Send the press's command; a translated HomeAssistantError if it fails."""
+        press = self.entity_description.press
         await self.coordinator.async_send_command(
-            self.device_id, command, parameters, DEFAULT_COMMAND_TIMEOUT
+            self.device_id, press.command, press.parameters, DEFAULT_COMMAND_TIMEOUT
         )

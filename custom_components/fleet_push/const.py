@@ -17,11 +17,6 @@ DEFAULT_GRACE_PERIOD: Final = 60
 CONF_MIN_POSITION_INTERVAL: Final = "min_position_interval"
 DEFAULT_MIN_POSITION_INTERVAL: Final = 0
 """Seconds between position-only updates of one device; 0 lets every position through."""
-CONF_OFFLINE_AFTER: Final = "offline_after"
-"""DeviceHive: minutes without a notification after which a device is shown offline."""
-CONF_NOTIFICATION_EVENTS: Final = "notification_events"
-"""DeviceHive: the notification names that become events (none: those that say more than
-the entities show)."""
 
 EVENT_FLEET_PUSH: Final = "fleet_push_event"
 

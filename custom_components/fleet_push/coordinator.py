@@ -23,6 +23,7 @@ from .const import CONF_HUB_KIND, CONF_MIN_POSITION_INTERVAL, DOMAIN, EVENT_FLEE
 from .fleet import Change, Device
 from .fleet_store import FleetStore
 from .hubs.connection import HubClient, HubStats
+from .hubs.declaration import HubDeclaration
 from .hubs.errors import CommandFailed, HubError
 from .hubs.model import (
     HUB_DEVICE_ID,
@@ -70,6 +71,8 @@ class FleetPushCoordinator:
         self.devices: dict[str, Device] = {HUB_DEVICE_ID: Device(HUB_DEVICE_ID)}
         self.rejected: Counter[str] = Counter()
         """Impossible values the hub reported, by field (shown in diagnostics)."""
+        self.unknown: Counter[str] = Counter()
+        """What the hub sent that its kind's declaration does not name (shown in diagnostics)."""
         self.listeners = Listeners()
         self.registry = RegistrySync(hass, entry, self.devices)
         self.connection = ConnectionSupervisor(
@@ -151,14 +154,9 @@ class FleetPushCoordinator:
         return self.connection.client.stats
 
     @property
-    def buttons(self) -> Mapping[str, tuple[str, Mapping[str, Any]]]:
-        """The one-press commands every device of this hub takes."""
-        return self.connection.client.buttons
-
-    @property
-    def output_command(self) -> str | None:
-        """The command that sets a device's output, if the hub has one."""
-        return self.connection.client.output_command
+    def declaration(self) -> HubDeclaration:
+        """What the hub kind is: its notices, commands and fields."""
+        return self.connection.client.declaration
 
     # --- commands ---
 
@@ -188,6 +186,16 @@ class FleetPushCoordinator:
         except HubError as err:  # CannotConnect, or a session that ended meanwhile
             placeholders["error"] = str(err)
             raise CommandError("command_not_sent", placeholders, None) from err
+
+    def note_unknown(self, what: str) -> None:
+        """Count something the declaration misses; say so in the log the first time."""
+        if not self.unknown[what]:
+            LOGGER.warning(
+                "%s sent %s, which FleetPush does not know; it reaches automations only",
+                self.config_entry.title,
+                what,
+            )
+        self.unknown[what] += 1
 
     def device_name(self, device_id: str) -> str:
         """The name a user knows a device by: theirs, the hub's, or its id."""
@@ -274,6 +282,8 @@ class FleetPushCoordinator:
         self._store.schedule_save(self.hub_info, self.devices)
 
     def _fire_notice(self, notice: HubNotice) -> None:
+        if notice.channel not in self.declaration.event_types:
+            self.note_unknown(f"channel {notice.channel}")
         device_id = notice.device_id if notice.device_id in self.devices else HUB_DEVICE_ID
         registry_entry = self.registry.registry_device(device_id)
         self.hass.bus.async_fire(

@@ -8,29 +8,16 @@ from enum import Enum
 from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
-from homeassistant.const import (
-    CONF_API_KEY,
-    CONF_HOST,
-    CONF_PASSWORD,
-    CONF_TOKEN,
-    CONF_URL,
-    CONF_USERNAME,
-)
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.device_registry import DeviceEntry
 
 from .coordinator import FleetPushConfigEntry, FleetPushCoordinator
 from .fleet import Device
+from .hubs import client_class, hub_kinds
 from .hubs.redact import is_secret_key
 
 TO_REDACT = {
-    CONF_API_KEY,
-    CONF_PASSWORD,
-    CONF_TOKEN,
-    CONF_USERNAME,
-    CONF_HOST,
-    CONF_URL,
     "rest_url",
     "unique_id",
     "title",
@@ -46,7 +33,18 @@ TO_REDACT = {
     "identifiers",
     "connections",
 }
-"""Secrets, places and identities; keys that name a secret in any spelling go too."""
+"""Places and identities; every hub kind's secret and identifying settings go too (below), and
+keys that name a secret in any spelling."""
+
+
+def _settings_to_redact() -> set[str]:
+    """The settings of every hub kind that are secrets or name an account or a hub."""
+    redacted: set[str] = set()
+    for kind in hub_kinds():
+        declaration = client_class(kind).declaration
+        redacted |= declaration.secrets
+        redacted |= {s.key for s in (*declaration.settings, *declaration.options) if s.identity}
+    return redacted
 
 
 async def async_get_config_entry_diagnostics(
@@ -100,6 +98,7 @@ def _hub(coordinator: FleetPushCoordinator) -> dict[str, Any]:
         "connected": coordinator.connected,
         "stats": coordinator.stats.as_dict(),
         "rejected_values": dict(coordinator.rejected),
+        "unknown": dict(coordinator.unknown),
         "values": _device(coordinator.devices[""])["values"],
     }
 
@@ -126,7 +125,9 @@ def _plain(value: Any) -> Any:
 
 def _redact(data: dict[str, Any]) -> dict[str, Any]:
     secret_keys = {key for key in _keys(data) if is_secret_key(key)}
-    redacted: dict[str, Any] = async_redact_data(data, TO_REDACT | secret_keys)
+    redacted: dict[str, Any] = async_redact_data(
+        data, TO_REDACT | _settings_to_redact() | secret_keys
+    )
     return redacted
 
 

@@ -16,7 +16,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import CONF_NOTIFICATION_EVENTS, DOMAIN
+from .const import DOMAIN
 from .coordinator import FleetPushConfigEntry, FleetPushCoordinator
 from .entity import (
     FleetPushEntity,
@@ -25,6 +25,7 @@ from .entity import (
     described_entities,
 )
 from .fleet import Device
+from .hubs.declaration import Channel
 from .hubs.model import HubNotice
 
 MAX_NAMED_TYPES: Final = 64
@@ -47,51 +48,29 @@ class FleetPushEventEntityDescription(EventEntityDescription, FleetPushEntityDes
         return self.key in device.channels
 
 
-EVENTS: tuple[FleetPushEventEntityDescription, ...] = (
-    FleetPushEventEntityDescription(
-        key="kernel_log",
-        translation_key="kernel_log",
-        event_types=["log", "error", "restart", "airplay", "mouse_collection", "logout"],
-        entity_category=EntityCategory.DIAGNOSTIC,
-    ),
-    # What the kernel logs about one phone: a restart, screen casting, the mouse set-up.
-    FleetPushEventEntityDescription(
-        key="phone_log",
-        translation_key="phone_log",
-        event_types=["log", "error", "restart", "airplay", "mouse_collection"],
-        entity_category=EntityCategory.DIAGNOSTIC,
-    ),
-    # Rare events (a tracker blocked, a phone bound to a chip board): their entities would
-    # show "Unknown" on every device for good, so they start disabled; every event also
-    # reaches automations as fleet_push_event.
-    FleetPushEventEntityDescription(
-        key="lifecycle",
-        translation_key="lifecycle",
-        event_types=["block", "unblock", "corrupt"],
-        entity_registry_enabled_default=False,
-    ),
-    FleetPushEventEntityDescription(
-        key="device",
-        translation_key="device_event",
-        event_types=["reject", "bindchip"],
-        entity_registry_enabled_default=False,
-    ),
-    # DeviceHive notifications, typed by their names: only those that say more than the
-    # device's entities (or that the user chose) come, so many devices never have one.
-    FleetPushEventEntityDescription(
-        key="notification",
-        translation_key="notification",
-        event_types=[],
-        chosen_types_option=CONF_NOTIFICATION_EVENTS,
-        entity_registry_enabled_default=False,
-    ),
-    FleetPushEventEntityDescription(key="alarm", translation_key="alarm", event_types=["alarm"]),
-    FleetPushEventEntityDescription(
-        key="message",
-        translation_key="message",
-        event_types=["message", "file_shake", "download_allow"],
-    ),
-)
+LOOKS: dict[str, dict[str, Any]] = {
+    "kernel_log": {"entity_category": EntityCategory.DIAGNOSTIC},
+    "phone_log": {"entity_category": EntityCategory.DIAGNOSTIC},
+    # Rare events (a tracker blocked, a phone bound to a chip board, DeviceHive notifications
+    # that say more than the entities show): their entities would show "Unknown" on most
+    # devices for good, so they start disabled; every event also reaches automations as
+    # fleet_push_event.
+    "lifecycle": {"entity_registry_enabled_default": False},
+    "device": {"entity_registry_enabled_default": False},
+    "notification": {"entity_registry_enabled_default": False},
+}
+"""How some channels' entities look beyond their translated name (others: plain, enabled)."""
+
+
+def describe(channel: Channel) -> FleetPushEventEntityDescription:
+    """The event entity of a channel a hub kind declares."""
+    return FleetPushEventEntityDescription(
+        key=channel.key,
+        translation_key=channel.key,
+        event_types=list(channel.event_types),
+        chosen_types_option=channel.chosen_by,
+        **LOOKS.get(channel.key, {}),
+    )
 
 
 async def async_setup_entry(
@@ -100,7 +79,11 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add an event entity per device and channel, now and as channels appear."""
-    async_add_fleet_entities(entry, async_add_entities, described_entities(EVENTS, FleetPushEvent))
+    channels = entry.runtime_data.declaration.channels
+    descriptions = [describe(channel) for channel in channels]
+    async_add_fleet_entities(
+        entry, async_add_entities, described_entities(descriptions, FleetPushEvent)
+    )
 
 
 class FleetPushEvent(FleetPushEntity, EventEntity):
@@ -156,3 +139,5 @@ class FleetPushEvent(FleetPushEntity, EventEntity):
         if notice.event_type in self.event_types:
             self._trigger_event(notice.event_type, dict(notice.attributes))
             self.async_write_ha_state()
+        elif self.entity_description.chosen_types_option is None:  # the declaration missed it
+            self.coordinator.note_unknown(f"event type {notice.channel}/{notice.event_type}")

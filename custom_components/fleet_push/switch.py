@@ -56,7 +56,7 @@ async def async_setup_entry(
 
 
 def _switches(coordinator: FleetPushCoordinator, device: Device) -> Iterable[FleetPushEntity]:
-    command = coordinator.output_command
+    command = coordinator.declaration.output_command
     if command is None:
         return []
     return [

@@ -278,7 +278,7 @@ async def fleet(
         assert await client.version() == environment.version, environment
         assert (await client.confirm_http_config())["server_port"] == home_assistant.port
         await client.wait_until_running()
-        result = await client.add_hub("navixy", hub_form("navixy", navixy_hub))
+        result = await client.add_hub("navixy", hub_form(navixy_hub))
         assert result["type"] == "create_entry", home_assistant.log_tail()
         assert result["result"]["state"] == "loaded", home_assistant.log_tail()
         trackers = await wait_for_trackers(client, count=3)

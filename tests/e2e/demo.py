@@ -22,7 +22,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 import contextlib
 from datetime import UTC, datetime, timedelta
-import importlib
 import os
 from pathlib import Path
 import random
@@ -33,7 +32,7 @@ from typing import Any
 import aiohttp
 from homeassistant.const import RESTART_EXIT_CODE
 
-from tests.simulator import KINDS, simulator_class
+from tests.simulator import KINDS, simulator_class, simulator_module
 from tests.simulator.base import HubSimulator, Pace
 
 from .homeassistant import (
@@ -95,28 +94,10 @@ DEVELOP_HTTP_YAML = "http:\n  server_host: 127.0.0.1\n  server_port: 8123\n\n"
 """The block scripts/develop writes into a new configuration.yaml (see settle_http_config)."""
 
 
-def hub_form(kind: str, hub: Any) -> dict[str, Any]:
+def hub_form(hub: Any) -> dict[str, Any]:
     """What a user types into a hub kind's form to add a running simulator."""
-    match kind:
-        case "imouse" | "iclick":
-            return {"host": hub.host, "port": hub.port}
-        case "navixy":
-            return {"url": hub.api_url, "api_key": hub.api_key, "verify_ssl": True}
-        case "tftiot":
-            return {
-                "url": hub.url,
-                "username": hub.user_id,
-                "password": hub.password,
-                "verify_ssl": True,
-            }
-        case "devicehive":
-            return {
-                "url": hub.url,
-                "username": hub.login,
-                "password": hub.password,
-                "verify_ssl": True,
-            }
-    raise ValueError(f"unknown hub kind {kind!r}")
+    form: dict[str, Any] = hub.form()
+    return form
 
 
 def demo_simulators(
@@ -132,7 +113,7 @@ def demo_simulators(
     simulators: dict[str, HubSimulator] = {}
     for kind in KINDS:
         devices, rate = FLEETS[kind]
-        switches = importlib.import_module(f"tests.simulator.{kind}").VARIANTS[variant]
+        switches = simulator_module(kind).VARIANTS[variant]
         simulators[kind] = simulator_class(kind)(
             devices=devices, port=ports[kind], event_rate=rate, pace=pace, **switches
         )
@@ -195,7 +176,7 @@ async def add_hubs(
     per hub kind."""
     added = {}
     for kind, hub in simulators.items():
-        result = await client.add_hub(kind, hub_form(kind, hub))
+        result = await client.add_hub(kind, hub_form(hub))
         added[kind] = "added" if result["type"] == "create_entry" else "already set up"
     return added
 

@@ -148,6 +148,15 @@ class HubSimulator:
         """Create the simulated devices."""
         raise NotImplementedError
 
+    def form(self) -> dict[str, Any]:
+        """What a user types into this hub kind's setup form to add this hub."""
+        raise NotImplementedError
+
+    @property
+    def hub_unique_id(self) -> str:
+        """The unique id FleetPush gives this hub (its config entry's)."""
+        raise NotImplementedError
+
     def add_routes(self, app: web.Application) -> None:
         """Add REST routes beside the WebSocket, if the hub has any."""
 

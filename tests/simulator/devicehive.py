@@ -323,6 +323,20 @@ class DeviceHiveSimulator(HubSimulator):
             self.devices["dev-2"].behaviour = "fail"
             self.devices["dev-3"].behaviour = "silent"
 
+    def form(self) -> dict[str, Any]:
+        """The WebSocket URL and a login, as a user types them."""
+        return {
+            "url": self.url,
+            "username": self.login,
+            "password": self.password,
+            "verify_ssl": True,
+        }
+
+    @property
+    def hub_unique_id(self) -> str:
+        """A server's user is known by the server's address and the user's id."""
+        return f"{self.host}:{self.port}:{self.user_id}"
+
     def fleet_ids(self) -> list[str]:
         """Every device id, as FleetPush's client names them."""
         return list(self.devices)

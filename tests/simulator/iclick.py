@@ -93,6 +93,15 @@ class IClickSimulator(HubSimulator):
             pace=pace,
         )
 
+    def form(self) -> dict[str, Any]:
+        """The controller's address, as a user types it."""
+        return {"host": self.host, "port": self.port}
+
+    @property
+    def hub_unique_id(self) -> str:
+        """A controller is known by its address."""
+        return f"{self.host}:{self.port}"
+
     def fleet_ids(self) -> list[str]:
         """The phones' ids, as FleetPush names them (info.deviceId)."""
         return list(self.devices)

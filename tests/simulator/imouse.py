@@ -150,6 +150,15 @@ class IMouseSimulator(HubSimulator):
             pace=pace,
         )
 
+    def form(self) -> dict[str, Any]:
+        """The kernel's address, as a user types it."""
+        return {"host": self.host, "port": self.port}
+
+    @property
+    def hub_unique_id(self) -> str:
+        """A kernel is known by its address."""
+        return f"{self.host}:{self.port}"
+
     def fleet_ids(self) -> list[str]:
         """The phones' ids, as FleetPush names them (their deviceid)."""
         return list(self.devices)

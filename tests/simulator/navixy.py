@@ -291,6 +291,15 @@ class NavixySimulator(HubSimulator):
         """A tracker by id (KeyError if there is none)."""
         return self.trackers[tracker_id]
 
+    def form(self) -> dict[str, Any]:
+        """The API base and the account's API key, as a user types them."""
+        return {"url": self.api_url, "api_key": self.api_key, "verify_ssl": True}
+
+    @property
+    def hub_unique_id(self) -> str:
+        """An account is known by its platform's host and its user id."""
+        return f"{self.host}:{self.user_id}"
+
     def fleet_ids(self) -> list[str]:
         """Every tracker id, as FleetPush names the devices."""
         return [str(tracker_id) for tracker_id in self.trackers]

@@ -284,6 +284,20 @@ class TftIotSimulator(HubSimulator):
             "rest_url": self.rest_url,
         }
 
+    def form(self) -> dict[str, Any]:
+        """The push URL and the account, as a user types them (the password in clear)."""
+        return {
+            "url": self.url,
+            "username": self.user_id,
+            "password": self.password,
+            "verify_ssl": True,
+        }
+
+    @property
+    def hub_unique_id(self) -> str:
+        """An account is known by its server's host and its user id."""
+        return f"{self.host}:{self.user_id}"
+
     def fleet_ids(self) -> list[str]:
         """The trackers' IMEIs: FleetPush's device ids."""
         return list(self.trackers)

@@ -1,20 +1,33 @@
-"""Hub clients: one per hub kind, free of Home Assistant, sharing one normalized model.
+"""Hub clients: one module per hub kind, free of Home Assistant, sharing one normalized model.
 
-Each hub kind has a module here that defines ``CLIENT``, a HubClient subclass whose
-``from_config`` builds it from a config entry's data. They are imported here, once, so that
-nothing imports a module inside Home Assistant's event loop.
+Every module of this package that defines ``CLIENT`` (a HubClient subclass with its
+declaration) is a hub kind. They are found and imported here, once, so that nothing imports a
+module inside Home Assistant's event loop; a kind defined elsewhere joins with register().
 """
 
 from __future__ import annotations
 
-from . import devicehive, iclick, imouse, navixy, tftiot
+import importlib
+import pkgutil
+
 from .connection import HubClient
 
-HUB_KINDS = ("imouse", "navixy", "iclick", "devicehive", "tftiot")
+_CLIENTS: dict[str, type[HubClient]] = {}
 
-_CLIENTS: dict[str, type[HubClient]] = {
-    module.CLIENT.kind: module.CLIENT for module in (imouse, navixy, iclick, devicehive, tftiot)
-}
+
+def register(client: type[HubClient]) -> None:
+    """Make a hub kind known (its client class, with its declaration)."""
+    _CLIENTS[client.declaration.kind] = client
+
+
+def unregister(kind: str) -> None:
+    """Forget a hub kind that register() added."""
+    _CLIENTS.pop(kind, None)
+
+
+def hub_kinds() -> tuple[str, ...]:
+    """Every hub kind known now."""
+    return tuple(_CLIENTS)
 
 
 def client_class(kind: str) -> type[HubClient]:
@@ -22,3 +35,16 @@ def client_class(kind: str) -> type[HubClient]:
     if kind not in _CLIENTS:
         raise ValueError(f"unknown hub kind {kind!r}")
     return _CLIENTS[kind]
+
+
+def _discover() -> tuple[str, ...]:
+    """Import every module of the package; register the kinds they define."""
+    for module in pkgutil.iter_modules(__path__):
+        client = getattr(importlib.import_module(f"{__name__}.{module.name}"), "CLIENT", None)
+        if client is not None:
+            register(client)
+    return hub_kinds()
+
+
+HUB_KINDS = _discover()
+"""The hub kinds FleetPush ships (a test's own kinds come later, with register())."""

@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Self
 
 import aiohttp
 
+from .declaration import HubDeclaration
 from .errors import CannotConnect, CommandFailed, HubError, InvalidAuth, SessionClosed
 from .model import HubInfo, HubMessage
 from .redact import redact
@@ -75,18 +76,20 @@ class HubStats:
 class HubClient(ABC):
     """One connection to one hub; emits normalized messages to a listener."""
 
+    declaration: ClassVar[HubDeclaration]
+    """What the hub kind is: its settings, notices, commands and fields."""
     kind: ClassVar[str]
+    """The kind's name (its declaration's)."""
     keepalive_text: ClassVar[str | None] = None
     refresh_interval: ClassVar[float | None] = None
     """Reload the device list this often, for hubs that announce no deletions."""
     max_msg_size: ClassVar[int] = DEFAULT_MAX_MSG_SIZE
-    buttons: ClassVar[Mapping[str, tuple[str, Mapping[str, Any]]]] = {}
-    """What every fleet device of this hub offers as a button: key -> (command, parameters)."""
-    output_command: ClassVar[str | None] = None
-    """The command that sets a device's output n: parameters {"output": n from 1, "enable": bool}.
 
-    Clients that have one get a switch per item of a device's Field.OUTPUTS.
-    """
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A client's kind is its declaration's."""
+        super().__init_subclass__(**kwargs)
+        if "declaration" in cls.__dict__:
+            cls.kind = cls.declaration.kind
 
     def __init__(
         self,
@@ -134,6 +137,10 @@ class HubClient(ABC):
 
     def apply_options(self, options: Mapping[str, Any]) -> None:  # noqa: B027 - optional
         """Take changed options (the same keys as in from_config) without reconnecting."""
+
+    def offered(self, option: str) -> frozenset[str]:
+        """Names to offer for a NAMES option (those the hub has sent, say); none by default."""
+        return frozenset()
 
     @classmethod
     def normalize_config(cls, user_input: Mapping[str, Any]) -> dict[str, Any]:

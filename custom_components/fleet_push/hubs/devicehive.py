@@ -46,6 +46,7 @@ import orjson
 from yarl import URL
 
 from .connection import REQUEST_TIMEOUT, HubClient, Listener, Timing, cancel_and_wait
+from .declaration import Channel, HubDeclaration, Setting, SettingType
 from .errors import CannotConnect, CommandFailed, HubError, InvalidAuth, ProtocolError
 from .frames import decode
 from .model import (
@@ -266,7 +267,28 @@ class Delivered:
 class DeviceHiveClient(HubClient):
     """A client session on a DeviceHive server's WebSocket API."""
 
-    kind = "devicehive"
+    declaration = HubDeclaration(
+        kind="devicehive",
+        name="DeviceHive",
+        settings=(
+            Setting("url", SettingType.URL, required=True, identity=True),
+            Setting("token", SettingType.SECRET, credential=True),
+            Setting("username", SettingType.TEXT, credential=True, identity=True),
+            Setting("password", SettingType.SECRET, credential=True),
+            Setting("verify_ssl", SettingType.FLAG, default=True, required=True),
+        ),
+        url_schemes=("ws", "wss"),
+        sign_in=(("token",), ("username", "password")),
+        options=(
+            Setting(
+                OFFLINE_AFTER_OPTION, SettingType.MINUTES, OFFLINE_AFTER_MINUTES, required=True
+            ),
+            Setting(EVENTS_OPTION, SettingType.NAMES, default=()),
+        ),
+        channels=(Channel(CHANNEL, chosen_by=EVENTS_OPTION),),
+        fields=frozenset({Field.ONLINE, Field.BATTERY}),
+        positions=True,
+    )
     refresh_interval = 600.0
     """DeviceHive announces no deletions: the device list is reloaded every ten minutes."""
     request_timeout: ClassVar[float] = REQUEST_TIMEOUT
@@ -336,6 +358,11 @@ class DeviceHiveClient(HubClient):
             "offline_after": _offline_after(config),
             "notification_events": config.get(EVENTS_OPTION),
         }
+
+    @override
+    def offered(self, option: str) -> frozenset[str]:
+        """The notification names heard so far, to choose the events from."""
+        return frozenset(self.notification_names) if option == EVENTS_OPTION else frozenset()
 
     @override
     def apply_options(self, options: Mapping[str, Any]) -> None:

@@ -13,13 +13,14 @@ from collections.abc import Mapping
 import math
 import secrets
 import string
-from typing import Any, ClassVar, Final, override
+from typing import Any, Final, override
 
 import aiohttp
 import orjson
 
 from . import frames
 from .connection import REQUEST_TIMEOUT, HubClient, Listener, Timing
+from .declaration import Channel, HubDeclaration, Identity, Press, Setting, SettingType
 from .errors import CannotConnect, CommandFailed, ProtocolError
 from .iphones import iphone_name
 from .model import (
@@ -79,10 +80,18 @@ _INFO_EXTRAS: Final = (
 class IClickClient(HubClient):
     """One iClick controller at ws://host:port."""
 
-    kind = "iclick"
-    buttons: ClassVar[Mapping[str, tuple[str, Mapping[str, Any]]]] = {
-        "home": ("sendAction", {"action": "home"}),
-    }
+    declaration = HubDeclaration(
+        kind="iclick",
+        name="iClick",
+        settings=(
+            Setting("host", SettingType.HOST, default=DEFAULT_HOST, required=True, identity=True),
+            Setting("port", SettingType.PORT, default=DEFAULT_PORT, required=True),
+        ),
+        identity=Identity.ADDRESS,
+        channels=(Channel(CHANNEL, tuple(_NOTICES.values())),),
+        presses=(Press("home", "sendAction", {"action": "home"}),),
+        fields=frozenset({Field.ONLINE, Field.BUSY, Field.USB}),
+    )
 
     def __init__(
         self,

@@ -18,7 +18,7 @@ import functools
 from http import HTTPStatus
 import itertools
 import logging
-from typing import Any, ClassVar, Final, override
+from typing import Any, Final, override
 
 import aiohttp
 import orjson
@@ -31,6 +31,7 @@ from .connection import (
     Timing,
     cancel_and_wait,
 )
+from .declaration import Channel, HubDeclaration, Identity, Press, Setting, SettingType
 from .errors import CannotConnect, CommandFailed, ProtocolError
 from .frames import decode
 from .model import (
@@ -65,13 +66,15 @@ PROBE: Final = "/config/imserver/get"
 _JSON_HEADERS: Final = {"Content-Type": "application/json"}
 _DEVICE_FUNS: Final = frozenset({"dev_connect", "dev_disconnect", "dev_rotate", "dev_change"})
 _NOTICE_EVENTS: Final = {
-    "collection_mouse": "mouse_collection",
-    "airplay_connect_log": "airplay",
-    "restart_log": "restart",
     "im_log": "log",
     "error_push": "error",
+    "restart_log": "restart",
+    "airplay_connect_log": "airplay",
+    "collection_mouse": "mouse_collection",
     "logout": "logout",
 }
+_PHONE_EVENTS: Final = tuple(kind for kind in _NOTICE_EVENTS.values() if kind != "logout")
+"""What the kernel may log about one phone (a licence logout is the kernel's own)."""
 _NOTICE_ATTRIBUTES: Final = ("code", "message", "call_fun")
 _USB_CODES: Final[Mapping[int, tuple[Field, bool]]] = {
     12: (Field.USB, True),  # hardware and phone connected
@@ -109,10 +112,32 @@ class _Hardware:
 class IMouseClient(HubClient):
     """One iMouse XP kernel and the iPhones it drives."""
 
-    kind = "imouse"
-    buttons: ClassVar[Mapping[str, tuple[str, Mapping[str, Any]]]] = {
-        "restart": ("/device/restart", {}),
-    }
+    declaration = HubDeclaration(
+        kind="imouse",
+        name="iMouse XP",
+        settings=(
+            Setting("host", SettingType.HOST, required=True, identity=True),
+            Setting("port", SettingType.PORT, default=DEFAULT_PORT, required=True),
+        ),
+        identity=Identity.ADDRESS,
+        channels=(
+            Channel(CHANNEL, tuple(_NOTICE_EVENTS.values())),
+            Channel(PHONE_CHANNEL, tuple(_PHONE_EVENTS)),
+        ),
+        presses=(Press("restart", "/device/restart"),),
+        fields=frozenset(
+            {
+                Field.ONLINE,
+                Field.USB,
+                Field.USB_COMPUTER,
+                Field.LICENCES_TOTAL,
+                Field.LICENCES_LOCAL,
+                Field.DEVICES,
+                Field.DEVICES_ONLINE,
+                Field.LICENCE_EXPIRES,
+            }
+        ),
+    )
 
     def __init__(
         self,

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 import logging
 import re
-from typing import Any, ClassVar, Final, override
+from typing import Any, Final, override
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import aiohttp
@@ -31,6 +31,7 @@ import orjson
 from yarl import URL
 
 from .connection import REQUEST_TIMEOUT, HubClient, Listener, Timing
+from .declaration import Channel, HubDeclaration, Setting, SettingType
 from .errors import (
     CannotConnect,
     CommandFailed,
@@ -59,7 +60,7 @@ DEFAULT_URL: Final = "https://api.eu.navixy.com/v2"
 MANUFACTURER: Final = "Navixy"
 HEARTBEAT: Final = "X"
 CHANNEL_LIFECYCLE: Final = "lifecycle"
-LIFECYCLE_EVENTS: Final = frozenset({"block", "unblock", "corrupt"})
+LIFECYCLE_EVENTS: Final = ("block", "unblock", "corrupt")
 CHANNELS: Final = frozenset({CHANNEL_LIFECYCLE})
 WAITING_LIMIT: Final = 10_000
 """States of not-yet-listed trackers kept until the next reload."""
@@ -245,8 +246,36 @@ def websocket_url(base: str) -> str:
 class NavixyClient(HubClient):
     """One Navixy account: its trackers and their live states."""
 
-    kind = "navixy"
-    output_command: ClassVar[str | None] = "set_output"
+    declaration = HubDeclaration(
+        kind="navixy",
+        name="Navixy",
+        settings=(
+            Setting("url", SettingType.URL, default=DEFAULT_URL, required=True, identity=True),
+            Setting("api_key", SettingType.SECRET, credential=True),
+            Setting("username", SettingType.TEXT, credential=True, identity=True),
+            Setting("password", SettingType.SECRET, credential=True),
+            Setting("verify_ssl", SettingType.FLAG, default=True, required=True),
+        ),
+        url_schemes=("http", "https"),
+        sign_in=(("api_key",), ("username", "password")),
+        channels=(Channel(CHANNEL_LIFECYCLE, LIFECYCLE_EVENTS),),
+        output_command="set_output",
+        fields=frozenset(
+            {
+                Field.ONLINE,
+                Field.MOVING,
+                Field.IGNITION,
+                Field.BATTERY,
+                Field.INPUTS,
+                Field.OUTPUTS,
+                Field.SPEED,
+                Field.ALTITUDE,
+                Field.GPS_SIGNAL,
+                Field.GSM_SIGNAL,
+            }
+        ),
+        positions=True,
+    )
     keepalive_text = HEARTBEAT
     max_msg_size = 64 * 1024 * 1024
     """A full-format state_batch of thousands of trackers is several megabytes."""

@@ -16,6 +16,7 @@ import orjson
 
 from . import frames
 from .connection import REQUEST_TIMEOUT, HubClient, HubStats, Listener, Timing
+from .declaration import Channel, HubDeclaration, Setting, SettingType
 from .errors import CannotConnect, CommandFailed, HubError, InvalidAuth, SessionClosed
 from .model import (
     Category,
@@ -120,7 +121,37 @@ def _error_code(frame: dict[str, Any]) -> int | str | None:
 class _Account(HubClient):
     """What both TFT IoT sockets share: the account, keep-alive, timings and frame decoding."""
 
-    kind: ClassVar[str] = "tftiot"
+    declaration = HubDeclaration(
+        kind="tftiot",
+        name="TFT IoT",
+        settings=(
+            Setting("url", SettingType.URL, default=DEFAULT_URL, required=True, identity=True),
+            Setting("username", SettingType.TEXT, required=True, identity=True),
+            Setting("password", SettingType.SECRET, required=True, credential=True),
+            Setting("verify_ssl", SettingType.FLAG, default=True, required=True),
+        ),
+        url_schemes=("ws", "wss"),
+        channels=(
+            Channel(CHANNEL_ALARM, ("alarm",)),
+            Channel(CHANNEL_MESSAGE, ("message", "file_shake", "download_allow")),
+        ),
+        fields=frozenset(
+            {
+                Field.ONLINE,
+                Field.IGNITION,
+                Field.BATTERY,
+                Field.BATTERY_VOLTAGE,
+                Field.EXTERNAL_VOLTAGE,
+                Field.SPEED,
+                Field.SATELLITES,
+                Field.GSM_SIGNAL,
+                Field.MILEAGE,
+                Field.INPUTS,
+                Field.OUTPUTS,
+            }
+        ),
+        positions=True,
+    )
     keepalive_text: ClassVar[str | None] = "ping"
 
     def __init__(
