@@ -118,7 +118,7 @@ async def test_a_fleet_of_2000_devices_appears_whole(
     ]
     assert len(on) == 2000
 
-    await coordinator_of(entry).client.refresh()
+    await coordinator_of(entry).client.reload_fleet()
     await hass.async_block_till_done()
     assert len(fleet_devices(hass, entry)) == 2000
 
@@ -140,11 +140,11 @@ async def test_a_reload_never_removes_a_device_the_server_still_has(
     handlers["device/list"] = add_between_pages
     hub._handlers = lambda: handlers
     hub.remove_device("dev-7")
-    await client.refresh()
+    await client.reload_fleet()
     await hass.async_block_till_done()
     assert len(fleet_devices(hass, entry)) == 150  # not sure of the list: nothing removed
 
-    await client.refresh()  # the fleet holds still this time
+    await client.reload_fleet()  # the fleet holds still this time
     await hass.async_block_till_done()
     assert device_of(hass, entry, "dev-7") is None
     assert device_of(hass, entry, "dev-0") is not None

@@ -144,10 +144,10 @@ class FleetPushBinarySensor(FleetPushEntity, BinarySensorEntity):
         super().__init__(coordinator, device_id, description)
 
     @override
-    def _refresh(self) -> tuple[Any, ...]:
+    def _recompute(self) -> tuple[Any, ...]:
         value = self.value
         index = self.entity_description.index
         if index is not None:
             value = value[index] if isinstance(value, tuple) and index < len(value) else None
         self._attr_is_on = value if isinstance(value, bool) else None
-        return (*super()._refresh(), self._attr_is_on)
+        return (*super()._recompute(), self._attr_is_on)

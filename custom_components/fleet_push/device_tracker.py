@@ -104,7 +104,7 @@ class FleetPushTracker(FleetPushEntity, TrackerEntity):
         return device is not None and (self.coordinator.available or device.position is not None)
 
     @override
-    def _refresh(self) -> tuple[Any, ...]:
+    def _recompute(self) -> tuple[Any, ...]:
         device = self.coordinator.devices.get(self.device_id)
         position = _valid(device.position if device else None)
         self._position = position
@@ -115,7 +115,7 @@ class FleetPushTracker(FleetPushEntity, TrackerEntity):
             self._attr_latitude = position.latitude
             self._attr_longitude = position.longitude
             self._attr_location_accuracy = position.accuracy or 0
-        return (*super()._refresh(), position)
+        return (*super()._recompute(), position)
 
     @property
     @override

@@ -94,7 +94,7 @@ class FleetPushEntity(Entity):
         self.entity_description = description
         self._attr_unique_id = unique_id_of(coordinator, device_id, description.key)
         self._attr_device_info = coordinator.registry.device_info(device_id)
-        self._written: tuple[Any, ...] = self._refresh()
+        self._written: tuple[Any, ...] = self._recompute()
 
     @property
     def device(self) -> Device:
@@ -124,7 +124,7 @@ class FleetPushEntity(Entity):
             return dict(self.device.extras) or None
         return None
 
-    def _refresh(self) -> tuple[Any, ...]:
+    def _recompute(self) -> tuple[Any, ...]:
         """Recompute the state attributes; return what decides whether to write."""
         if self.entity_description.shows_extras and self.device_id in self.coordinator.devices:
             return (self.available, tuple(self.device.extras.items()))
@@ -148,7 +148,7 @@ class FleetPushEntity(Entity):
 
     @callback
     def _handle_update(self) -> None:
-        state = self._refresh()
+        state = self._recompute()
         if state != self._written:
             self._written = state
             self.async_write_ha_state()

@@ -176,9 +176,9 @@ class FleetPushSensor(FleetPushEntity, SensorEntity):
     entity_description: FleetPushSensorEntityDescription
 
     @override
-    def _refresh(self) -> tuple[Any, ...]:
+    def _recompute(self) -> tuple[Any, ...]:
         self._attr_native_value = self._valid_value()
-        return (*super()._refresh(), self._attr_native_value)
+        return (*super()._recompute(), self._attr_native_value)
 
     def _valid_value(self) -> float | int | datetime | None:
         value = self.value

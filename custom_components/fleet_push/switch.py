@@ -85,12 +85,12 @@ class FleetPushSwitch(FleetPushEntity, SwitchEntity):
         super().__init__(coordinator, device_id, description)
 
     @override
-    def _refresh(self) -> tuple[Any, ...]:
+    def _recompute(self) -> tuple[Any, ...]:
         outputs = self.value
         index = self.entity_description.index
         value = outputs[index] if isinstance(outputs, tuple) and index < len(outputs) else None
         self._attr_is_on = value if isinstance(value, bool) else None
-        return (*super()._refresh(), self._attr_is_on)
+        return (*super()._recompute(), self._attr_is_on)
 
     async def async_turn_on(self, **kwargs: Any) -> None:
         """Close the output; the state follows when the hub reports it."""

@@ -1,4 +1,4 @@
-"""What every hub client shares: keep-alive, periodic and on-demand refresh, ending a session."""
+"""What every hub client shares: keep-alive, fleet reloads, ending a session."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ class EchoHub(HubSimulator):
 
 
 class EchoClient(HubClient):
-    """A minimal client: counts its refreshes, treats "boom" as a bad frame."""
+    """A minimal client: counts its reloads, treats "boom" as a bad frame."""
 
     kind = "echo"
     keepalive_text: ClassVar[str | None] = "ping"
@@ -53,7 +53,7 @@ class EchoClient(HubClient):
     ) -> None:
         super().__init__(session, listener, timing=timing or Timing(keepalive_interval=0.05))
         self.url = url
-        self.refreshes = 0
+        self.reloads = 0
         self.texts: list[str] = []
 
     @classmethod
@@ -70,8 +70,8 @@ class EchoClient(HubClient):
         self.texts.append(text)
         self.resolve(text, text)
 
-    async def refresh(self) -> None:
-        self.refreshes += 1
+    async def reload_fleet(self) -> None:
+        self.reloads += 1
         self.emit(FleetSnapshot(()))
 
 
@@ -116,52 +116,52 @@ async def test_requests_match_replies_and_time_out(client: EchoClient) -> None:
     assert not client.reject("nobody", HubError())
 
 
-async def test_refresh_requests_made_before_it_runs_are_coalesced(
+async def test_reload_requests_made_before_it_runs_are_coalesced(
     client: EchoClient,
 ) -> None:
-    client.schedule_refresh()
-    client.schedule_refresh()  # not started yet: the same run covers both
-    await until(lambda: client._refresh_task is not None and client._refresh_task.done())
-    assert client.refreshes == 1
+    client.schedule_fleet_reload()
+    client.schedule_fleet_reload()  # not started yet: the same run covers both
+    await until(lambda: client._reload_task is not None and client._reload_task.done())
+    assert client.reloads == 1
 
 
-async def test_a_refresh_requested_while_one_runs_runs_again(client: EchoClient) -> None:
+async def test_a_reload_requested_while_one_runs_runs_again(client: EchoClient) -> None:
     gate = asyncio.Event()
-    original = client.refresh
+    original = client.reload_fleet
 
     async def slow() -> None:
         await gate.wait()
         await original()
 
-    client.refresh = slow  # type: ignore[method-assign]
-    client.schedule_refresh()
+    client.reload_fleet = slow  # type: ignore[method-assign]
+    client.schedule_fleet_reload()
     await asyncio.sleep(0.01)
-    client.schedule_refresh()
+    client.schedule_fleet_reload()
     gate.set()
-    await until(lambda: client.refreshes == 2)
+    await until(lambda: client.reloads == 2)
 
 
-async def test_on_demand_refresh_is_rate_limited(client: EchoClient) -> None:
-    client.refresh_soon()
-    client.refresh_soon()
-    await until(lambda: client.refreshes == 1)
+async def test_on_demand_reload_is_rate_limited(client: EchoClient) -> None:
+    client.reload_fleet_soon()
+    client.reload_fleet_soon()
+    await until(lambda: client.reloads == 1)
     await asyncio.sleep(0.05)
-    assert client.refreshes == 1
+    assert client.reloads == 1
 
 
-async def test_periodic_refresh(client: EchoClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(EchoClient, "refresh_interval", 0.05)
-    await until(lambda: client.refreshes >= 2)
+async def test_periodic_reload(client: EchoClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(EchoClient, "fleet_reload_interval", 0.05)
+    await until(lambda: client.reloads >= 2)
 
 
-async def test_a_failing_refresh_is_counted(client: EchoClient) -> None:
+async def test_a_failing_reload_is_counted(client: EchoClient) -> None:
     async def failing() -> None:
         raise CannotConnect("gone")
 
-    client.refresh = failing  # type: ignore[method-assign]
-    client.schedule_refresh()
+    client.reload_fleet = failing  # type: ignore[method-assign]
+    client.schedule_fleet_reload()
     await until(lambda: client.stats.dropped)
-    assert client.stats.dropped == {"refresh_failed": 1}
+    assert client.stats.dropped == {"reload_failed": 1}
 
 
 async def test_ending_a_session_from_this_side(client: EchoClient) -> None:
@@ -191,8 +191,8 @@ async def test_run_before_connect_and_commands_of_a_hub_without_any() -> None:
             await client._command("a", "b", {}, 1)  # what it would say connected
         client.handle_binary(b"\x00")
         assert client.stats.dropped == {"binary": 1}
-        client.refresh_soon()  # not connected: nothing happens
-        assert client._refresh_task is None
+        client.reload_fleet_soon()  # not connected: nothing happens
+        assert client._reload_task is None
 
 
 async def test_cannot_connect_to_nothing(socket_enabled: None) -> None:

@@ -1235,7 +1235,7 @@ async def test_the_whole_fleet_comes_page_by_page(
         assert len(sent(simulator, "device/count")) == 2  # before and after: nothing moved
 
         simulator.remove_device("dev-7")
-        await client.refresh()
+        await client.reload_fleet()
         snapshot = out.of(FleetSnapshot)[-1]
         assert snapshot.complete
         assert len(snapshot.devices) == 249
@@ -1433,7 +1433,7 @@ async def test_a_refused_renewal_leaves_the_session_alone(
 async def test_renewal_retries_after_other_errors(
     client: DeviceHiveClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    client._refresh = "refresh"
+    client._refresh_token = "refresh"
     client._renew_at = asyncio.get_running_loop().time() + 1000
     delays: list[float] = []
 

@@ -531,7 +531,7 @@ async def test_requery_failure_is_counted(
     simulator.api.pop("devices")
     await simulator.push(event("device:busy", {"deviceChip": "UNKNOWN"}))
     await until(lambda: connected.stats.dropped)
-    assert connected.stats.dropped == {"refresh_failed": 1}
+    assert connected.stats.dropped == {"reload_failed": 1}
 
 
 async def test_close_cancels_requery(connected: IClickClient, simulator: IClickSimulator) -> None:

@@ -382,9 +382,9 @@ def test_dev_sort_change_is_accepted_silently(
 async def test_group_samples_reload_devices(client: IMouseClient, name: str) -> None:
     client.handle_text(sample(name))
     client.handle_text(sample(name))  # coalesced into the reload already scheduled
-    assert client._refresh_task is not None
-    await client._refresh_task  # not connected: the reload fails and is counted
-    assert client.stats.dropped == {"refresh_failed": 1}
+    assert client._reload_task is not None
+    await client._reload_task  # not connected: the reload fails and is counted
+    assert client.stats.dropped == {"reload_failed": 1}
     await client.close()
 
 
@@ -649,7 +649,7 @@ async def test_group_changes_reload_group_names(
         messages,
         lambda m: update_of(phone)(m) and m.extras["group"] == "Shelf 2",  # type: ignore[union-attr]
     )
-    await until(lambda: hub._refresh_task is None or hub._refresh_task.done())
+    await until(lambda: hub._reload_task is None or hub._reload_task.done())
     messages.clear()
     await simulator.delete_group(1)
     await wait_for(
@@ -667,7 +667,7 @@ async def test_reload_failure_is_counted(
     simulator.overrides["/device/get"] = result(list="nonsense")
     await simulator.rename_group(0, "Farm A")
     await until(lambda: bool(hub.stats.dropped))
-    assert hub.stats.dropped == {"refresh_failed": 1}
+    assert hub.stats.dropped == {"reload_failed": 1}
 
 
 async def test_close_during_reload(
@@ -675,7 +675,7 @@ async def test_close_during_reload(
 ) -> None:
     simulator.unanswered.add("/device/get")
     await simulator.rename_group(0, "Farm A")
-    await until(lambda: hub._refresh_task is not None)
+    await until(lambda: hub._reload_task is not None)
     await hub.close()
     assert not hub.connected
 

@@ -682,8 +682,8 @@ async def test_makers_and_kinds_come_from_the_models_and_the_vehicles(
         assert models_asked(sim) == [codes]
 
         sim.add_tracker("New", "navixy_ngp")
-        await client.refresh()
-        await client.refresh()
+        await client.reload_fleet()
+        await client.reload_fleet()
         assert models_asked(sim) == [codes, ["navixy_ngp"]]  # only what it never asked
         assert [path for path, _ in sim.rest_calls].count("vehicle/list") == 3
         new = recorder.of(FleetSnapshot)[-1].devices[-1]
@@ -722,7 +722,7 @@ async def test_a_platform_that_refuses_models_or_vehicles_still_connects(
             assert (device.manufacturer, device.category) == ("Teltonika", Category.VEHICLE)
         else:
             assert (device.manufacturer, device.category) == (None, Category.TRUCK)
-            await client.refresh()  # not taken as "unknown code": asked again next time
+            await client.reload_fleet()  # not taken as "unknown code": asked again next time
             assert models_asked(sim) == [[tracker.model]] * 2
         assert client.stats.dropped == {f"{refused} failed": 1 + (refused != "vehicle/list")}
         assert client.connected
@@ -746,7 +746,7 @@ async def test_replies_without_lists_are_skipped(
             Category.TRACKER,
         )
         odd["vehicle/list"] = lambda _body: {"vehicles": []}
-        await client.refresh()
+        await client.reload_fleet()
         assert client.stats.dropped == {"vehicle/list without a list": 1}
 
 

@@ -535,7 +535,7 @@ async def test_refresh_without_rest_changes_nothing(
     client, recorder = await make_client()
     recorder.skip()
     sim.rest_enabled = False
-    await client.refresh()
+    await client.reload_fleet()
     assert recorder[recorder.seen :] == []
 
 

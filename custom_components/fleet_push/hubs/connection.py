@@ -24,7 +24,7 @@ type Listener = Callable[[HubMessage], None]
 DEFAULT_MAX_MSG_SIZE = 16 * 1024 * 1024
 CONNECT_TIMEOUT = 15.0
 REQUEST_TIMEOUT = 15.0
-ON_DEMAND_REFRESH_INTERVAL = 30.0
+ON_DEMAND_RELOAD_INTERVAL = 30.0
 """At most one device-list reload this often when updates name unknown devices."""
 
 
@@ -81,7 +81,7 @@ class HubClient(ABC):
     kind: ClassVar[str]
     """The kind's name (its declaration's)."""
     keepalive_text: ClassVar[str | None] = None
-    refresh_interval: ClassVar[float | None] = None
+    fleet_reload_interval: ClassVar[float | None] = None
     """Reload the device list this often, for hubs that announce no deletions."""
     max_msg_size: ClassVar[int] = DEFAULT_MAX_MSG_SIZE
 
@@ -106,17 +106,17 @@ class HubClient(ABC):
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._reader: asyncio.Task[None] | None = None
         self._pending: dict[Hashable, asyncio.Future[Any]] = {}
-        self._refresh_task: asyncio.Task[None] | None = None
-        self._refresh_again = False
+        self._reload_task: asyncio.Task[None] | None = None
+        self._reload_again = False
         self._end_error: HubError | None = None
-        self._heard = self._last_sent = self._last_refresh = 0.0
+        self._heard = self._last_sent = self._last_reload = 0.0
         self._last_ping: float | None = None
         self._answers_pings = False
         """Whether the hub answered a ping on this connection: then pongs decide liveness."""
         self._probed = False
         """Whether the probe went with the last ping: then its silence is fatal too."""
         self._probe_task: asyncio.Task[None] | None = None
-        self._last_on_demand_refresh = -ON_DEMAND_REFRESH_INTERVAL
+        self._last_on_demand_reload = -ON_DEMAND_RELOAD_INTERVAL
 
     @classmethod
     def from_config(
@@ -160,35 +160,35 @@ class HubClient(ABC):
     def handle_text(self, text: str) -> None:
         """Parse one text frame and emit what it says."""
 
-    async def refresh(self) -> None:  # noqa: B027 - optional: not every hub can
+    async def reload_fleet(self) -> None:  # noqa: B027 - optional: not every hub can
         """Load the full device list again and emit it; hubs that can, override this."""
 
-    def refresh_soon(self) -> None:
-        """schedule_refresh() for a device the hub named but never listed, rate-limited."""
+    def reload_fleet_soon(self) -> None:
+        """schedule_fleet_reload() for a device the hub named but never listed, rate-limited."""
         if not self.connected:
             return
         now = asyncio.get_running_loop().time()
-        if now - self._last_on_demand_refresh >= ON_DEMAND_REFRESH_INTERVAL:
-            self._last_on_demand_refresh = now
-            self.schedule_refresh()
+        if now - self._last_on_demand_reload >= ON_DEMAND_RELOAD_INTERVAL:
+            self._last_on_demand_reload = now
+            self.schedule_fleet_reload()
 
-    def schedule_refresh(self) -> None:
-        """Run refresh() in the background; a call while one runs makes it run once more."""
-        if self._refresh_task is not None and not self._refresh_task.done():
-            self._refresh_again = True
+    def schedule_fleet_reload(self) -> None:
+        """Run reload_fleet() in the background; a call while one runs makes it run once more."""
+        if self._reload_task is not None and not self._reload_task.done():
+            self._reload_again = True
             return
-        self._refresh_task = asyncio.get_running_loop().create_task(
-            self._run_refreshes(), name=f"fleet_push {self.kind} refresh"
+        self._reload_task = asyncio.get_running_loop().create_task(
+            self._run_reloads(), name=f"fleet_push {self.kind} fleet reload"
         )
 
-    async def _run_refreshes(self) -> None:
-        self._refresh_again = True
-        while self._refresh_again:
-            self._refresh_again = False
+    async def _run_reloads(self) -> None:
+        self._reload_again = True
+        while self._reload_again:
+            self._reload_again = False
             try:
-                await self.refresh()
+                await self.reload_fleet()
             except HubError as err:
-                self.drop("refresh_failed", type(err).__name__)
+                self.drop("reload_failed", type(err).__name__)
                 return
 
     def handle_binary(self, data: bytes) -> None:
@@ -261,10 +261,10 @@ class HubClient(ABC):
             self._reader.cancel()
 
     async def close(self) -> None:
-        """Close the connection and stop reading (refreshing and probing)."""
-        for task in (self._refresh_task, self._probe_task):
+        """Close the connection and stop reading (reloading the fleet and probing)."""
+        for task in (self._reload_task, self._probe_task):
             await cancel_and_wait(task)
-        self._refresh_task = self._probe_task = None
+        self._reload_task = self._probe_task = None
         reader, self._reader = self._reader, None
         await cancel_and_wait(reader)
         ws, self._ws = self._ws, None
@@ -370,7 +370,7 @@ class HubClient(ABC):
 
     async def _read_frames(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         loop = asyncio.get_running_loop()
-        self._heard = self._last_sent = self._last_refresh = loop.time()
+        self._heard = self._last_sent = self._last_reload = loop.time()
         self._last_ping = None
         self._answers_pings = self._probed = False
         if self.timing.ws_heartbeat:  # learn at once whether this hub answers pings
@@ -398,7 +398,7 @@ class HubClient(ABC):
                     raise CannotConnect(f"connection error: {type(msg.data).__name__}")
 
     async def _keep_alive(self, now: float) -> float | None:
-        """Do what is due (keep-alive, liveness, periodic refresh); seconds to wait."""
+        """Do what is due (keep-alive, liveness, periodic fleet reload); seconds to wait."""
         timing = self.timing
         deadlines = []
         if timing.ws_heartbeat:
@@ -412,11 +412,11 @@ class HubClient(ABC):
                 await self.send_text(self.keepalive_text)
                 self._last_sent = now
             deadlines.append(self._last_sent + timing.keepalive_interval)
-        if self.refresh_interval:
-            if now - self._last_refresh >= self.refresh_interval:
-                self.schedule_refresh()
-                self._last_refresh = now
-            deadlines.append(self._last_refresh + self.refresh_interval)
+        if self.fleet_reload_interval:
+            if now - self._last_reload >= self.fleet_reload_interval:
+                self.schedule_fleet_reload()
+                self._last_reload = now
+            deadlines.append(self._last_reload + self.fleet_reload_interval)
         return max(min(deadlines) - now, 0.0) if deadlines else None
 
     async def _check_liveness(self, now: float, interval: float) -> float:

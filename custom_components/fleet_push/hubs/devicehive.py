@@ -289,7 +289,7 @@ class DeviceHiveClient(HubClient):
         fields=frozenset({Field.ONLINE, Field.BATTERY}),
         positions=True,
     )
-    refresh_interval = 600.0
+    fleet_reload_interval = 600.0
     """DeviceHive announces no deletions: the device list is reloaded every ten minutes."""
     request_timeout: ClassVar[float] = REQUEST_TIMEOUT
 
@@ -320,7 +320,7 @@ class DeviceHiveClient(HubClient):
         self._login = (username, password) if username and password else None
         self._verify_ssl = verify_ssl
         self._access: str | None = None
-        self._refresh: str | None = None
+        self._refresh_token: str | None = None
         self._renew_at = 0.0
         self._renewal: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
@@ -421,19 +421,19 @@ class DeviceHiveClient(HubClient):
                     raise  # without a type claim it may be a refresh token: try that
             else:
                 return
-        self._refresh = token  # None with a login: the `token` action gives one
+        self._refresh_token = token  # None with a login: the `token` action gives one
         await self._renew_tokens()
         await self._authenticate()
 
     async def _renew_tokens(self) -> None:
         """Get a new access token: token/refresh when possible, else the login."""
-        if self._refresh is not None:
-            reply = await self._call("token/refresh", {"refreshToken": self._refresh})
+        if self._refresh_token is not None:
+            reply = await self._call("token/refresh", {"refreshToken": self._refresh_token})
         elif self._login is not None:
             login, password = self._login
             reply = await self._call("token", {"login": login, "password": password})
             refresh = reply.get("refreshToken")
-            self._refresh = refresh if isinstance(refresh, str) and refresh else None
+            self._refresh_token = refresh if isinstance(refresh, str) and refresh else None
         else:
             raise InvalidAuth("a DeviceHive access token cannot be renewed")
         access = reply.get("accessToken")
@@ -503,7 +503,7 @@ class DeviceHiveClient(HubClient):
 
     # --- the fleet ---
 
-    async def refresh(self) -> None:
+    async def reload_fleet(self) -> None:
         """Load the device list again: DeviceHive announces no deletions."""
         await self._load_fleet()
 
@@ -740,7 +740,7 @@ class DeviceHiveClient(HubClient):
         A plain access token is kept (the server does not end a session when it expires); once
         it has expired, the server is asked whether it still takes the session.
         """
-        if self._refresh is not None or self._login is not None:
+        if self._refresh_token is not None or self._login is not None:
             self._start_token_work(self._renew_later(delay))
         else:
             self._start_token_work(self._check_after_expiry())
@@ -905,7 +905,7 @@ class DeviceHiveClient(HubClient):
             update: DeviceUpdate | None = self._record_update(device_id, fields, time.time())
         else:
             if device_id not in self._presence:
-                self.refresh_soon()  # a device added since the last device/list
+                self.reload_fleet_soon()  # a device added since the last device/list
             online = self._note_activity(device_id, server_time, arrival)
             update = _measurements(device_id, fields, when, online=online)
         if update is not None:

@@ -267,7 +267,7 @@ class IClickClient(HubClient):
         if name == _REJECT:
             return
         if self.connected:
-            self.schedule_refresh()
+            self.schedule_fleet_reload()
         else:
             self.drop("unknown_device", name)
 
@@ -300,7 +300,7 @@ class IClickClient(HubClient):
             raise ProtocolError("the device list is not an object")
         return records
 
-    async def refresh(self) -> None:
+    async def reload_fleet(self) -> None:
         """Reload the whole list after an event for an unknown device."""
         self._emit_snapshot(await self._load_devices())
 

@@ -425,9 +425,9 @@ class IMouseClient(HubClient):
 
     def _on_group_change(self, _data: dict[str, Any]) -> None:
         """Group names live on the phone records: load them again."""
-        self.schedule_refresh()
+        self.schedule_fleet_reload()
 
-    async def refresh(self) -> None:
+    async def reload_fleet(self) -> None:
         """Load every phone again."""
         self.emit(self._snapshot(await self._call("/device/get", {"id": ""}, REQUEST_TIMEOUT)))
 

@@ -751,9 +751,9 @@ class NavixyClient(HubClient):
             self.drop("unknown source", source_id)
             return
         self._waiting[source_id] = item
-        self.refresh_soon()
+        self.reload_fleet_soon()
 
-    async def refresh(self) -> None:
+    async def reload_fleet(self) -> None:
         """Reload the tracker list, then replay the states that were waiting for it."""
         self.emit(await self._load_fleet())
         waiting, self._waiting = self._waiting, {}

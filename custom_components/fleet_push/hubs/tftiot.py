@@ -379,7 +379,7 @@ class TftIotClient(_Account):
     session (the coordinator reconnects both); a refused message registration ends nothing.
     """
 
-    refresh_interval = 600.0
+    fleet_reload_interval = 600.0
     """The push announces no deletions: the REST device list is reloaded every ten minutes."""
     snapshot_window: float = 3.0
     """Without REST: how long to gather snapshots into the first FleetSnapshot (seconds)."""
@@ -662,7 +662,7 @@ class TftIotClient(_Account):
 
     # --- devices ---
 
-    async def refresh(self) -> None:
+    async def reload_fleet(self) -> None:
         """Reload the REST device list (names, new and deleted devices), if REST answers."""
         devices = await self._load_fleet()
         if devices is not None:
@@ -673,7 +673,7 @@ class TftIotClient(_Account):
         """Emit a device's update, then its alarm when the alarm number is new."""
         if imei not in self._known:
             self._known.add(imei)
-            self.refresh_soon()  # REST knows its name
+            self.reload_fleet_soon()  # REST knows its name
         self.emit(self._device(record, imei))
         if (notice := self._alarm(imei, record.get("status"))) is not None:
             self.emit(notice)
