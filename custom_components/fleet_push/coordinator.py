@@ -24,7 +24,7 @@ from .fleet import Change, Device
 from .fleet_store import FleetStore
 from .hubs.connection import HubClient, HubStats
 from .hubs.declaration import HubDeclaration
-from .hubs.errors import CommandFailed, HubError
+from .hubs.errors import CommandCode, CommandFailed, HubError, HubTimeout
 from .hubs.model import (
     HUB_DEVICE_ID,
     DeviceRemoved,
@@ -177,10 +177,10 @@ class FleetPushCoordinator:
         try:
             async with asyncio.timeout(timeout):
                 return await self.client.send_command(device_id, command, parameters, timeout)
-        except TimeoutError as err:
+        except (TimeoutError, HubTimeout) as err:  # whichever gives up first, here or the client
             placeholders["timeout"] = f"{timeout:g}"
-            raise CommandError("command_timeout", placeholders, "timeout") from err
-        except CommandFailed as err:  # refused, failed, or timed out by the client itself
+            raise CommandError("command_timeout", placeholders, CommandCode.TIMEOUT) from err
+        except CommandFailed as err:  # refused or failed
             placeholders["error"] = str(err)
             raise CommandError("command_failed", placeholders, err.code) from err
         except HubError as err:  # CannotConnect, or a session that ended meanwhile

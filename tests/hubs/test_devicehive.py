@@ -27,7 +27,9 @@ from custom_components.fleet_push.hubs.devicehive import (
 )
 from custom_components.fleet_push.hubs.errors import (
     CannotConnect,
+    CommandCode,
     CommandFailed,
+    HubTimeout,
     InvalidAuth,
     ProtocolError,
 )
@@ -521,7 +523,7 @@ async def test_odd_reply_status(client: DeviceHiveClient) -> None:
     client.handle_text('{"action": "device/list", "requestId": 1, "status": "maybe"}')
     with pytest.raises(CommandFailed) as failed:
         await reply
-    assert failed.value.code == "protocol"
+    assert failed.value.code == CommandCode.BAD_REPLY
 
 
 def notification(parameters: Any, name: str = "gps", **fields: Any) -> str:
@@ -1836,24 +1838,22 @@ async def test_command_failures(
     with pytest.raises(CommandFailed, match="device error") as failed:
         await connected.send_command("dev-2", "reboot", {}, 5)
     assert failed.value.code == "failed"
-    with pytest.raises(CommandFailed) as failed:
+    with pytest.raises(HubTimeout):
         await connected.send_command("dev-3", "reboot", {}, 0.3)
-    assert failed.value.code == "timeout"
     assert simulator.commands[2]["lifetime"] == 1
     with pytest.raises(CommandFailed, match="deviceId = nope not found") as failed:
         await connected.send_command("nope", "reboot", {}, 5)
     assert failed.value.code == 404
     await simulator.set_online("dev-1", False)
-    with pytest.raises(CommandFailed) as failed:
+    with pytest.raises(HubTimeout):
         await connected.send_command("dev-1", "reboot", {}, 0.3)
-    assert failed.value.code == "timeout"
     count = len(simulator.received)
     with pytest.raises(CommandFailed) as failed:
         await connected.send_command("dev-1", "upload", {"blob": "x" * 10_240}, 5)
-    assert failed.value.code == "too_large"
+    assert failed.value.code == CommandCode.TOO_LARGE
     with pytest.raises(CommandFailed) as failed:
         await connected.send_command("dev-1", "upload", {"blob": {1, 2}}, 5)
-    assert failed.value.code == "invalid"
+    assert failed.value.code == CommandCode.BAD_PARAMETERS
     assert len(simulator.received) == count
     assert connected.connected
 
@@ -1876,7 +1876,7 @@ async def test_command_progress_and_odd_insert_reply(
     replace_handler(simulator, monkeypatch, "command/insert", no_id)
     with pytest.raises(CommandFailed) as failed:
         await connected.send_command("dev-1", "reboot", {}, 5)
-    assert failed.value.code == "protocol"
+    assert failed.value.code == CommandCode.BAD_REPLY
 
 
 async def test_commands_need_a_connection(client: DeviceHiveClient) -> None:

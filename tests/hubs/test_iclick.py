@@ -17,7 +17,9 @@ from custom_components.fleet_push.hubs import client_class, frames, iclick
 from custom_components.fleet_push.hubs.connection import Timing
 from custom_components.fleet_push.hubs.errors import (
     CannotConnect,
+    CommandCode,
     CommandFailed,
+    HubTimeout,
     ProtocolError,
 )
 from custom_components.fleet_push.hubs.iclick import IClickClient
@@ -584,12 +586,16 @@ async def test_screenshot_binary_reply(connected: IClickClient, simulator: IClic
 @pytest.mark.parametrize(
     ("call", "message", "code"),
     [
-        (("nope", "sendAction", {"action": "home"}), "device not found", "error"),
-        ((None, "sendAction", {"action": "reboot"}), "unsupported action: reboot", "action_failed"),
-        ((None, "sendText", {}), "missing parameter: text", "error"),
-        ((None, "fly", {}), "unknown api: fly", "error"),
-        ((None, "sendText", {"evtid": "x"}), "parameter 'evtid' is set by the client", None),
-        ((None, "sendText", {"text": object()}), "the parameters are not JSON", None),
+        (("nope", "sendAction", {"action": "home"}), "device not found", CommandCode.FAILED),
+        ((None, "sendAction", {"action": "reboot"}), "unsupported action: reboot", "failed"),
+        ((None, "sendText", {}), "missing parameter: text", CommandCode.FAILED),
+        ((None, "fly", {}), "unknown api: fly", CommandCode.FAILED),
+        (
+            (None, "sendText", {"evtid": "x"}),
+            "parameter 'evtid' is set by the client",
+            CommandCode.BAD_PARAMETERS,
+        ),
+        ((None, "sendText", {"text": object()}), "the parameters are not JSON", "bad_parameters"),
     ],
 )
 async def test_command_failures(
@@ -597,12 +603,12 @@ async def test_command_failures(
     simulator: IClickSimulator,
     call: tuple[str | None, str, dict[str, Any]],
     message: str,
-    code: str | None,
+    code: str,
 ) -> None:
     device, command, parameters = call
     with pytest.raises(CommandFailed, match=re.escape(message)) as failure:
         await connected.send_command(device or first_id(simulator), command, parameters, 5)
-    assert failure.value.code == (code or "invalid_parameter")
+    assert failure.value.code == code
 
 
 async def test_command_to_offline_phone(
@@ -619,9 +625,8 @@ async def test_command_timeout_and_late_reply(
 ) -> None:
     monkeypatch.setattr(iclick, "REPLY_GRACE", 0.0)
     simulator.hold_replies()
-    with pytest.raises(CommandFailed, match="did not answer") as failure:
+    with pytest.raises(HubTimeout, match="did not answer"):
         await connected.send_command(first_id(simulator), "killRecents", {}, 0.1)
-    assert failure.value.code == "timeout"
     assert json.loads(simulator.received[-1])["timeout"] == 1
     await simulator.release_replies()
     await until(lambda: connected.stats.dropped)

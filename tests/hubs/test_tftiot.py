@@ -20,8 +20,10 @@ from custom_components.fleet_push.hubs import client_class, tftiot
 from custom_components.fleet_push.hubs.connection import Timing, cancel_and_wait
 from custom_components.fleet_push.hubs.errors import (
     CannotConnect,
+    CommandCode,
     CommandFailed,
     HubError,
+    HubTimeout,
     InvalidAuth,
     SessionClosed,
 )
@@ -675,10 +677,10 @@ async def test_commands(sim: TftIotSimulator, make_client: Factory) -> None:
     assert str(caught.value) == "TFT IoT: device 999 not found"
     with pytest.raises(CommandFailed) as caught:
         await client.send_command(imei, "WHERE#", {"delay": 5}, 5)
-    assert caught.value.code == "parameters"
+    assert caught.value.code == CommandCode.BAD_PARAMETERS
     with pytest.raises(CommandFailed) as caught:
         await client.send_command(imei, "", {}, 5)
-    assert caught.value.code == "empty"
+    assert caught.value.code == CommandCode.BAD_COMMAND
     assert len(sim.commands) == 1
 
 
@@ -704,9 +706,8 @@ async def test_command_failures_of_the_rest_api(
     client, _ = await make_client()
     imei = next(imei for imei, tracker in sim.trackers.items() if tracker.online)
     sim.rest_delay = 0.5
-    with pytest.raises(CommandFailed) as caught:
+    with pytest.raises(HubTimeout):
         await client.send_command(imei, "WHERE#", {}, 0.1)
-    assert caught.value.code == "timeout"
     sim.rest_delay = 0
     sim.rest_enabled = False
     with pytest.raises(CommandFailed) as caught:
@@ -720,7 +721,7 @@ async def test_command_failures_of_the_rest_api(
     monkeypatch.setattr(client, "_rest_call", tokenless)
     with pytest.raises(CommandFailed) as caught:
         await client.send_command(imei, "WHERE#", {}, 5)
-    assert caught.value.code == "no_token"
+    assert caught.value.code == CommandCode.BAD_REPLY
 
 
 async def test_command_refusal_codes_are_kept(make_client: Factory) -> None:

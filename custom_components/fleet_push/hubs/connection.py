@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Self
 import aiohttp
 
 from .declaration import HubDeclaration
-from .errors import CannotConnect, CommandFailed, HubError, InvalidAuth, SessionClosed
+from .errors import CannotConnect, CommandFailed, HubError, HubTimeout, InvalidAuth, SessionClosed
 from .model import HubInfo, HubMessage
 from .redact import redact
 
@@ -324,7 +324,7 @@ class HubClient(ABC):
             async with asyncio.timeout(timeout):
                 return await self._await_reply(future)
         except TimeoutError as err:
-            raise CommandFailed("the hub did not answer in time", code="timeout") from err
+            raise HubTimeout("the hub did not answer in time") from err
         finally:
             if self._pending.get(key) is future:
                 del self._pending[key]

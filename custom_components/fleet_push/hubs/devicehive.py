@@ -47,7 +47,15 @@ from yarl import URL
 
 from .connection import REQUEST_TIMEOUT, HubClient, Listener, Timing, cancel_and_wait
 from .declaration import Channel, HubDeclaration, Setting, SettingType
-from .errors import CannotConnect, CommandFailed, HubError, InvalidAuth, ProtocolError
+from .errors import (
+    CannotConnect,
+    CommandCode,
+    CommandFailed,
+    HubError,
+    HubTimeout,
+    InvalidAuth,
+    ProtocolError,
+)
 from .frames import decode
 from .model import (
     Category,
@@ -395,9 +403,9 @@ class DeviceHiveClient(HubClient):
                 self._held = []  # from the subscription on, until the catch-up is done
             await self._subscribe_notifications()
             await self._follow_commands()
+        except HubTimeout as err:
+            raise CannotConnect("the DeviceHive server did not answer in time") from err
         except CommandFailed as err:
-            if err.code == "timeout":
-                raise CannotConnect("the DeviceHive server did not answer in time") from err
             if err.code in _ACCESS_REFUSED:  # the token lacks a permission: reauthenticate
                 raise InvalidAuth(f"DeviceHive refused access: {err}") from err
             raise ProtocolError(f"DeviceHive refused the handshake: {err}") from err
@@ -497,8 +505,6 @@ class DeviceHiveClient(HubClient):
         try:
             await self._subscribe_command_updates()
         except CommandFailed as err:
-            if err.code == "timeout":
-                raise
             self.drop("command_subscribe", err.code)  # commands will ask again
 
     # --- the fleet ---
@@ -530,7 +536,7 @@ class DeviceHiveClient(HubClient):
         try:
             reply = await self._call("device/count")
         except CommandFailed as err:
-            if err.code in _ACCESS_REFUSED or err.code == "timeout":
+            if err.code in _ACCESS_REFUSED:
                 raise
             return None
         count = reply.get("count")
@@ -602,7 +608,7 @@ class DeviceHiveClient(HubClient):
         start = time.time() + self._offset - self._presence.offline_after
         try:
             found = await self._fetch_since(devices, start, every=False)
-        except (CommandFailed, ProtocolError) as err:
+        except (CommandFailed, HubTimeout, ProtocolError) as err:
             self.drop("presence_failed", type(err).__name__)
             return
         arrival = time.time()
@@ -814,7 +820,9 @@ class DeviceHiveClient(HubClient):
         frame = {"action": action, "requestId": request_id, **(fields or {})}
         text = orjson.dumps(frame).decode()
         if len(text.encode()) > MAX_TEXT:
-            raise CommandFailed("the message exceeds DeviceHive's 10 KB limit", code="too_large")
+            raise CommandFailed(
+                "the message exceeds DeviceHive's 10 KB limit", code=CommandCode.TOO_LARGE
+            )
         self._inflight[request_id] = action
         try:
             reply: dict[str, Any] = await self.request(
@@ -835,7 +843,10 @@ class DeviceHiveClient(HubClient):
         elif status == "error":
             self._on_error(request_id, action, frame.get("code"), frame.get("error"))
         else:
-            self.reject(request_id, CommandFailed("DeviceHive sent an odd reply", code="protocol"))
+            self.reject(
+                request_id,
+                CommandFailed("DeviceHive sent an odd reply", code=CommandCode.BAD_REPLY),
+            )
 
     def _on_error(self, request_id: str, action: str, code: Any, error: Any) -> None:
         """Fail the request; a refused sign-in is InvalidAuth, a 401 later ends the session."""
@@ -981,7 +992,9 @@ class DeviceHiveClient(HubClient):
         try:
             orjson.dumps(body)
         except TypeError as err:
-            raise CommandFailed("the parameters are not JSON", code="invalid") from err
+            raise CommandFailed(
+                "the parameters are not JSON", code=CommandCode.BAD_PARAMETERS
+            ) from err
         try:
             async with asyncio.timeout(timeout):
                 await self._subscribe_command_updates()
@@ -990,10 +1003,10 @@ class DeviceHiveClient(HubClient):
                 inserted = reply.get("command")
                 command_id = _as_int(inserted.get("id")) if isinstance(inserted, dict) else None
                 if command_id is None:
-                    raise CommandFailed("DeviceHive sent no command id", code="protocol")
+                    raise CommandFailed("DeviceHive sent no command id", code=CommandCode.BAD_REPLY)
                 update = await self._command_outcome(command_id)
         except TimeoutError as err:
-            raise CommandFailed("the device did not answer in time", code="timeout") from err
+            raise HubTimeout("the device did not answer in time") from err
         return _command_result(command_id, update)
 
     async def _subscribe_command_updates(self) -> None:

@@ -21,7 +21,7 @@ import orjson
 from . import frames
 from .connection import REQUEST_TIMEOUT, HubClient, Listener, Timing
 from .declaration import Channel, HubDeclaration, Identity, Press, Setting, SettingType
-from .errors import CannotConnect, CommandFailed, ProtocolError
+from .errors import CannotConnect, CommandCode, CommandFailed, HubTimeout, ProtocolError
 from .iphones import iphone_name
 from .model import (
     HUB_DEVICE_ID,
@@ -169,11 +169,11 @@ class IClickClient(HubClient):
         """
         if clash := _RESERVED.intersection(parameters):
             raise CommandFailed(
-                f"parameter {min(clash)!r} is set by the client", code="invalid_parameter"
+                f"parameter {min(clash)!r} is set by the client", code=CommandCode.BAD_PARAMETERS
             )
         result = await self._call(command, {"deviceId": device_id, **parameters}, timeout)
         if isinstance(result, dict) and result.get("status") is False:
-            raise CommandFailed(_message(result.get("message")), code="action_failed")
+            raise CommandFailed(_message(result.get("message")), code=CommandCode.FAILED)
         return result
 
     # --- frames ---
@@ -233,7 +233,9 @@ class IClickClient(HubClient):
         if not isinstance(evtid, str):
             return False
         if frame.get("type") == "error":
-            return self.reject(evtid, CommandFailed(_message(frame.get("error")), code="error"))
+            return self.reject(
+                evtid, CommandFailed(_message(frame.get("error")), code=CommandCode.FAILED)
+            )
         return self.resolve(evtid, result)
 
     # --- events ---
@@ -292,9 +294,9 @@ class IClickClient(HubClient):
         """Ask for `devices`: the map of device id to record."""
         try:
             records = await self._call("devices", {}, self.request_timeout)
+        except HubTimeout as err:
+            raise CannotConnect("the hub did not send its device list") from err
         except CommandFailed as err:
-            if err.code == "timeout":
-                raise CannotConnect("the hub did not send its device list") from err
             raise ProtocolError("the hub refused to list its devices") from err
         if not isinstance(records, dict):
             raise ProtocolError("the device list is not an object")
@@ -375,7 +377,9 @@ class IClickClient(HubClient):
         try:
             text = orjson.dumps(frame).decode()
         except TypeError as err:
-            raise CommandFailed("the parameters are not JSON", code="invalid_parameter") from err
+            raise CommandFailed(
+                "the parameters are not JSON", code=CommandCode.BAD_PARAMETERS
+            ) from err
         return await self.request(evtid, text, seconds + REPLY_GRACE)
 
 

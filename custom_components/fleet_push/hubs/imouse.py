@@ -32,7 +32,7 @@ from .connection import (
     cancel_and_wait,
 )
 from .declaration import Channel, HubDeclaration, Identity, Press, Setting, SettingType
-from .errors import CannotConnect, CommandFailed, ProtocolError
+from .errors import CannotConnect, CommandCode, CommandFailed, HubTimeout, ProtocolError
 from .frames import decode
 from .model import (
     DeviceRemoved,
@@ -211,7 +211,7 @@ class IMouseClient(HubClient):
     ) -> Any:
         """Call a kernel function (e.g. "/device/restart") for one phone; return its data."""
         if not command.startswith("/"):
-            raise CommandFailed(f"unknown command {command!r}", code="bad_command")
+            raise CommandFailed(f"unknown command {command!r}", code=CommandCode.BAD_COMMAND)
         target = self._usb_id(device_id) if command == USB_RESTART else device_id
         return await self._call(command, {"id": target, **parameters}, timeout)
 
@@ -260,9 +260,9 @@ class IMouseClient(HubClient):
         """Call during connect: a timeout is CannotConnect, a refusal ProtocolError."""
         try:
             return await self._call(fun, data, self.connect_timeout)
+        except HubTimeout as err:
+            raise CannotConnect(f"the iMouse kernel did not answer {fun}") from err
         except CommandFailed as err:
-            if err.code == "timeout":
-                raise CannotConnect(f"the iMouse kernel did not answer {fun}") from err
             raise ProtocolError(f"the iMouse kernel refused {fun} ({err.code})") from err
 
     async def _load_user_info(self) -> HubUpdate:
@@ -308,7 +308,7 @@ class IMouseClient(HubClient):
                 status = response.status
                 raw = await _read_body(response, self.max_msg_size)
         except TimeoutError as err:
-            raise CommandFailed("the iMouse kernel did not answer in time", code="timeout") from err
+            raise HubTimeout("the iMouse kernel did not answer in time") from err
         except (aiohttp.ClientError, OSError) as err:
             raise CannotConnect(f"cannot reach the iMouse API: {type(err).__name__}") from err
         if status != HTTPStatus.OK:
@@ -318,7 +318,9 @@ class IMouseClient(HubClient):
         except ValueError:
             frame = None
         if not isinstance(frame, dict):
-            raise CommandFailed("the iMouse kernel sent no reply object", code="bad_reply")
+            raise CommandFailed(
+                "the iMouse kernel sent no reply object", code=CommandCode.BAD_REPLY
+            )
         return frame
 
     async def _ask(self, fun: str, data: dict[str, Any], timeout: float) -> dict[str, Any]:
@@ -493,7 +495,7 @@ def _result(frame: dict[str, Any]) -> dict[str, Any]:
     if status != STATUS_OK:
         raise CommandFailed(_message(frame), code=_code(status))
     if not isinstance(data, dict):
-        raise CommandFailed("the iMouse kernel sent no result", code="bad_reply")
+        raise CommandFailed("the iMouse kernel sent no result", code=CommandCode.BAD_REPLY)
     code = data.get("code", 0)
     if code != 0:
         raise CommandFailed(_message(data), code=_code(code))
@@ -574,7 +576,7 @@ def _request(fun: str, data: dict[str, Any], msgid: int | None = None) -> bytes:
     try:
         return orjson.dumps({**request, "data": data})
     except TypeError as err:
-        raise CommandFailed("the parameters are not JSON", code="bad_parameters") from err
+        raise CommandFailed("the parameters are not JSON", code=CommandCode.BAD_PARAMETERS) from err
 
 
 def _msgid(frame: Mapping[str, Any]) -> int | None:
@@ -593,7 +595,9 @@ async def _read_body(response: aiohttp.ClientResponse, limit: int) -> bytes:
     async for chunk in response.content.iter_any():
         body += chunk
         if len(body) > limit:
-            raise CommandFailed("the iMouse kernel's reply is too large", code="too_large")
+            raise CommandFailed(
+                "the iMouse kernel's reply is too large", code=CommandCode.TOO_LARGE
+            )
     return bytes(body)
 
 

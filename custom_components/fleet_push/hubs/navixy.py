@@ -34,8 +34,10 @@ from .connection import REQUEST_TIMEOUT, HubClient, Listener, Timing
 from .declaration import Channel, HubDeclaration, Setting, SettingType
 from .errors import (
     CannotConnect,
+    CommandCode,
     CommandFailed,
     HubError,
+    HubTimeout,
     InvalidAuth,
     ProtocolError,
     SessionClosed,
@@ -140,10 +142,6 @@ class NavixyApiError(ProtocolError):
         self.code: int | str | None = code if isinstance(code, int | str) else None
         self.description = description if isinstance(description, str) else "unknown error"
         super().__init__(f"Navixy error {self.code}: {self.description}")
-
-
-class _RestTimeout(CannotConnect):
-    """A REST call got no answer in time."""
 
 
 def _float(value: Any) -> float | None:
@@ -511,7 +509,7 @@ class NavixyClient(HubClient):
         ).decode()
         try:
             reply = await self.request("subscribe", text, REQUEST_TIMEOUT)
-        except CommandFailed as err:
+        except HubTimeout as err:
             raise CannotConnect("Navixy did not answer the subscription") from err
         data = reply.get("data")
         if not isinstance(data, dict) or any(
@@ -525,6 +523,8 @@ class NavixyClient(HubClient):
         """Call the API while connecting; map its errors to the connection errors."""
         try:
             return await self._post(path, params, REQUEST_TIMEOUT)
+        except HubTimeout as err:
+            raise CannotConnect(str(err)) from err
         except NavixyApiError as err:
             if err.code in AUTH_CODES:
                 raise InvalidAuth(f"Navixy refused the credentials ({err.code})") from err
@@ -544,7 +544,7 @@ class NavixyClient(HubClient):
             ) as response:
                 status, raw = response.status, await response.read()
         except TimeoutError as err:
-            raise _RestTimeout(f"Navixy did not answer {path} in time") from err
+            raise HubTimeout(f"Navixy did not answer {path} in time") from err
         except (aiohttp.ClientError, OSError) as err:
             raise CannotConnect(f"cannot reach Navixy: {type(err).__name__}") from err
         return self._reply(path, status, raw)
@@ -584,15 +584,13 @@ class NavixyClient(HubClient):
     ) -> Any:
         """Run "set_output" (output, enable) or any tracker/send_command command."""
         if not (device_id.isascii() and device_id.isdigit()):
-            raise CommandFailed("not a Navixy tracker id", code="unknown_device")
+            raise CommandFailed("not a Navixy tracker id", code=CommandCode.UNKNOWN_DEVICE)
         if command == "set_output":
             path, params = "tracker/output/set", self._output_params(parameters)
         else:
             path, params = "tracker/send_command", {"command": {"name": command, **parameters}}
         try:
             reply = await self._post(path, {"tracker_id": int(device_id), **params}, timeout)
-        except _RestTimeout as err:
-            raise CommandFailed("Navixy did not answer in time", code="timeout") from err
         except NavixyApiError as err:
             raise CommandFailed(err.description, code=err.code) from err
         except ProtocolError as err:
@@ -604,9 +602,13 @@ class NavixyClient(HubClient):
     def _output_params(parameters: Mapping[str, Any]) -> dict[str, Any]:
         output, enable = parameters.get("output"), parameters.get("enable")
         if not isinstance(output, int) or isinstance(output, bool) or output < 1:
-            raise CommandFailed("set_output needs an output number from 1", code="invalid")
+            raise CommandFailed(
+                "set_output needs an output number from 1", code=CommandCode.BAD_PARAMETERS
+            )
         if not isinstance(enable, bool):
-            raise CommandFailed("set_output needs enable true or false", code="invalid")
+            raise CommandFailed(
+                "set_output needs enable true or false", code=CommandCode.BAD_PARAMETERS
+            )
         return {"output": output, "enable": enable}
 
     # --- frames ---

@@ -17,7 +17,15 @@ import orjson
 from . import frames
 from .connection import REQUEST_TIMEOUT, HubClient, HubStats, Listener, Timing
 from .declaration import Channel, HubDeclaration, Setting, SettingType
-from .errors import CannotConnect, CommandFailed, HubError, InvalidAuth, SessionClosed
+from .errors import (
+    CannotConnect,
+    CommandCode,
+    CommandFailed,
+    HubError,
+    HubTimeout,
+    InvalidAuth,
+    SessionClosed,
+)
 from .model import (
     Category,
     DeviceUpdate,
@@ -487,7 +495,7 @@ class TftIotClient(_Account):
         error; a hub that closes the socket without one is CannotConnect, not a wrong password.
         """
         signin = {"token": self._user, "md5-password": self._md5, "event": _SIGNIN}
-        with contextlib.suppress(CommandFailed):  # the wait ran out and nobody refused
+        with contextlib.suppress(HubTimeout):  # the wait ran out and nobody refused
             await self.request(_SIGNIN, orjson.dumps(signin).decode(), self.signin_wait)
 
     async def _load_fleet(self) -> tuple[DeviceUpdate, ...] | None:
@@ -539,7 +547,9 @@ class TftIotClient(_Account):
         reply = self._ok(await self._rest_call("POST", "/auth/action", body, None))
         token = reply.get("access-token")
         if not isinstance(token, str) or not token:
-            raise CommandFailed("the TFT IoT REST sign-in gave no token", code="no_token")
+            raise CommandFailed(
+                "the TFT IoT REST sign-in gave no token", code=CommandCode.BAD_REPLY
+            )
         keep = reply.get("keep-time")
         life = float(keep) if is_number(keep) and keep > 0 else _DEFAULT_TOKEN_LIFE
         self._token, self._token_expires = token, loop.time() + life * 0.9
@@ -584,16 +594,18 @@ class TftIotClient(_Account):
     ) -> Any:
         """Queue a raw device command text (device-waiting-send-cmds); no parameters."""
         if parameters:
-            raise CommandFailed("TFT IoT commands take no parameters", code="parameters")
+            raise CommandFailed(
+                "TFT IoT commands take no parameters", code=CommandCode.BAD_PARAMETERS
+            )
         if not command:
-            raise CommandFailed("the command text is empty", code="empty")
+            raise CommandFailed("the command text is empty", code=CommandCode.BAD_COMMAND)
         body = {"imeis": [device_id], "message": command}
         try:
             async with asyncio.timeout(timeout):
                 token = await self._access_token()
                 reply = await self._rest_call("POST", "/device-waiting-send-cmds", body, token)
         except TimeoutError as err:
-            raise CommandFailed("the hub did not answer in time", code="timeout") from err
+            raise HubTimeout("the hub did not answer in time") from err
         return self._ok(reply)
 
     def _ok(self, reply: dict[str, Any]) -> dict[str, Any]:
