@@ -11,6 +11,7 @@ import pytest
 
 from custom_components.fleet_push.hubs import client_class
 from custom_components.fleet_push.hubs.connection import (
+    Drop,
     HubClient,
     Listener,
     Timing,
@@ -104,7 +105,7 @@ async def test_keep_alive_text_is_sent_and_bad_frames_are_counted(
     await until(lambda: "pong" in client.texts)
     await client.send_text("boom")
     await until(lambda: client.stats.dropped)
-    assert client.stats.dropped == {"error:ValueError": 1}
+    assert client.stats.dropped == {Drop.HANDLER_ERROR: 1}
     assert client.connected
 
 
@@ -161,7 +162,7 @@ async def test_a_failing_reload_is_counted(client: EchoClient) -> None:
     client.reload_fleet = failing  # type: ignore[method-assign]
     client.schedule_fleet_reload()
     await until(lambda: client.stats.dropped)
-    assert client.stats.dropped == {"reload_failed": 1}
+    assert client.stats.dropped == {Drop.RELOAD_FAILED: 1}
 
 
 async def test_ending_a_session_from_this_side(client: EchoClient) -> None:
@@ -190,7 +191,7 @@ async def test_run_before_connect_and_commands_of_a_hub_without_any() -> None:
         with pytest.raises(CommandFailed, match="take no commands"):
             await client._command("a", "b", {}, 1)  # what it would say connected
         client.handle_binary(b"\x00")
-        assert client.stats.dropped == {"binary": 1}
+        assert client.stats.dropped == {Drop.BINARY: 1}
         client.reload_fleet_soon()  # not connected: nothing happens
         assert client._reload_task is None
 

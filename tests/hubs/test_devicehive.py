@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 
 from custom_components.fleet_push.hubs import client_class, devicehive
-from custom_components.fleet_push.hubs.connection import Timing
+from custom_components.fleet_push.hubs.connection import Drop, Timing
 from custom_components.fleet_push.hubs.devicehive import (
     Delivered,
     DeviceHiveClient,
@@ -303,7 +303,7 @@ async def test_client_frames_are_unmatched_replies(
 ) -> None:
     """What clients and devices send carries a requestId nobody here waits for."""
     client.handle_text(sample(name))
-    assert client.stats.dropped == {"unmatched": 1}
+    assert client.stats.dropped == {Drop.UNMATCHED_REPLY: 1}
     assert out == []
 
 
@@ -331,7 +331,7 @@ async def test_notification_insert_sample(client: DeviceHiveClient, out: Recorde
     ]
     client.handle_text(sample("protocols_notification_insert_push.json"))
     assert len(out) == 2
-    assert client.stats.dropped == {"duplicate": 1}
+    assert client.stats.dropped == {Drop.DUPLICATE: 1}
 
 
 async def test_a_sample_that_carries_only_a_position_and_a_battery_is_no_event(
@@ -452,7 +452,7 @@ async def test_a_401_to_another_request_ends_an_established_session(
 async def test_error_samples(client: DeviceHiveClient, name: str, code: int) -> None:
     """Without requestId they are skipped; as a reply they fail the request with their code."""
     client.handle_text(sample(name))
-    assert client.stats.dropped == {"error": 1}
+    assert client.stats.dropped == {Drop.HUB_ERROR: 1}
     reply = pending(client, "3", "command/insert")
     client.handle_text(json.dumps({**sample_json(name), "requestId": "3", "status": "error"}))
     with pytest.raises(CommandFailed) as failed:
@@ -479,7 +479,7 @@ async def test_command_update_sample(client: DeviceHiveClient) -> None:
 
 async def test_command_insert_push_sample_is_not_json(client: DeviceHiveClient) -> None:
     client.handle_text(sample("protocols_command_insert_push.txt"))
-    assert client.stats.dropped == {"json": 1}
+    assert client.stats.dropped == {Drop.NOT_JSON: 1}
 
 
 # --- hostile and odd frames ---
@@ -488,19 +488,22 @@ async def test_command_insert_push_sample_is_not_json(client: DeviceHiveClient) 
 @pytest.mark.parametrize(
     ("frame", "reason"),
     [
-        ("not json", "json"),
-        ("[1, 2]", "shape"),
-        ('{"action": "notification/insert"}', "notification"),
+        ("not json", Drop.NOT_JSON),
+        ("[1, 2]", Drop.NOT_OBJECT),
+        ('{"action": "notification/insert"}', Drop.MALFORMED),
         (
             '{"action": "notification/insert", "notification": {"notification": "gps"}}',
-            "notification",
+            Drop.MALFORMED,
         ),
-        ('{"action": "notification/insert", "notification": {"deviceId": "d"}}', "notification"),
-        ('{"action": "command/update", "command": {"status": "done"}}', "command"),
-        ('{"action": "command/update", "command": [1]}', "command"),
-        ('{"action": "command/insert", "command": {"id": 1}}', "unknown"),
-        ('{"action": "authenticate", "status": "success"}', "unknown"),
-        ('{"status": "error", "code": 401, "error": "Invalid credentials"}', "error"),
+        ('{"action": "notification/insert", "notification": {"deviceId": "d"}}', Drop.MALFORMED),
+        ('{"action": "command/update", "command": {"status": "done"}}', Drop.MALFORMED),
+        ('{"action": "command/update", "command": [1]}', Drop.MALFORMED),
+        ('{"action": "command/insert", "command": {"id": 1}}', Drop.UNKNOWN_KIND),
+        ('{"action": "authenticate", "status": "success"}', Drop.UNKNOWN_KIND),
+        (
+            '{"status": "error", "code": 401, "error": "Invalid credentials"}',
+            Drop.HUB_ERROR,
+        ),
     ],
 )
 async def test_bad_frames_are_counted(
@@ -515,7 +518,7 @@ async def test_bad_frames_are_counted(
 
 async def test_binary_frames_are_skipped(client: DeviceHiveClient) -> None:
     client.handle_binary(b"\x00")
-    assert client.stats.dropped == {"binary": 1}
+    assert client.stats.dropped == {Drop.BINARY: 1}
 
 
 async def test_odd_reply_status(client: DeviceHiveClient) -> None:
@@ -657,7 +660,7 @@ async def test_notifications_are_told_apart_by_device_id_and_time(
     client.handle_text(notification({}, id=True))
     client.handle_text(notification({}, id=True))
     assert notice_ids(out) == [7, 7, 7, "7", True, True]
-    assert client.stats.dropped == {"duplicate": 1}
+    assert client.stats.dropped == {Drop.DUPLICATE: 1}
 
 
 async def test_device_notifications(client: DeviceHiveClient, out: Recorder) -> None:
@@ -948,7 +951,7 @@ async def test_a_full_page_within_one_millisecond_is_kept_as_it_is(
     answering(client, lambda _fields: crowd)
     start = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC).timestamp()
     assert await client._fetch_since(["a"], start, every=True) == crowd
-    assert client.stats.dropped == {"catch_up_truncated": 1}
+    assert client.stats.dropped == {Drop.TOO_LARGE: 1}
 
 
 # --- against the simulator ---
@@ -1206,7 +1209,7 @@ async def test_command_updates_refused_are_not_fatal(
     replace_handler(simulator, monkeypatch, "command/subscribe", refuse)
     async with hub(simulator, session, out) as client:
         await client.connect()
-        assert client.stats.dropped == {"command_subscribe": 1}
+        assert client.stats.dropped == {Drop.REQUEST_FAILED: 1}
         with pytest.raises(CommandFailed) as refused:
             await client.send_command("dev-1", "reboot", {}, 5)
         assert refused.value.code == 403
@@ -1327,7 +1330,7 @@ async def test_bad_records_are_skipped(
             "a", category=Category.TRACKER, values={Field.ONLINE: None}, channels=CHANNELS
         ),
     )
-    assert client.stats.dropped["device"] == 3
+    assert client.stats.dropped[Drop.MALFORMED] == 3
 
 
 # --- the session and its tokens ---
@@ -1640,13 +1643,13 @@ async def test_presence_unknown_when_the_server_cannot_say(
     replace_handler(simulator, monkeypatch, "notification/list", fail_then_junk)
     async with hub(simulator, session, out) as client:
         await client.connect()
-        assert client.stats.dropped["presence_failed"] == 1
-        await until(lambda: client.stats.dropped["catch_up_failed"] == 1)
+        assert client.stats.dropped[Drop.REQUEST_FAILED] == 1  # learning who notified lately
+        await until(lambda: client.stats.dropped[Drop.REQUEST_FAILED] == 2)  # and catching up
         assert not client._presence_learned
         await reconnect(client, simulator)
         await client.connect()
         assert client._presence_learned
-        await until(lambda: client.stats.dropped["notification"] == 2)  # learning and catching up
+        await until(lambda: client.stats.dropped[Drop.MALFORMED] == 2)  # learning and catching up
         shown = online_values(out)
         assert [shown[device] for device in simulator.fleet_ids()] == [None, None, None]
 
@@ -1735,7 +1738,7 @@ async def test_an_interrupted_catch_up_is_done_by_the_next_connection(
             second = await simulator.notify("dev-2", "gps", {"battery": 6})
             with pytest.raises(CannotConnect):
                 await client.run()
-        await until(lambda: client.stats.dropped["catch_up_interrupted"] == 1)
+        await until(lambda: client.stats.dropped[Drop.INTERRUPTED] == 1)
         assert out.of(HubNotice) == []
         await client.connect()
         await until(lambda: len(out.of(HubNotice)) == 2)
@@ -1760,7 +1763,7 @@ async def test_a_failed_catch_up_lets_what_came_through(
         await client.connect()
         live = await simulator.notify("dev-2", "gps", {"battery": 6})
         await until(lambda: notice_ids(out) == [live["id"]])
-        assert client.stats.dropped["catch_up_failed"] == 1
+        assert client.stats.dropped[Drop.REQUEST_FAILED] == 1
 
 
 async def test_a_future_dated_notification_is_not_the_cursor(
@@ -1928,7 +1931,7 @@ async def test_junk_from_the_server(
     await simulator.push("garbage")
     await simulator.push({"action": "command/insert", "subscriptionId": 1, "command": {"id": 9}})
     await until(lambda: sum(connected.stats.dropped.values()) == 2)
-    assert connected.stats.dropped == {"json": 1, "unknown": 1}
+    assert connected.stats.dropped == {Drop.NOT_JSON: 1, Drop.UNKNOWN_KIND: 1}
     assert connected.connected
 
 

@@ -26,7 +26,7 @@ import orjson
 import pytest
 
 from custom_components.fleet_push.hubs import HUB_KINDS
-from custom_components.fleet_push.hubs.connection import HubClient
+from custom_components.fleet_push.hubs.connection import Drop, HubClient
 from custom_components.fleet_push.hubs.devicehive import DeviceHiveClient
 from custom_components.fleet_push.hubs.errors import InvalidAuth, SessionClosed
 from custom_components.fleet_push.hubs.iclick import IClickClient
@@ -591,7 +591,7 @@ async def test_generated_frames_never_escape(kind: str, data: st.DataObject) -> 
                 check_message(message)
             if not alive:
                 break
-        assert not any(reason.startswith("error:") for reason in client.stats.dropped)
+        assert Drop.HANDLER_ERROR not in client.stats.dropped
     finally:
         await dispose(client)
 
@@ -638,7 +638,7 @@ async def test_binary_where_text_is_expected_is_dropped(kind: str, frames: list[
         for message in messages:
             check_message(message)
         if kind != "iclick":  # iClick's binary frames are replies; the others send none
-            assert client.stats.dropped["binary"] == len(frames)
+            assert client.stats.dropped[Drop.BINARY] == len(frames)
             assert not messages
     finally:
         await dispose(client)
@@ -833,7 +833,7 @@ async def test_lenient_decoding_refuses_what_json_has_not(value: str) -> None:
         messages.clear()
         assert feed(client, _tft_literal(value))
         assert not messages
-        assert client.stats.dropped["not_json"] == 1
+        assert client.stats.dropped[Drop.NOT_JSON] == 1
     finally:
         await dispose(client)
 

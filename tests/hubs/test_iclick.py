@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from custom_components.fleet_push.hubs import client_class, frames, iclick
-from custom_components.fleet_push.hubs.connection import Timing
+from custom_components.fleet_push.hubs.connection import Drop, Timing
 from custom_components.fleet_push.hubs.errors import (
     CannotConnect,
     CommandCode,
@@ -136,11 +136,11 @@ async def test_from_config_host_port(session: aiohttp.ClientSession) -> None:
 async def test_doc_event_format_skeleton(client: IClickClient, out: Recorder) -> None:
     text = fixture_text("event_format.txt")
     client.handle_text(text)
-    assert client.stats.dropped["json"] == 1
+    assert client.stats.dropped[Drop.NOT_JSON] == 1
     value = frames.decode_lenient(text)
     assert value == {"type": "event", "event": "event_name", "data": {}}
     client.handle_text(orjson.dumps(value).decode())
-    assert client.stats.dropped["unknown_event"] == 1
+    assert client.stats.dropped[Drop.UNKNOWN_KIND] == 1
     assert out == []
 
 
@@ -178,7 +178,7 @@ async def test_doc_online_sample_unknown_device(client: IClickClient, out: Recor
     out.clear()
     client.handle_text(fixture_text("device_online.json"))
     assert out == []
-    assert client.stats.dropped["unknown_device"] == 1
+    assert client.stats.dropped[Drop.UNKNOWN_DEVICE] == 1
 
 
 async def test_devices_record_sample(client: IClickClient, out: Recorder) -> None:
@@ -213,7 +213,7 @@ async def test_snapshot_skips_bad_records(client: IClickClient, out: Recorder) -
     snapshot = out[0]
     assert isinstance(snapshot, FleetSnapshot)
     assert [device.device_id for device in snapshot.devices] == ["P1"]
-    assert client.stats.dropped["device_record"] == 2
+    assert client.stats.dropped[Drop.MALFORMED] == 2
 
 
 # --- events ---
@@ -291,7 +291,7 @@ async def test_delete(client: IClickClient, out: Recorder) -> None:
     client.handle_text(event("device:delete", {"info": {"deviceChip": "CHIP1"}}))
     client.handle_text(event("device:delete", {"info": {"deviceChip": "CHIP1"}}))
     assert out == [DeviceRemoved("P1")]
-    assert client.stats.dropped["unknown_device"] == 1
+    assert client.stats.dropped[Drop.UNKNOWN_DEVICE] == 1
 
 
 async def test_reject_unknown_device(client: IClickClient, out: Recorder) -> None:
@@ -303,7 +303,7 @@ async def test_reject_unknown_device(client: IClickClient, out: Recorder) -> Non
 async def test_bindchip_unknown_device(client: IClickClient, out: Recorder) -> None:
     client.handle_text(event("device:bindchip", {"deviceChip": "NEW"}))
     assert out == [HubNotice("device", "bindchip", "", {"chip": "NEW"})]
-    assert client.stats.dropped["unknown_device"] == 1
+    assert client.stats.dropped[Drop.UNKNOWN_DEVICE] == 1
 
 
 async def test_wrong_types_are_reported_unknown(client: IClickClient, out: Recorder) -> None:
@@ -335,22 +335,22 @@ async def test_wrong_types_are_reported_unknown(client: IClickClient, out: Recor
 @pytest.mark.parametrize(
     ("frame", "reason"),
     [
-        ("not json", "json"),
-        ("[1, 2]", "not_object"),
-        ('{"type": "hello"}', "unknown_frame"),
-        ("{}", "unknown_frame"),
-        ('{"type": "event", "data": {}}', "unknown_frame"),
-        ('{"type": "event", "event": "", "data": {}}', "unknown_frame"),
-        (event("device:explode", {}), "unknown_event"),
-        ('{"type": "event", "event": 5, "data": {}}', "unknown_event"),
-        ('{"event": ["device:online"], "data": {}}', "unknown_event"),
-        (event("device:online", None), "unknown_device"),  # nothing to reload: not connected
-        (event("device:online", []), "unknown_device"),
-        ('{"type": "success", "data": {}}', "unknown_frame"),
-        ('{"type": "success", "evtid": "zzzzzzzzzz", "data": {}}', "unmatched_reply"),
-        ('{"type": "error", "evtid": "zzzzzzzzzz", "error": "late"}', "unmatched_reply"),
-        ('{"evtid": ["zz"], "data": {}}', "unmatched_reply"),
-        ("[" * 100 + "]" * 100, "json"),
+        ("not json", Drop.NOT_JSON),
+        ("[1, 2]", Drop.NOT_OBJECT),
+        ('{"type": "hello"}', Drop.UNKNOWN_KIND),
+        ("{}", Drop.UNKNOWN_KIND),
+        ('{"type": "event", "data": {}}', Drop.UNKNOWN_KIND),
+        ('{"type": "event", "event": "", "data": {}}', Drop.UNKNOWN_KIND),
+        (event("device:explode", {}), Drop.UNKNOWN_KIND),
+        ('{"type": "event", "event": 5, "data": {}}', Drop.UNKNOWN_KIND),
+        ('{"event": ["device:online"], "data": {}}', Drop.UNKNOWN_KIND),
+        (event("device:online", None), Drop.UNKNOWN_DEVICE),  # nothing to reload: not connected
+        (event("device:online", []), Drop.UNKNOWN_DEVICE),
+        ('{"type": "success", "data": {}}', Drop.UNKNOWN_KIND),
+        ('{"type": "success", "evtid": "zzzzzzzzzz", "data": {}}', Drop.UNMATCHED_REPLY),
+        ('{"type": "error", "evtid": "zzzzzzzzzz", "error": "late"}', Drop.UNMATCHED_REPLY),
+        ('{"evtid": ["zz"], "data": {}}', Drop.UNMATCHED_REPLY),
+        ("[" * 100 + "]" * 100, Drop.NOT_JSON),
     ],
 )
 async def test_bad_text_frames(
@@ -364,20 +364,20 @@ async def test_bad_text_frames(
 @pytest.mark.parametrize(
     ("frame", "reason"),
     [
-        (b"", "binary_header"),
-        (b"12", "binary_header"),
-        (b"abcdef{}", "binary_header"),
-        (b"  -1  {}", "binary_header"),
-        (b"1_0   {}", "binary_header"),
-        (b"000099{}", "binary_length"),
-        (b"000000payload", "binary_meta"),
-        (binary(b"{]"), "binary_meta"),
-        (binary(b"[]"), "binary_meta"),
-        (binary(b'{"type": "event"}'), "unknown_frame"),
-        (binary(b'{"type":"success","evtid":1}'), "unmatched_reply"),
-        (binary(b'{"type":"success","evtid":"zzzzzzzzzz"}', b"\xff\xd8"), "unmatched_reply"),
-        (b'{"type": "success", "evtid": "zzzzzzzzzz"}', "unmatched_reply"),
-        (b"[\xff]", "json"),
+        (b"", Drop.BINARY),
+        (b"12", Drop.BINARY),
+        (b"abcdef{}", Drop.BINARY),
+        (b"  -1  {}", Drop.BINARY),
+        (b"1_0   {}", Drop.BINARY),
+        (b"000099{}", Drop.BINARY),
+        (b"000000payload", Drop.NOT_JSON),
+        (binary(b"{]"), Drop.NOT_JSON),
+        (binary(b"[]"), Drop.NOT_OBJECT),
+        (binary(b'{"type": "event"}'), Drop.UNKNOWN_KIND),
+        (binary(b'{"type":"success","evtid":1}'), Drop.UNMATCHED_REPLY),
+        (binary(b'{"type":"success","evtid":"zzzzzzzzzz"}', b"\xff\xd8"), Drop.UNMATCHED_REPLY),
+        (b'{"type": "success", "evtid": "zzzzzzzzzz"}', Drop.UNMATCHED_REPLY),
+        (b"[\xff]", Drop.NOT_JSON),
     ],
 )
 async def test_bad_binary_frames(client: IClickClient, frame: bytes, reason: str) -> None:
@@ -533,7 +533,7 @@ async def test_requery_failure_is_counted(
     simulator.api.pop("devices")
     await simulator.push(event("device:busy", {"deviceChip": "UNKNOWN"}))
     await until(lambda: connected.stats.dropped)
-    assert connected.stats.dropped == {"reload_failed": 1}
+    assert connected.stats.dropped == {Drop.RELOAD_FAILED: 1}
 
 
 async def test_close_cancels_requery(connected: IClickClient, simulator: IClickSimulator) -> None:
@@ -630,7 +630,7 @@ async def test_command_timeout_and_late_reply(
     assert json.loads(simulator.received[-1])["timeout"] == 1
     await simulator.release_replies()
     await until(lambda: connected.stats.dropped)
-    assert connected.stats.dropped == {"unmatched_reply": 1}
+    assert connected.stats.dropped == {Drop.UNMATCHED_REPLY: 1}
 
 
 async def test_replies_matched_by_evtid(

@@ -14,7 +14,7 @@ from aiohttp import web
 import pytest
 
 from custom_components.fleet_push.hubs import client_class
-from custom_components.fleet_push.hubs.connection import Timing
+from custom_components.fleet_push.hubs.connection import Drop, Timing
 from custom_components.fleet_push.hubs.errors import (
     CannotConnect,
     CommandFailed,
@@ -109,7 +109,7 @@ async def test_every_vendor_sample_parses(client: IMouseClient, name: str) -> No
 
 def test_callback_format_skeleton_is_dropped(client: IMouseClient) -> None:
     client.handle_text(sample("callback_format.txt"))
-    assert client.stats.dropped == {"not_json": 1}
+    assert client.stats.dropped == {Drop.NOT_JSON: 1}
 
 
 def test_dev_connect_sample(client: IMouseClient, messages: list[HubMessage]) -> None:
@@ -385,7 +385,7 @@ async def test_group_samples_reload_devices(client: IMouseClient, name: str) -> 
     client.handle_text(sample(name))  # coalesced into the reload already scheduled
     assert client._reload_task is not None
     await client._reload_task  # not connected: the reload fails and is counted
-    assert client.stats.dropped == {"reload_failed": 1}
+    assert client.stats.dropped == {Drop.RELOAD_FAILED: 1}
     await client.close()
 
 
@@ -399,32 +399,32 @@ def _callback(fun: str, data: Any, **envelope_fields: Any) -> str:
 @pytest.mark.parametrize(
     ("text", "reason"),
     [
-        ("not json", "not_json"),
-        ("[1, 2]", "not_object"),
-        ('{"fun": "dev_change"}', "bad_envelope"),
-        ('{"data": {}}', "bad_envelope"),
-        (_callback("dev_change", []), "bad_envelope"),
-        (_callback("dev_change", {"list": []}, status=500), "bad_status"),
-        (_callback("no_such_fun", {}), "unknown_fun"),
-        (_callback("dev_change", {"list": "x"}), "bad_list"),
-        (_callback("dev_change", {"list": [{"name": "no id"}]}), "bad_device"),
-        (_callback("dev_change", {"list": ["x"]}), "bad_device"),
-        (_callback("dev_change", {"list": [{"deviceid": ""}]}), "bad_device"),
-        (_callback("dev_delete", {"list": "x"}), "bad_list"),
-        (_callback("dev_delete", {"list": [3]}), "bad_device_id"),
-        (_callback("usb_change", {"code": 5, "list": []}), "usb_code"),
-        (_callback("usb_change", {"code": "12", "list": []}), "usb_code"),
-        (_callback("usb_change", {"code": 12, "list": {}}), "bad_list"),
-        (_callback("usb_change", {"code": 12, "list": [{"vid": "", "pid": "1"}]}), "bad_hardware"),
-        (_callback("usb_change", {"code": 12, "list": ["x"]}), "bad_hardware"),
-        (_callback("usb_change", {"code": True, "list": []}), "usb_code"),
-        (_callback("usb_change", {"code": [12], "list": []}), "usb_code"),
-        (_callback("im_connect", {}), "bad_greeting"),
-        (_callback("im_connect", {"ver": ""}), "bad_greeting"),
-        ('{"fun": "/device/get", "msgid": 77, "data": {}}', "unexpected_reply"),
-        ('{"fun": "/device/get", "msgid": "7", "data": {}}', "unexpected_reply"),
-        ('{"fun": "/device/get", "msgid": true, "data": {"msgid": [1]}}', "unexpected_reply"),
-        ('{"fun": "/device/get", "data": {"msgid": 7}}', "unexpected_reply"),
+        ("not json", Drop.NOT_JSON),
+        ("[1, 2]", Drop.NOT_OBJECT),
+        ('{"fun": "dev_change"}', Drop.MALFORMED),
+        ('{"data": {}}', Drop.MALFORMED),
+        (_callback("dev_change", []), Drop.MALFORMED),
+        (_callback("dev_change", {"list": []}, status=500), Drop.HUB_ERROR),
+        (_callback("no_such_fun", {}), Drop.UNKNOWN_KIND),
+        (_callback("dev_change", {"list": "x"}), Drop.MALFORMED),
+        (_callback("dev_change", {"list": [{"name": "no id"}]}), Drop.MALFORMED),
+        (_callback("dev_change", {"list": ["x"]}), Drop.MALFORMED),
+        (_callback("dev_change", {"list": [{"deviceid": ""}]}), Drop.MALFORMED),
+        (_callback("dev_delete", {"list": "x"}), Drop.MALFORMED),
+        (_callback("dev_delete", {"list": [3]}), Drop.MALFORMED),
+        (_callback("usb_change", {"code": 5, "list": []}), Drop.UNKNOWN_KIND),
+        (_callback("usb_change", {"code": "12", "list": []}), Drop.UNKNOWN_KIND),
+        (_callback("usb_change", {"code": 12, "list": {}}), Drop.MALFORMED),
+        (_callback("usb_change", {"code": 12, "list": [{"vid": "", "pid": "1"}]}), Drop.MALFORMED),
+        (_callback("usb_change", {"code": 12, "list": ["x"]}), Drop.MALFORMED),
+        (_callback("usb_change", {"code": True, "list": []}), Drop.UNKNOWN_KIND),
+        (_callback("usb_change", {"code": [12], "list": []}), Drop.UNKNOWN_KIND),
+        (_callback("im_connect", {}), Drop.MALFORMED),
+        (_callback("im_connect", {"ver": ""}), Drop.MALFORMED),
+        ('{"fun": "/device/get", "msgid": 77, "data": {}}', Drop.UNMATCHED_REPLY),
+        ('{"fun": "/device/get", "msgid": "7", "data": {}}', Drop.UNMATCHED_REPLY),
+        ('{"fun": "/device/get", "msgid": true, "data": {"msgid": [1]}}', Drop.UNMATCHED_REPLY),
+        ('{"fun": "/device/get", "data": {"msgid": 7}}', Drop.UNMATCHED_REPLY),
     ],
 )
 def test_malformed_frames_are_dropped(
@@ -668,7 +668,7 @@ async def test_reload_failure_is_counted(
     simulator.overrides["/device/get"] = result(list="nonsense")
     await simulator.rename_group(0, "Farm A")
     await until(lambda: bool(hub.stats.dropped))
-    assert hub.stats.dropped == {"reload_failed": 1}
+    assert hub.stats.dropped == {Drop.RELOAD_FAILED: 1}
 
 
 async def test_close_during_reload(
@@ -873,7 +873,7 @@ async def test_a_reply_with_someone_elses_msgid_is_not_ours(
     """Another client's reply, echoed with its msgid, must not resolve ours by its fun."""
     first, second = await _ask_two(client, sent)
     client.handle_text(_reply("X", msgid=99))
-    assert client.stats.dropped == {"unexpected_reply": 1}
+    assert client.stats.dropped == {Drop.UNMATCHED_REPLY: 1}
     assert not first.done()
     client.handle_text(_reply("A", msgid=1))
     client.handle_text(_reply("B"))  # this kernel's other reply without one: the oldest
@@ -1060,7 +1060,7 @@ async def test_greeting_without_version(
     try:
         assert (await client.connect()).version is None
         await until(lambda: bool(client.stats.dropped))
-        assert client.stats.dropped == {"bad_greeting": 1}
+        assert client.stats.dropped == {Drop.MALFORMED: 1}
     finally:
         await client.close()
 

@@ -16,7 +16,7 @@ from aiohttp import web
 import pytest
 
 from custom_components.fleet_push.hubs import client_class, navixy
-from custom_components.fleet_push.hubs.connection import Timing
+from custom_components.fleet_push.hubs.connection import Drop, Timing
 from custom_components.fleet_push.hubs.errors import (
     CannotConnect,
     CommandFailed,
@@ -150,7 +150,7 @@ def test_doc_lifecycle_block_unblock_corrupt() -> None:
     recorder.clear()
     client.handle_text(frame("state", {"source_id": 123456}))
     assert recorder == []
-    assert client.stats.dropped == {"unknown source": 1}
+    assert client.stats.dropped == {Drop.UNKNOWN_DEVICE: 1}
 
 
 def test_doc_logout_ends_the_session() -> None:
@@ -171,7 +171,7 @@ def test_protocols_wrapped_item_by_tracker_id() -> None:
     client.handle_text(frame("state_batch", [item, item["state"]]))
     # The wrapped item names a known tracker; the bare state's source is unknown.
     assert recorder == [DeviceUpdate("123", values={}, extras={"blocked": False})]
-    assert client.stats.dropped == {"unknown source": 1}
+    assert client.stats.dropped == {Drop.UNKNOWN_DEVICE: 1}
 
 
 def test_wrapped_and_bare_items_in_one_batch() -> None:
@@ -269,7 +269,7 @@ def test_unsolicited_responses_and_errors_are_dropped() -> None:
     client.handle_text('{"type":"error","action":"null","status":{"code":7}}')
     client.handle_text('{"type":"error","action":"null"}')
     assert recorder == []
-    assert client.stats.dropped == {"unexpected response": 2, "error": 2}
+    assert client.stats.dropped == {Drop.UNMATCHED_REPLY: 2, Drop.HUB_ERROR: 2}
 
 
 # --- values ---
@@ -432,27 +432,27 @@ def test_position_without_time() -> None:
 @pytest.mark.parametrize(
     ("text", "reason"),
     [
-        ("not json at all", "not json"),
-        ("[1, 2]", "not an object"),
-        ('"text"', "not an object"),
-        ('{"type":"event","event":"readings_batch","data":[]}', "unknown event"),
-        ('{"type":"surprise"}', "unknown type"),
-        ('{"no":"type"}', "unknown type"),
-        ('{"type":"event","event":"state_batch","data":{"source_id":10284}}', "bad state_batch"),
-        ('{"type":"event","event":"state","data":"nothing"}', "bad state"),
-        ('{"type":"event","event":"state_batch","data":[1]}', "bad state"),
-        ('{"type":"event","event":"state","data":{"type":"source_state_event"}}', "bad state"),
-        ('{"type":"event","event":"state","data":{"source_id":1}}', "unknown source"),
-        ('{"type":"event","event":"state","data":{"source_id":[10284]}}', "unknown source"),
-        ('{"type":"event","event":"state","data":{}}', "unknown source"),
-        ('{"type":"event","event":"lifecycle","data":null}', "bad lifecycle"),
+        ("not json at all", Drop.NOT_JSON),
+        ("[1, 2]", Drop.NOT_OBJECT),
+        ('"text"', Drop.NOT_OBJECT),
+        ('{"type":"event","event":"readings_batch","data":[]}', Drop.UNKNOWN_KIND),
+        ('{"type":"surprise"}', Drop.UNKNOWN_KIND),
+        ('{"no":"type"}', Drop.UNKNOWN_KIND),
+        ('{"type":"event","event":"state_batch","data":{"source_id":10284}}', Drop.MALFORMED),
+        ('{"type":"event","event":"state","data":"nothing"}', Drop.MALFORMED),
+        ('{"type":"event","event":"state_batch","data":[1]}', Drop.MALFORMED),
+        ('{"type":"event","event":"state","data":{"type":"source_state_event"}}', Drop.MALFORMED),
+        ('{"type":"event","event":"state","data":{"source_id":1}}', Drop.UNKNOWN_DEVICE),
+        ('{"type":"event","event":"state","data":{"source_id":[10284]}}', Drop.UNKNOWN_DEVICE),
+        ('{"type":"event","event":"state","data":{}}', Drop.UNKNOWN_DEVICE),
+        ('{"type":"event","event":"lifecycle","data":null}', Drop.MALFORMED),
         (
             '{"type":"event","event":"lifecycle","data":{"source_id":10284,"lifecycle_event":"x"}}',
-            "bad lifecycle",
+            Drop.MALFORMED,
         ),
         (
             '{"type":"event","event":"lifecycle","data":{"source_id":1,"lifecycle_event":"block"}}',
-            "unknown source",
+            Drop.UNKNOWN_DEVICE,
         ),
     ],
 )
@@ -481,7 +481,7 @@ def test_joined_atmosphere_frames_are_split() -> None:
     assert client.timing.keepalive_interval == 30.0
     assert len(recorder) == 5
     assert all(message == recorder[0] for message in recorder)
-    assert client.stats.dropped == {"not json": 1}
+    assert client.stats.dropped == {Drop.NOT_JSON: 1}
 
 
 def test_tracker_list_skips_bad_items() -> None:
@@ -514,7 +514,7 @@ def test_tracker_list_skips_bad_items() -> None:
             ),
         )
     )
-    assert client.stats.dropped == {"bad tracker": 3}
+    assert client.stats.dropped == {Drop.MALFORMED: 3}
     with pytest.raises(ProtocolError):
         client._load_trackers({"list": None})
 
@@ -725,7 +725,7 @@ async def test_a_platform_that_refuses_models_or_vehicles_still_connects(
             assert (device.manufacturer, device.category) == (None, Category.TRUCK)
             await client.reload_fleet()  # not taken as "unknown code": asked again next time
             assert models_asked(sim) == [[tracker.model]] * 2
-        assert client.stats.dropped == {f"{refused} failed": 1 + (refused != "vehicle/list")}
+        assert client.stats.dropped == {Drop.REQUEST_FAILED: 1 + (refused != "vehicle/list")}
         assert client.connected
 
 
@@ -748,7 +748,7 @@ async def test_replies_without_lists_are_skipped(
         )
         odd["vehicle/list"] = lambda _body: {"vehicles": []}
         await client.reload_fleet()
-        assert client.stats.dropped == {"vehicle/list without a list": 1}
+        assert client.stats.dropped == {Drop.MALFORMED: 1}
 
 
 async def test_login_and_session_reuse(session: aiohttp.ClientSession) -> None:

@@ -17,7 +17,7 @@ import aiohttp
 import pytest
 
 from custom_components.fleet_push.hubs import client_class, tftiot
-from custom_components.fleet_push.hubs.connection import Timing, cancel_and_wait
+from custom_components.fleet_push.hubs.connection import Drop, Timing, cancel_and_wait
 from custom_components.fleet_push.hubs.errors import (
     CannotConnect,
     CommandCode,
@@ -341,13 +341,11 @@ async def test_hostile_frames_are_dropped() -> None:
         client.handle_text(text)
     assert recorder == []
     assert client.stats.dropped == {
-        "not_json": 1,
-        "not_object": 1,
-        "unknown:weird": 2,
-        "no_type": 3,
-        "bad_snapshot": 2,
-        "hub_error": 2,
-        "message_signin_refused": 1,
+        Drop.NOT_JSON: 1,
+        Drop.NOT_OBJECT: 1,
+        Drop.UNKNOWN_KIND: 2,
+        Drop.MALFORMED: 5,
+        Drop.HUB_ERROR: 3,
     }
 
 
@@ -357,7 +355,7 @@ async def test_hostile_literal_is_refused_quickly() -> None:
     start = loop.time()
     client.handle_text("{a: 1," + ", // x" * 20000 + " " * 200000 + "z")
     assert loop.time() - start < 2
-    assert client.stats.dropped == {"not_json": 1}
+    assert client.stats.dropped == {Drop.NOT_JSON: 1}
 
 
 SIGNIN_SUCCESS = [
@@ -428,7 +426,7 @@ async def test_unasked_sign_in_error_ends_the_session() -> None:
     client = offline_client()
     client.handle_text('{"event": "signin", "error": 0}')  # nobody waits: nothing happens
     client.handle_text('{"error": 1003}')  # a bare error nobody asked for: skipped
-    assert client.stats.dropped == {"no_type": 1}
+    assert client.stats.dropped == {Drop.MALFORMED: 1}
     md5 = tftiot.md5_password("secret")
     with pytest.raises(SessionClosed) as caught:
         client.handle_text(
@@ -926,7 +924,7 @@ async def test_a_refused_message_registration_leaves_the_device_push(
         await sim.set_online(imei, online=False)
         assert (await recorder.next(DeviceUpdate)).device_id == imei
         assert not run.done()
-        assert client.stats.dropped == {"message_signin_refused": 1}
+        assert client.stats.dropped == {Drop.HUB_ERROR: 1}
     finally:
         await client.close()
         await cancel_and_wait(run)
@@ -943,7 +941,7 @@ async def test_messages_pushed_on_the_device_socket_are_handled(
     await device_socket(sim).send({"type": "registUserMessage", "error": 0})  # one-socket ack
     await message_socket(sim).send({"event": "snapshot", "data": {"imei": "1"}})  # not here
     await until(lambda: client.stats.dropped)
-    assert client.stats.dropped == {"not_a_message": 1}
+    assert client.stats.dropped == {Drop.UNKNOWN_KIND: 1}
     assert client.connected
 
 

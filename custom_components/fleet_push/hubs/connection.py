@@ -7,6 +7,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 import logging
 from typing import Any, ClassVar, Self
 
@@ -14,6 +15,7 @@ import aiohttp
 
 from .declaration import HubDeclaration
 from .errors import CannotConnect, CommandFailed, HubError, HubTimeout, InvalidAuth, SessionClosed
+from .frames import decode
 from .model import HubInfo, HubMessage
 from .redact import redact
 
@@ -52,6 +54,41 @@ class Timing:
     """Ping a hub that was quiet this long; it must answer (anything) within half of it."""
     silence_timeout: float | None = None
     """Last resort: give up after this long without a frame, unless the hub answers pings."""
+
+
+class Drop(StrEnum):
+    """Why a frame, or an item in one, was skipped: the keys of HubStats.dropped (diagnostics)."""
+
+    NOT_JSON = "not_json"
+    """Not JSON (nor the literal a vendor's page prints)."""
+    NOT_OBJECT = "not_object"
+    """JSON, but not the object a frame is."""
+    BINARY = "binary"
+    """A binary frame the client cannot read (most hubs send none)."""
+    MALFORMED = "malformed"
+    """A frame or item without the parts, or the types of values, its kind must have."""
+    UNKNOWN_KIND = "unknown_kind"
+    """A kind of frame, event or callback the client does not know."""
+    UNMATCHED_REPLY = "unmatched_reply"
+    """A reply no request waits for."""
+    UNKNOWN_DEVICE = "unknown_device"
+    """About a device the hub has not listed."""
+    HUB_ERROR = "hub_error"
+    """An error the hub reported outside any request."""
+    DUPLICATE = "duplicate"
+    """Delivered already."""
+    TOO_LARGE = "too_large"
+    """More than the client reads at once: the rest is skipped."""
+    HANDLER_ERROR = "handler_error"
+    """The client failed on the frame (a hostile one, or a bug); never fatal."""
+    RELOAD_FAILED = "reload_failed"
+    """A background reload of the device list failed; the next one tries again."""
+    PROBE_FAILED = "probe_failed"
+    """The hub refused the liveness probe (an answer all the same)."""
+    REQUEST_FAILED = "request_failed"
+    """A request that only adds to what is shown failed (a model list, a catch-up)."""
+    INTERRUPTED = "interrupted"
+    """Such a request was cut short by the connection's end; the next connection asks again."""
 
 
 @dataclass(slots=True)
@@ -188,12 +225,12 @@ class HubClient(ABC):
             try:
                 await self.reload_fleet()
             except HubError as err:
-                self.drop("reload_failed", type(err).__name__)
+                self.drop(Drop.RELOAD_FAILED, type(err).__name__)
                 return
 
     def handle_binary(self, data: bytes) -> None:
         """Parse one binary frame; most hubs send none."""
-        self.drop("binary")
+        self.drop(Drop.BINARY)
 
     async def probe(self) -> None:
         """Ask the hub something it must answer: liveness that needs no pong; None if it can't.
@@ -279,11 +316,29 @@ class HubClient(ABC):
         self.stats.messages += 1
         self._listener(message)
 
-    def drop(self, reason: str, detail: object = None) -> None:
+    def drop(self, reason: Drop, detail: object = None) -> None:
         """Count a frame or item that was skipped, and say why at debug level (secrets hidden)."""
         self.stats.dropped[reason] += 1
         if _LOGGER.isEnabledFor(logging.DEBUG):
             _LOGGER.debug("%s: skipped a frame (%s) %.200r", self.kind, reason, redact(detail))
+
+    def decode_object(
+        self, raw: str | bytes, decoder: Callable[[Any], Any] = decode
+    ) -> dict[str, Any] | None:
+        """A frame decoded as the JSON object it must be; None (counted) for anything else."""
+        try:
+            value = decoder(raw)
+        except ValueError:
+            self.drop(Drop.NOT_JSON, raw)
+            return None
+        return self.as_object(value, raw)
+
+    def as_object(self, value: Any, raw: object) -> dict[str, Any] | None:
+        """A decoded frame if it is the JSON object a frame must be; None (counted) otherwise."""
+        if isinstance(value, dict):
+            return value
+        self.drop(Drop.NOT_OBJECT, raw)
+        return None
 
     async def open_websocket(
         self, url: str, *, ssl: bool = True, headers: Mapping[str, str] | None = None
@@ -450,7 +505,7 @@ class HubClient(ABC):
         try:
             await self.probe()
         except HubError as err:
-            self.drop("probe_failed", type(err).__name__)
+            self.drop(Drop.PROBE_FAILED, type(err).__name__)
 
     async def _send_control(self, sending: Any) -> None:
         """Send a ping or pong; a socket that cannot take it ends at the next read."""
@@ -467,7 +522,7 @@ class HubClient(ABC):
         except InvalidAuth, SessionClosed:
             raise
         except Exception as err:  # noqa: BLE001 - one bad frame must not end the loop
-            self.drop(f"error:{type(err).__name__}", data)
+            self.drop(Drop.HANDLER_ERROR, (type(err).__name__, data))
 
     def _fail_pending(self, error: Exception) -> None:
         for future in self._pending.values():

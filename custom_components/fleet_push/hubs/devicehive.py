@@ -45,7 +45,7 @@ import aiohttp
 import orjson
 from yarl import URL
 
-from .connection import REQUEST_TIMEOUT, HubClient, Listener, Timing, cancel_and_wait
+from .connection import REQUEST_TIMEOUT, Drop, HubClient, Listener, Timing, cancel_and_wait
 from .declaration import Channel, HubDeclaration, Setting, SettingType
 from .errors import (
     CannotConnect,
@@ -505,7 +505,9 @@ class DeviceHiveClient(HubClient):
         try:
             await self._subscribe_command_updates()
         except CommandFailed as err:
-            self.drop("command_subscribe", err.code)  # commands will ask again
+            self.drop(
+                Drop.REQUEST_FAILED, ("command/subscribe", err.code)
+            )  # commands will ask again
 
     # --- the fleet ---
 
@@ -567,7 +569,7 @@ class DeviceHiveClient(HubClient):
             if isinstance(device_id, str) and device_id:
                 yield device_id, item
             else:
-                self.drop("device", item)
+                self.drop(Drop.MALFORMED, item)
 
     def _record_update(self, device_id: str, record: Mapping[str, Any], now: float) -> DeviceUpdate:
         """A device record (device/list, $device-add, $device-update) as an update."""
@@ -609,7 +611,7 @@ class DeviceHiveClient(HubClient):
         try:
             found = await self._fetch_since(devices, start, every=False)
         except (CommandFailed, HubTimeout, ProtocolError) as err:
-            self.drop("presence_failed", type(err).__name__)
+            self.drop(Drop.REQUEST_FAILED, ("presence", type(err).__name__))
             return
         arrival = time.time()
         asked = set(devices)
@@ -633,10 +635,10 @@ class DeviceHiveClient(HubClient):
         try:
             missed = await self._fetch_since(devices, start, every=True)
         except CannotConnect as err:
-            self.drop("catch_up_interrupted", type(err).__name__)
+            self.drop(Drop.INTERRUPTED, ("catch-up", type(err).__name__))
             return  # the next connection fetches it all again
         except HubError as err:
-            self.drop("catch_up_failed", type(err).__name__)
+            self.drop(Drop.REQUEST_FAILED, ("catch-up", type(err).__name__))
         self._release(missed)
 
     def _release(self, missed: list[Notification]) -> None:
@@ -685,7 +687,7 @@ class DeviceHiveClient(HubClient):
             return await self._each([self._fetch(part, start, end, every=every) for part in parts])
         middle = _middle(page, start, end)
         if middle is None:  # over a page within one millisecond: keep what came
-            self.drop("catch_up_truncated", devices[0])
+            self.drop(Drop.TOO_LARGE, ("catch-up", devices[0]))
             return page
         windows = [(start, middle), (middle, end)]
         return await self._each([self._fetch(devices, a, b, every=every) for a, b in windows])
@@ -719,7 +721,7 @@ class DeviceHiveClient(HubClient):
             if _is_notification(item):
                 valid.append(item)
             else:
-                self.drop("notification", item)
+                self.drop(Drop.MALFORMED, item)
         return valid
 
     async def _each(self, calls: list[Awaitable[list[Notification]]]) -> list[Notification]:
@@ -835,7 +837,7 @@ class DeviceHiveClient(HubClient):
     def _on_reply(self, request_id: str, frame: Mapping[str, Any]) -> None:
         action = self._inflight.get(request_id)
         if action is None:
-            self.drop("unmatched", frame.get("action"))
+            self.drop(Drop.UNMATCHED_REPLY, frame.get("action"))
             return
         status = frame.get("status")
         if status == "success":
@@ -865,13 +867,8 @@ class DeviceHiveClient(HubClient):
         """Route a reply to its request, a push to its handler."""
         if self._established and self._held is None:
             self._advance_cursor()
-        try:
-            frame = decode(text)
-        except ValueError:
-            self.drop("json", text)
-            return
-        if not isinstance(frame, dict):
-            self.drop("shape", text)
+        frame = self.decode_object(text)
+        if frame is None:
             return
         request_id = frame.get("requestId")
         if request_id is not None:
@@ -881,9 +878,9 @@ class DeviceHiveClient(HubClient):
         elif frame.get("action") == "command/update":
             self._on_command_update(frame)
         elif frame.get("status") == "error" or "error" in frame:
-            self.drop("error", frame.get("error"))
+            self.drop(Drop.HUB_ERROR, frame.get("error"))
         else:
-            self.drop("unknown", frame.get("action"))
+            self.drop(Drop.UNKNOWN_KIND, frame.get("action"))
 
     def _advance_cursor(self) -> None:
         """Everything up to a little before now has reached us: a reconnect starts there."""
@@ -894,7 +891,7 @@ class DeviceHiveClient(HubClient):
     def _on_notification(self, frame: Mapping[str, Any]) -> None:
         item = frame.get("notification")
         if not _is_notification(item):
-            self.drop("notification", item if isinstance(item, dict) else frame)
+            self.drop(Drop.MALFORMED, item if isinstance(item, dict) else frame)
             return
         if self._held is not None:
             self._held.append((item, time.time()))
@@ -908,7 +905,7 @@ class DeviceHiveClient(HubClient):
         when = _parse_time(stamp) if isinstance(stamp, str) else None
         server_time = when.timestamp() if when is not None else None
         if not self._first_time(item, server_time, arrival):
-            self.drop("duplicate", item.get("id"))
+            self.drop(Drop.DUPLICATE, item.get("id"))
             return
         parameters = item.get("parameters")
         fields = parameters if isinstance(parameters, dict) else {}
@@ -952,7 +949,7 @@ class DeviceHiveClient(HubClient):
         command = frame.get("command")
         command_id = _as_int(command.get("id")) if isinstance(command, dict) else None
         if command_id is None or not isinstance(command, dict):
-            self.drop("command", frame)
+            self.drop(Drop.MALFORMED, frame)
             return
         self._note_command_activity(command)
         if not self.resolve(("command", command_id), command):

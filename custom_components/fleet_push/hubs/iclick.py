@@ -18,8 +18,7 @@ from typing import Any, Final, override
 import aiohttp
 import orjson
 
-from . import frames
-from .connection import REQUEST_TIMEOUT, HubClient, Listener, Timing
+from .connection import REQUEST_TIMEOUT, Drop, HubClient, Listener, Timing
 from .declaration import Channel, HubDeclaration, Identity, Press, Setting, SettingType
 from .errors import CannotConnect, CommandCode, CommandFailed, HubTimeout, ProtocolError
 from .iphones import iphone_name
@@ -189,32 +188,19 @@ class IClickClient(HubClient):
             return
         header = data[:HEADER_SIZE].strip()
         if len(data) < HEADER_SIZE or not header.isdigit():
-            self.drop("binary_header", data[:HEADER_SIZE])
+            self.drop(Drop.BINARY, data[:HEADER_SIZE])
             return
         end = HEADER_SIZE + int(header)
         if end > len(data):
-            self.drop("binary_length", header)
+            self.drop(Drop.BINARY, header)
             return
-        try:
-            meta = frames.decode(data[HEADER_SIZE:end])
-        except ValueError:
-            self.drop("binary_meta", data[HEADER_SIZE:end])
-            return
-        if not isinstance(meta, dict):
-            self.drop("binary_meta", meta)
-            return
-        self._dispatch(meta, {"meta": meta, "size": len(data) - end})
+        meta = self.decode_object(data[HEADER_SIZE:end])
+        if meta is not None:
+            self._dispatch(meta, {"meta": meta, "size": len(data) - end})
 
     def _handle_json(self, raw: str | bytes) -> None:
-        try:
-            frame = frames.decode(raw)
-        except ValueError:
-            self.drop("json", raw)
-            return
-        if not isinstance(frame, dict):
-            self.drop("not_object", frame)
-            return
-        self._dispatch(frame, frame.get("data"))
+        if (frame := self.decode_object(raw)) is not None:
+            self._dispatch(frame, frame.get("data"))
 
     def _dispatch(self, frame: Mapping[str, Any], result: Any) -> None:
         """A reply to a waiting request (whatever its type), else an event, as the SDKs do."""
@@ -223,9 +209,9 @@ class IClickClient(HubClient):
         if frame.get("event"):
             self._handle_event(frame)
         elif "evtid" in frame:
-            self.drop("unmatched_reply", frame.get("evtid"))
+            self.drop(Drop.UNMATCHED_REPLY, frame.get("evtid"))
         else:
-            self.drop("unknown_frame", frame.get("type"))
+            self.drop(Drop.UNKNOWN_KIND, frame.get("type"))
 
     def _settle(self, frame: Mapping[str, Any], result: Any) -> bool:
         """Resolve the request waiting for this frame's evtid; False if none waits."""
@@ -243,7 +229,7 @@ class IClickClient(HubClient):
     def _handle_event(self, frame: Mapping[str, Any]) -> None:
         name = frame.get("event")
         if not isinstance(name, str) or name not in _EVENTS:
-            self.drop("unknown_event", name)
+            self.drop(Drop.UNKNOWN_KIND, name)
             return
         data = frame.get("data")
         if not isinstance(data, dict):
@@ -271,7 +257,7 @@ class IClickClient(HubClient):
         if self.connected:
             self.schedule_fleet_reload()
         else:
-            self.drop("unknown_device", name)
+            self.drop(Drop.UNKNOWN_DEVICE, name)
 
     def _notice(self, name: str, device_id: str, data: Mapping[str, Any]) -> None:
         event_type = _NOTICES.get(name)
@@ -311,7 +297,7 @@ class IClickClient(HubClient):
         self._known = {}
         for device_id, record in records.items():
             if not device_id or not isinstance(record, dict):
-                self.drop("device_record", device_id)
+                self.drop(Drop.MALFORMED, device_id)
                 continue
             self._remember(device_id, record)
             updates.append(self._device_update(device_id, record, None))

@@ -26,6 +26,7 @@ import orjson
 from .connection import (
     CONNECT_TIMEOUT,
     REQUEST_TIMEOUT,
+    Drop,
     HubClient,
     Listener,
     Timing,
@@ -217,26 +218,19 @@ class IMouseClient(HubClient):
 
     def handle_text(self, text: str) -> None:
         """Deliver a reply to the request waiting for it, or parse a callback."""
-        try:
-            frame = decode(text)
-        except ValueError:
-            self.drop("not_json", text)
-            return
-        if not isinstance(frame, dict):
-            self.drop("not_object", text)
-            return
-        if self._deliver(frame):
+        frame = self.decode_object(text)
+        if frame is None or self._deliver(frame):
             return
         fun, data = frame.get("fun"), frame.get("data")
         if not isinstance(fun, str) or not isinstance(data, dict):
-            self.drop("bad_envelope", fun)
+            self.drop(Drop.MALFORMED, fun)
             return
         handler = self._handler(fun)
         if handler is None:
-            self.drop("unexpected_reply" if fun.startswith("/") else "unknown_fun", fun)
+            self.drop(Drop.UNMATCHED_REPLY if fun.startswith("/") else Drop.UNKNOWN_KIND, fun)
             return
         if frame.get("status", STATUS_OK) != STATUS_OK:
-            self.drop("bad_status", fun)
+            self.drop(Drop.HUB_ERROR, fun)
             return
         handler(data)
 
@@ -378,7 +372,7 @@ class IMouseClient(HubClient):
     def _on_greeting(self, data: dict[str, Any]) -> None:
         version = _text(data, "ver")
         if version is None:
-            self.drop("bad_greeting", data.get("ver"))
+            self.drop(Drop.MALFORMED, data.get("ver"))
             return
         self.version = version
         self.emit(HubUpdate(version=version, channels=HUB_CHANNELS))
@@ -386,7 +380,7 @@ class IMouseClient(HubClient):
     def _on_devices(self, data: dict[str, Any]) -> None:
         records = data.get("list")
         if not isinstance(records, list):
-            self.drop("bad_list", records)
+            self.drop(Drop.MALFORMED, records)
             return
         for update in self._phones(records):
             self.emit(update)
@@ -396,7 +390,7 @@ class IMouseClient(HubClient):
         for record in records:
             device_id = record.get("deviceid") if isinstance(record, dict) else None
             if not isinstance(device_id, str) or not device_id:
-                self.drop("bad_device", record)
+                self.drop(Drop.MALFORMED, record)
                 continue
             self._phone_ids.add(device_id)
             self._remember_hardware(device_id, record)
@@ -415,11 +409,11 @@ class IMouseClient(HubClient):
     def _on_delete(self, data: dict[str, Any]) -> None:
         ids = data.get("list")
         if not isinstance(ids, list):
-            self.drop("bad_list", ids)
+            self.drop(Drop.MALFORMED, ids)
             return
         for device_id in ids:
             if not isinstance(device_id, str) or not device_id:
-                self.drop("bad_device_id", device_id)
+                self.drop(Drop.MALFORMED, device_id)
                 continue
             self._forget(device_id)
             self._phone_ids.discard(device_id)
@@ -438,16 +432,16 @@ class IMouseClient(HubClient):
         code, entries = data.get("code"), data.get("list")
         change = _USB_CODES.get(code) if is_int(code) else None
         if change is None:
-            self.drop("usb_code", code)
+            self.drop(Drop.UNKNOWN_KIND, code)
             return
         if not isinstance(entries, list):
-            self.drop("bad_list", entries)
+            self.drop(Drop.MALFORMED, entries)
             return
         field, connected = change
         for entry in entries:
             hardware = _hardware(entry)
             if hardware is None:
-                self.drop("bad_hardware", entry)
+                self.drop(Drop.MALFORMED, entry)
                 continue
             for device_id, bound in list(self._hardware.items()):
                 if bound.matches(hardware):

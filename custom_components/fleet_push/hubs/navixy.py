@@ -30,7 +30,7 @@ import aiohttp
 import orjson
 from yarl import URL
 
-from .connection import REQUEST_TIMEOUT, HubClient, Listener, Timing
+from .connection import REQUEST_TIMEOUT, Drop, HubClient, Listener, Timing
 from .declaration import Channel, HubDeclaration, Setting, SettingType
 from .errors import (
     CannotConnect,
@@ -441,10 +441,10 @@ class NavixyClient(HubClient):
         try:
             items = (await self._api(path, **params)).get("list")
         except (ProtocolError, CannotConnect) as err:
-            self.drop(f"{path} failed", type(err).__name__)
+            self.drop(Drop.REQUEST_FAILED, (path, type(err).__name__))
             return None
         if not isinstance(items, list):
-            self.drop(f"{path} without a list")
+            self.drop(Drop.MALFORMED, path)
             return None
         return items
 
@@ -459,7 +459,7 @@ class NavixyClient(HubClient):
         for item in items:
             device = self._tracker(item)
             if device is None:
-                self.drop("bad tracker", item)
+                self.drop(Drop.MALFORMED, item)
             else:
                 devices.append(device)
         return FleetSnapshot(tuple(devices))
@@ -621,17 +621,18 @@ class NavixyClient(HubClient):
                 return
             rest = self._consume(rest)
         if rest:
-            self.drop("too many pieces", len(rest))
+            self.drop(Drop.TOO_LARGE, len(rest))
 
     def _consume(self, text: str) -> str:
         """Handle the first Atmosphere piece of text; return what follows it."""
         if text.startswith(("{", "[")):
             try:
-                frame = decode(text)
+                value = decode(text)  # the whole text is one message (it may hold a "|")
             except ValueError:
-                pass
+                pass  # joined or length-prefixed pieces: read one by one
             else:
-                self._handle_frame(frame)
+                if (frame := self.as_object(value, text)) is not None:
+                    self._handle_frame(frame)
                 return ""
         if (match := _HANDSHAKE.match(text)) is not None:
             self._handshake(int(match["interval"]))
@@ -639,10 +640,9 @@ class NavixyClient(HubClient):
         head, _, rest = text.partition("|")
         head = head.strip()
         if head and head != HEARTBEAT and not head.isdigit():  # digits: a length prefix
-            try:
-                self._handle_frame(decode(head))
-            except ValueError:
-                self.drop("not json", head)
+            frame = self.decode_object(head)
+            if frame is not None:
+                self._handle_frame(frame)
         return rest.strip()
 
     def _handshake(self, interval_ms: int) -> None:
@@ -655,10 +655,7 @@ class NavixyClient(HubClient):
         if self._handshake_heard is not None and not self._handshake_heard.done():
             self._handshake_heard.set_result(None)
 
-    def _handle_frame(self, frame: Any) -> None:
-        if not isinstance(frame, dict):
-            self.drop("not an object", frame)
-            return
+    def _handle_frame(self, frame: Mapping[str, Any]) -> None:
         kind = frame.get("type")
         if kind == "event":
             self._handle_event(frame)
@@ -667,12 +664,12 @@ class NavixyClient(HubClient):
         elif kind == "error":
             self._handle_error(frame)
         else:
-            self.drop("unknown type", kind)
+            self.drop(Drop.UNKNOWN_KIND, kind)
 
     def _handle_response(self, frame: Mapping[str, Any]) -> None:
         """The subscription's reply: to the waiting subscribe, and its trackers' statuses."""
         if frame.get("action") != "subscription/subscribe" or not self.resolve("subscribe", frame):
-            self.drop("unexpected response", frame.get("action"))
+            self.drop(Drop.UNMATCHED_REPLY, frame.get("action"))
             return
         data = frame.get("data")
         for entry in data.values() if isinstance(data, dict) else ():
@@ -700,7 +697,7 @@ class NavixyClient(HubClient):
             return
         if isinstance(error, InvalidAuth):
             raise error
-        self.drop("error", code)
+        self.drop(Drop.HUB_ERROR, code)
 
     def _handle_event(self, frame: Mapping[str, Any]) -> None:
         event, data = frame.get("event"), frame.get("data")
@@ -708,7 +705,7 @@ class NavixyClient(HubClient):
             self._handle_state(data)
         elif event == "state_batch":
             if not isinstance(data, list):
-                self.drop("bad state_batch", data)
+                self.drop(Drop.MALFORMED, data)
                 return
             for item in data:
                 self._handle_state(item)
@@ -718,21 +715,21 @@ class NavixyClient(HubClient):
             self._hash = None
             raise SessionClosed("Navixy closed the session")
         else:
-            self.drop("unknown event", event)
+            self.drop(Drop.UNKNOWN_KIND, event)
 
     # --- states ---
 
     def _handle_state(self, item: Any) -> None:
         """Emit one state, bare or wrapped in a source_state_event."""
         if not isinstance(item, dict):
-            self.drop("bad state", item)
+            self.drop(Drop.MALFORMED, item)
             return
         state: Any = item
         tracker_id: Any = None
         if item.get("type") == "source_state_event":
             state, tracker_id = item.get("state"), item.get("tracker_id")
             if not isinstance(state, dict):
-                self.drop("bad state", item)
+                self.drop(Drop.MALFORMED, item)
                 return
         source_id = state.get("source_id")
         tracker = self._tracker_of(source_id)
@@ -750,7 +747,7 @@ class NavixyClient(HubClient):
             or not isinstance(source_id, int)
             or len(self._waiting) >= WAITING_LIMIT
         ):
-            self.drop("unknown source", source_id)
+            self.drop(Drop.UNKNOWN_DEVICE, source_id)
             return
         self._waiting[source_id] = item
         self.reload_fleet_soon()
@@ -761,7 +758,7 @@ class NavixyClient(HubClient):
         waiting, self._waiting = self._waiting, {}
         for source_id, item in waiting.items():
             if self._tracker_of(source_id) is None:
-                self.drop("unknown source", source_id)
+                self.drop(Drop.UNKNOWN_DEVICE, source_id)
             else:
                 self._handle_state(item)
 
@@ -824,12 +821,12 @@ class NavixyClient(HubClient):
         """Blocked, unblocked or removed trackers."""
         event = data.get("lifecycle_event") if isinstance(data, dict) else None
         if not isinstance(event, str) or event not in LIFECYCLE_EVENTS:
-            self.drop("bad lifecycle", data)
+            self.drop(Drop.MALFORMED, data)
             return
         source_id = data.get("source_id")
         tracker = self._tracker_of(source_id)
         if tracker is None:
-            self.drop("unknown source", source_id)
+            self.drop(Drop.UNKNOWN_DEVICE, source_id)
             return
         device_id = str(tracker)
         self.emit(HubNotice(CHANNEL_LIFECYCLE, event, device_id=device_id))

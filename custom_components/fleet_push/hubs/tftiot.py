@@ -15,7 +15,7 @@ import aiohttp
 import orjson
 
 from . import frames
-from .connection import REQUEST_TIMEOUT, HubClient, HubStats, Listener, Timing
+from .connection import REQUEST_TIMEOUT, Drop, HubClient, HubStats, Listener, Timing
 from .declaration import Channel, HubDeclaration, Setting, SettingType
 from .errors import (
     CannotConnect,
@@ -214,15 +214,7 @@ class _Account(HubClient):
         """The frame as a JSON object; None for "ping" and "pong", and for what is dropped."""
         if text.strip() in _IGNORED_TEXTS:
             return None
-        try:
-            frame = decode_frame(text)
-        except ValueError:
-            self.drop("not_json", text)
-            return None
-        if not isinstance(frame, dict):
-            self.drop("not_object", text)
-            return None
-        return frame
+        return self.decode_object(text, decode_frame)
 
     def _dispatch(
         self,
@@ -232,18 +224,18 @@ class _Account(HubClient):
         ignored: frozenset[str] = frozenset(),
     ) -> None:
         if not isinstance(name, str):
-            self.drop("no_type", frame)
+            self.drop(Drop.MALFORMED, frame)
         elif (handler := handlers.get(name)) is not None:
             handler(frame)
         elif name not in ignored:
-            self.drop(f"unknown:{name[:40]}", frame)
+            self.drop(Drop.UNKNOWN_KIND, frame)
 
     def _secrets(self) -> tuple[str, ...]:
         """What a hub's text must not carry into an error message."""
         return (self._md5,)
 
     @override
-    def drop(self, reason: str, detail: object = None) -> None:
+    def drop(self, reason: Drop, detail: object = None) -> None:
         """Count and log a skipped frame; our credentials stay out under whatever key."""
         if any(secret.casefold() in str(detail).casefold() for secret in self._secrets()):
             detail = self._hide(str(detail))
@@ -331,7 +323,7 @@ class TftIotMessages(_Account):
         if "type" in frame:
             self.handle_message(frame)
         else:
-            self.drop("not_a_message", frame)
+            self.drop(Drop.UNKNOWN_KIND, frame)
 
     def handle_message(self, frame: dict[str, Any]) -> None:
         """Dispatch a message push by its "type"."""
@@ -341,7 +333,7 @@ class TftIotMessages(_Account):
         """Accept the registration's acknowledgement; a refusal leaves the device push alone."""
         if _error_code(frame) is not None:
             self.refused = True
-            self.drop("message_signin_refused", frame)
+            self.drop(Drop.HUB_ERROR, frame)
 
     def _on_message_pass(self, frame: dict[str, Any]) -> None:
         date = ms_time(frame.get("date"))
@@ -635,7 +627,7 @@ class TftIotClient(_Account):
         elif "type" in frame:
             self._messages.handle_message(frame)
         elif not self._refuses_signin(frame):
-            self.drop("no_type", frame)
+            self.drop(Drop.MALFORMED, frame)
         if _error_code(frame) is None:
             self.resolve(_SIGNIN, frame)
 
@@ -662,11 +654,11 @@ class TftIotClient(_Account):
 
     def _on_snapshot(self, frame: dict[str, Any]) -> None:
         if _error_code(frame) is not None:
-            self.drop("hub_error", frame)
+            self.drop(Drop.HUB_ERROR, frame)
             return
         data = frame.get("data")
         if not isinstance(data, dict) or (imei := _imei(data)) is None:
-            self.drop("bad_snapshot", frame)
+            self.drop(Drop.MALFORMED, frame)
         elif self._gathering is not None:
             self._gathering[imei] = data
         else:
