@@ -16,7 +16,7 @@ from typing import Any, override
 import aiohttp
 import orjson
 
-from custom_components.fleet_push.hubs.connection import HubClient, Listener, Timing
+from custom_components.fleet_push.hubs.connection import Drop, HubClient, Listener, Timing
 from custom_components.fleet_push.hubs.declaration import (
     Channel,
     HubDeclaration,
@@ -25,8 +25,7 @@ from custom_components.fleet_push.hubs.declaration import (
     Setting,
     SettingType,
 )
-from custom_components.fleet_push.hubs.errors import CannotConnect, CommandFailed
-from custom_components.fleet_push.hubs.frames import decode
+from custom_components.fleet_push.hubs.errors import CannotConnect, HubTimeout
 from custom_components.fleet_push.hubs.model import (
     DeviceUpdate,
     Field,
@@ -76,13 +75,12 @@ class EchoClient(HubClient):
         """From "host" and "port"."""
         return {"host": config["host"], "port": int(config["port"])}
 
-    async def connect(self) -> HubInfo:
+    async def _establish(self) -> HubInfo:
         """Open the socket and load the devices."""
         await self.open_websocket(self.url, ssl=False)
         try:
             devices = await self._ask({"list": True})
-        except CommandFailed as err:
-            await self.close()
+        except HubTimeout as err:
             raise CannotConnect("the echo hub sent no list") from err
         self.emit(FleetSnapshot(tuple(_device(record) for record in devices["devices"])))
         return HubInfo(
@@ -91,7 +89,9 @@ class EchoClient(HubClient):
 
     def handle_text(self, text: str) -> None:
         """A reply, an update or a notice."""
-        frame = decode(text)
+        frame = self.decode_object(text)
+        if frame is None:
+            return
         if "reply" in frame:
             self.resolve(frame["reply"], frame)
         elif "device" in frame:
@@ -100,7 +100,7 @@ class EchoClient(HubClient):
             notice = frame["notice"]
             self.emit(HubNotice(CHANNEL, notice["type"], notice["device"], {}))
         else:
-            self.drop("unknown", frame)
+            self.drop(Drop.UNKNOWN_KIND, frame)
 
     @override
     async def _command(

@@ -62,7 +62,7 @@ class EchoClient(HubClient):
     def settings(cls, config: Mapping[str, Any]) -> dict[str, Any]:
         return {"url": config["url"]}
 
-    async def connect(self) -> HubInfo:
+    async def _establish(self) -> HubInfo:
         await self.open_websocket(self.url)
         return HubInfo("echo", "Echo", "Test", "Echo")
 

@@ -189,9 +189,17 @@ class HubClient(ABC):
         """Keep-alive settings for this hub kind."""
         return Timing()
 
-    @abstractmethod
     async def connect(self) -> HubInfo:
-        """Open the connection, authenticate and load the full state."""
+        """Open the connection, sign in and load the fleet; on any failure, close what opened."""
+        try:
+            return await self._establish()
+        except BaseException:
+            await self.close()
+            raise
+
+    @abstractmethod
+    async def _establish(self) -> HubInfo:
+        """Open the connection, sign in and load the fleet (connect() closes it on failure)."""
 
     @abstractmethod
     def handle_text(self, text: str) -> None:

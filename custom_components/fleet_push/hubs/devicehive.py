@@ -385,16 +385,9 @@ class DeviceHiveClient(HubClient):
 
     # --- connecting ---
 
-    async def connect(self) -> HubInfo:
+    async def _establish(self) -> HubInfo:
         """Sign in, load the server info and the devices, then subscribe and catch up."""
         await self.open_websocket(str(self._url), ssl=self._verify_ssl)
-        try:
-            return await self._handshake()
-        except BaseException:
-            await self.close()
-            raise
-
-    async def _handshake(self) -> HubInfo:
         try:
             await self._sign_in()
             info = await self._server_info()

@@ -129,15 +129,10 @@ class IClickClient(HubClient):
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"ws://{host}:{self.port}"
 
-    async def connect(self) -> HubInfo:
+    async def _establish(self) -> HubInfo:
         """Open the socket and load the device list."""
         await self.open_websocket(self.url)
-        try:
-            records = await self._load_devices()
-        except BaseException:
-            await self.close()
-            raise
-        self._emit_snapshot(records)
+        self._emit_snapshot(await self._load_devices())
         self.emit(HubUpdate(channels=CHANNELS))
         return HubInfo(
             unique_id=f"{self.host}:{self.port}",

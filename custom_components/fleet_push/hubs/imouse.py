@@ -190,14 +190,6 @@ class IMouseClient(HubClient):
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{host}:{self.port}"
 
-    async def connect(self) -> HubInfo:
-        """Open the socket for callbacks, then load the phones and the licence."""
-        try:
-            return await self._connect()
-        except BaseException:
-            await self.close()
-            raise
-
     async def probe(self) -> None:
         """Ask for the kernel's configuration over the WebSocket; it must answer there."""
         self._on_config_change(await self._ask(PROBE, {}, REQUEST_TIMEOUT))
@@ -236,7 +228,8 @@ class IMouseClient(HubClient):
 
     # --- connecting ---
 
-    async def _connect(self) -> HubInfo:
+    async def _establish(self) -> HubInfo:
+        """Open the socket for callbacks, then load the phones and the licence."""
         await self.open_websocket(self.url, ssl=False)
         self._unplugged.clear()
         devices = await self._handshake_call("/device/get", {"id": ""})

@@ -327,20 +327,16 @@ class NavixyClient(HubClient):
 
     # --- connecting ---
 
-    async def connect(self) -> HubInfo:
+    async def _establish(self) -> HubInfo:
         """Log in, load the account and its trackers, then subscribe to their states."""
         user = await self._authenticate()
         self._tz = await self._load_time_zone()
         snapshot = await self._load_fleet()
         handshake = self._handshake_heard = asyncio.get_running_loop().create_future()
         await self.open_websocket(websocket_url(self._base), ssl=self._verify_ssl)
-        try:
-            self.emit(snapshot)
-            await self._await_handshake(handshake)
-            await self._subscribe()
-        except BaseException:
-            await self.close()
-            raise
+        self.emit(snapshot)
+        await self._await_handshake(handshake)
+        await self._subscribe()
         return self._hub_info(user)
 
     async def _await_handshake(self, handshake: asyncio.Future[None]) -> None:

@@ -290,18 +290,14 @@ class TftIotMessages(_Account):
             "registUserMessage": self._on_regist_reply,
         }
 
-    async def connect(self) -> HubInfo:
+    async def _establish(self) -> HubInfo:
         """Open the socket and register for messages; no reply is documented, none is awaited."""
         self.refused = False
         regist = {"user_id": self._user, "md5-password": self._md5, "type": "registUserMessage"}
-        try:
-            await self.open_websocket(self._url, ssl=self._verify_ssl)
-            reader = cast("asyncio.Task[None]", self._reader)  # set once the socket is open
-            reader.add_done_callback(self._ended)
-            await self.send_text(orjson.dumps(regist).decode())
-        except BaseException:
-            await self.close()
-            raise
+        await self.open_websocket(self._url, ssl=self._verify_ssl)
+        reader = cast("asyncio.Task[None]", self._reader)  # set once the socket is open
+        reader.add_done_callback(self._ended)
+        await self.send_text(orjson.dumps(regist).decode())
         return self.info
 
     def _ended(self, reader: asyncio.Task[None]) -> None:
@@ -447,26 +443,22 @@ class TftIotClient(_Account):
 
     # --- connecting ---
 
-    async def connect(self) -> HubInfo:
+    async def _establish(self) -> HubInfo:
         """Sign in on the device socket, open the message socket, then load the fleet."""
+        await self.open_websocket(self._url, ssl=self._verify_ssl)  # closes what was open
         self._gathering = {}
-        try:
-            await self.open_websocket(self._url, ssl=self._verify_ssl)
-            await self._sign_in()
-            await self._messages.connect()
-            devices = await self._load_fleet()
-            if devices is None:
-                await asyncio.sleep(self.snapshot_window)
-            await self._ensure_alive()
-            self._emit_fleet(devices)
-        except BaseException:
-            self._gathering = None
-            await self.close()
-            raise
+        await self._sign_in()
+        await self._messages.connect()
+        devices = await self._load_fleet()
+        if devices is None:
+            await asyncio.sleep(self.snapshot_window)
+        await self._ensure_alive()
+        self._emit_fleet(devices)
         return self.info
 
     async def close(self) -> None:
-        """Close both sockets."""
+        """Close both sockets; nothing is gathered any more."""
+        self._gathering = None
         await self._messages.close()
         await super().close()
 
