@@ -27,8 +27,6 @@ ATTR_SPEED = "speed"
 ATTR_HEADING = "heading"
 ATTR_ALTITUDE = "altitude"
 ATTR_FIX_TIME = "fix_time"
-MAX_LATITUDE = 90
-MAX_LONGITUDE = 180
 
 
 _SHOWN = frozenset({POSITION})
@@ -56,16 +54,6 @@ async def async_setup_entry(
     async_add_fleet_entities(
         entry, async_add_entities, described_entities((LOCATION,), FleetPushTracker)
     )
-
-
-def _valid(position: Position | None) -> Position | None:
-    """The position if its coordinates are real ones."""
-    if position is None:
-        return None
-    lat, lon = position.latitude, position.longitude
-    if math.isfinite(lat) and math.isfinite(lon) and abs(lat) <= MAX_LATITUDE:
-        return position if abs(lon) <= MAX_LONGITUDE else None
-    return None
 
 
 class FleetPushTracker(FleetPushEntity, TrackerEntity):
@@ -106,7 +94,7 @@ class FleetPushTracker(FleetPushEntity, TrackerEntity):
     @override
     def _recompute(self) -> tuple[Any, ...]:
         device = self.coordinator.devices.get(self.device_id)
-        position = _valid(device.position if device else None)
+        position = device.position if device else None  # a place on Earth, always
         self._position = position
         if position is None:
             self._attr_latitude = self._attr_longitude = None

@@ -92,7 +92,7 @@ def _device(item: dict[str, Any]) -> Device:
     position = item.get("position")
     if isinstance(position, dict):
         time = position.get("time")
-        position = Position(**{**position, "time": _revive(time) if time else None})
+        position = Position.checked(**{**position, "time": _revive(time) if time else None})
     known = {field.value for field in Field}
     info: dict[str, Any] = {
         f.name: item.get(f.name)

@@ -136,8 +136,6 @@ FAILED_STATUSES: Final = frozenset(
 SIGN_IN_ACTIONS: Final = frozenset({"authenticate", "token", "token/refresh"})
 _ACCESS_REFUSED: Final = frozenset({401, 403})
 """Error codes of a handshake request that mean the credentials do not grant access."""
-MAX_LATITUDE: Final = 90.0
-MAX_LONGITUDE: Final = 180.0
 JWT_PARTS: Final = 3
 MAX_DIGITS: Final = 18
 """Longest numeric id read from a string (int() refuses more than 4300 digits)."""
@@ -1144,15 +1142,9 @@ def _measurements(
 
 
 def _position(parameters: Mapping[str, Any], when: datetime | None) -> Position | None:
-    latitude = _number(parameters, "lat", "latitude")
-    longitude = _number(parameters, "lng", "lon", "longitude")
-    if latitude is None or longitude is None:
-        return None
-    if abs(latitude) > MAX_LATITUDE or abs(longitude) > MAX_LONGITUDE:
-        return None
-    return Position(
-        latitude,
-        longitude,
+    return Position.checked(
+        _number(parameters, "lat", "latitude"),
+        _number(parameters, "lng", "lon", "longitude"),
         time=when,
         speed=_number(parameters, "speed"),
         heading=_number(parameters, "heading"),

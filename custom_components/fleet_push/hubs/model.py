@@ -11,6 +11,8 @@ from typing import Any, Final
 
 HUB_DEVICE_ID: Final = ""
 """The device id under which a hub's own values (version, licence) are kept."""
+MAX_LATITUDE: Final = 90.0
+MAX_LONGITUDE: Final = 180.0
 
 
 class Field(StrEnum):
@@ -66,7 +68,7 @@ type Value = bool | int | float | str | datetime | tuple[bool, ...] | None
 
 @dataclass(frozen=True, slots=True)
 class Position:
-    """A GPS fix."""
+    """A GPS fix: always a place on Earth (made with checked() from what a hub says)."""
 
     latitude: float
     longitude: float
@@ -79,6 +81,39 @@ class Position:
     """metres"""
     accuracy: float | None = None
     """metres"""
+
+    def __post_init__(self) -> None:
+        """Refuse coordinates that name no place (beyond the poles, NaN, infinite)."""
+        if not is_place(self.latitude, self.longitude):
+            raise ValueError(f"no place on Earth: {self.latitude!r}, {self.longitude!r}")
+
+    @classmethod
+    def checked(
+        cls,
+        latitude: float | None,
+        longitude: float | None,
+        *,
+        time: datetime | None = None,
+        speed: float | None = None,
+        heading: float | None = None,
+        altitude: float | None = None,
+        accuracy: float | None = None,
+    ) -> Position | None:
+        """The fix a hub reports, or None when its coordinates are missing or name no place.
+
+        Its time, accuracy, speed and altitude are judged later, with every other value
+        (plausibility.py).
+        """
+        if latitude is None or longitude is None or not is_place(latitude, longitude):
+            return None
+        return cls(float(latitude), float(longitude), time, speed, heading, altitude, accuracy)
+
+
+def is_place(latitude: float, longitude: float) -> bool:
+    """Whether coordinates name a place on Earth (NaN and infinities fail the comparisons)."""
+    return (
+        -MAX_LATITUDE <= latitude <= MAX_LATITUDE and -MAX_LONGITUDE <= longitude <= MAX_LONGITUDE
+    )
 
 
 _EMPTY: Mapping[str, Any] = MappingProxyType({})

@@ -786,12 +786,9 @@ class NavixyClient(HubClient):
     def _position(self, gps: Any) -> Position | None:
         if not isinstance(gps, dict) or not isinstance(location := gps.get("location"), dict):
             return None
-        lat, lng = _float(location.get("lat")), _float(location.get("lng"))
-        if lat is None or lng is None or not (-90 <= lat <= 90 and -180 <= lng <= 180):  # noqa: PLR2004
-            return None
-        return Position(
-            latitude=lat,
-            longitude=lng,
+        return Position.checked(
+            _float(location.get("lat")),
+            _float(location.get("lng")),
             time=self._time(gps.get("updated")),
             speed=_float(gps.get("speed")),
             heading=_float(gps.get("heading")),

@@ -75,8 +75,6 @@ _PORT: Final = re.compile(r"[0-9]{1,4}")
 LENIENT_LIMIT: Final = 8 * 1024
 """Longest frame tried as a JS literal (the vendor's sample has 2.5 KB): the lenient decoder's
 regular expressions take quadratic time on some hostile text (0.4 s at this size)."""
-_MAX_LAT: Final = 90
-_MAX_LNG: Final = 180
 
 
 PUSH_PORT: Final = 8443
@@ -794,14 +792,11 @@ def _extras(status: dict[str, Any]) -> dict[str, Any]:
 
 def _position(status: dict[str, Any]) -> Position | None:
     """Return the fix, only when the tracker marks it valid."""
-    lat, lng = status.get("lat"), status.get("lng")
-    if status.get("latlng_valid") != 1 or not (is_number(lat) and is_number(lng)):
+    if status.get("latlng_valid") != 1:
         return None
-    if not (abs(lat) <= _MAX_LAT and abs(lng) <= _MAX_LNG):
-        return None
-    return Position(
-        latitude=float(lat),
-        longitude=float(lng),
+    return Position.checked(
+        as_number(status.get("lat")),
+        as_number(status.get("lng")),
         time=ms_time(status.get("location_date")),
         speed=as_number(status.get("speed")),
         heading=as_number(status.get("azimuth")),
