@@ -27,6 +27,7 @@ from custom_components.fleet_push.hubs.declaration import (
 )
 from custom_components.fleet_push.hubs.errors import CannotConnect, HubTimeout
 from custom_components.fleet_push.hubs.model import (
+    DeviceDetails,
     DeviceUpdate,
     Field,
     FleetSnapshot,
@@ -118,7 +119,10 @@ class EchoClient(HubClient):
 def _device(record: Mapping[str, Any]) -> DeviceUpdate:
     values: dict[Field, Value] = {Field.ONLINE: record["online"], Field.BATTERY: record["battery"]}
     return DeviceUpdate(
-        record["id"], name=record["name"], values=values, channels=frozenset({CHANNEL})
+        record["id"],
+        DeviceDetails(name=record["name"]),
+        values=values,
+        channels=frozenset({CHANNEL}),
     )
 
 

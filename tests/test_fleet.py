@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from custom_components.fleet_push.fleet import Change, Device
 from custom_components.fleet_push.hubs.model import (
     HUB_DEVICE_ID,
+    DeviceDetails,
     DeviceUpdate,
     Field,
     HubUpdate,
@@ -18,16 +19,16 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 def test_first_report_adds_fields_and_info() -> None:
     device = Device("a")
-    change = device.apply(DeviceUpdate("a", name="Car", values={Field.ONLINE: True}))
+    change = device.apply(DeviceUpdate("a", DeviceDetails(name="Car"), values={Field.ONLINE: True}))
     assert change == Change.INFO | Change.VALUES | Change.SHAPE
-    assert (device.name, device.values) == ("Car", {Field.ONLINE: True})
+    assert (device.details.name, device.values) == ("Car", {Field.ONLINE: True})
 
 
 def test_repeating_a_report_changes_nothing() -> None:
     device = Device("a")
     update = DeviceUpdate(
         "a",
-        name="Car",
+        DeviceDetails(name="Car"),
         values={Field.ONLINE: True},
         position=Position(1.0, 2.0, T0),
         extras={"ip": "10.0.0.1"},
@@ -64,11 +65,11 @@ def test_an_input_first_on_is_in_use_from_then_on() -> None:
 
 def test_unsaid_fields_keep_their_values() -> None:
     device = Device("a")
-    device.apply(DeviceUpdate("a", name="Car", values={Field.ONLINE: True}))
+    device.apply(DeviceUpdate("a", DeviceDetails(name="Car"), values={Field.ONLINE: True}))
     assert device.apply(DeviceUpdate("a", values={Field.BUSY: False})) == Change.SHAPE | (
         Change.VALUES
     )
-    assert device.name == "Car"
+    assert device.details.name == "Car"
     assert device.values == {Field.ONLINE: True, Field.BUSY: False}
 
 
@@ -102,4 +103,4 @@ def test_the_hub_is_a_device_too() -> None:
     assert hub.is_hub
     change = hub.apply_hub(HubUpdate(version="1.2", values={Field.DEVICES: 3}))
     assert change == Change.INFO | Change.VALUES | Change.SHAPE
-    assert (hub.firmware, hub.values) == ("1.2", {Field.DEVICES: 3})
+    assert (hub.details.firmware, hub.values) == ("1.2", {Field.DEVICES: 3})

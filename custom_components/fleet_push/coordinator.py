@@ -201,7 +201,7 @@ class FleetPushCoordinator:
         """The name a user knows a device by: theirs, the hub's, or its id."""
         entry = self.registry.registry_device(device_id)
         renamed = entry.name_by_user if entry is not None else None
-        return renamed or self.devices[device_id].name or device_id
+        return renamed or self.devices[device_id].details.name or device_id
 
     # --- messages from the hub ---
 

@@ -74,7 +74,7 @@ class FleetPushTracker(FleetPushEntity, TrackerEntity):
     ) -> None:
         """A tracker whose icon says what its device is (a vehicle, a truck, a tracker...)."""
         super().__init__(coordinator, device_id, description)
-        if (category := self.device.category) is not None:
+        if (category := self.device.details.category) is not None:
             # Icons only: without a translated name the entity keeps its device's name.
             self._attr_translation_key = category.value
 

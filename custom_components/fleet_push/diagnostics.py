@@ -104,7 +104,7 @@ def _hub(coordinator: FleetPushCoordinator) -> dict[str, Any]:
 
 
 def _device(device: Device) -> dict[str, Any]:
-    described: dict[str, Any] = _plain(asdict(device))
+    described: dict[str, Any] = _plain(device.as_flat_dict())
     return described
 
 

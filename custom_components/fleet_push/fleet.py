@@ -3,32 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import Flag, auto
 from typing import Any, Final
 
 from .hubs.model import (
     HUB_DEVICE_ID,
-    Category,
+    NO_DETAILS,
+    DeviceDetails,
     DeviceUpdate,
     Field,
     HubUpdate,
     Position,
     Value,
 )
-
-_INFO_FIELDS = (
-    "name",
-    "manufacturer",
-    "model",
-    "model_id",
-    "firmware",
-    "hardware",
-    "mac",
-    "serial",
-    "category",
-)
-
 
 POSITION: Final = "position"
 EXTRAS: Final = "extras"
@@ -52,15 +40,7 @@ class Device:
     """One device (or the hub itself) with everything its hub has said about it."""
 
     device_id: str
-    name: str | None = None
-    manufacturer: str | None = None
-    model: str | None = None
-    model_id: str | None = None
-    firmware: str | None = None
-    hardware: str | None = None
-    mac: str | None = None
-    serial: str | None = None
-    category: Category | None = None
+    details: DeviceDetails = NO_DETAILS
     position: Position | None = None
     values: dict[Field, Value] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
@@ -79,7 +59,7 @@ class Device:
         `touched` collects what changed: Field keys, POSITION and EXTRAS.
         """
         touched = set() if touched is None else touched
-        change = Change.INFO if self._merge_info(update) else Change.NONE
+        change = Change.INFO if self._merge_details(update.details) else Change.NONE
         if self._merge_values(update.values, touched):
             change |= Change.SHAPE
         if self._merge_extras(update.extras):
@@ -101,7 +81,7 @@ class Device:
         return self.apply(
             DeviceUpdate(
                 HUB_DEVICE_ID,
-                firmware=update.version,
+                DeviceDetails(firmware=update.version),
                 values=update.values,
                 extras=update.extras,
                 channels=update.channels,
@@ -117,14 +97,17 @@ class Device:
             return True
         return position.time >= current.time
 
-    def _merge_info(self, update: DeviceUpdate) -> bool:
-        changed = False
-        for name in _INFO_FIELDS:
-            new = getattr(update, name)
-            if new is not None and new != getattr(self, name):
-                setattr(self, name, new)
-                changed = True
-        return changed
+    def _merge_details(self, said: DeviceDetails) -> bool:
+        details = self.details.updated(said)
+        if details is self.details:
+            return False
+        self.details = details
+        return True
+
+    def as_flat_dict(self) -> dict[str, Any]:
+        """Everything known of the device, its details beside its values (saved, diagnosed)."""
+        flat = asdict(self)
+        return {"device_id": self.device_id, **flat.pop("details"), **flat}
 
     def _merge_values(self, values: Mapping[Field, Value], touched: set[str]) -> bool:
         """Merge values, noting the changed keys; return whether a key or an item in use is new."""

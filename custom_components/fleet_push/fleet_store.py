@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any, Final
 
@@ -11,7 +11,7 @@ from homeassistant.helpers.storage import Store
 
 from .const import DOMAIN
 from .fleet import Device
-from .hubs.model import Category, Field, HubInfo, Position, Value
+from .hubs.model import DETAIL_FIELDS, Category, DeviceDetails, Field, HubInfo, Position, Value
 
 STORAGE_VERSION: Final = 1
 SAVE_DELAY: Final = 60.0
@@ -57,7 +57,7 @@ class FleetStore:
         self._pending = False
         return {
             "hub": asdict(hub) if hub else None,
-            "devices": [_plain(asdict(device)) for device in devices.values()],
+            "devices": [_plain(device.as_flat_dict()) for device in devices.values()],
         }
 
 
@@ -94,16 +94,10 @@ def _device(item: dict[str, Any]) -> Device:
         time = position.get("time")
         position = Position.checked(**{**position, "time": _revive(time) if time else None})
     known = {field.value for field in Field}
-    info: dict[str, Any] = {
-        f.name: item.get(f.name)
-        for f in fields(Device)
-        if f.name
-        not in ("device_id", "category", "position", "values", "extras", "channels", "in_use")
-    }
+    details = {name: item.get(name) for name in DETAIL_FIELDS}
     return Device(
         str(item["device_id"]),
-        **info,
-        category=_category(item.get("category")),
+        DeviceDetails(**{**details, "category": _category(details["category"])}),
         position=position,
         values={Field(k): _revive(v) for k, v in item.get("values", {}).items() if k in known},
         extras=dict(item.get("extras") or {}),

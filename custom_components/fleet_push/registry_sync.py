@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
@@ -91,16 +91,9 @@ class RegistrySync:
     def _build_device_info(self, device: Device) -> DeviceInfo:
         if device.is_hub:
             return DeviceInfo(identifiers={self.identifier(HUB_DEVICE_ID)})
-        info = DeviceInfo(
-            identifiers={self.identifier(device.device_id)},
-            name=device.name or device.device_id,
-            manufacturer=device.manufacturer,
-            model=device.model,
-            model_id=device.model_id,
-            sw_version=device.firmware,
-            hw_version=device.hardware,
-            serial_number=device.serial,
-        )
+        # _Shown is a part of DeviceInfo; mypy cannot merge one TypedDict into another.
+        shown = cast("DeviceInfo", _shown(device))
+        info = DeviceInfo(identifiers={self.identifier(device.device_id)}, **shown)
         if connections := self._hardware.owned_by(device.device_id):
             info["connections"] = connections
         if self.hub_registry_id is not None:
@@ -112,16 +105,37 @@ class RegistrySync:
         if (entry := self.registry_device(device.device_id)) is not None:
             dr.async_get(self.hass).async_update_device(
                 entry.id,
-                name=device.name or device.device_id,
-                manufacturer=device.manufacturer,
-                model=device.model,
-                model_id=device.model_id,
-                sw_version=device.firmware,
-                hw_version=device.hardware,
-                serial_number=device.serial,
+                **_shown(device),
                 new_connections=self._hardware.owned_by(device.device_id),
             )
 
     def _claim_hardware(self, device: Device) -> set[str]:
         """Note the device's hardware ids; return the other devices that share or freed one."""
-        return self._hardware.claim(device.device_id, hardware_ids(device.mac, device.serial))
+        details = device.details
+        return self._hardware.claim(device.device_id, hardware_ids(details.mac, details.serial))
+
+
+class _Shown(TypedDict):
+    """What the device registry shows of a fleet device."""
+
+    name: str | None
+    manufacturer: str | None
+    model: str | None
+    model_id: str | None
+    sw_version: str | None
+    hw_version: str | None
+    serial_number: str | None
+
+
+def _shown(device: Device) -> _Shown:
+    """A fleet device's details in the device registry's words."""
+    details = device.details
+    return {
+        "name": details.name or device.device_id,
+        "manufacturer": details.manufacturer,
+        "model": details.model,
+        "model_id": details.model_id,
+        "sw_version": details.firmware,
+        "hw_version": details.hardware,
+        "serial_number": details.serial,
+    }

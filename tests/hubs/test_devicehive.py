@@ -35,6 +35,7 @@ from custom_components.fleet_push.hubs.errors import (
 )
 from custom_components.fleet_push.hubs.model import (
     Category,
+    DeviceDetails,
     DeviceUpdate,
     Field,
     FleetSnapshot,
@@ -349,8 +350,7 @@ async def test_device_list_sample(client: DeviceHiveClient, out: Recorder) -> No
     (record,) = (await reply)["devices"]
     assert client._record_update("dev-1", record, time.time()) == DeviceUpdate(
         "dev-1",
-        name="Car",
-        category=Category.TRACKER,
+        DeviceDetails(name="Car", category=Category.TRACKER),
         values={Field.ONLINE: True},
         extras={"networkId": 1, "isBlocked": False},
         channels=CHANNELS,
@@ -558,7 +558,7 @@ async def test_notification_conventions(client: DeviceHiveClient, out: Recorder)
     )
     assert update.values == {Field.BATTERY: None}
     assert update.channels == CHANNELS
-    assert update.name is None
+    assert update.details.name is None
 
 
 @pytest.mark.parametrize(
@@ -671,21 +671,20 @@ async def test_device_notifications(client: DeviceHiveClient, out: Recorder) -> 
     assert out.of(DeviceUpdate) == [
         DeviceUpdate(
             "d1",
-            category=Category.TRACKER,
+            DeviceDetails(category=Category.TRACKER),
             values={Field.ONLINE: False},
             channels=CHANNELS,
         ),
         DeviceUpdate(
             "d1",
-            name="Van",
-            category=Category.TRACKER,
+            DeviceDetails(name="Van", category=Category.TRACKER),
             values={Field.ONLINE: False},
             extras={"isBlocked": True},
             channels=CHANNELS,
         ),
         DeviceUpdate(
             "d1",
-            category=Category.TRACKER,
+            DeviceDetails(category=Category.TRACKER),
             values={Field.ONLINE: False},  # unblocked, but not heard from
             extras={"isBlocked": False},
             channels=CHANNELS,
@@ -1023,8 +1022,7 @@ async def test_connect_with_login(
     assert [device.device_id for device in snapshot.devices] == ["dev-1", "dev-2", "dev-3"]
     assert snapshot.devices[0] == DeviceUpdate(
         "dev-1",
-        name="Tracker 1",
-        category=Category.TRACKER,
+        DeviceDetails(name="Tracker 1", category=Category.TRACKER),
         values={Field.ONLINE: True},  # it notified a second ago: the server was asked first
         extras={"networkId": 1, "isBlocked": False},
         channels=CHANNELS,
@@ -1327,7 +1325,10 @@ async def test_bad_records_are_skipped(
         await client.connect()
     assert out.of(FleetSnapshot)[0].devices == (
         DeviceUpdate(
-            "a", category=Category.TRACKER, values={Field.ONLINE: None}, channels=CHANNELS
+            "a",
+            DeviceDetails(category=Category.TRACKER),
+            values={Field.ONLINE: None},
+            channels=CHANNELS,
         ),
     )
     assert client.stats.dropped[Drop.MALFORMED] == 3
@@ -1518,7 +1519,7 @@ async def test_devices_are_online_while_they_notify(
         assert (update.device_id, update.values) == ("dev-2", {Field.ONLINE: False})
         await simulator.notify("dev-2", "gps", {"battery": 10})  # blocked: still offline
         await simulator.block("dev-2", blocked=False)
-        update = await out.next(DeviceUpdate, where=lambda update: update.name is not None)
+        update = await out.next(DeviceUpdate, where=lambda update: update.details.name is not None)
         assert update.values == {Field.ONLINE: True}  # heard just now
         await until(lambda: online_values(out)["dev-2"] is False)
         online_updates = [u for u in out.of(DeviceUpdate) if Field.ONLINE in u.values]
@@ -1946,7 +1947,7 @@ async def test_a_device_added_later_is_listed_again(
     assert "dev-9" in [update.device_id for update in snapshot.devices]
     added = await simulator.add_device(name="Bus")
     update = await out.next(DeviceUpdate, where=lambda update: update.device_id == added)
-    assert (update.name, update.values) == ("Bus", {Field.ONLINE: None})
+    assert (update.details.name, update.values) == ("Bus", {Field.ONLINE: None})
 
 
 # --- the simulator itself ---

@@ -32,6 +32,7 @@ from custom_components.fleet_push.hubs.errors import InvalidAuth, SessionClosed
 from custom_components.fleet_push.hubs.iclick import IClickClient
 from custom_components.fleet_push.hubs.imouse import IMouseClient
 from custom_components.fleet_push.hubs.model import (
+    Category,
     DeviceRemoved,
     DeviceUpdate,
     Field,
@@ -524,9 +525,11 @@ def _check_values(values: Any) -> None:
 def _check_update(update: DeviceUpdate) -> None:
     assert isinstance(update.device_id, str), update
     assert update.device_id, update
+    details = update.details
     for name in ("name", "manufacturer", "model", "model_id", "firmware", "hardware", "mac"):
-        assert getattr(update, name) is None or isinstance(getattr(update, name), str), update
-    assert update.serial is None or isinstance(update.serial, str), update
+        assert getattr(details, name) is None or isinstance(getattr(details, name), str), update
+    assert details.serial is None or isinstance(details.serial, str), update
+    assert details.category is None or isinstance(details.category, Category), update
     if update.position is not None:
         check_position(update.position)
     _check_values(update.values)

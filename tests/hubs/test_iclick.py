@@ -25,6 +25,7 @@ from custom_components.fleet_push.hubs.errors import (
 from custom_components.fleet_push.hubs.iclick import IClickClient
 from custom_components.fleet_push.hubs.iphones import iphone_name
 from custom_components.fleet_push.hubs.model import (
+    DeviceDetails,
     DeviceRemoved,
     DeviceUpdate,
     Field,
@@ -151,11 +152,13 @@ async def test_doc_online_sample_matched_by_chip(client: IClickClient, out: Reco
     assert out == [
         DeviceUpdate(
             "P1",
-            name="My iPhone",
-            manufacturer="Apple",
-            model="iPhone 14 Pro",
-            model_id="iPhone15,2",
-            firmware="17.0",
+            DeviceDetails(
+                name="My iPhone",
+                manufacturer="Apple",
+                model="iPhone 14 Pro",
+                model_id="iPhone15,2",
+                firmware="17.0",
+            ),
             values={Field.ONLINE: True, Field.USB: True},
             extras={"screen": "1179x2556", "screen_scale": 3.0},
             channels=CHANNELS,
@@ -188,11 +191,13 @@ async def test_devices_record_sample(client: IClickClient, out: Recorder) -> Non
             (
                 DeviceUpdate(
                     "PA448EDE2067",
-                    name="iPhone 16 Pro Max",
-                    manufacturer="Apple",
-                    model="iPhone 16 Pro Max",
-                    model_id="iPhone17,2",
-                    firmware="26.1",
+                    DeviceDetails(
+                        name="iPhone 16 Pro Max",
+                        manufacturer="Apple",
+                        model="iPhone 16 Pro Max",
+                        model_id="iPhone17,2",
+                        firmware="26.1",
+                    ),
                     values={Field.ONLINE: False, Field.USB: False, Field.BUSY: False},
                     extras={
                         "screen": "1320x2868",
@@ -241,7 +246,7 @@ async def test_event_with_record(
     update = out[0]
     assert isinstance(update, DeviceUpdate)
     assert update.device_id == "P1"
-    assert update.name == "Desk"
+    assert update.details.name == "Desk"
     assert update.values == values
     assert update.channels == CHANNELS
     notices = {"device:reject": "reject", "device:bindchip": "bindchip"}
@@ -254,7 +259,9 @@ async def test_event_with_record(
 async def test_event_with_device_id_only(client: IClickClient, out: Recorder) -> None:
     client.handle_text(event("device:busy", {"deviceId": "P9"}))
     assert out == [
-        DeviceUpdate("P9", manufacturer="Apple", values={Field.BUSY: True}, channels=CHANNELS)
+        DeviceUpdate(
+            "P9", DeviceDetails(manufacturer="Apple"), values={Field.BUSY: True}, channels=CHANNELS
+        )
     ]
 
 
@@ -262,7 +269,7 @@ async def test_rename_top_level(client: IClickClient, out: Recorder) -> None:
     client.handle_text(event("device:rename", {"deviceId": "P1", "deviceName": "Shelf 3"}))
     update = out[0]
     assert isinstance(update, DeviceUpdate)
-    assert update.name == "Shelf 3"
+    assert update.details.name == "Shelf 3"
     assert update.values == {}
 
 
@@ -272,7 +279,9 @@ async def test_usb_by_chip_only(client: IClickClient, out: Recorder) -> None:
     out.clear()
     client.handle_text(event("usb:unplug", {"deviceChip": "CHIP1"}))
     assert out == [
-        DeviceUpdate("P1", manufacturer="Apple", values={Field.USB: False}, channels=CHANNELS)
+        DeviceUpdate(
+            "P1", DeviceDetails(manufacturer="Apple"), values={Field.USB: False}, channels=CHANNELS
+        )
     ]
 
 
@@ -325,7 +334,7 @@ async def test_wrong_types_are_reported_unknown(client: IClickClient, out: Recor
     assert out == [
         DeviceUpdate(
             "P1",
-            manufacturer="Apple",
+            DeviceDetails(manufacturer="Apple"),
             values={Field.ONLINE: None, Field.USB: None, Field.BUSY: True},
             channels=CHANNELS,
         )
@@ -473,7 +482,7 @@ async def test_connect_loads_fleet(
     snapshot = await out.next(FleetSnapshot)
     assert {device.device_id for device in snapshot.devices} == set(simulator.devices)
     device = snapshot.devices[0]
-    assert device.manufacturer == "Apple"
+    assert device.details.manufacturer == "Apple"
     assert device.values == {Field.ONLINE: True, Field.USB: True, Field.BUSY: False}
     assert set(device.extras) == {"screen", "screen_scale", "ip", "language", "time_zone"}
     assert await out.next(HubUpdate) == HubUpdate(channels=CHANNELS)
@@ -497,7 +506,7 @@ async def test_pushed_events(
     assert (await update(lambda: simulator.set_online(phone, True))).values[Field.ONLINE] is True
     assert (await update(lambda: simulator.unplug(phone))).values == {Field.USB: False}
     assert (await update(lambda: simulator.plug(phone))).values == {Field.USB: True}
-    assert (await update(lambda: simulator.rename(phone, "Rack 1"))).name == "Rack 1"
+    assert (await update(lambda: simulator.rename(phone, "Rack 1"))).details.name == "Rack 1"
     bound = await update(lambda: simulator.bindchip(phone, "CHIP9"))
     assert bound.values[Field.USB] is True
     assert await out.next(HubNotice) == HubNotice(
@@ -524,7 +533,7 @@ async def test_doc_sample_requeries_devices(
     await out.next(DeviceUpdate)
     await simulator.push_doc_online_sample()
     update = await out.next(DeviceUpdate)
-    assert (update.device_id, update.model_id) == (phone, "iPhone15,2")
+    assert (update.device_id, update.details.model_id) == (phone, "iPhone15,2")
 
 
 async def test_requery_failure_is_counted(

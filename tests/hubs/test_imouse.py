@@ -28,6 +28,7 @@ from custom_components.fleet_push.hubs.imouse import (
     IMouseClient,
 )
 from custom_components.fleet_push.hubs.model import (
+    DeviceDetails,
     DeviceRemoved,
     DeviceUpdate,
     Field,
@@ -116,13 +117,15 @@ def test_dev_connect_sample(client: IMouseClient, messages: list[HubMessage]) ->
     client.handle_text(sample("dev_connect.json"))
     assert messages == [
         DeviceUpdate(
-            device_id=PHONE_16,
-            name="Ss的xx",
-            manufacturer="Apple",
-            model="iPhone 16 Pro",
-            model_id="iPhone17,1",
-            firmware="18.2",
-            mac="C6:4D:3A:7A:E0:D3",
+            PHONE_16,
+            DeviceDetails(
+                name="Ss的xx",
+                manufacturer="Apple",
+                model="iPhone 16 Pro",
+                model_id="iPhone17,1",
+                firmware="18.2",
+                mac="C6:4D:3A:7A:E0:D3",
+            ),
             values={Field.ONLINE: True, Field.USB: False},
             extras={"ip": "192.168.9.100", "group": "未分组", "screen": "402x874"},
             channels=PHONE_CHANNELS,
@@ -139,7 +142,7 @@ def test_offline_device_samples(
     assert isinstance(update, DeviceUpdate)
     assert update.device_id == PHONE_16
     assert update.values == {Field.ONLINE: False, Field.USB: False}
-    assert update.model == "iPhone 16 Pro"
+    assert update.details.model == "iPhone 16 Pro"
 
 
 def test_example_dev_change_sample(client: IMouseClient, messages: list[HubMessage]) -> None:
@@ -147,9 +150,13 @@ def test_example_dev_change_sample(client: IMouseClient, messages: list[HubMessa
     [update] = messages
     assert isinstance(update, DeviceUpdate)
     assert update.device_id == PHONE_6S
-    assert update.name == "11"
-    assert (update.model, update.model_id, update.firmware) == ("iPhone 6s", "iPhone8,1", "15.7.3")
-    assert update.mac == "00:E0:99:D9:8B:2E"
+    assert update.details.name == "11"
+    assert (update.details.model, update.details.model_id, update.details.firmware) == (
+        "iPhone 6s",
+        "iPhone8,1",
+        "15.7.3",
+    )
+    assert update.details.mac == "00:E0:99:D9:8B:2E"
     assert update.values == {Field.ONLINE: True, Field.USB: True}
     assert update.extras == {
         "ip": "192.168.9.112",
@@ -235,12 +242,14 @@ def test_records_keep_the_reported_phone_link(
     client.handle_text(json.dumps(unbound))
     assert messages[-1] == DeviceUpdate(
         PHONE_6S,
-        name="11",
-        manufacturer="Apple",
-        model="iPhone 6s",
-        model_id="iPhone8,1",
-        firmware="15.7.3",
-        mac="00:E0:99:D9:8B:2E",
+        DeviceDetails(
+            name="11",
+            manufacturer="Apple",
+            model="iPhone 6s",
+            model_id="iPhone8,1",
+            firmware="15.7.3",
+            mac="00:E0:99:D9:8B:2E",
+        ),
         values={Field.ONLINE: True, Field.USB: False},
         extras={
             "ip": "192.168.9.112",
@@ -441,12 +450,12 @@ def test_unknown_values_stay_unknown(client: IMouseClient, messages: list[HubMes
     assert messages == [
         DeviceUpdate(
             "X",
-            manufacturer="Apple",
+            DeviceDetails(manufacturer="Apple"),
             values={Field.ONLINE: None, Field.USB: None},
             extras={"screen": "390x844"},
             channels=PHONE_CHANNELS,
         ),
-        DeviceUpdate("Y", manufacturer="Apple", channels=PHONE_CHANNELS),
+        DeviceUpdate("Y", DeviceDetails(manufacturer="Apple"), channels=PHONE_CHANNELS),
     ]
 
 
@@ -546,8 +555,12 @@ async def test_connect_loads_phones_and_licence(
     assert isinstance(snapshot, FleetSnapshot)
     assert [d.device_id for d in snapshot.devices] == list(simulator.devices)
     first = snapshot.devices[0]
-    assert (first.model, first.model_id, first.firmware) == ("iPhone 16 Pro", "iPhone17,1", "18.2")
-    assert first.name == "Phone 001"
+    assert (first.details.model, first.details.model_id, first.details.firmware) == (
+        "iPhone 16 Pro",
+        "iPhone17,1",
+        "18.2",
+    )
+    assert first.details.name == "Phone 001"
     assert [d.values[Field.USB] for d in snapshot.devices] == [True, True, False, True, True]
     assert isinstance(hub_update, HubUpdate)
     assert hub_update.version == "2024.12.21.910"
@@ -576,7 +589,7 @@ async def test_device_callbacks(
     new = await simulator.add_device(name="Rack 7")
     added = await wait_for(messages, update_of(new))
     assert isinstance(added, DeviceUpdate)
-    assert added.name == "Rack 7"
+    assert added.details.name == "Rack 7"
     assert added.values == {Field.ONLINE: True, Field.USB: True}
     await simulator.remove_device(new)
     await wait_for(messages, lambda m: m == DeviceRemoved(new))
@@ -730,7 +743,7 @@ async def test_input_rename_and_delete_commands(
     await hub.send_command(phone, "/device/set", {"name": "Rack 1"}, 5.0)
     renamed = await wait_for(messages, update_of(phone))
     assert isinstance(renamed, DeviceUpdate)
-    assert renamed.name == "Rack 1"
+    assert renamed.details.name == "Rack 1"
     await hub.send_command(phone, "/device/del", {}, 5.0)
     await wait_for(messages, lambda m: m == DeviceRemoved(phone))
     with pytest.raises(CommandFailed) as gone:

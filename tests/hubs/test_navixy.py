@@ -27,6 +27,7 @@ from custom_components.fleet_push.hubs.errors import (
 )
 from custom_components.fleet_push.hubs.model import (
     Category,
+    DeviceDetails,
     DeviceRemoved,
     DeviceUpdate,
     Field,
@@ -93,7 +94,7 @@ def test_doc_state_event() -> None:
     client.handle_text(fixture_text("doc001_state_event.json"))
     update = only_update(recorder)
     assert update.device_id == "555"
-    assert update.name is None
+    assert update.details.name is None
     assert update.values == {
         Field.ONLINE: True,
         Field.MOVING: False,
@@ -502,15 +503,20 @@ def test_tracker_list_skips_bad_items() -> None:
         (
             DeviceUpdate(
                 "1",
-                name="Car 1",
-                model_id="telfmb920",
-                serial="9999999988888",
-                category=Category.TRACKER,
+                DeviceDetails(
+                    name="Car 1",
+                    model_id="telfmb920",
+                    serial="9999999988888",
+                    category=Category.TRACKER,
+                ),
                 extras={"blocked": False},
                 channels=CHANNELS,
             ),
             DeviceUpdate(
-                "4", category=Category.TRACKER, extras={"blocked": False}, channels=CHANNELS
+                "4",
+                DeviceDetails(category=Category.TRACKER),
+                extras={"blocked": False},
+                channels=CHANNELS,
             ),
         )
     )
@@ -613,12 +619,14 @@ async def test_connect_with_api_key(session: aiohttp.ClientSession) -> None:
         assert snapshot.devices == tuple(
             DeviceUpdate(
                 str(t.tracker_id),
-                name=t.label,
-                manufacturer=models[t.model][0],
-                model=models[t.model][1],
-                model_id=t.model,
-                serial=t.device_id,
-                category=Category.VEHICLE,
+                DeviceDetails(
+                    name=t.label,
+                    manufacturer=models[t.model][0],
+                    model=models[t.model][1],
+                    model_id=t.model,
+                    serial=t.device_id,
+                    category=Category.VEHICLE,
+                ),
                 extras={"blocked": False},
                 channels=CHANNELS,
             )
@@ -662,8 +670,8 @@ async def test_makers_and_kinds_come_from_the_models_and_the_vehicles(
     async with running(sim), connected(session, sim) as (client, recorder):
         snapshot = recorder[0]
         assert isinstance(snapshot, FleetSnapshot)
-        devices = {device.name: device for device in snapshot.devices}
-        assert {name: device.category for name, device in devices.items()} == {
+        devices = {device.details.name: device for device in snapshot.devices}
+        assert {name: device.details.category for name, device in devices.items()} == {
             "Truck": Category.TRUCK,
             "Bus": Category.BUS,
             "Crane": Category.VEHICLE,
@@ -673,12 +681,16 @@ async def test_makers_and_kinds_come_from_the_models_and_the_vehicles(
             "Odd": Category.TRACKER,
         }
         walker, odd = devices["Walker"], devices["Odd"]
-        assert (walker.manufacturer, walker.model, walker.model_id) == (
+        assert (walker.details.manufacturer, walker.details.model, walker.details.model_id) == (
             "Concox",
             "GT300",
             "concox_gt300",
         )
-        assert (odd.manufacturer, odd.model, odd.model_id) == (None, None, "acme_x1")
+        assert (odd.details.manufacturer, odd.details.model, odd.details.model_id) == (
+            None,
+            None,
+            "acme_x1",
+        )
         codes = sorted({tracker.model for tracker in sim.trackers.values()})
         assert models_asked(sim) == [codes]
 
@@ -688,7 +700,7 @@ async def test_makers_and_kinds_come_from_the_models_and_the_vehicles(
         assert models_asked(sim) == [codes, ["navixy_ngp"]]  # only what it never asked
         assert [path for path, _ in sim.rest_calls].count("vehicle/list") == 3
         new = recorder.of(FleetSnapshot)[-1].devices[-1]
-        assert (new.manufacturer, new.model, new.category) == (
+        assert (new.details.manufacturer, new.details.model, new.details.category) == (
             "Navixy",
             "Navixy Generic Protocol",
             Category.VEHICLE,
@@ -718,11 +730,14 @@ async def test_a_platform_that_refuses_models_or_vehicles_still_connects(
     monkeypatch.setattr(sim, "_handlers", lambda: {**handlers, refused: refuse})
     async with running(sim), connected(session, sim) as (client, recorder):
         (device,) = recorder.of(FleetSnapshot)[0].devices
-        assert device.model_id == tracker.model
+        assert device.details.model_id == tracker.model
         if refused == "vehicle/list":
-            assert (device.manufacturer, device.category) == ("Teltonika", Category.VEHICLE)
+            assert (device.details.manufacturer, device.details.category) == (
+                "Teltonika",
+                Category.VEHICLE,
+            )
         else:
-            assert (device.manufacturer, device.category) == (None, Category.TRUCK)
+            assert (device.details.manufacturer, device.details.category) == (None, Category.TRUCK)
             await client.reload_fleet()  # not taken as "unknown code": asked again next time
             assert models_asked(sim) == [[tracker.model]] * 2
         assert client.stats.dropped == {Drop.REQUEST_FAILED: 1 + (refused != "vehicle/list")}
@@ -741,7 +756,7 @@ async def test_replies_without_lists_are_skipped(
     monkeypatch.setattr(sim, "_handlers", lambda: {**handlers, **odd})
     async with running(sim), connected(session, sim) as (client, recorder):
         (device,) = recorder.of(FleetSnapshot)[0].devices
-        assert (device.manufacturer, device.model, device.category) == (
+        assert (device.details.manufacturer, device.details.model, device.details.category) == (
             None,
             None,
             Category.TRACKER,

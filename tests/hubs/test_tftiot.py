@@ -120,10 +120,10 @@ async def test_snapshot_sample() -> None:
     (update,) = recorder
     assert isinstance(update, DeviceUpdate)
     assert update.device_id == IMEI  # data.imei, not status.imei (which differs in the sample)
-    assert update.name == IMEI
-    assert update.manufacturer == "TFT IoT"
-    assert update.model == "T1"
-    assert update.serial == IMEI
+    assert update.details.name == IMEI
+    assert update.details.manufacturer == "TFT IoT"
+    assert update.details.model == "T1"
+    assert update.details.serial == IMEI
     assert update.channels == frozenset({"alarm"})
     assert update.values == {
         Field.ONLINE: True,
@@ -245,7 +245,7 @@ async def test_status_values_edge_cases() -> None:
         Field.OUTPUTS: None,
     }
     assert first.position is None
-    assert first.model is None
+    assert first.details.model is None
     assert first.extras == {"inputs": "1:1|x", "outputs": ""}  # raw strings, as reported
     assert high.position is None
     assert text.position is None
@@ -497,13 +497,13 @@ async def test_connect_loads_the_fleet(sim: TftIotSimulator, make_client: Factor
     assert info.unique_id == f"127.0.0.1:{sim.user_id}"
     fleet = recorder[0]
     assert isinstance(fleet, FleetSnapshot)
-    assert {d.device_id: d.name for d in fleet.devices} == {
+    assert {d.device_id: d.details.name for d in fleet.devices} == {
         imei: tracker.name for imei, tracker in sim.trackers.items()
     }
     assert recorder[1] == HubUpdate(channels=frozenset({"alarm", "message"}))
     # the snapshots pushed during the sign-in follow the list
     assert [m.device_id for m in recorder[2:]] == list(sim.trackers)  # type: ignore[union-attr]
-    assert all(m.name == sim.trackers[m.device_id].name for m in recorder.of(DeviceUpdate))
+    assert all(m.details.name == sim.trackers[m.device_id].name for m in recorder.of(DeviceUpdate))
     signin, regist = (json.loads(text) for text in sim.received[:2])
     assert signin == {"token": sim.user_id, "md5-password": sim.password_md5, "event": "signin"}
     assert regist == {
@@ -525,7 +525,7 @@ async def test_fleet_from_snapshots_without_rest(
     fleet = recorder[0]
     assert isinstance(fleet, FleetSnapshot)
     assert [d.device_id for d in fleet.devices] == list(sim.trackers)
-    assert all(d.name == d.device_id for d in fleet.devices)
+    assert all(d.details.name == d.device_id for d in fleet.devices)
     assert recorder[1:] == [HubUpdate(channels=frozenset({"alarm", "message"}))]
 
 
@@ -607,7 +607,7 @@ async def test_pushed_events(sim: TftIotSimulator, make_client: Factory) -> None
     imei = await sim.add_device(name="Van")
     update = await recorder.next(DeviceUpdate)
     assert update.device_id == imei
-    assert update.name == imei  # names come from the REST list, loaded at connect
+    assert update.details.name == imei  # names come from the REST list, loaded at connect
 
     await sim.tick()
     assert (await recorder.next(DeviceUpdate)).device_id in sim.trackers

@@ -59,6 +59,7 @@ from .errors import (
 from .frames import decode
 from .model import (
     Category,
+    DeviceDetails,
     DeviceUpdate,
     Field,
     FleetSnapshot,
@@ -573,8 +574,10 @@ class DeviceHiveClient(HubClient):
         name = record.get("name")
         return DeviceUpdate(
             device_id,
-            name=name if isinstance(name, str) and name else None,
-            category=Category.TRACKER,  # shown once it notifies a position
+            DeviceDetails(
+                name=name if isinstance(name, str) and name else None,
+                category=Category.TRACKER,  # shown once it notifies a position
+            ),
             values={Field.ONLINE: online},
             extras=extras,
             channels=CHANNELS,

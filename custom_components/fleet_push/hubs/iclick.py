@@ -24,6 +24,7 @@ from .errors import CannotConnect, CommandCode, CommandFailed, HubTimeout, Proto
 from .iphones import iphone_name
 from .model import (
     HUB_DEVICE_ID,
+    DeviceDetails,
     DeviceRemoved,
     DeviceUpdate,
     Field,
@@ -339,11 +340,13 @@ class IClickClient(HubClient):
         model_id = _pick(info, {}, "deviceIdentifier") or None
         return DeviceUpdate(
             device_id,
-            name=_pick(info, data, "deviceName") or None,
-            manufacturer=MANUFACTURER,
-            model=iphone_name(model_id),
-            model_id=model_id,
-            firmware=_pick(info, {}, "deviceVersion") or None,
+            DeviceDetails(
+                name=_pick(info, data, "deviceName") or None,
+                manufacturer=MANUFACTURER,
+                model=iphone_name(model_id),
+                model_id=model_id,
+                firmware=_pick(info, {}, "deviceVersion") or None,
+            ),
             values=values,
             extras=_extras(info),
             channels=CHANNELS,

@@ -36,6 +36,7 @@ from .declaration import Channel, HubDeclaration, Identity, Press, Setting, Sett
 from .errors import CannotConnect, CommandCode, CommandFailed, HubTimeout, ProtocolError
 from .frames import decode
 from .model import (
+    DeviceDetails,
     DeviceRemoved,
     DeviceUpdate,
     Field,
@@ -522,14 +523,17 @@ def _phone(device_id: str, record: dict[str, Any], *, unplugged: bool) -> Device
     if "vid" in record:
         vid = record["vid"]
         values[Field.USB] = bool(vid) and not unplugged if isinstance(vid, str) else None
+    model = _text(record, "device_name")
     return DeviceUpdate(
-        device_id=device_id,
-        name=_text(record, "name") or _text(record, "user_name") or _text(record, "device_name"),
-        manufacturer="Apple",
-        model=_text(record, "device_name"),
-        model_id=_text(record, "model"),
-        firmware=_text(record, "version"),
-        mac=_text(record, "mac"),
+        device_id,
+        DeviceDetails(
+            name=_text(record, "name") or _text(record, "user_name") or model,
+            manufacturer="Apple",
+            model=model,
+            model_id=_text(record, "model"),
+            firmware=_text(record, "version"),
+            mac=_text(record, "mac"),
+        ),
         values=values,
         extras=_phone_extras(record),
         channels=PHONE_CHANNELS,

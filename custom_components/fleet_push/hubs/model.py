@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
@@ -120,10 +120,9 @@ _EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
-class DeviceUpdate:
-    """What a hub said about one device; None and absent keys mean "not said"."""
+class DeviceDetails:
+    """Who a device is, as its hub names it (what the device registry shows); None: not said."""
 
-    device_id: str
     name: str | None = None
     manufacturer: str | None = None
     model: str | None = None
@@ -133,6 +132,27 @@ class DeviceUpdate:
     mac: str | None = None
     serial: str | None = None
     category: Category | None = None
+
+    def updated(self, newer: DeviceDetails) -> DeviceDetails:
+        """These details with what `newer` says (what it does not say stays)."""
+        said = {
+            name: value
+            for name in DETAIL_FIELDS
+            if (value := getattr(newer, name)) is not None and value != getattr(self, name)
+        }
+        return replace(self, **said) if said else self
+
+
+DETAIL_FIELDS: Final = tuple(detail.name for detail in fields(DeviceDetails))
+NO_DETAILS: Final = DeviceDetails()
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceUpdate:
+    """What a hub said about one device; None and absent keys mean "not said"."""
+
+    device_id: str
+    details: DeviceDetails = NO_DETAILS
     position: Position | None = None
     values: Mapping[Field, Value] = field(default_factory=dict)
     extras: Mapping[str, Any] = _EMPTY

@@ -45,6 +45,7 @@ from .errors import (
 from .frames import decode
 from .model import (
     Category,
+    DeviceDetails,
     DeviceRemoved,
     DeviceUpdate,
     Field,
@@ -472,13 +473,15 @@ class NavixyClient(HubClient):
         label, serial, code = item.get("label"), source.get("device_id"), _model_code(item)
         model = self._models.get(code) if code else None
         return DeviceUpdate(
-            device_id=str(tracker_id),
-            name=label if isinstance(label, str) else None,
-            manufacturer=model.vendor if model else None,
-            model=model.name if model else None,
-            model_id=code,
-            serial=str(serial) if isinstance(serial, str | int) else None,
-            category=self._category(tracker_id, model),
+            str(tracker_id),
+            DeviceDetails(
+                name=label if isinstance(label, str) else None,
+                manufacturer=model.vendor if model else None,
+                model=model.name if model else None,
+                model_id=code,
+                serial=str(serial) if isinstance(serial, str | int) else None,
+                category=self._category(tracker_id, model),
+            ),
             extras={"blocked": self._blocked[tracker_id]},
             channels=CHANNELS,
         )

@@ -28,6 +28,7 @@ from .errors import (
 )
 from .model import (
     Category,
+    DeviceDetails,
     DeviceUpdate,
     Field,
     FleetSnapshot,
@@ -699,12 +700,14 @@ class TftIotClient(_Account):
         status = status if isinstance(status, dict) else {}
         model = record.get("model")
         return DeviceUpdate(
-            device_id=imei,
-            name=self._names.get(imei, imei),
-            manufacturer=MANUFACTURER,
-            model=model if isinstance(model, str) and model else None,
-            serial=imei,
-            category=Category.VEHICLE,  # the platform follows vehicles (ignition, mileage)
+            imei,
+            DeviceDetails(
+                name=self._names.get(imei, imei),
+                manufacturer=MANUFACTURER,
+                model=model if isinstance(model, str) and model else None,
+                serial=imei,
+                category=Category.VEHICLE,  # the platform follows vehicles (ignition, mileage)
+            ),
             position=_position(status),
             values=_values(status),
             extras=_extras(status),
