@@ -68,6 +68,7 @@ from .model import (
     Position,
     Value,
 )
+from .urls import as_websocket
 from .values import is_int, is_number
 
 _LOGGER = logging.getLogger(__name__)
@@ -1035,11 +1036,10 @@ class DeviceHiveClient(HubClient):
 
 
 def _websocket_url(url: str) -> URL:
-    parsed = URL(url.strip())
-    scheme = {"http": "ws", "https": "wss"}.get(parsed.scheme, parsed.scheme)
-    if scheme not in ("ws", "wss") or not parsed.host:
+    parsed = as_websocket(URL(url.strip()))
+    if parsed.scheme not in ("ws", "wss") or not parsed.host:
         raise ValueError("the DeviceHive URL must be ws:// or wss:// with a host")
-    return parsed.with_scheme(scheme)
+    return parsed
 
 
 def _offline_after(config: Mapping[str, Any]) -> float:

@@ -34,6 +34,7 @@ from .model import (
     HubUpdate,
     Value,
 )
+from .urls import authority
 from .values import is_int
 
 DEFAULT_HOST: Final = "127.0.0.1"
@@ -127,8 +128,7 @@ class IClickClient(HubClient):
     @property
     def url(self) -> str:
         """The controller's WebSocket URL (no path)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"ws://{host}:{self.port}"
+        return f"ws://{authority(self.host, self.port)}"
 
     async def _establish(self) -> HubInfo:
         """Open the socket and load the device list."""

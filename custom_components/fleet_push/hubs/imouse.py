@@ -46,6 +46,7 @@ from .model import (
     HubUpdate,
     Value,
 )
+from .urls import authority
 from .values import is_int, ms_time
 
 _LOGGER = logging.getLogger(__name__)
@@ -179,17 +180,12 @@ class IMouseClient(HubClient):
     @property
     def url(self) -> str:
         """The kernel's WebSocket URL."""
-        return f"ws://{self._address}/api"
+        return f"ws://{authority(self.host, self.port)}/api"
 
     @property
     def api_url(self) -> str:
         """The kernel's HTTP API, on the same port and path."""
-        return f"http://{self._address}/api"
-
-    @property
-    def _address(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
+        return f"http://{authority(self.host, self.port)}/api"
 
     async def probe(self) -> None:
         """Ask for the kernel's configuration over the WebSocket; it must answer there."""

@@ -55,6 +55,7 @@ from .model import (
     Position,
     Value,
 )
+from .urls import as_websocket
 from .values import are_flags, as_number, is_int
 
 _LOGGER = logging.getLogger(__name__)
@@ -237,9 +238,8 @@ def _account_name(user: Mapping[str, Any]) -> str | None:
 
 def websocket_url(base: str) -> str:
     """The event subscription URL of an API base, with the Atmosphere query string."""
-    url = URL(f"{base.rstrip('/')}/event/subscription")
-    scheme = {"https": "wss", "http": "ws"}.get(url.scheme, url.scheme)
-    return str(url.with_scheme(scheme).with_query(ATMOSPHERE_QUERY))
+    url = as_websocket(URL(f"{base.rstrip('/')}/event/subscription"))
+    return str(url.with_query(ATMOSPHERE_QUERY))
 
 
 class NavixyClient(HubClient):

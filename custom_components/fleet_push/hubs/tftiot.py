@@ -39,6 +39,7 @@ from .model import (
     Value,
 )
 from .redact import REDACTED, redact_text
+from .urls import authority
 from .values import as_number, is_int, is_number, ms_time
 
 _LOGGER = logging.getLogger(__name__)
@@ -95,11 +96,8 @@ def rest_base(url: str) -> str:
     """
     parts = urlsplit(url)
     scheme = "http" if parts.scheme == "ws" else "https"
-    host = parts.hostname or ""
-    netloc = f"[{host}]" if ":" in host else host
-    if parts.port is not None and parts.port != PUSH_PORT:
-        netloc = f"{netloc}:{parts.port}"
-    return f"{scheme}://{netloc}/v2"
+    port = parts.port if parts.port != PUSH_PORT else None
+    return f"{scheme}://{authority(parts.hostname or '', port)}/v2"
 
 
 def decode_frame(text: str) -> Any:
