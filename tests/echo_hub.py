@@ -27,6 +27,7 @@ from custom_components.fleet_push.hubs.declaration import (
 )
 from custom_components.fleet_push.hubs.errors import CannotConnect, HubTimeout
 from custom_components.fleet_push.hubs.model import (
+    Command,
     DeviceDetails,
     DeviceUpdate,
     Field,
@@ -104,10 +105,9 @@ class EchoClient(HubClient):
             self.drop(Drop.UNKNOWN_KIND, frame)
 
     @override
-    async def _command(
-        self, device_id: str, command: str, parameters: Mapping[str, Any], timeout: float
-    ) -> Any:
-        reply = await self._ask({"command": command, "device": device_id, **parameters}, timeout)
+    async def _command(self, command: Command) -> Any:
+        request = {"command": command.name, "device": command.device_id, **command.parameters}
+        reply = await self._ask(request, command.timeout)
         return reply["result"]
 
     async def _ask(self, request: dict[str, Any], timeout: float = 5.0) -> Any:

@@ -20,7 +20,7 @@ from .coordinator import FleetPushConfigEntry, FleetPushCoordinator
 from .entity import FleetPushEntity, FleetPushEntityDescription, async_add_fleet_entities
 from .fleet import Device
 from .hubs.declaration import Press
-from .hubs.model import Field
+from .hubs.model import Command, Field
 
 # Every press is a command to the hub: one at a time.
 PARALLEL_UPDATES = 1
@@ -92,5 +92,5 @@ class FleetPushButton(FleetPushEntity, ButtonEntity):
         """Send the press's command; a translated HomeAssistantError if it fails."""
         press = self.entity_description.press
         await self.coordinator.async_send_command(
-            self.device_id, press.command, press.parameters, DEFAULT_COMMAND_TIMEOUT
+            Command(self.device_id, press.command, press.parameters, DEFAULT_COMMAND_TIMEOUT)
         )

@@ -7,9 +7,7 @@ entities of the device it names, and only those whose part of the device changed
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
-from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -22,11 +20,12 @@ from .coalesce import PositionCoalescer
 from .const import CONF_HUB_KIND, CONF_MIN_POSITION_INTERVAL, DOMAIN, EVENT_FLEET_PUSH, LOGGER
 from .fleet import Change, Device
 from .fleet_store import FleetStore
-from .hubs.connection import HubClient, HubStats
+from .hubs.connection import HubClient, HubStats, within
 from .hubs.declaration import HubDeclaration
 from .hubs.errors import CommandCode, CommandFailed, HubError, HubTimeout
 from .hubs.model import (
     HUB_DEVICE_ID,
+    Command,
     DeviceRemoved,
     DeviceUpdate,
     Field,
@@ -160,25 +159,20 @@ class FleetPushCoordinator:
 
     # --- commands ---
 
-    async def async_send_command(
-        self,
-        device_id: str,
-        command: str,
-        parameters: Mapping[str, Any],
-        timeout: float,
-    ) -> Any:
+    async def async_send_command(self, command: Command) -> Any:
         """Send one command to one device, once; a translated CommandError if it fails."""
-        placeholders = {"device": self.device_name(device_id), "command": command}
+        device = self.device_name(command.device_id)
+        placeholders = {"device": device, "command": command.name}
         if not self.connected:
             raise CommandError(
                 "hub_not_connected", {**placeholders, "hub": self.config_entry.title}, None
             )
-        LOGGER.debug("Sending %s to %s", command, placeholders["device"])
+        LOGGER.debug("Sending %s to %s", command.name, device)
         try:
-            async with asyncio.timeout(timeout):
-                return await self.client.send_command(device_id, command, parameters, timeout)
-        except (TimeoutError, HubTimeout) as err:  # whichever gives up first, here or the client
-            placeholders["timeout"] = f"{timeout:g}"
+            async with within(command.timeout, device):
+                return await self.client.send_command(command)
+        except HubTimeout as err:  # given up here, or by the client first
+            placeholders["timeout"] = f"{command.timeout:g}"
             raise CommandError("command_timeout", placeholders, CommandCode.TIMEOUT) from err
         except CommandFailed as err:  # refused or failed
             placeholders["error"] = str(err)

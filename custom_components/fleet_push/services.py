@@ -25,7 +25,7 @@ import probatio as vol
 
 from .const import DEFAULT_COMMAND_TIMEOUT, DOMAIN
 from .coordinator import CommandError, FleetPushCoordinator
-from .hubs.model import HUB_DEVICE_ID
+from .hubs.model import HUB_DEVICE_ID, Command
 
 SERVICE_SEND_COMMAND: Final = "send_command"
 ATTR_COMMAND: Final = "command"
@@ -139,7 +139,7 @@ async def _result(
     """One device's entry in the response, and its error if the command failed."""
     try:
         result = await target.coordinator.async_send_command(
-            target.device_id, command, parameters, timeout
+            Command(target.device_id, command, parameters, timeout)
         )
     except CommandError as err:
         entry = {"device_id": target.registry_id, "ok": False, "error": str(err), "code": err.code}

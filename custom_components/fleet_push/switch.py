@@ -24,7 +24,7 @@ from .entity import (
     items_in_use,
 )
 from .fleet import Device
-from .hubs.model import Field
+from .hubs.model import Command, Field
 
 # Every switch is a command to the hub: one at a time.
 PARALLEL_UPDATES = 1
@@ -104,5 +104,5 @@ class FleetPushSwitch(FleetPushEntity, SwitchEntity):
         description = self.entity_description
         parameters = {"output": description.index + 1, "enable": enable}
         await self.coordinator.async_send_command(
-            self.device_id, description.command, parameters, DEFAULT_COMMAND_TIMEOUT
+            Command(self.device_id, description.command, parameters, DEFAULT_COMMAND_TIMEOUT)
         )

@@ -24,7 +24,7 @@ from custom_components.fleet_push.hubs.errors import (
     HubTimeout,
     SessionClosed,
 )
-from custom_components.fleet_push.hubs.model import FleetSnapshot, HubInfo, HubMessage
+from custom_components.fleet_push.hubs.model import Command, FleetSnapshot, HubInfo, HubMessage
 from tests.simulator.base import Connection, HubSimulator
 
 
@@ -187,9 +187,9 @@ async def test_run_before_connect_and_commands_of_a_hub_without_any() -> None:
         with pytest.raises(CannotConnect):
             await client.run()
         with pytest.raises(CannotConnect):
-            await client.send_command("a", "b", {}, 1)  # not connected
+            await client.send_command(Command("a", "b", {}, 1))  # not connected
         with pytest.raises(CommandFailed, match="take no commands"):
-            await client._command("a", "b", {}, 1)  # what it would say connected
+            await client._command(Command("a", "b", {}, 1))  # what it would say connected
         client.handle_binary(b"\x00")
         assert client.stats.dropped == {Drop.BINARY: 1}
         client.reload_fleet_soon()  # not connected: nothing happens

@@ -35,6 +35,7 @@ from custom_components.fleet_push.hubs.errors import (
 )
 from custom_components.fleet_push.hubs.model import (
     Category,
+    Command,
     DeviceDetails,
     DeviceUpdate,
     Field,
@@ -1209,7 +1210,7 @@ async def test_command_updates_refused_are_not_fatal(
         await client.connect()
         assert client.stats.dropped == {Drop.REQUEST_FAILED: 1}
         with pytest.raises(CommandFailed) as refused:
-            await client.send_command("dev-1", "reboot", {}, 5)
+            await client.send_command(Command("dev-1", "reboot", {}, 5))
         assert refused.value.code == 403
 
 
@@ -1357,7 +1358,7 @@ async def test_an_expired_access_token_keeps_the_stream(
             await until(lambda: checks(simulator))  # asked after the expiry: still welcome
             await simulator.notify("dev-1", "gps", {"battery": 40})
             assert (await out.next(HubNotice)).attributes["parameters"] == {"battery": 40}
-            assert await client.send_command("dev-1", "ping", {}, 5)
+            assert await client.send_command(Command("dev-1", "ping", {}, 5))
             assert client.connected
             assert not sent(simulator, "token/refresh")
 
@@ -1406,7 +1407,7 @@ async def test_tokens_are_renewed_on_the_same_socket(
             await simulator.notify("dev-1", "gps", {"battery": 40})
             notice = await out.next(HubNotice)
             assert notice.attributes["parameters"] == {"battery": 40}
-            assert await client.send_command("dev-1", "ping", {}, 5)
+            assert await client.send_command(Command("dev-1", "ping", {}, 5))
     assert len(sent(simulator, "token")) == (1 if credentials == "login" else 0)
     assert len(sent(simulator, "token/refresh")) >= (2 if credentials == "login" else 3)
     assert len(sent(simulator, "authenticate")) >= 3
@@ -1821,14 +1822,14 @@ async def test_delivered_ones_are_forgotten_behind_the_cursor(
 
 
 async def test_commands(connected: DeviceHiveClient, simulator: DeviceHiveSimulator) -> None:
-    first = await connected.send_command("dev-1", "reboot", {"delay": 5}, 60)
+    first = await connected.send_command(Command("dev-1", "reboot", {"delay": 5}, 60))
     assert first == {"id": 1, "status": "done", "result": {"ok": True}}
     insert = sent(simulator, "command/insert")[0]
     expected = sample_json("protocols_command_insert_request.json")
     assert insert == {**expected, "requestId": insert["requestId"]}
     results = await asyncio.gather(
-        connected.send_command("dev-1", "beep", {}, 5),
-        connected.send_command("dev-1", "light", {"on": True}, 5),
+        connected.send_command(Command("dev-1", "beep", {}, 5)),
+        connected.send_command(Command("dev-1", "light", {"on": True}, 5)),
     )
     assert [result["id"] for result in results] == [2, 3]
     assert simulator.commands[3]["parameters"] == {"on": True}
@@ -1840,23 +1841,23 @@ async def test_command_failures(
     connected: DeviceHiveClient, simulator: DeviceHiveSimulator
 ) -> None:
     with pytest.raises(CommandFailed, match="device error") as failed:
-        await connected.send_command("dev-2", "reboot", {}, 5)
+        await connected.send_command(Command("dev-2", "reboot", {}, 5))
     assert failed.value.code == "failed"
     with pytest.raises(HubTimeout):
-        await connected.send_command("dev-3", "reboot", {}, 0.3)
+        await connected.send_command(Command("dev-3", "reboot", {}, 0.3))
     assert simulator.commands[2]["lifetime"] == 1
     with pytest.raises(CommandFailed, match="deviceId = nope not found") as failed:
-        await connected.send_command("nope", "reboot", {}, 5)
+        await connected.send_command(Command("nope", "reboot", {}, 5))
     assert failed.value.code == 404
     await simulator.set_online("dev-1", False)
     with pytest.raises(HubTimeout):
-        await connected.send_command("dev-1", "reboot", {}, 0.3)
+        await connected.send_command(Command("dev-1", "reboot", {}, 0.3))
     count = len(simulator.received)
     with pytest.raises(CommandFailed) as failed:
-        await connected.send_command("dev-1", "upload", {"blob": "x" * 10_240}, 5)
+        await connected.send_command(Command("dev-1", "upload", {"blob": "x" * 10_240}, 5))
     assert failed.value.code == CommandCode.TOO_LARGE
     with pytest.raises(CommandFailed) as failed:
-        await connected.send_command("dev-1", "upload", {"blob": {1, 2}}, 5)
+        await connected.send_command(Command("dev-1", "upload", {"blob": {1, 2}}, 5))
     assert failed.value.code == CommandCode.BAD_PARAMETERS
     assert len(simulator.received) == count
     assert connected.connected
@@ -1866,7 +1867,7 @@ async def test_command_progress_and_odd_insert_reply(
     connected: DeviceHiveClient, simulator: DeviceHiveSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     simulator.set_behaviour("dev-1", "silent")
-    task = asyncio.ensure_future(connected.send_command("dev-1", "update", {}, 5))
+    task = asyncio.ensure_future(connected.send_command(Command("dev-1", "update", {}, 5)))
     await until(lambda: 1 in simulator.commands and ("command", 1) in connected._pending)
     await simulator._finish(simulator.commands[1], "In Progress", None)
     await asyncio.sleep(0.05)
@@ -1879,25 +1880,25 @@ async def test_command_progress_and_odd_insert_reply(
 
     replace_handler(simulator, monkeypatch, "command/insert", no_id)
     with pytest.raises(CommandFailed) as failed:
-        await connected.send_command("dev-1", "reboot", {}, 5)
+        await connected.send_command(Command("dev-1", "reboot", {}, 5))
     assert failed.value.code == CommandCode.BAD_REPLY
 
 
 async def test_commands_need_a_connection(client: DeviceHiveClient) -> None:
     with pytest.raises(CannotConnect):
-        await client.send_command("dev-1", "reboot", {}, 1)
+        await client.send_command(Command("dev-1", "reboot", {}, 1))
 
 
 async def test_connection_drop(connected: DeviceHiveClient, simulator: DeviceHiveSimulator) -> None:
     await reconnect(connected, simulator)
     with pytest.raises(CannotConnect):
-        await connected.send_command("dev-1", "reboot", {}, 1)
+        await connected.send_command(Command("dev-1", "reboot", {}, 1))
 
 
 async def test_drop_while_waiting_for_a_command(
     connected: DeviceHiveClient, simulator: DeviceHiveSimulator
 ) -> None:
-    task = asyncio.ensure_future(connected.send_command("dev-3", "reboot", {}, 5))
+    task = asyncio.ensure_future(connected.send_command(Command("dev-3", "reboot", {}, 5)))
     await until(lambda: ("command", 1) in connected._pending)
     await simulator.drop_connections()
     with pytest.raises(CannotConnect):

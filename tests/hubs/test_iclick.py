@@ -25,6 +25,7 @@ from custom_components.fleet_push.hubs.errors import (
 from custom_components.fleet_push.hubs.iclick import IClickClient
 from custom_components.fleet_push.hubs.iphones import iphone_name
 from custom_components.fleet_push.hubs.model import (
+    Command,
     DeviceDetails,
     DeviceRemoved,
     DeviceUpdate,
@@ -558,7 +559,7 @@ async def test_close_cancels_requery(connected: IClickClient, simulator: IClickS
 
 async def test_commands(connected: IClickClient, simulator: IClickSimulator) -> None:
     phone = first_id(simulator)
-    assert await connected.send_command(phone, "sendAction", {"action": "home"}, 5) == {
+    assert await connected.send_command(Command(phone, "sendAction", {"action": "home"}, 5)) == {
         "status": True
     }
     sent = json.loads(simulator.received[-1])
@@ -577,18 +578,22 @@ async def test_commands(connected: IClickClient, simulator: IClickSimulator) -> 
         ("swipe", {"start": {"x": 1, "y": 2}, "end": {"x": 3, "y": 4}}),
         ("killRecents", {}),
     ):
-        assert await connected.send_command(phone, command, parameters, 5) == {"status": True}
-    record = await connected.send_command(phone, "getDevice", {}, 5)
+        assert await connected.send_command(Command(phone, command, parameters, 5)) == {
+            "status": True
+        }
+    record = await connected.send_command(Command(phone, "getDevice", {}, 5))
     assert record["info"]["deviceId"] == phone
 
 
 async def test_screenshot_binary_reply(connected: IClickClient, simulator: IClickSimulator) -> None:
     phone = first_id(simulator)
-    result = await connected.send_command(phone, "getScreenShot", {}, 0.5)
+    result = await connected.send_command(Command(phone, "getScreenShot", {}, 0.5))
     assert result["meta"]["type"] == "success"
     assert result["size"] == len(JPEG_START) + 256 + len(JPEG_END)
     simulator.header_padding = "<"
-    assert (await connected.send_command(phone, "getScreenShot", {}, 5))["size"] == result["size"]
+    assert (await connected.send_command(Command(phone, "getScreenShot", {}, 5)))["size"] == result[
+        "size"
+    ]
     assert not connected.stats.dropped
 
 
@@ -616,7 +621,7 @@ async def test_command_failures(
 ) -> None:
     device, command, parameters = call
     with pytest.raises(CommandFailed, match=re.escape(message)) as failure:
-        await connected.send_command(device or first_id(simulator), command, parameters, 5)
+        await connected.send_command(Command(device or first_id(simulator), command, parameters, 5))
     assert failure.value.code == code
 
 
@@ -626,7 +631,7 @@ async def test_command_to_offline_phone(
     phone = first_id(simulator)
     await simulator.set_online(phone, False)
     with pytest.raises(CommandFailed, match="device is offline"):
-        await connected.send_command(phone, "getScreenShot", {}, 5)
+        await connected.send_command(Command(phone, "getScreenShot", {}, 5))
 
 
 async def test_command_timeout_and_late_reply(
@@ -635,7 +640,7 @@ async def test_command_timeout_and_late_reply(
     monkeypatch.setattr(iclick, "REPLY_GRACE", 0.0)
     simulator.hold_replies()
     with pytest.raises(HubTimeout, match="did not answer"):
-        await connected.send_command(first_id(simulator), "killRecents", {}, 0.1)
+        await connected.send_command(Command(first_id(simulator), "killRecents", {}, 0.1))
     assert json.loads(simulator.received[-1])["timeout"] == 1
     await simulator.release_replies()
     await until(lambda: connected.stats.dropped)
@@ -647,7 +652,9 @@ async def test_replies_matched_by_evtid(
 ) -> None:
     simulator.hold_replies()
     phones = list(simulator.devices)
-    calls = asyncio.gather(*(connected.send_command(phone, "getDevice", {}, 5) for phone in phones))
+    calls = asyncio.gather(
+        *(connected.send_command(Command(phone, "getDevice", {}, 5)) for phone in phones)
+    )
     await until(lambda: len(simulator.held or []) >= len(phones))
     await simulator.release_replies()
     results = await calls
@@ -656,7 +663,7 @@ async def test_replies_matched_by_evtid(
 
 async def test_command_when_not_connected(client: IClickClient) -> None:
     with pytest.raises(CannotConnect):
-        await client.send_command("P1", "sendAction", {"action": "home"}, 5)
+        await client.send_command(Command("P1", "sendAction", {"action": "home"}, 5))
 
 
 async def test_connection_drop(connected: IClickClient, simulator: IClickSimulator) -> None:
@@ -752,7 +759,7 @@ async def test_simulator_ignores_junk(connected: IClickClient, simulator: IClick
     await connected.send_text('{"type": "devices"}')
     await connected.send_text("[]")
     phone = first_id(simulator)
-    assert (await connected.send_command(phone, "getDevice", {}, 5))["online"] is True
+    assert (await connected.send_command(Command(phone, "getDevice", {}, 5)))["online"] is True
 
 
 # --- every behaviour the vendor leaves open ---
@@ -786,10 +793,10 @@ async def test_every_controller_behaviour(
             await hub.connect()
             assert len((await out.next(FleetSnapshot)).devices) == 3
             phone = first_id(simulator)
-            assert await hub.send_command(phone, "sendAction", {"action": "home"}, 5) == {
+            assert await hub.send_command(Command(phone, "sendAction", {"action": "home"}, 5)) == {
                 "status": True
             }
-            assert (await hub.send_command(phone, "getScreenShot", {}, 5))["size"] > 0
+            assert (await hub.send_command(Command(phone, "getScreenShot", {}, 5)))["size"] > 0
             await simulator.set_busy(phone, True)
             assert (await out.next(DeviceUpdate)).values[Field.BUSY] is True
             await simulator.unplug(phone)

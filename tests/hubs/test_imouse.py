@@ -28,6 +28,7 @@ from custom_components.fleet_push.hubs.imouse import (
     IMouseClient,
 )
 from custom_components.fleet_push.hubs.model import (
+    Command,
     DeviceDetails,
     DeviceRemoved,
     DeviceUpdate,
@@ -496,7 +497,7 @@ def test_from_config() -> None:
 
 async def test_commands_need_a_connection(client: IMouseClient) -> None:
     with pytest.raises(CannotConnect):
-        await client.send_command(PHONE_16, "/device/restart", {}, 1.0)
+        await client.send_command(Command(PHONE_16, "/device/restart", {}, 1.0))
 
 
 # --- against the simulator ---
@@ -657,8 +658,8 @@ async def test_group_changes_reload_group_names(
     assert isinstance(snapshot, FleetSnapshot)
     assert len(snapshot.devices) == 5
     phone = _phone_id(simulator)
-    await hub.send_command("", "/device/group/set", {"name": "Shelf 2"}, 5.0)
-    await hub.send_command(phone, "/device/set", {"gid": "1"}, 5.0)
+    await hub.send_command(Command("", "/device/group/set", {"name": "Shelf 2"}, 5.0))
+    await hub.send_command(Command(phone, "/device/set", {"gid": "1"}, 5.0))
     await wait_for(
         messages,
         lambda m: update_of(phone)(m) and m.extras["group"] == "Shelf 2",  # type: ignore[union-attr]
@@ -698,17 +699,17 @@ async def test_restart_command(
     hub: IMouseClient, simulator: IMouseSimulator, messages: list[HubMessage]
 ) -> None:
     phone = _phone_id(simulator)
-    reply = await hub.send_command(phone, "/device/restart", {}, 5.0)
+    reply = await hub.send_command(Command(phone, "/device/restart", {}, 5.0))
     assert reply == {"code": 0, "id": phone, "message": "成功"}
     restart = await wait_for(messages, notice_of("restart"))
     assert restart == HubNotice("phone_log", "restart", phone, {"code": 0, "message": "重启成功"})
     await simulator.set_online(phone, False)
     with pytest.raises(CommandFailed) as offline:
-        await hub.send_command(phone, "/device/restart", {}, 5.0)
+        await hub.send_command(Command(phone, "/device/restart", {}, 5.0))
     assert offline.value.code == 25
     assert str(offline.value) == "设备不在线"
     with pytest.raises(CommandFailed) as unknown:
-        await hub.send_command("00:00:00:00:00:00", "/device/restart", {}, 5.0)
+        await hub.send_command(Command("00:00:00:00:00:00", "/device/restart", {}, 5.0))
     assert unknown.value.code == 1
 
 
@@ -718,13 +719,15 @@ async def test_usb_restart_uses_the_bound_hardware(
     phone = _phone_id(simulator)
     record = simulator.devices[phone]
     messages.clear()
-    reply = await hub.send_command(phone, "/device/usb/restart", {}, 5.0)
+    reply = await hub.send_command(Command(phone, "/device/usb/restart", {}, 5.0))
     assert reply["code"] == 0
     assert json.loads(simulator.received[-1])["data"] == {"id": f"{record['vid']}_{record['pid']}"}
     await wait_for(messages, lambda m: m == DeviceUpdate(phone, values={Field.USB_COMPUTER: True}))
     assert messages[0] == DeviceUpdate(phone, values={Field.USB_COMPUTER: False})
     with pytest.raises(CommandFailed) as unbound:
-        await hub.send_command(_phone_id(simulator, bound=False), "/device/usb/restart", {}, 5.0)
+        await hub.send_command(
+            Command(_phone_id(simulator, bound=False), "/device/usb/restart", {}, 5.0)
+        )
     assert unbound.value.code == 2
 
 
@@ -733,21 +736,23 @@ async def test_input_rename_and_delete_commands(
 ) -> None:
     phone = _phone_id(simulator)
     home = {"key": "", "fn_key": "WIN+h"}
-    assert (await hub.send_command(phone, "/key/sendkey", home, 5.0))["code"] == 0
+    assert (await hub.send_command(Command(phone, "/key/sendkey", home, 5.0)))["code"] == 0
     assert json.loads(simulator.received[-1])["data"] == {"id": phone, **home}
-    assert (await hub.send_command(phone, "/mouse/click", {"x": 10, "y": 20}, 5.0))["code"] == 0
+    assert (await hub.send_command(Command(phone, "/mouse/click", {"x": 10, "y": 20}, 5.0)))[
+        "code"
+    ] == 0
     with pytest.raises(CommandFailed) as bad:
-        await hub.send_command(phone, "/mouse/click", {}, 5.0)
+        await hub.send_command(Command(phone, "/mouse/click", {}, 5.0))
     assert bad.value.code == 36
     messages.clear()
-    await hub.send_command(phone, "/device/set", {"name": "Rack 1"}, 5.0)
+    await hub.send_command(Command(phone, "/device/set", {"name": "Rack 1"}, 5.0))
     renamed = await wait_for(messages, update_of(phone))
     assert isinstance(renamed, DeviceUpdate)
     assert renamed.details.name == "Rack 1"
-    await hub.send_command(phone, "/device/del", {}, 5.0)
+    await hub.send_command(Command(phone, "/device/del", {}, 5.0))
     await wait_for(messages, lambda m: m == DeviceRemoved(phone))
     with pytest.raises(CommandFailed) as gone:
-        await hub.send_command(phone, "/device/usb/restart", {}, 5.0)
+        await hub.send_command(Command(phone, "/device/usb/restart", {}, 5.0))
     assert gone.value.code == 2
 
 
@@ -773,7 +778,7 @@ async def test_command_failures(
 ) -> None:
     simulator.overrides["/key/sendkey"] = override
     with pytest.raises(CommandFailed) as failed:
-        await hub.send_command(_phone_id(simulator), "/key/sendkey", {"key": "a"}, 5.0)
+        await hub.send_command(Command(_phone_id(simulator), "/key/sendkey", {"key": "a"}, 5.0))
     assert failed.value.code == code
     if message is not None:
         assert str(failed.value) == message
@@ -782,10 +787,10 @@ async def test_command_failures(
 async def test_commands_rejected_locally(hub: IMouseClient, simulator: IMouseSimulator) -> None:
     sent = len(simulator.received)
     with pytest.raises(CommandFailed) as unknown:
-        await hub.send_command("x", "restart", {}, 5.0)
+        await hub.send_command(Command("x", "restart", {}, 5.0))
     assert unknown.value.code == "bad_command"
     with pytest.raises(CommandFailed) as not_json:
-        await hub.send_command("x", "/key/sendkey", {"key": object()}, 5.0)
+        await hub.send_command(Command("x", "/key/sendkey", {"key": object()}, 5.0))
     assert not_json.value.code == "bad_parameters"
     assert len(simulator.received) == sent
 
@@ -793,7 +798,7 @@ async def test_commands_rejected_locally(hub: IMouseClient, simulator: IMouseSim
 async def test_command_timeout(hub: IMouseClient, simulator: IMouseSimulator) -> None:
     simulator.unanswered.add("/device/restart")
     with pytest.raises(HubTimeout):
-        await hub.send_command(_phone_id(simulator), "/device/restart", {}, 0.2)
+        await hub.send_command(Command(_phone_id(simulator), "/device/restart", {}, 0.2))
     assert hub.connected
 
 
@@ -802,7 +807,9 @@ async def test_a_command_in_flight_ends_with_the_websocket(
 ) -> None:
     """Posted over HTTP, but given up with the connection, as a reply over the WebSocket is."""
     simulator.unanswered.add("/device/restart")
-    call = asyncio.ensure_future(hub.send_command(_phone_id(simulator), "/device/restart", {}, 5))
+    call = asyncio.ensure_future(
+        hub.send_command(Command(_phone_id(simulator), "/device/restart", {}, 5))
+    )
     await until(lambda: any("/device/restart" in text for text in simulator.posted))
     await simulator.drop_connections()
     with pytest.raises(CannotConnect):
@@ -814,7 +821,7 @@ async def test_concurrent_commands_get_their_own_replies(
 ) -> None:
     ids = list(simulator.devices)
     replies = await asyncio.gather(
-        *(hub.send_command(device_id, "/device/get", {}, 5.0) for device_id in ids)
+        *(hub.send_command(Command(device_id, "/device/get", {}, 5.0)) for device_id in ids)
     )
     assert [reply["list"][0]["deviceid"] for reply in replies] == ids
 
@@ -1149,7 +1156,9 @@ async def test_http_replies_that_are_not_results(
             await client.connect()
             monkeypatch.setattr(IMouseClient, "max_msg_size", 256)
             with pytest.raises(CommandFailed) as failed:
-                await client.send_command(next(iter(simulator.devices)), "/device/restart", {}, 5)
+                await client.send_command(
+                    Command(next(iter(simulator.devices)), "/device/restart", {}, 5)
+                )
             assert failed.value.code == code
             assert client.connected
         finally:

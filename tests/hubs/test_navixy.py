@@ -27,6 +27,7 @@ from custom_components.fleet_push.hubs.errors import (
 )
 from custom_components.fleet_push.hubs.model import (
     Category,
+    Command,
     DeviceDetails,
     DeviceRemoved,
     DeviceUpdate,
@@ -1132,12 +1133,12 @@ async def test_commands(session: aiohttp.ClientSession) -> None:
         await first_batch(recorder, 2)
         first, second = sim.trackers
         params = {"output": 2, "enable": True}
-        assert await client.send_command(str(first), "set_output", params, 5) == {}
+        assert await client.send_command(Command(str(first), "set_output", params, 5)) == {}
         assert sim.trackers[first].state["outputs"][1] is True
         update = await recorder.next(DeviceUpdate)
         assert update.values[Field.OUTPUTS] == (False, True) + (False,) * 6
         lock = {"command_code": "seal", "special_settings": {}}
-        reply = await client.send_command(str(first), "electronic_lock_command", lock, 5)
+        reply = await client.send_command(Command(str(first), "electronic_lock_command", lock, 5))
         assert reply == {}
         assert sim.commands == [(first, {"name": "electronic_lock_command", **lock})]
         sent = [json.loads(text) for text in sim.received if text != "X"]
@@ -1145,23 +1146,25 @@ async def test_commands(session: aiohttp.ClientSession) -> None:
 
         sim.set_online(second, online=False)
         with pytest.raises(CommandFailed) as err:
-            await client.send_command(str(second), "set_output", params, 5)
+            await client.send_command(Command(str(second), "set_output", params, 5))
         assert (err.value.code, str(err.value)) == (213, "Device is offline")
         with pytest.raises(CommandFailed) as err:
-            await client.send_command(str(second), "reboot", {}, 5)
+            await client.send_command(Command(str(second), "reboot", {}, 5))
         assert err.value.code == 213
         with pytest.raises(CommandFailed) as err:
-            await client.send_command(str(first), "self_destruct", {}, 5)
+            await client.send_command(Command(str(first), "self_destruct", {}, 5))
         assert err.value.code == 214
         with pytest.raises(CommandFailed) as err:
-            await client.send_command("424242", "set_output", params, 5)
+            await client.send_command(Command("424242", "set_output", params, 5))
         assert err.value.code == 204
         with pytest.raises(CommandFailed) as err:
-            await client.send_command(str(first), "set_output", {"output": 99, "enable": True}, 5)
+            await client.send_command(
+                Command(str(first), "set_output", {"output": 99, "enable": True}, 5)
+            )
         assert err.value.code == 7
         await sim.block(first)
         with pytest.raises(CommandFailed) as err:
-            await client.send_command(str(first), "reboot", {}, 5)
+            await client.send_command(Command(str(first), "reboot", {}, 5))
         assert err.value.code == 208
 
 
@@ -1182,7 +1185,7 @@ async def test_invalid_commands_fail_locally(
 ) -> None:
     async with running(NavixySimulator()) as sim, connected(session, sim) as (client, _):
         with pytest.raises(CommandFailed):
-            await client.send_command(device_id, "set_output", parameters, 5)
+            await client.send_command(Command(device_id, "set_output", parameters, 5))
 
 
 async def test_command_timeout_and_bad_answers(
@@ -1192,23 +1195,23 @@ async def test_command_timeout_and_bad_answers(
         tracker = str(next(iter(sim.trackers)))
         sim.rest_delay = 0.5
         with pytest.raises(HubTimeout):
-            await client.send_command(tracker, "reboot", {}, 0.1)
+            await client.send_command(Command(tracker, "reboot", {}, 0.1))
         sim.rest_delay = 0.0
         monkeypatch.setattr(sim, "_send_command", lambda _body: {"value": [1]})
-        assert await client.send_command(tracker, "reboot", {}, 5) == {"value": [1]}
+        assert await client.send_command(Command(tracker, "reboot", {}, 5)) == {"value": [1]}
 
     async with raw_server(200, b"nonsense") as url:
         client = NavixyClient(session, print, url=url, api_key="a" * 32)
         client._hash = "a" * 32
         monkeypatch.setattr(NavixyClient, "connected", True)
         with pytest.raises(CommandFailed, match="no JSON"):
-            await client.send_command("1", "reboot", {}, 5)
+            await client.send_command(Command("1", "reboot", {}, 5))
 
 
 async def test_command_when_not_connected(session: aiohttp.ClientSession) -> None:
     client = NavixyClient(session, print, api_key="a" * 32)
     with pytest.raises(CannotConnect):
-        await client.send_command("1", "reboot", {}, 5)
+        await client.send_command(Command("1", "reboot", {}, 5))
 
 
 async def test_connection_drop(session: aiohttp.ClientSession) -> None:

@@ -28,6 +28,7 @@ from custom_components.fleet_push.hubs.errors import (
     SessionClosed,
 )
 from custom_components.fleet_push.hubs.model import (
+    Command,
     DeviceUpdate,
     Field,
     FleetSnapshot,
@@ -549,7 +550,7 @@ async def test_fleet_when_rest_is_unreachable(sim: TftIotSimulator, make_client:
     await client.connect()
     assert recorder[0] == FleetSnapshot((), complete=False)  # only what reported: remove none
     with pytest.raises(CannotConnect, match="REST"):
-        await client.send_command(next(iter(sim.trackers)), "RELAY,1#", {}, 5)
+        await client.send_command(Command(next(iter(sim.trackers)), "RELAY,1#", {}, 5))
 
 
 async def test_rest_device_list_without_devices(
@@ -659,7 +660,7 @@ async def test_commands(sim: TftIotSimulator, make_client: Factory) -> None:
     client, recorder = await make_client()
     recorder.seen = len(recorder)
     imei = next(imei for imei, tracker in sim.trackers.items() if tracker.online)
-    reply = await client.send_command(imei, "RELAY,1#", {}, 5)
+    reply = await client.send_command(Command(imei, "RELAY,1#", {}, 5))
     assert reply == {"code": 0, "msg": "ok", "cmd_id": 1}
     assert sim.commands == [{"imeis": [imei], "message": "RELAY,1#"}]
     update = await recorder.next(DeviceUpdate)
@@ -667,17 +668,17 @@ async def test_commands(sim: TftIotSimulator, make_client: Factory) -> None:
 
     sim.trackers[imei].online = False
     with pytest.raises(CommandFailed) as caught:
-        await client.send_command(imei, "RELAY,0#", {}, 5)
+        await client.send_command(Command(imei, "RELAY,0#", {}, 5))
     assert caught.value.code == ERROR_DEVICE_OFFLINE
     with pytest.raises(CommandFailed) as caught:
-        await client.send_command("999", "WHERE#", {}, 5)
+        await client.send_command(Command("999", "WHERE#", {}, 5))
     assert caught.value.code == ERROR_UNKNOWN_DEVICE
     assert str(caught.value) == "TFT IoT: device 999 not found"
     with pytest.raises(CommandFailed) as caught:
-        await client.send_command(imei, "WHERE#", {"delay": 5}, 5)
+        await client.send_command(Command(imei, "WHERE#", {"delay": 5}, 5))
     assert caught.value.code == CommandCode.BAD_PARAMETERS
     with pytest.raises(CommandFailed) as caught:
-        await client.send_command(imei, "", {}, 5)
+        await client.send_command(Command(imei, "", {}, 5))
     assert caught.value.code == CommandCode.BAD_COMMAND
     assert len(sim.commands) == 1
 
@@ -687,14 +688,14 @@ async def test_command_token_handling(sim: TftIotSimulator, make_client: Factory
     imei = next(imei for imei, tracker in sim.trackers.items() if tracker.online)
     sim.expire_tokens()
     with pytest.raises(CommandFailed) as caught:  # never retried, even with a stale token
-        await client.send_command(imei, "WHERE#", {}, 5)
+        await client.send_command(Command(imei, "WHERE#", {}, 5))
     assert caught.value.code == 1002
     client._token_expires = 0  # a token past its keep-time is renewed first
-    assert (await client.send_command(imei, "WHERE#", {}, 5))["code"] == 0
+    assert (await client.send_command(Command(imei, "WHERE#", {}, 5)))["code"] == 0
     client._token_expires = 0
     sim.revoke_credentials()
     with pytest.raises(CommandFailed) as caught:
-        await client.send_command(imei, "WHERE#", {}, 5)
+        await client.send_command(Command(imei, "WHERE#", {}, 5))
     assert caught.value.code == 1001
 
 
@@ -705,11 +706,11 @@ async def test_command_failures_of_the_rest_api(
     imei = next(imei for imei, tracker in sim.trackers.items() if tracker.online)
     sim.rest_delay = 0.5
     with pytest.raises(HubTimeout):
-        await client.send_command(imei, "WHERE#", {}, 0.1)
+        await client.send_command(Command(imei, "WHERE#", {}, 0.1))
     sim.rest_delay = 0
     sim.rest_enabled = False
     with pytest.raises(CommandFailed) as caught:
-        await client.send_command(imei, "WHERE#", {}, 5)
+        await client.send_command(Command(imei, "WHERE#", {}, 5))
     assert caught.value.code == 503
 
     async def tokenless(*args: Any) -> dict[str, Any]:
@@ -718,7 +719,7 @@ async def test_command_failures_of_the_rest_api(
     client._token = None
     monkeypatch.setattr(client, "_rest_call", tokenless)
     with pytest.raises(CommandFailed) as caught:
-        await client.send_command(imei, "WHERE#", {}, 5)
+        await client.send_command(Command(imei, "WHERE#", {}, 5))
     assert caught.value.code == CommandCode.BAD_REPLY
 
 
@@ -731,7 +732,7 @@ async def test_command_refusal_codes_are_kept(make_client: Factory) -> None:
         client._ok({"code": 3})
     await client.close()
     with pytest.raises(CannotConnect):
-        await client.send_command("1", "WHERE#", {}, 5)
+        await client.send_command(Command("1", "WHERE#", {}, 5))
 
 
 async def test_keepalive_ping(sim: TftIotSimulator, make_client: Factory) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 import asyncio
 from collections import Counter
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import AsyncIterator, Callable, Hashable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 import logging
@@ -16,7 +17,7 @@ import aiohttp
 from .declaration import HubDeclaration
 from .errors import CannotConnect, CommandFailed, HubError, HubTimeout, InvalidAuth, SessionClosed
 from .frames import decode
-from .model import HubInfo, HubMessage
+from .model import Command, HubInfo, HubMessage
 from .redact import redact
 
 _LOGGER = logging.getLogger(__name__)
@@ -28,6 +29,16 @@ CONNECT_TIMEOUT = 15.0
 REQUEST_TIMEOUT = 15.0
 ON_DEMAND_RELOAD_INTERVAL = 30.0
 """At most one device-list reload this often when updates name unknown devices."""
+
+
+@asynccontextmanager
+async def within(seconds: float, who: str) -> AsyncIterator[None]:
+    """Wait at most `seconds` for what the block awaits: HubTimeout ("who did not answer")."""
+    try:
+        async with asyncio.timeout(seconds):
+            yield
+    except TimeoutError as err:
+        raise HubTimeout(f"{who} did not answer in time") from err
 
 
 async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
@@ -253,25 +264,13 @@ class HubClient(ABC):
         """Whether this client has a probe request."""
         return type(self).probe is not HubClient.probe
 
-    async def send_command(
-        self,
-        device_id: str,
-        command: str,
-        parameters: Mapping[str, Any],
-        timeout: float,
-    ) -> Any:
+    async def send_command(self, command: Command) -> Any:
         """Send a native command to one device and return the hub's result."""
         if not self.ready:
             raise CannotConnect("not connected")
-        return await self._command(device_id, command, parameters, timeout)
+        return await self._command(command)
 
-    async def _command(
-        self,
-        device_id: str,
-        command: str,
-        parameters: Mapping[str, Any],
-        timeout: float,
-    ) -> Any:
+    async def _command(self, command: Command) -> Any:
         """Carry out a command once connected; hubs that take commands override this."""
         raise CommandFailed(f"{self.kind} hubs take no commands")
 
@@ -384,10 +383,8 @@ class HubClient(ABC):
         self._pending[key] = future
         try:
             await self.send_text(text)
-            async with asyncio.timeout(timeout):
+            async with within(timeout, "the hub"):
                 return await self._await_reply(future)
-        except TimeoutError as err:
-            raise HubTimeout("the hub did not answer in time") from err
         finally:
             if self._pending.get(key) is future:
                 del self._pending[key]

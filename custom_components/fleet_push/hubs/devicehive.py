@@ -45,7 +45,15 @@ import aiohttp
 import orjson
 from yarl import URL
 
-from .connection import REQUEST_TIMEOUT, Drop, HubClient, Listener, Timing, cancel_and_wait
+from .connection import (
+    REQUEST_TIMEOUT,
+    Drop,
+    HubClient,
+    Listener,
+    Timing,
+    cancel_and_wait,
+    within,
+)
 from .declaration import Channel, HubDeclaration, Setting, SettingType
 from .errors import (
     CannotConnect,
@@ -59,6 +67,7 @@ from .errors import (
 from .frames import decode
 from .model import (
     Category,
+    Command,
     DeviceDetails,
     DeviceUpdate,
     Field,
@@ -972,33 +981,29 @@ class DeviceHiveClient(HubClient):
         return self._established and self.connected
 
     @override
-    async def _command(
-        self,
-        device_id: str,
-        command: str,
-        parameters: Mapping[str, Any],
-        timeout: float,
-    ) -> Any:
+    async def _command(self, command: Command) -> Any:
         """Insert a command and wait for the device's update; return id, status and result."""
-        body = {"command": command, "parameters": dict(parameters), "lifetime": _lifetime(timeout)}
+        timeout = command.timeout
+        body = {
+            "command": command.name,
+            "parameters": dict(command.parameters),
+            "lifetime": _lifetime(timeout),
+        }
         try:
             orjson.dumps(body)
         except TypeError as err:
             raise CommandFailed(
                 "the parameters are not JSON", code=CommandCode.BAD_PARAMETERS
             ) from err
-        try:
-            async with asyncio.timeout(timeout):
-                await self._subscribe_command_updates()
-                fields = {"deviceId": device_id, "command": body}
-                reply = await self._call("command/insert", fields, timeout=timeout)
-                inserted = reply.get("command")
-                command_id = _as_int(inserted.get("id")) if isinstance(inserted, dict) else None
-                if command_id is None:
-                    raise CommandFailed("DeviceHive sent no command id", code=CommandCode.BAD_REPLY)
-                update = await self._command_outcome(command_id)
-        except TimeoutError as err:
-            raise HubTimeout("the device did not answer in time") from err
+        async with within(timeout, "the device"):
+            await self._subscribe_command_updates()
+            fields = {"deviceId": command.device_id, "command": body}
+            reply = await self._call("command/insert", fields, timeout=timeout)
+            inserted = reply.get("command")
+            command_id = _as_int(inserted.get("id")) if isinstance(inserted, dict) else None
+            if command_id is None:
+                raise CommandFailed("DeviceHive sent no command id", code=CommandCode.BAD_REPLY)
+            update = await self._command_outcome(command_id)
         return _command_result(command_id, update)
 
     async def _subscribe_command_updates(self) -> None:

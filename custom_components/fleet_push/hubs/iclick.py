@@ -24,6 +24,7 @@ from .errors import CannotConnect, CommandCode, CommandFailed, HubTimeout, Proto
 from .iphones import iphone_name
 from .model import (
     HUB_DEVICE_ID,
+    Command,
     DeviceDetails,
     DeviceRemoved,
     DeviceUpdate,
@@ -151,22 +152,18 @@ class IClickClient(HubClient):
             await self._call("getDevice", {"deviceId": device_id}, self.request_timeout)
 
     @override
-    async def _command(
-        self,
-        device_id: str,
-        command: str,
-        parameters: Mapping[str, Any],
-        timeout: float,
-    ) -> Any:
+    async def _command(self, command: Command) -> Any:
         """Call the iClick API `command` (its `type`) for one device; return the reply's data.
 
         Binary replies (getScreenShot) give {"meta": <reply metadata>, "size": <payload bytes>}.
         """
+        parameters = command.parameters
         if clash := _RESERVED.intersection(parameters):
             raise CommandFailed(
                 f"parameter {min(clash)!r} is set by the client", code=CommandCode.BAD_PARAMETERS
             )
-        result = await self._call(command, {"deviceId": device_id, **parameters}, timeout)
+        fields = {"deviceId": command.device_id, **parameters}
+        result = await self._call(command.name, fields, command.timeout)
         if isinstance(result, dict) and result.get("status") is False:
             raise CommandFailed(_message(result.get("message")), code=CommandCode.FAILED)
         return result

@@ -31,11 +31,13 @@ from .connection import (
     Listener,
     Timing,
     cancel_and_wait,
+    within,
 )
 from .declaration import Channel, HubDeclaration, Identity, Press, Setting, SettingType
 from .errors import CannotConnect, CommandCode, CommandFailed, HubTimeout, ProtocolError
 from .frames import decode
 from .model import (
+    Command,
     DeviceDetails,
     DeviceRemoved,
     DeviceUpdate,
@@ -192,18 +194,13 @@ class IMouseClient(HubClient):
         self._on_config_change(await self._ask(PROBE, {}, REQUEST_TIMEOUT))
 
     @override
-    async def _command(
-        self,
-        device_id: str,
-        command: str,
-        parameters: Mapping[str, Any],
-        timeout: float,
-    ) -> Any:
+    async def _command(self, command: Command) -> Any:
         """Call a kernel function (e.g. "/device/restart") for one phone; return its data."""
-        if not command.startswith("/"):
-            raise CommandFailed(f"unknown command {command!r}", code=CommandCode.BAD_COMMAND)
-        target = self._usb_id(device_id) if command == USB_RESTART else device_id
-        return await self._call(command, {"id": target, **parameters}, timeout)
+        fun, device_id = command.name, command.device_id
+        if not fun.startswith("/"):
+            raise CommandFailed(f"unknown command {fun!r}", code=CommandCode.BAD_COMMAND)
+        target = self._usb_id(device_id) if fun == USB_RESTART else device_id
+        return await self._call(fun, {"id": target, **command.parameters}, command.timeout)
 
     def handle_text(self, text: str) -> None:
         """Deliver a reply to the request waiting for it, or parse a callback."""
@@ -286,13 +283,11 @@ class IMouseClient(HubClient):
         """The reply envelope the kernel gives an HTTP POST of body."""
         try:
             async with (
-                asyncio.timeout(timeout),
+                within(timeout, "the iMouse kernel"),
                 self._session.post(self.api_url, data=body, headers=_JSON_HEADERS) as response,
             ):
                 status = response.status
                 raw = await _read_body(response, self.max_msg_size)
-        except TimeoutError as err:
-            raise HubTimeout("the iMouse kernel did not answer in time") from err
         except (aiohttp.ClientError, OSError) as err:
             raise CannotConnect(f"cannot reach the iMouse API: {type(err).__name__}") from err
         if status != HTTPStatus.OK:

@@ -201,6 +201,16 @@ type HubMessage = DeviceUpdate | DeviceRemoved | FleetSnapshot | HubUpdate | Hub
 
 
 @dataclass(frozen=True, slots=True)
+class Command:
+    """A hub's own command for one of its devices: sent once, answered within `timeout` s."""
+
+    device_id: str
+    name: str
+    parameters: Mapping[str, Any]
+    timeout: float
+
+
+@dataclass(frozen=True, slots=True)
 class HubInfo:
     """Who the hub is, learned while connecting."""
 

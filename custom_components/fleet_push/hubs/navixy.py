@@ -45,6 +45,7 @@ from .errors import (
 from .frames import decode
 from .model import (
     Category,
+    Command,
     DeviceDetails,
     DeviceRemoved,
     DeviceUpdate,
@@ -574,22 +575,18 @@ class NavixyClient(HubClient):
         return self._hash is not None and self.connected
 
     @override
-    async def _command(
-        self,
-        device_id: str,
-        command: str,
-        parameters: Mapping[str, Any],
-        timeout: float,
-    ) -> Any:
+    async def _command(self, command: Command) -> Any:
         """Run "set_output" (output, enable) or any tracker/send_command command."""
+        device_id, parameters = command.device_id, command.parameters
         if not (device_id.isascii() and device_id.isdigit()):
             raise CommandFailed("not a Navixy tracker id", code=CommandCode.UNKNOWN_DEVICE)
-        if command == "set_output":
+        if command.name == "set_output":
             path, params = "tracker/output/set", self._output_params(parameters)
         else:
-            path, params = "tracker/send_command", {"command": {"name": command, **parameters}}
+            path, params = "tracker/send_command", {"command": {"name": command.name, **parameters}}
+        body = {"tracker_id": int(device_id), **params}
         try:
-            reply = await self._post(path, {"tracker_id": int(device_id), **params}, timeout)
+            reply = await self._post(path, body, command.timeout)
         except NavixyApiError as err:
             raise CommandFailed(err.description, code=err.code) from err
         except ProtocolError as err:

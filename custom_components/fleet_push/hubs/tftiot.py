@@ -15,7 +15,7 @@ import aiohttp
 import orjson
 
 from . import frames
-from .connection import REQUEST_TIMEOUT, Drop, HubClient, HubStats, Listener, Timing
+from .connection import REQUEST_TIMEOUT, Drop, HubClient, HubStats, Listener, Timing, within
 from .declaration import Channel, HubDeclaration, Setting, SettingType
 from .errors import (
     CannotConnect,
@@ -28,6 +28,7 @@ from .errors import (
 )
 from .model import (
     Category,
+    Command,
     DeviceDetails,
     DeviceUpdate,
     Field,
@@ -483,11 +484,11 @@ class TftIotClient(_Account):
         """Load the device list from REST; None when REST is out of reach."""
         self._token = None
         try:
-            async with asyncio.timeout(REQUEST_TIMEOUT):
+            async with within(REQUEST_TIMEOUT, "TFT IoT REST"):
                 token = await self._access_token()
                 reply = await self._rest_call("GET", "/devices", None, token)
             records = self._ok(reply).get("devices")
-        except (HubError, TimeoutError) as err:
+        except HubError as err:
             _LOGGER.debug("TFT IoT REST unavailable, using snapshots: %s", type(err).__name__)
             return None
         if not isinstance(records, list):
@@ -566,27 +567,18 @@ class TftIotClient(_Account):
         return reply
 
     @override
-    async def _command(
-        self,
-        device_id: str,
-        command: str,
-        parameters: Mapping[str, Any],
-        timeout: float,
-    ) -> Any:
+    async def _command(self, command: Command) -> Any:
         """Queue a raw device command text (device-waiting-send-cmds); no parameters."""
-        if parameters:
+        if command.parameters:
             raise CommandFailed(
                 "TFT IoT commands take no parameters", code=CommandCode.BAD_PARAMETERS
             )
-        if not command:
+        if not command.name:
             raise CommandFailed("the command text is empty", code=CommandCode.BAD_COMMAND)
-        body = {"imeis": [device_id], "message": command}
-        try:
-            async with asyncio.timeout(timeout):
-                token = await self._access_token()
-                reply = await self._rest_call("POST", "/device-waiting-send-cmds", body, token)
-        except TimeoutError as err:
-            raise HubTimeout("the hub did not answer in time") from err
+        body = {"imeis": [command.device_id], "message": command.name}
+        async with within(command.timeout, "the hub"):
+            token = await self._access_token()
+            reply = await self._rest_call("POST", "/device-waiting-send-cmds", body, token)
         return self._ok(reply)
 
     def _ok(self, reply: dict[str, Any]) -> dict[str, Any]:
