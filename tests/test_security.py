@@ -435,7 +435,7 @@ async def test_certificates_are_verified_unless_the_user_turns_it_off(
     assert result["data"]["verify_ssl"] is False
     await hass.async_block_till_done()
     client = coordinator_of(result["result"]).client
-    assert client._session is async_get_clientsession(hass, verify_ssl=False)
+    assert client.session is async_get_clientsession(hass, verify_ssl=False)
     await wait_for(lambda: hub.connections)
 
 
@@ -450,12 +450,12 @@ async def test_tls_verification_is_the_default(
     assert result["data"]["verify_ssl"] is True
     await hass.async_block_till_done()
     client = coordinator_of(result["result"]).client
-    assert client._session is async_get_clientsession(hass)
-    assert client._verify_ssl is True
+    assert client.session is async_get_clientsession(hass)
+    assert client.verify_ssl is True
 
     stored = {key: value for key, value in result["data"].items() if key != "verify_ssl"}
-    older = client_class(kind).from_config(client._session, print, stored)
-    assert older._verify_ssl is True  # an entry without the key verifies too
+    older = client_class(kind).from_config(client.session, print, stored)
+    assert older.verify_ssl is True  # an entry without the key verifies too
     await older.close()
 
 

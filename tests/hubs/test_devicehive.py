@@ -166,7 +166,7 @@ def notice_ids(out: Recorder) -> list[Any]:
 
 async def test_from_config(client: DeviceHiveClient, session: aiohttp.ClientSession) -> None:
     assert client._url.human_repr() == "wss://hive.example.com/api/websocket"
-    assert client._verify_ssl is True
+    assert client.verify_ssl is True
     assert client.timing == Timing(ws_heartbeat=60.0)
     assert client._presence.offline_after == 15 * 60
     assert client_class("devicehive") is DeviceHiveClient
@@ -182,7 +182,7 @@ async def test_from_config(client: DeviceHiveClient, session: aiohttp.ClientSess
     hub = DeviceHiveClient.from_config(session, print, config)
     assert str(hub._url) == "wss://hive.example.com:8443/api/websocket"
     assert hub._login == ("u", "p")
-    assert hub._verify_ssl is False
+    assert hub.verify_ssl is False
     assert hub._presence.offline_after == 120
     assert hub._event_names == {"door"}
     assert client._event_names == set(FOLLOWED)

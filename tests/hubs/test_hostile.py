@@ -43,7 +43,7 @@ from custom_components.fleet_push.hubs.model import (
     Position,
 )
 from custom_components.fleet_push.hubs.navixy import NavixyClient
-from custom_components.fleet_push.hubs.tftiot import TftIotClient
+from custom_components.fleet_push.hubs.tftiot import TftIotAccount, TftIotClient
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 KINDS = list(HUB_KINDS)
@@ -464,9 +464,8 @@ def make_client(
             client._inflight.update(DEVICEHIVE_REPLIES)
             keys = [*DEVICEHIVE_REPLIES, ("command", 456)]
         case _:
-            client = TftIotClient(
-                session, listener, url="ws://127.0.0.1/websocket", user="u", password_md5="0" * 32
-            )
+            account = TftIotAccount("ws://127.0.0.1/websocket", "u", "0" * 32)
+            client = TftIotClient(session, listener, account=account)
             client._known = {TFT_IMEI}
             keys = ["signin"]
     for key in keys if pending else ():

@@ -546,7 +546,7 @@ def test_from_config_and_registry() -> None:
     assert simulator_class("navixy") is NavixySimulator
     client = NavixyClient.from_config(session, print, {"api_key": "abc"})
     assert client._base == "https://api.eu.navixy.com/v2"
-    assert client._verify_ssl is True
+    assert client.verify_ssl is True
     assert client.keepalive_text == "X"
     assert client.max_msg_size == 64 * 1024 * 1024
     client = NavixyClient.from_config(
@@ -554,7 +554,7 @@ def test_from_config_and_registry() -> None:
         print,
         {"url": "http://h/v2/", "username": "u", "password": "p", "verify_ssl": False},
     )
-    assert (client._base, client._username, client._verify_ssl) == ("http://h/v2", "u", False)
+    assert (client._base, client._username, client.verify_ssl) == ("http://h/v2", "u", False)
 
 
 def test_api_error_keeps_code_and_description() -> None:

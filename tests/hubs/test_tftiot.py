@@ -193,9 +193,9 @@ async def test_helpers_and_config() -> None:
     assert tftiot.rest_base("ws://127.0.0.1:8080/websocket") == "http://127.0.0.1:8080/v2"
     assert tftiot.rest_base("wss://[::1]:8443/websocket") == "https://[::1]/v2"
     client = offline_client()
-    assert client._url == tftiot.DEFAULT_URL
-    assert client._verify_ssl is True
-    assert client._rest == "https://openapi.tftiot.com/v2"
+    assert client.account.url == tftiot.DEFAULT_URL
+    assert client.account.verify_ssl is True
+    assert client.rest_url == "https://openapi.tftiot.com/v2"
     assert client.info == HubInfo(
         unique_id="openapi.tftiot.com:100861",
         title="TFT IoT 100861",

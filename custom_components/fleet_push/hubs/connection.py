@@ -260,6 +260,11 @@ class HubClient(ABC):
         raise NotImplementedError
 
     @property
+    def session(self) -> aiohttp.ClientSession:
+        """The HTTP session the client's sockets and requests go through."""
+        return self._session
+
+    @property
     def can_probe(self) -> bool:
         """Whether this client has a probe request."""
         return type(self).probe is not HubClient.probe

@@ -335,7 +335,8 @@ class DeviceHiveClient(HubClient):
         self._url = _websocket_url(url)
         self._token = token
         self._login = (username, password) if username and password else None
-        self._verify_ssl = verify_ssl
+        self.verify_ssl = verify_ssl
+        """Whether the hub's TLS certificate is verified."""
         self._access: str | None = None
         self._refresh_token: str | None = None
         self._renew_at = 0.0
@@ -396,7 +397,7 @@ class DeviceHiveClient(HubClient):
 
     async def _establish(self) -> HubInfo:
         """Sign in, load the server info and the devices, then subscribe and catch up."""
-        await self.open_websocket(str(self._url), ssl=self._verify_ssl)
+        await self.open_websocket(str(self._url), ssl=self.verify_ssl)
         try:
             await self._sign_in()
             info = await self._server_info()

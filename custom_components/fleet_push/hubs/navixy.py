@@ -298,7 +298,8 @@ class NavixyClient(HubClient):
         self._api_key = api_key or None
         self._username = username
         self._password = password
-        self._verify_ssl = verify_ssl
+        self.verify_ssl = verify_ssl
+        """Whether the hub's TLS certificate is verified."""
         self._keepalive_given = self.timing.keepalive_interval
         self._handshake_heard: asyncio.Future[None] | None = None
         self._hash: str | None = None
@@ -335,7 +336,7 @@ class NavixyClient(HubClient):
         self._tz = await self._load_time_zone()
         snapshot = await self._load_fleet()
         handshake = self._handshake_heard = asyncio.get_running_loop().create_future()
-        await self.open_websocket(websocket_url(self._base), ssl=self._verify_ssl)
+        await self.open_websocket(websocket_url(self._base), ssl=self.verify_ssl)
         self.emit(snapshot)
         await self._await_handshake(handshake)
         await self._subscribe()
@@ -539,7 +540,7 @@ class NavixyClient(HubClient):
             async with self._session.post(
                 f"{self._base}/{path}",
                 json=body,
-                ssl=self._verify_ssl,
+                ssl=self.verify_ssl,
                 timeout=aiohttp.ClientTimeout(total=timeout),
             ) as response:
                 status, raw = response.status, await response.read()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 import contextlib
+from dataclasses import dataclass
+from functools import cached_property
 import hashlib
 import logging
 import re
@@ -124,6 +126,17 @@ def _error_code(frame: dict[str, Any]) -> int | str | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class TftIotAccount:
+    """The account both TFT IoT sockets sign in to; the password is kept only as its MD5."""
+
+    url: str
+    """The push WebSocket's URL."""
+    user: str
+    password_md5: str
+    verify_ssl: bool = True
+
+
 class _Account(HubClient):
     """What both TFT IoT sockets share: the account, keep-alive, timings and frame decoding."""
 
@@ -165,28 +178,28 @@ class _Account(HubClient):
         session: aiohttp.ClientSession,
         listener: Listener,
         *,
-        url: str,
-        user: str,
-        password_md5: str,
-        verify_ssl: bool = True,
+        account: TftIotAccount,
         timing: Timing | None = None,
     ) -> None:
-        """Keep the account; the password arrives already hashed."""
+        """Keep the account; nothing is opened until connect()."""
         super().__init__(session, listener, timing=timing)
-        self._url = url
-        self._user = user
-        self._md5 = password_md5
-        self._verify_ssl = verify_ssl
+        self.account = account
+
+    @property
+    def verify_ssl(self) -> bool:
+        """Whether the hub's TLS certificate is verified."""
+        return self.account.verify_ssl
 
     @classmethod
     def settings(cls, config: Mapping[str, Any]) -> dict[str, Any]:
-        """From "url", "username", "password" (MD5 hex) and "verify_ssl"."""
-        return {
-            "url": config.get("url") or DEFAULT_URL,
-            "user": str(config["username"]),
-            "password_md5": str(config["password"]),
-            "verify_ssl": bool(config.get("verify_ssl", True)),
-        }
+        """The account: "url", "username", "password" (MD5 hex) and "verify_ssl"."""
+        account = TftIotAccount(
+            url=config.get("url") or DEFAULT_URL,
+            user=str(config["username"]),
+            password_md5=str(config["password"]),
+            verify_ssl=bool(config.get("verify_ssl", True)),
+        )
+        return {"account": account}
 
     @classmethod
     def default_timing(cls) -> Timing:
@@ -200,10 +213,10 @@ class _Account(HubClient):
     @property
     def info(self) -> HubInfo:
         """The account this client signs in to."""
-        host = urlsplit(self._url).hostname or ""
+        user = self.account.user
         return HubInfo(
-            unique_id=f"{host}:{self._user}",
-            title=f"TFT IoT {self._user}",
+            unique_id=f"{urlsplit(self.account.url).hostname or ''}:{user}",
+            title=f"TFT IoT {user}",
             manufacturer=MANUFACTURER,
             model=None,  # an account on the platform: no product of its own
         )
@@ -230,7 +243,7 @@ class _Account(HubClient):
 
     def _secrets(self) -> tuple[str, ...]:
         """What a hub's text must not carry into an error message."""
-        return (self._md5,)
+        return (self.account.password_md5,)
 
     @override
     def drop(self, reason: Drop, detail: object = None) -> None:
@@ -256,32 +269,14 @@ class TftIotMessages(_Account):
     on the device socket too. When the socket ends and nobody closed it, on_lost hears why.
     """
 
-    def __init__(
-        self,
-        session: aiohttp.ClientSession,
-        listener: Listener,
-        *,
-        url: str,
-        user: str,
-        password_md5: str,
-        verify_ssl: bool = True,
-        timing: Timing | None = None,
-        on_lost: Callable[[HubError], None] | None = None,
-    ) -> None:
-        """Keep the account; on_lost is told when the socket ends unasked."""
-        super().__init__(
-            session,
-            listener,
-            url=url,
-            user=user,
-            password_md5=password_md5,
-            verify_ssl=verify_ssl,
-            timing=timing,
-        )
-        self.on_lost = on_lost
-        self.refused = False
-        """Whether the hub refused the registration: then the socket's end ends nothing."""
-        self._types: dict[str, Callable[[dict[str, Any]], None]] = {
+    on_lost: Callable[[HubError], None] | None = None
+    """Told why the socket ended when nobody closed it."""
+    refused = False
+    """Whether the hub refused the registration: then the socket's end ends nothing."""
+
+    @cached_property
+    def _types(self) -> dict[str, Callable[[dict[str, Any]], None]]:
+        return {
             "messagePass": self._on_message_pass,
             "getFileShake": self._notice_handler("file_shake"),
             "downloadAllow": self._notice_handler("download_allow"),
@@ -291,8 +286,13 @@ class TftIotMessages(_Account):
     async def _establish(self) -> HubInfo:
         """Open the socket and register for messages; no reply is documented, none is awaited."""
         self.refused = False
-        regist = {"user_id": self._user, "md5-password": self._md5, "type": "registUserMessage"}
-        await self.open_websocket(self._url, ssl=self._verify_ssl)
+        account = self.account
+        regist = {
+            "user_id": account.user,
+            "md5-password": account.password_md5,
+            "type": "registUserMessage",
+        }
+        await self.open_websocket(account.url, ssl=account.verify_ssl)
         reader = cast("asyncio.Task[None]", self._reader)  # set once the socket is open
         reader.add_done_callback(self._ended)
         await self.send_text(orjson.dumps(regist).decode())
@@ -385,24 +385,13 @@ class TftIotClient(_Account):
         session: aiohttp.ClientSession,
         listener: Listener,
         *,
-        url: str,
-        user: str,
-        password_md5: str,
-        verify_ssl: bool = True,
+        account: TftIotAccount,
         rest_url: str | None = None,
         timing: Timing | None = None,
     ) -> None:
-        """Keep the account; the password arrives already hashed."""
-        super().__init__(
-            session,
-            listener,
-            url=url,
-            user=user,
-            password_md5=password_md5,
-            verify_ssl=verify_ssl,
-            timing=timing,
-        )
-        self._rest = (rest_url or rest_base(url)).rstrip("/")
+        """Keep the account; REST is where rest_url says, else beside the push URL."""
+        super().__init__(session, listener, account=account, timing=timing)
+        self.rest_url = (rest_url or rest_base(account.url)).rstrip("/")
         self._token: str | None = None
         self._token_expires = 0.0
         self._names: dict[str, str] = {}
@@ -414,16 +403,8 @@ class TftIotClient(_Account):
             _SIGNIN: self._on_signin,
             "snapshot": self._on_snapshot,
         }
-        self._messages = TftIotMessages(
-            session,
-            self.emit,
-            url=url,
-            user=user,
-            password_md5=password_md5,
-            verify_ssl=verify_ssl,
-            timing=self.timing,
-            on_lost=self._messages_lost,
-        )
+        self._messages = TftIotMessages(session, self.emit, account=account, timing=self.timing)
+        self._messages.on_lost = self._messages_lost
         self._messages.stats = HubStats(dropped=self.stats.dropped)  # one count of skipped frames
 
     @classmethod
@@ -443,7 +424,7 @@ class TftIotClient(_Account):
 
     async def _establish(self) -> HubInfo:
         """Sign in on the device socket, open the message socket, then load the fleet."""
-        await self.open_websocket(self._url, ssl=self._verify_ssl)  # closes what was open
+        await self.open_websocket(self.account.url, ssl=self.verify_ssl)  # closes all
         self._gathering = {}
         await self._sign_in()
         await self._messages.connect()
@@ -476,7 +457,8 @@ class TftIotClient(_Account):
         The vendor page shows no reply to the sign-in. A refusal is a frame with a non-zero
         error; a hub that closes the socket without one is CannotConnect, not a wrong password.
         """
-        signin = {"token": self._user, "md5-password": self._md5, "event": _SIGNIN}
+        account = self.account
+        signin = {"token": account.user, "md5-password": account.password_md5, "event": _SIGNIN}
         with contextlib.suppress(HubTimeout):  # the wait ran out and nobody refused
             await self.request(_SIGNIN, orjson.dumps(signin).decode(), self.signin_wait)
 
@@ -521,8 +503,8 @@ class TftIotClient(_Account):
             return self._token
         body = {
             "getAccessToken": {
-                "account": self._user,
-                "password-md5": self._md5,
+                "account": self.account.user,
+                "password-md5": self.account.password_md5,
                 "client-type": "web",
             }
         }
@@ -549,10 +531,10 @@ class TftIotClient(_Account):
         try:
             async with self._session.request(
                 method,
-                f"{self._rest}{path}",
+                f"{self.rest_url}{path}",
                 params=params,
                 json=body,
-                ssl=self._verify_ssl,
+                ssl=self.verify_ssl,
             ) as response:
                 raw = await response.read()
         except (aiohttp.ClientError, OSError) as err:
@@ -591,7 +573,8 @@ class TftIotClient(_Account):
 
     def _secrets(self) -> tuple[str, ...]:
         """The password's MD5 and the REST access token."""
-        return (self._md5, self._token) if self._token else (self._md5,)
+        md5 = self.account.password_md5
+        return (md5, self._token) if self._token else (md5,)
 
     # --- frames ---
 
