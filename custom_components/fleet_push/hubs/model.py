@@ -147,18 +147,24 @@ DETAIL_FIELDS: Final = tuple(detail.name for detail in fields(DeviceDetails))
 NO_DETAILS: Final = DeviceDetails()
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceUpdate:
-    """What a hub said about one device; None and absent keys mean "not said"."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Report:
+    """What a hub reports of a device or of itself; None and absent keys mean "not said"."""
 
-    device_id: str
-    details: DeviceDetails = NO_DETAILS
-    position: Position | None = None
     values: Mapping[Field, Value] = field(default_factory=dict)
     extras: Mapping[str, Any] = _EMPTY
     """Other vendor values, shown as attributes but never recorded."""
     channels: frozenset[str] | None = None
-    """Event channels this device has (see HubNotice.channel), when the hub knows them."""
+    """Event channels it has (see HubNotice.channel), when the hub knows them."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceUpdate(Report):
+    """What a hub said about one device."""
+
+    device_id: str
+    details: DeviceDetails = NO_DETAILS
+    position: Position | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,13 +184,10 @@ class FleetSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
-class HubUpdate:
+class HubUpdate(Report):
     """What a hub said about itself (version, licence figures)."""
 
     version: str | None = None
-    values: Mapping[Field, Value] = field(default_factory=dict)
-    extras: Mapping[str, Any] = _EMPTY
-    channels: frozenset[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
