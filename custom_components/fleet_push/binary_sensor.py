@@ -12,16 +12,14 @@ from homeassistant.components.binary_sensor import (
     BinarySensorEntityDescription,
 )
 from homeassistant.const import MATCH_ALL, EntityCategory, Platform
-from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import FleetPushConfigEntry, FleetPushCoordinator
+from .coordinator import FleetPushCoordinator
 from .entity import (
     FleetPushEntity,
     FleetPushEntityDescription,
-    async_add_fleet_entities,
     described_entities,
     items_in_use,
+    setup_entry,
 )
 from .fleet import Device
 from .hubs.model import Field
@@ -35,8 +33,6 @@ class FleetPushBinarySensorEntityDescription(
     BinarySensorEntityDescription, FleetPushEntityDescription
 ):
     """A binary sensor showing a boolean field, or one item of a list of booleans."""
-
-    index: int | None = None
 
 
 BINARY_SENSORS: tuple[FleetPushBinarySensorEntityDescription, ...] = (
@@ -100,25 +96,9 @@ OUTPUT = FleetPushBinarySensorEntityDescription(
 )
 
 
-async def async_setup_entry(
-    hass: HomeAssistant,
-    entry: FleetPushConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    """Add binary sensors for every device, now and as devices appear."""
-    simple = described_entities(BINARY_SENSORS, FleetPushBinarySensor)
-
-    def factory(coordinator: FleetPushCoordinator, device: Device) -> Iterable[FleetPushEntity]:
-        yield from simple(coordinator, device)
-        yield from _indexed_entities(coordinator, device)
-
-    async_add_fleet_entities(entry, async_add_entities, factory)
-
-
-def _indexed_entities(
-    coordinator: FleetPushCoordinator, device: Device
-) -> Iterable[FleetPushEntity]:
-    """A binary sensor per input and per output in use."""
+def _binary_sensors(coordinator: FleetPushCoordinator, device: Device) -> Iterable[FleetPushEntity]:
+    """A device's booleans, and a binary sensor per input and per output in use."""
+    yield from _booleans(coordinator, device)
     for description in (INPUT, OUTPUT):
         for key, index in items_in_use(coordinator, device, description, Platform.BINARY_SENSOR):
             yield FleetPushBinarySensor(
@@ -132,22 +112,11 @@ class FleetPushBinarySensor(FleetPushEntity, BinarySensorEntity):
     _unrecorded_attributes = frozenset({MATCH_ALL})
     entity_description: FleetPushBinarySensorEntityDescription
 
-    def __init__(
-        self,
-        coordinator: FleetPushCoordinator,
-        device_id: str,
-        description: FleetPushBinarySensorEntityDescription,
-    ) -> None:
-        """Name indexed sensors by their number."""
-        if description.index is not None:
-            self._attr_translation_placeholders = {"number": str(description.index + 1)}
-        super().__init__(coordinator, device_id, description)
-
     @override
     def _recompute(self) -> tuple[Any, ...]:
-        value = self.value
-        index = self.entity_description.index
-        if index is not None:
-            value = value[index] if isinstance(value, tuple) and index < len(value) else None
-        self._attr_is_on = value if isinstance(value, bool) else None
+        self._attr_is_on = self.flag
         return (*super()._recompute(), self._attr_is_on)
+
+
+_booleans = described_entities(BINARY_SENSORS, FleetPushBinarySensor)
+async_setup_entry = setup_entry(_binary_sensors)

@@ -12,20 +12,16 @@ from homeassistant.components.button import (
     ButtonEntityDescription,
 )
 from homeassistant.const import EntityCategory
-from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import DEFAULT_COMMAND_TIMEOUT
-from .coordinator import FleetPushConfigEntry, FleetPushCoordinator
-from .entity import FleetPushEntity, FleetPushEntityDescription, async_add_fleet_entities
+from .coordinator import FleetPushCoordinator
+from .entity import FleetPushEntity, FleetPushEntityDescription, setup_entry
 from .fleet import Device
 from .hubs.declaration import Press
 from .hubs.model import Command, Field
 
 # Every press is a command to the hub: one at a time.
 PARALLEL_UPDATES = 1
-
-_ONLINE = frozenset({Field.ONLINE})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,20 +45,12 @@ def describe(press: Press) -> FleetPushButtonEntityDescription:
     looks = LOOKS.get(press.key, {})
     translation_key = None if "device_class" in looks else press.key
     return FleetPushButtonEntityDescription(
-        key=press.key, translation_key=translation_key, press=press, **looks
+        key=press.key, translation_key=translation_key, field=Field.ONLINE, press=press, **looks
     )
 
 
-async def async_setup_entry(
-    hass: HomeAssistant,
-    entry: FleetPushConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    """Add the client's buttons to every fleet device, now and as devices appear."""
-    async_add_fleet_entities(entry, async_add_entities, _buttons)
-
-
 def _buttons(coordinator: FleetPushCoordinator, device: Device) -> Iterable[FleetPushEntity]:
+    """The client's buttons, on every fleet device."""
     if device.is_hub:
         return []
     return [
@@ -78,15 +66,9 @@ class FleetPushButton(FleetPushEntity, ButtonEntity):
 
     @property
     @override
-    def aspects(self) -> frozenset[str]:
-        """A button follows its device's Online."""
-        return _ONLINE
-
-    @property
-    @override
     def available(self) -> bool:
         """Pressable only while the hub is connected and the device not reported offline."""
-        return super().available and self.device.values.get(Field.ONLINE) is not False
+        return super().available and self.value is not False
 
     async def async_press(self) -> None:
         """Send the press's command; a translated HomeAssistantError if it fails."""
@@ -94,3 +76,6 @@ class FleetPushButton(FleetPushEntity, ButtonEntity):
         await self.coordinator.async_send_command(
             Command(self.device_id, press.command, press.parameters, DEFAULT_COMMAND_TIMEOUT)
         )
+
+
+async_setup_entry = setup_entry(_buttons)

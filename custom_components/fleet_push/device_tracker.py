@@ -7,16 +7,9 @@ import math
 from typing import Any, override
 
 from homeassistant.components.device_tracker import TrackerEntity, TrackerEntityDescription
-from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import FleetPushConfigEntry, FleetPushCoordinator
-from .entity import (
-    FleetPushEntity,
-    FleetPushEntityDescription,
-    async_add_fleet_entities,
-    described_entities,
-)
+from .coordinator import FleetPushCoordinator
+from .entity import FleetPushEntity, FleetPushEntityDescription, described_entities, setup_entry
 from .fleet import POSITION, Device
 from .hubs.model import Position
 
@@ -43,17 +36,6 @@ class FleetPushTrackerEntityDescription(TrackerEntityDescription, FleetPushEntit
 
 
 LOCATION = FleetPushTrackerEntityDescription(key="location", name=None)
-
-
-async def async_setup_entry(
-    hass: HomeAssistant,
-    entry: FleetPushConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    """Add a tracker for every device with a position, now and as positions appear."""
-    async_add_fleet_entities(
-        entry, async_add_entities, described_entities((LOCATION,), FleetPushTracker)
-    )
 
 
 class FleetPushTracker(FleetPushEntity, TrackerEntity):
@@ -124,3 +106,6 @@ class FleetPushTracker(FleetPushEntity, TrackerEntity):
 def _whole(value: float | None) -> int | None:
     """km/h, degrees and metres as whole numbers: more digits are noise, not precision."""
     return None if value is None or not math.isfinite(value) else round(value)
+
+
+async_setup_entry = setup_entry(described_entities((LOCATION,), FleetPushTracker))

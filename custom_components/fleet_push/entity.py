@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache, partial
 from typing import Any, override
 
 from homeassistant.const import Platform
-from homeassistant.core import callback
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
@@ -31,6 +31,8 @@ class FleetPushEntityDescription(EntityDescription):
     """Shown even while the hub is lost (the hub-connected sensor)."""
     shows_extras: bool = False
     """Carries the device's vendor extras as (unrecorded) attributes."""
+    index: int | None = None
+    """For a list of flags (inputs, outputs): the item shown, from 0 (named by its number)."""
 
     def exists_for(self, device: Device) -> bool:
         """Whether a device reports what this entity shows."""
@@ -92,6 +94,8 @@ class FleetPushEntity(Entity):
         self.coordinator = coordinator
         self.device_id = device_id
         self.entity_description = description
+        if description.index is not None:
+            self._attr_translation_placeholders = {"number": str(description.index + 1)}
         self._attr_unique_id = unique_id_of(coordinator, device_id, description.key)
         self._attr_device_info = coordinator.registry.device_info(device_id)
         self._written: tuple[Any, ...] = self._recompute()
@@ -103,10 +107,19 @@ class FleetPushEntity(Entity):
 
     @property
     def value(self) -> Value:
-        """The value of the description's field."""
-        field = self.entity_description.field
+        """The value of the description's field (its item, for an item of a list)."""
+        field, index = self.entity_description.field, self.entity_description.index
         device = self.coordinator.devices.get(self.device_id)
-        return None if field is None or device is None else device.values.get(field)
+        value = None if field is None or device is None else device.values.get(field)
+        if index is None:
+            return value
+        return value[index] if isinstance(value, tuple) and index < len(value) else None
+
+    @property
+    def flag(self) -> bool | None:
+        """The value, if it is a boolean."""
+        value = self.value
+        return value if isinstance(value, bool) else None
 
     @property
     @override
@@ -155,6 +168,22 @@ class FleetPushEntity(Entity):
 
 
 type EntityFactory = Callable[[FleetPushCoordinator, Device], Iterable[FleetPushEntity]]
+type SetupEntry = Callable[
+    [HomeAssistant, FleetPushConfigEntry, AddConfigEntryEntitiesCallback], Coroutine[Any, Any, None]
+]
+
+
+def setup_entry(factory: EntityFactory) -> SetupEntry:
+    """A platform's async_setup_entry: the factory's entities, now and as devices appear."""
+
+    async def async_setup_entry(
+        hass: HomeAssistant,
+        entry: FleetPushConfigEntry,
+        async_add_entities: AddConfigEntryEntitiesCallback,
+    ) -> None:
+        async_add_fleet_entities(entry, async_add_entities, factory)
+
+    return async_setup_entry
 
 
 @callback

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, Final, override
 
 from homeassistant.components.event import (
@@ -12,17 +13,16 @@ from homeassistant.components.event import (
     EventEntityDescription,
 )
 from homeassistant.const import EntityCategory, Platform
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import callback
 from homeassistant.helpers import entity_registry as er
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import DOMAIN
-from .coordinator import FleetPushConfigEntry, FleetPushCoordinator
+from .coordinator import FleetPushCoordinator
 from .entity import (
     FleetPushEntity,
     FleetPushEntityDescription,
-    async_add_fleet_entities,
     described_entities,
+    setup_entry,
 )
 from .fleet import Device
 from .hubs.declaration import Channel
@@ -62,6 +62,7 @@ LOOKS: dict[str, dict[str, Any]] = {
 """How some channels' entities look beyond their translated name (others: plain, enabled)."""
 
 
+@cache
 def describe(channel: Channel) -> FleetPushEventEntityDescription:
     """The event entity of a channel a hub kind declares."""
     return FleetPushEventEntityDescription(
@@ -73,17 +74,10 @@ def describe(channel: Channel) -> FleetPushEventEntityDescription:
     )
 
 
-async def async_setup_entry(
-    hass: HomeAssistant,
-    entry: FleetPushConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    """Add an event entity per device and channel, now and as channels appear."""
-    channels = entry.runtime_data.declaration.channels
-    descriptions = [describe(channel) for channel in channels]
-    async_add_fleet_entities(
-        entry, async_add_entities, described_entities(descriptions, FleetPushEvent)
-    )
+def _events(coordinator: FleetPushCoordinator, device: Device) -> Iterable[FleetPushEntity]:
+    """An event entity per channel of the hub kind that the device has."""
+    descriptions = (describe(channel) for channel in coordinator.declaration.channels)
+    return described_entities(descriptions, FleetPushEvent)(coordinator, device)
 
 
 class FleetPushEvent(FleetPushEntity, EventEntity):
@@ -141,3 +135,6 @@ class FleetPushEvent(FleetPushEntity, EventEntity):
             self.async_write_ha_state()
         elif self.entity_description.chosen_types_option is None:  # the declaration missed it
             self.coordinator.note_unknown(f"event type {notice.channel}/{notice.event_type}")
+
+
+async_setup_entry = setup_entry(_events)

@@ -21,16 +21,8 @@ from homeassistant.const import (
     UnitOfLength,
     UnitOfSpeed,
 )
-from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import FleetPushConfigEntry
-from .entity import (
-    FleetPushEntity,
-    FleetPushEntityDescription,
-    async_add_fleet_entities,
-    described_entities,
-)
+from .entity import FleetPushEntity, FleetPushEntityDescription, described_entities, setup_entry
 from .hubs.model import Field
 from .hubs.values import is_number
 
@@ -52,25 +44,18 @@ SENSORS: tuple[FleetPushSensorEntityDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=0,
     ),
-    FleetPushSensorEntityDescription(
-        key="battery_voltage",
-        translation_key="battery_voltage",
-        field=Field.BATTERY_VOLTAGE,
-        device_class=SensorDeviceClass.VOLTAGE,
-        native_unit_of_measurement=UnitOfElectricPotential.VOLT,
-        state_class=SensorStateClass.MEASUREMENT,
-        entity_category=EntityCategory.DIAGNOSTIC,
-        suggested_display_precision=2,
-    ),
-    FleetPushSensorEntityDescription(
-        key="external_voltage",
-        translation_key="external_voltage",
-        field=Field.EXTERNAL_VOLTAGE,
-        device_class=SensorDeviceClass.VOLTAGE,
-        native_unit_of_measurement=UnitOfElectricPotential.VOLT,
-        state_class=SensorStateClass.MEASUREMENT,
-        entity_category=EntityCategory.DIAGNOSTIC,
-        suggested_display_precision=2,
+    *(
+        FleetPushSensorEntityDescription(
+            key=field.value,
+            translation_key=field.value,
+            field=field,
+            device_class=SensorDeviceClass.VOLTAGE,
+            native_unit_of_measurement=UnitOfElectricPotential.VOLT,
+            state_class=SensorStateClass.MEASUREMENT,
+            entity_category=EntityCategory.DIAGNOSTIC,
+            suggested_display_precision=2,
+        )
+        for field in (Field.BATTERY_VOLTAGE, Field.EXTERNAL_VOLTAGE)
     ),
     FleetPushSensorEntityDescription(
         key="speed",
@@ -93,25 +78,18 @@ SENSORS: tuple[FleetPushSensorEntityDescription, ...] = (
         entity_registry_enabled_default=False,
         suggested_display_precision=0,
     ),
-    FleetPushSensorEntityDescription(
-        key="gps_signal",
-        translation_key="gps_signal",
-        entity_registry_enabled_default=False,
-        field=Field.GPS_SIGNAL,
-        native_unit_of_measurement=PERCENTAGE,
-        state_class=SensorStateClass.MEASUREMENT,
-        suggested_display_precision=0,
-        entity_category=EntityCategory.DIAGNOSTIC,
-    ),
-    FleetPushSensorEntityDescription(
-        key="gsm_signal",
-        translation_key="gsm_signal",
-        entity_registry_enabled_default=False,
-        field=Field.GSM_SIGNAL,
-        native_unit_of_measurement=PERCENTAGE,
-        state_class=SensorStateClass.MEASUREMENT,
-        suggested_display_precision=0,
-        entity_category=EntityCategory.DIAGNOSTIC,
+    *(
+        FleetPushSensorEntityDescription(
+            key=field.value,
+            translation_key=field.value,
+            entity_registry_enabled_default=False,
+            field=field,
+            native_unit_of_measurement=PERCENTAGE,
+            state_class=SensorStateClass.MEASUREMENT,
+            suggested_display_precision=0,
+            entity_category=EntityCategory.DIAGNOSTIC,
+        )
+        for field in (Field.GPS_SIGNAL, Field.GSM_SIGNAL)
     ),
     FleetPushSensorEntityDescription(
         key="satellites",
@@ -158,17 +136,6 @@ SENSORS: tuple[FleetPushSensorEntityDescription, ...] = (
 )
 
 
-async def async_setup_entry(
-    hass: HomeAssistant,
-    entry: FleetPushConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    """Add sensors for every device, now and as devices appear."""
-    async_add_fleet_entities(
-        entry, async_add_entities, described_entities(SENSORS, FleetPushSensor)
-    )
-
-
 class FleetPushSensor(FleetPushEntity, SensorEntity):
     """A number or time a hub reports; anything else shows as unknown."""
 
@@ -187,3 +154,6 @@ class FleetPushSensor(FleetPushEntity, SensorEntity):
         if not is_number(value):
             return None
         return value if math.isfinite(value) else None
+
+
+async_setup_entry = setup_entry(described_entities(SENSORS, FleetPushSensor))

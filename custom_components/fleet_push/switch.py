@@ -12,16 +12,14 @@ from homeassistant.components.switch import (
     SwitchEntityDescription,
 )
 from homeassistant.const import Platform
-from homeassistant.core import HomeAssistant
-from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import DEFAULT_COMMAND_TIMEOUT
-from .coordinator import FleetPushConfigEntry, FleetPushCoordinator
+from .coordinator import FleetPushCoordinator
 from .entity import (
     FleetPushEntity,
     FleetPushEntityDescription,
-    async_add_fleet_entities,
     items_in_use,
+    setup_entry,
 )
 from .fleet import Device
 from .hubs.model import Command, Field
@@ -46,16 +44,8 @@ OUTPUT = FleetPushSwitchEntityDescription(
 )
 
 
-async def async_setup_entry(
-    hass: HomeAssistant,
-    entry: FleetPushConfigEntry,
-    async_add_entities: AddConfigEntryEntitiesCallback,
-) -> None:
-    """Add a switch per output in use, now and as devices report outputs on."""
-    async_add_fleet_entities(entry, async_add_entities, _switches)
-
-
 def _switches(coordinator: FleetPushCoordinator, device: Device) -> Iterable[FleetPushEntity]:
+    """A switch per output in use, where the hub kind can set outputs."""
     command = coordinator.declaration.output_command
     if command is None:
         return []
@@ -74,22 +64,9 @@ class FleetPushSwitch(FleetPushEntity, SwitchEntity):
 
     entity_description: FleetPushSwitchEntityDescription
 
-    def __init__(
-        self,
-        coordinator: FleetPushCoordinator,
-        device_id: str,
-        description: FleetPushSwitchEntityDescription,
-    ) -> None:
-        """Name the switch by its output's number."""
-        self._attr_translation_placeholders = {"number": str(description.index + 1)}
-        super().__init__(coordinator, device_id, description)
-
     @override
     def _recompute(self) -> tuple[Any, ...]:
-        outputs = self.value
-        index = self.entity_description.index
-        value = outputs[index] if isinstance(outputs, tuple) and index < len(outputs) else None
-        self._attr_is_on = value if isinstance(value, bool) else None
+        self._attr_is_on = self.flag
         return (*super()._recompute(), self._attr_is_on)
 
     async def async_turn_on(self, **kwargs: Any) -> None:
@@ -106,3 +83,6 @@ class FleetPushSwitch(FleetPushEntity, SwitchEntity):
         await self.coordinator.async_send_command(
             Command(self.device_id, description.command, parameters, DEFAULT_COMMAND_TIMEOUT)
         )
+
+
+async_setup_entry = setup_entry(_switches)
