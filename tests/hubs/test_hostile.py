@@ -9,8 +9,8 @@ Home Assistant level test in tests/test_reliability.py.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import ExitStack, asynccontextmanager
 from datetime import UTC, datetime, timedelta, timezone
 import json
 import math
@@ -431,15 +431,23 @@ def iclick_binary() -> st.SearchStrategy[bytes]:
 # --- clients primed with devices, replies they wait for, and a recording listener ---
 
 
-def make_client(
-    kind: str, listener: Callable[[HubMessage], None], *, pending: bool = True
-) -> HubClient:
+@asynccontextmanager
+async def primed(kind: str, listener: Callable[[HubMessage], None]) -> AsyncIterator[HubClient]:
     """A client of this kind that knows some devices, fed frames by hand (no socket).
 
-    With pending, it also waits for replies to some requests, as a client does mid-handshake.
+    It also waits for replies to some requests, as a client does mid-handshake; closing it
+    settles them.
     """
+    with ExitStack() as replies:
+        client = _client(kind, listener, replies)
+        try:
+            yield client
+        finally:
+            await client.close()
+
+
+def _client(kind: str, listener: Callable[[HubMessage], None], replies: ExitStack) -> HubClient:
     session = cast("aiohttp.ClientSession", None)
-    loop = asyncio.get_running_loop()
     client: HubClient
     match kind:
         case "imouse":
@@ -448,10 +456,13 @@ def make_client(
             keys: list[Any] = [1, 2, 3]
         case "iclick":
             client = IClickClient(session, listener)
-            client._emit_snapshot(ICLICK_DEVICES)
+            for record in ICLICK_DEVICES.values():
+                client.handle_text(json.dumps({"event": "device:online", "data": record}))
             keys = [ICLICK_EVTID]
         case "navixy":
             client = NavixyClient(session, listener, api_key="k" * 32)
+            # Trackers and the account's zone come only from REST, which these tests have not:
+            # the one place they look inside.
             trackers = [{"id": t, "source": {"id": s}} for t, s in NAVIXY_TRACKERS]
             client._load_trackers({"list": trackers})
             client._tz = ZoneInfo("America/Guatemala")  # UTC-6, as the vendor samples
@@ -460,26 +471,17 @@ def make_client(
             client = DeviceHiveClient(
                 session, listener, url="ws://127.0.0.1/api/websocket", token="t"
             )
-            client._established = True
-            client._inflight.update(DEVICEHIVE_REPLIES)
-            keys = [*DEVICEHIVE_REPLIES, ("command", 456)]
+            client._established = True  # only a server's handshake establishes a session
+            for request_id, action in DEVICEHIVE_REPLIES.items():
+                replies.enter_context(client.awaiting_reply(request_id, action))
+            keys = [("command", 456)]
         case _:
             account = TftIotAccount("ws://127.0.0.1/websocket", "u", "0" * 32)
             client = TftIotClient(session, listener, account=account)
-            client._known = {TFT_IMEI}
             keys = ["signin"]
-    for key in keys if pending else ():
-        client._pending[key] = loop.create_future()
+    for key in keys:
+        replies.enter_context(client.awaiting(key))
     return client
-
-
-async def dispose(client: HubClient) -> None:
-    """Stop what the client started, and settle the replies it waited for."""
-    futures = list(client._pending.values())
-    await client.close()
-    for future in futures:
-        if not future.cancelled():
-            future.exception()
 
 
 # --- what may come out ---
@@ -583,9 +585,8 @@ def feed(client: HubClient, frame: str | bytes) -> bool:
 @given(data=st.data())
 async def test_generated_frames_never_escape(kind: str, data: st.DataObject) -> None:
     messages: list[HubMessage] = []
-    client = make_client(kind, messages.append)
-    messages.clear()
-    try:
+    async with primed(kind, messages.append) as client:
+        messages.clear()
         for frame in data.draw(st.lists(frames_for(kind), min_size=1, max_size=8)):
             before = len(messages)
             alive = feed(client, frame)
@@ -594,8 +595,6 @@ async def test_generated_frames_never_escape(kind: str, data: st.DataObject) -> 
             if not alive:
                 break
         assert Drop.HANDLER_ERROR not in client.stats.dropped
-    finally:
-        await dispose(client)
 
 
 GARBAGE = st.one_of(
@@ -616,15 +615,12 @@ GARBAGE = st.one_of(
 @given(frames=st.lists(GARBAGE, min_size=1, max_size=10))
 async def test_garbage_is_dropped_and_counted(kind: str, frames: list[str]) -> None:
     messages: list[HubMessage] = []
-    client = make_client(kind, messages.append)
-    messages.clear()
-    try:
+    async with primed(kind, messages.append) as client:
+        messages.clear()
         for number, frame in enumerate(frames, 1):
             assert feed(client, frame)
             assert client.stats.dropped.total() == number, frame
         assert not messages
-    finally:
-        await dispose(client)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -632,9 +628,8 @@ async def test_garbage_is_dropped_and_counted(kind: str, frames: list[str]) -> N
 @given(frames=st.lists(st.binary(max_size=500), min_size=1, max_size=10))
 async def test_binary_where_text_is_expected_is_dropped(kind: str, frames: list[bytes]) -> None:
     messages: list[HubMessage] = []
-    client = make_client(kind, messages.append)
-    messages.clear()
-    try:
+    async with primed(kind, messages.append) as client:
+        messages.clear()
         for frame in frames:
             assert feed(client, frame)
         for message in messages:
@@ -642,8 +637,6 @@ async def test_binary_where_text_is_expected_is_dropped(kind: str, frames: list[
         if kind != "iclick":  # iClick's binary frames are replies; the others send none
             assert client.stats.dropped[Drop.BINARY] == len(frames)
             assert not messages
-    finally:
-        await dispose(client)
 
 
 ODD_VALUES: tuple[Any, ...] = (
@@ -687,14 +680,11 @@ async def test_every_field_takes_every_odd_value(kind: str) -> None:
         for path in _paths(template):
             for value in ODD_VALUES:
                 messages: list[HubMessage] = []
-                client = make_client(kind, messages.append)
-                messages.clear()
-                try:
+                async with primed(kind, messages.append) as client:
+                    messages.clear()
                     feed(client, json.dumps(_with(template, path, value)))
                     for message in messages:
                         check_message(message)
-                finally:
-                    await dispose(client)
                 count += 1
     assert count > 1000
 
@@ -718,14 +708,11 @@ PATHOLOGICAL = {
 @pytest.mark.parametrize("shape", list(PATHOLOGICAL))
 async def test_pathological_frames_are_rejected_quickly(kind: str, shape: str) -> None:
     messages: list[HubMessage] = []
-    client = make_client(kind, messages.append)
-    messages.clear()
-    try:
+    async with primed(kind, messages.append) as client:
+        messages.clear()
         assert feed(client, PATHOLOGICAL[shape])  # at most SLOW_FRAME seconds
         assert client.stats.dropped.total() >= 1
         assert not messages
-    finally:
-        await dispose(client)
 
 
 ICLICK_META = json.dumps({"type": {}, "evtid": "x"})
@@ -786,23 +773,19 @@ REGRESSIONS: list[tuple[str, str]] = [
 @pytest.mark.parametrize(("kind", "frame"), REGRESSIONS, ids=[kind for kind, _ in REGRESSIONS])
 async def test_frames_that_once_escaped(kind: str, frame: str) -> None:
     messages: list[HubMessage] = []
-    client = make_client(kind, messages.append)
-    messages.clear()
-    try:
+    async with primed(kind, messages.append) as client:
+        messages.clear()
         assert feed(client, frame if kind != "iclick" or frame[0] == "{" else frame.encode())
         for message in messages:
             check_message(message)
-    finally:
-        await dispose(client)
 
 
 @pytest.mark.parametrize("kind", ["navixy", "tftiot"])
 async def test_absurd_numbers_of_inputs_are_garbage(kind: str) -> None:
     """A tracker claiming a thousand inputs would get a thousand entities: unknown instead."""
     messages: list[HubMessage] = []
-    client = make_client(kind, messages.append)
-    messages.clear()
-    try:
+    async with primed(kind, messages.append) as client:
+        messages.clear()
         if kind == "navixy":
             state = {"source_id": 10284, "inputs": [True] * 1000, "outputs": [False] * 8}
             feed(client, json.dumps({"type": "event", "event": "state", "data": state}))
@@ -813,8 +796,6 @@ async def test_absurd_numbers_of_inputs_are_garbage(kind: str) -> None:
         assert isinstance(update, DeviceUpdate)
         assert update.values[Field.INPUTS] is None
         assert isinstance(update.values[Field.OUTPUTS], tuple)
-    finally:
-        await dispose(client)
 
 
 def _tft_literal(value: str) -> str:
@@ -826,9 +807,8 @@ def _tft_literal(value: str) -> str:
 async def test_lenient_decoding_refuses_what_json_has_not(value: str) -> None:
     """TFT IoT frames may be JS literals, but NaN and infinities never reach a value."""
     messages: list[HubMessage] = []
-    client = make_client("tftiot", messages.append)
-    messages.clear()
-    try:
+    async with primed("tftiot", messages.append) as client:
+        messages.clear()
         assert feed(client, _tft_literal("100"))
         assert messages
         assert client.stats.dropped.total() == 0
@@ -836,8 +816,6 @@ async def test_lenient_decoding_refuses_what_json_has_not(value: str) -> None:
         assert feed(client, _tft_literal(value))
         assert not messages
         assert client.stats.dropped[Drop.NOT_JSON] == 1
-    finally:
-        await dispose(client)
 
 
 def harvest(kind: str, count: int) -> list[str | bytes]:

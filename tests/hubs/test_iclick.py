@@ -398,25 +398,16 @@ async def test_bad_binary_frames(client: IClickClient, frame: bytes, reason: str
 async def test_binary_reply_resolves_request(client: IClickClient) -> None:
     meta = b'{"evtid":"abc","type":"success"}'
     for frame in (binary(meta, b"\xff\xd8JPEG", "<"), binary(meta, b"\xff\xd8JPEG", ">")):
-        future = asyncio.get_running_loop().create_future()
-        client._pending["abc"] = future
-        client.handle_binary(frame)
-        assert future.result() == {"meta": {"evtid": "abc", "type": "success"}, "size": 6}
-    future = asyncio.get_running_loop().create_future()
-    client._pending["abc"] = future
-    client.handle_binary(binary(b'{"evtid":"abc","type":"error","error":7}'))
-    with pytest.raises(CommandFailed, match="the hub reported an error"):
-        future.result()
-    client._pending.clear()
+        with client.awaiting("abc") as reply:
+            client.handle_binary(frame)
+            assert reply.result() == {"meta": {"evtid": "abc", "type": "success"}, "size": 6}
+    with client.awaiting("abc") as reply:
+        client.handle_binary(binary(b'{"evtid":"abc","type":"error","error":7}'))
+        with pytest.raises(CommandFailed, match="the hub reported an error"):
+            reply.result()
 
 
 # --- replies and events read as the SDKs read them ---
-
-
-def _waiting(client: IClickClient, evtid: str) -> asyncio.Future[Any]:
-    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-    client._pending[evtid] = future
-    return future
 
 
 @pytest.mark.parametrize(
@@ -432,27 +423,24 @@ def _waiting(client: IClickClient, evtid: str) -> asyncio.Future[Any]:
 async def test_a_reply_is_known_by_its_evtid_whatever_its_type(
     client: IClickClient, out: Recorder, reply: dict[str, Any]
 ) -> None:
-    future = _waiting(client, "abc")
-    client.handle_text(json.dumps(reply))
-    assert future.result() == {"status": True}
+    with client.awaiting("abc") as future:
+        client.handle_text(json.dumps(reply))
+        assert future.result() == {"status": True}
     assert out == []
     assert not client.stats.dropped
-    client._pending.clear()
 
 
 async def test_an_error_reply_without_its_message(client: IClickClient) -> None:
-    future = _waiting(client, "abc")
-    client.handle_text('{"evtid": "abc", "type": "error"}')
-    with pytest.raises(CommandFailed, match="the hub reported an error"):
-        future.result()
-    client._pending.clear()
+    with client.awaiting("abc") as future:
+        client.handle_text('{"evtid": "abc", "type": "error"}')
+        with pytest.raises(CommandFailed, match="the hub reported an error"):
+            future.result()
 
 
 async def test_a_binary_reply_without_type(client: IClickClient) -> None:
-    future = _waiting(client, "abc")
-    client.handle_binary(binary(b'{"evtid":"abc"}', b"\xff\xd8"))
-    assert future.result() == {"meta": {"evtid": "abc"}, "size": 2}
-    client._pending.clear()
+    with client.awaiting("abc") as future:
+        client.handle_binary(binary(b'{"evtid":"abc"}', b"\xff\xd8"))
+        assert future.result() == {"meta": {"evtid": "abc"}, "size": 2}
 
 
 async def test_an_event_without_type_is_an_event(client: IClickClient, out: Recorder) -> None:

@@ -233,29 +233,26 @@ def test_handshake_without_or_with_a_tiny_client_heartbeat(
 async def test_protocols_subscribe_responses_resolve_the_subscription() -> None:
     for name in ("protocols_subscribe_response.json", "protocols_subscribe_response_live.json"):
         client, _ = offline_client()
-        future = asyncio.get_running_loop().create_future()
-        client._pending["subscribe"] = future
-        client.handle_text(fixture_text(name))
-        assert future.result()["action"] == "subscription/subscribe"
+        with client.awaiting("subscribe") as future:
+            client.handle_text(fixture_text(name))
+            assert future.result()["action"] == "subscription/subscribe"
         assert client.stats.dropped == {}
 
 
 async def test_protocols_subscribe_error_rejects_the_subscription() -> None:
     client, _ = offline_client()
-    future = asyncio.get_running_loop().create_future()
-    client._pending["subscribe"] = future
-    client.handle_text(fixture_text("protocols_subscribe_error.json"))
-    with pytest.raises(InvalidAuth):
-        future.result()
+    with client.awaiting("subscribe") as future:
+        client.handle_text(fixture_text("protocols_subscribe_error.json"))
+        with pytest.raises(InvalidAuth):
+            future.result()
 
 
 async def test_other_subscribe_error_is_a_protocol_error() -> None:
     client, _ = offline_client()
-    future = asyncio.get_running_loop().create_future()
-    client._pending["subscribe"] = future
-    client.handle_text('{"type":"error","action":"subscription/subscribe","status":{"code":7}}')
-    with pytest.raises(ProtocolError):
-        future.result()
+    with client.awaiting("subscribe") as future:
+        client.handle_text('{"type":"error","action":"subscription/subscribe","status":{"code":7}}')
+        with pytest.raises(ProtocolError):
+            future.result()
 
 
 def test_unsolicited_auth_error_ends_the_connection() -> None:

@@ -374,10 +374,10 @@ SIGNIN_SUCCESS = [
 @pytest.mark.parametrize("frame", SIGNIN_SUCCESS)
 async def test_any_frame_without_an_error_signs_in(frame: str) -> None:
     client = offline_client()
-    future = client._pending["signin"] = asyncio.get_running_loop().create_future()
-    client.handle_text(frame)
-    assert future.done()
-    assert not future.exception()
+    with client.awaiting("signin") as future:
+        client.handle_text(frame)
+        assert future.done()
+        assert not future.exception()
 
 
 @pytest.mark.parametrize(
@@ -386,15 +386,14 @@ async def test_any_frame_without_an_error_signs_in(frame: str) -> None:
 )
 async def test_frames_that_do_not_settle_the_sign_in(frame: str) -> None:
     client = offline_client()
-    future = client._pending["signin"] = asyncio.get_running_loop().create_future()
-    client.handle_text(frame)
-    assert not future.done()
+    with client.awaiting("signin") as future:
+        client.handle_text(frame)
+        assert not future.done()
 
 
 async def test_sign_in_refusals() -> None:
     client = offline_client()
     md5 = tftiot.md5_password("secret")
-    loop = asyncio.get_running_loop()
     for reply, text in (
         (
             '{"event": "signin", "error": 1001, "message": "password error"}',
@@ -415,10 +414,10 @@ async def test_sign_in_refusals() -> None:
             "TFT IoT refused the sign-in (error 1): got md5-password=**REDACTED**",
         ),
     ):
-        future = client._pending["signin"] = loop.create_future()
-        client.handle_text(reply)
-        with pytest.raises(InvalidAuth) as caught:
-            future.result()
+        with client.awaiting("signin") as future:
+            client.handle_text(reply)
+            with pytest.raises(InvalidAuth) as caught:
+                future.result()
         assert str(caught.value) == text
     assert not client.stats.dropped
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Hashable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Hashable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 import logging
@@ -384,16 +384,26 @@ class HubClient(ABC):
 
     async def request(self, key: Hashable, text: str, timeout: float = REQUEST_TIMEOUT) -> Any:
         """Send a frame and wait for the reply that resolve(key, ...) delivers."""
+        with self.awaiting(key) as reply:
+            return await self._send_and_wait(text, reply, timeout)
+
+    @contextmanager
+    def awaiting(self, key: Hashable) -> Iterator[asyncio.Future[Any]]:
+        """A reply awaited under key while the block runs: resolve() and reject() deliver it."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[key] = future
         try:
-            await self.send_text(text)
-            async with within(timeout, "the hub"):
-                return await self._await_reply(future)
+            yield future
         finally:
             if self._pending.get(key) is future:
                 del self._pending[key]
             _settle(future)
+
+    async def _send_and_wait(self, text: str, reply: asyncio.Future[Any], timeout: float) -> Any:
+        """Send a frame, then wait (timeout s at most) for a reply awaited already."""
+        await self.send_text(text)
+        async with within(timeout, "the hub"):
+            return await self._await_reply(reply)
 
     async def _await_reply(self, future: asyncio.Future[Any]) -> Any:
         """Wait for a reply, or for the connection to end first."""

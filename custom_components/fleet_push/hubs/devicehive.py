@@ -31,8 +31,17 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections import OrderedDict
-from collections.abc import Awaitable, Collection, Coroutine, Hashable, Iterable, Mapping
+from collections.abc import (
+    Awaitable,
+    Collection,
+    Coroutine,
+    Hashable,
+    Iterable,
+    Iterator,
+    Mapping,
+)
 import contextlib
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import Enum
 from http import HTTPStatus
@@ -830,14 +839,21 @@ class DeviceHiveClient(HubClient):
             raise CommandFailed(
                 "the message exceeds DeviceHive's 10 KB limit", code=CommandCode.TOO_LARGE
             )
+        with self.awaiting_reply(request_id, action) as reply:
+            result: dict[str, Any] = await self._send_and_wait(
+                text, reply, timeout or self.request_timeout
+            )
+        return result
+
+    @contextmanager
+    def awaiting_reply(self, request_id: str, action: str) -> Iterator[asyncio.Future[Any]]:
+        """The reply to a request of this action, awaited while the block runs."""
         self._inflight[request_id] = action
         try:
-            reply: dict[str, Any] = await self.request(
-                request_id, text, timeout or self.request_timeout
-            )
+            with self.awaiting(request_id) as reply:
+                yield reply
         finally:
             self._inflight.pop(request_id, None)
-        return reply
 
     def _on_reply(self, request_id: str, frame: Mapping[str, Any]) -> None:
         action = self._inflight.get(request_id)
@@ -1024,13 +1040,9 @@ class DeviceHiveClient(HubClient):
                 return update
 
     async def _next_update(self, key: Hashable) -> Mapping[str, Any]:
-        future: asyncio.Future[Mapping[str, Any]] = asyncio.get_running_loop().create_future()
-        self._pending[key] = future
-        try:
-            update: Mapping[str, Any] = await self._await_reply(future)
-        finally:
-            self._pending.pop(key, None)
-        return update
+        with self.awaiting(key) as update:
+            result: Mapping[str, Any] = await self._await_reply(update)
+        return result
 
     def _fail_pending(self, error: Exception) -> None:
         """Forget the per-connection command subscription with the connection."""
