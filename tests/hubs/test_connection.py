@@ -56,6 +56,8 @@ class EchoClient(HubClient):
         super().__init__(session, listener, timing=timing or Timing(keepalive_interval=0.05))
         self.url = url
         self.reloads = 0
+        self.reloaded_in: set[asyncio.Task[Any]] = set()
+        """The tasks the reloads ran in."""
         self.texts: list[str] = []
 
     @classmethod
@@ -74,6 +76,8 @@ class EchoClient(HubClient):
 
     async def reload_fleet(self) -> None:
         self.reloads += 1
+        if (task := asyncio.current_task()) is not None:
+            self.reloaded_in.add(task)
         self.emit(FleetSnapshot(()))
 
 
@@ -122,7 +126,9 @@ async def test_reload_requests_made_before_it_runs_are_coalesced(
 ) -> None:
     client.schedule_fleet_reload()
     client.schedule_fleet_reload()  # not started yet: the same run covers both
-    await until(lambda: client._reload_task is not None and client._reload_task.done())
+    await until(lambda: client.reloads)
+    (task,) = client.reloaded_in
+    await task  # every reload this task was asked for is done
     assert client.reloads == 1
 
 
@@ -181,6 +187,11 @@ async def test_the_hub_closing_ends_run(client: EchoClient, echo: EchoHub) -> No
         await client.run()
 
 
+async def test_a_hub_without_commands_says_so(client: EchoClient) -> None:
+    with pytest.raises(CommandFailed, match="take no commands"):
+        await client.send_command(Command("a", "b", {}, 1))
+
+
 async def test_run_before_connect_and_commands_of_a_hub_without_any() -> None:
     async with aiohttp.ClientSession() as session:
         client = EchoClient(session, lambda _message: None, "ws://127.0.0.1:1/")
@@ -188,12 +199,11 @@ async def test_run_before_connect_and_commands_of_a_hub_without_any() -> None:
             await client.run()
         with pytest.raises(CannotConnect):
             await client.send_command(Command("a", "b", {}, 1))  # not connected
-        with pytest.raises(CommandFailed, match="take no commands"):
-            await client._command(Command("a", "b", {}, 1))  # what it would say connected
         client.handle_binary(b"\x00")
         assert client.stats.dropped == {Drop.BINARY: 1}
         client.reload_fleet_soon()  # not connected: nothing happens
-        assert client._reload_task is None
+        await asyncio.sleep(0)  # a reload scheduled now would have started
+        assert client.reloads == 0
 
 
 async def test_cannot_connect_to_nothing(socket_enabled: None) -> None:

@@ -14,7 +14,7 @@ import orjson
 import pytest
 
 from custom_components.fleet_push.hubs import client_class, frames, iclick
-from custom_components.fleet_push.hubs.connection import Drop, Timing
+from custom_components.fleet_push.hubs.connection import Drop, HubStats, Timing
 from custom_components.fleet_push.hubs.errors import (
     CannotConnect,
     CommandCode,
@@ -185,9 +185,27 @@ async def test_doc_online_sample_unknown_device(client: IClickClient, out: Recor
     assert client.stats.dropped[Drop.UNKNOWN_DEVICE] == 1
 
 
-async def test_devices_record_sample(client: IClickClient, out: Recorder) -> None:
-    client._emit_snapshot(frames.decode(fixture_text("devices_data.json")))
-    assert out == [
+async def listed(
+    records: Any, session: aiohttp.ClientSession, out: Recorder
+) -> tuple[FleetSnapshot, HubStats]:
+    """What a client makes of a controller whose device list is these records, and its stats."""
+    async with IClickSimulator(devices=0) as simulator:
+        simulator.devices = records
+        hub = IClickClient(session, out.append, port=simulator.port)
+        try:
+            await hub.connect()
+        finally:
+            await hub.close()
+    (snapshot,) = out.of(FleetSnapshot)
+    return snapshot, hub.stats
+
+
+async def test_devices_record_sample(
+    socket_enabled: None, session: aiohttp.ClientSession, out: Recorder
+) -> None:
+    snapshot, stats = await listed(frames.decode(fixture_text("devices_data.json")), session, out)
+    assert not stats.dropped
+    assert snapshot == (
         FleetSnapshot(
             (
                 DeviceUpdate(
@@ -211,15 +229,16 @@ async def test_devices_record_sample(client: IClickClient, out: Recorder) -> Non
                 ),
             )
         )
-    ]
+    )
 
 
-async def test_snapshot_skips_bad_records(client: IClickClient, out: Recorder) -> None:
-    client._emit_snapshot({"P1": record("P1"), "P2": "nonsense", "": record("")})
-    snapshot = out[0]
-    assert isinstance(snapshot, FleetSnapshot)
+async def test_snapshot_skips_bad_records(
+    socket_enabled: None, session: aiohttp.ClientSession, out: Recorder
+) -> None:
+    records = {"P1": record("P1"), "P2": "nonsense", "": record("")}
+    snapshot, stats = await listed(records, session, out)
     assert [device.device_id for device in snapshot.devices] == ["P1"]
-    assert client.stats.dropped[Drop.MALFORMED] == 2
+    assert stats.dropped == {Drop.MALFORMED: 2}
 
 
 # --- events ---
@@ -803,13 +822,14 @@ async def test_every_controller_behaviour(
 async def test_probe_of_an_empty_controller_asks_for_the_list(
     socket_enabled: None, session: aiohttp.ClientSession
 ) -> None:
+    out = Recorder()
     async with IClickSimulator(devices=0) as simulator:
-        hub = IClickClient(session, print, port=simulator.port)
+        hub = IClickClient(session, out.append, port=simulator.port)
         try:
             await hub.connect()
             await hub.probe()
             await simulator.add_device()
-            await until(lambda: hub._known)
+            await out.next(DeviceUpdate)  # a phone to ask about
             await hub.probe()
         finally:
             await hub.close()

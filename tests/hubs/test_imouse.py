@@ -393,8 +393,7 @@ def test_dev_sort_change_is_accepted_silently(
 async def test_group_samples_reload_devices(client: IMouseClient, name: str) -> None:
     client.handle_text(sample(name))
     client.handle_text(sample(name))  # coalesced into the reload already scheduled
-    assert client._reload_task is not None
-    await client._reload_task  # not connected: the reload fails and is counted
+    await until(lambda: bool(client.stats.dropped))  # not connected: the reload fails
     assert client.stats.dropped == {Drop.RELOAD_FAILED: 1}
     await client.close()
 
@@ -658,13 +657,14 @@ async def test_group_changes_reload_group_names(
     assert isinstance(snapshot, FleetSnapshot)
     assert len(snapshot.devices) == 5
     phone = _phone_id(simulator)
+    snapshots = len(of_type(messages, FleetSnapshot))
     await hub.send_command(Command("", "/device/group/set", {"name": "Shelf 2"}, 5.0))
     await hub.send_command(Command(phone, "/device/set", {"gid": "1"}, 5.0))
     await wait_for(
         messages,
         lambda m: update_of(phone)(m) and m.extras["group"] == "Shelf 2",  # type: ignore[union-attr]
     )
-    await until(lambda: hub._reload_task is None or hub._reload_task.done())
+    await until(lambda: len(of_type(messages, FleetSnapshot)) > snapshots)  # the new group's
     messages.clear()
     await simulator.delete_group(1)
     await wait_for(
@@ -674,6 +674,11 @@ async def test_group_changes_reload_group_names(
         ),
     )
     assert not hub.stats.dropped
+
+
+def _posted(simulator: IMouseSimulator, fun: str) -> int:
+    """How many requests of this function the kernel was posted."""
+    return sum(json.loads(text)["fun"] == fun for text in simulator.posted)
 
 
 async def test_reload_failure_is_counted(
@@ -689,8 +694,9 @@ async def test_close_during_reload(
     hub: IMouseClient, simulator: IMouseSimulator, messages: list[HubMessage]
 ) -> None:
     simulator.unanswered.add("/device/get")
+    asked = _posted(simulator, "/device/get")
     await simulator.rename_group(0, "Farm A")
-    await until(lambda: hub._reload_task is not None)
+    await until(lambda: _posted(simulator, "/device/get") > asked)  # the reload waits
     await hub.close()
     assert not hub.connected
 
@@ -844,6 +850,12 @@ def sent(client: IMouseClient, monkeypatch: pytest.MonkeyPatch) -> list[dict[str
 async def _ask_two(
     client: IMouseClient, sent: list[dict[str, Any]]
 ) -> tuple[asyncio.Task[dict[str, Any]], asyncio.Task[dict[str, Any]]]:
+    """Two WebSocket requests of one function, with their results.
+
+    A look inside: over the WebSocket the client asks only its probe, one at a time; the
+    vendor's reply matching (msgid at the top, inside data, else the oldest of the function)
+    needs two requests of one function in flight, and _waiting must be empty after them.
+    """
     first = asyncio.create_task(client._ask("/device/get", {"id": "A"}, 5.0))
     second = asyncio.create_task(client._ask("/device/get", {"id": "B"}, 5.0))
     await until(lambda: len(sent) == 2)
