@@ -66,7 +66,11 @@ def tracker_item(tracker_id: int, source_id: int, **source: Any) -> dict[str, An
 def offline_client(
     *trackers: dict[str, Any], timing: Timing | None = None
 ) -> tuple[NavixyClient, Recorder]:
-    """A client fed frames by hand: trackers 555 (source 10284) and 777 (source 123456)."""
+    """A client fed frames by hand: trackers 555 (source 10284) and 777 (source 123456).
+
+    A look inside: trackers and the account's time zone come only over REST, which a client
+    fed by hand has not.
+    """
     recorder = Recorder()
     session = cast("aiohttp.ClientSession", None)
     client = NavixyClient(session, recorder.append, api_key="k" * 32, timing=timing)
@@ -484,6 +488,7 @@ def test_joined_atmosphere_frames_are_split() -> None:
 
 
 def test_tracker_list_skips_bad_items() -> None:
+    """The list's own parsing (a look inside): a connection would add models and vehicles."""
     client, _ = offline_client()
     snapshot = client._load_trackers(
         {
@@ -542,7 +547,7 @@ def test_from_config_and_registry() -> None:
     assert navixy.CLIENT is NavixyClient
     assert simulator_class("navixy") is NavixySimulator
     client = NavixyClient.from_config(session, print, {"api_key": "abc"})
-    assert client._base == "https://api.eu.navixy.com/v2"
+    assert client.base_url == "https://api.eu.navixy.com/v2"
     assert client.verify_ssl is True
     assert client.keepalive_text == "X"
     assert client.max_msg_size == 64 * 1024 * 1024
@@ -551,7 +556,7 @@ def test_from_config_and_registry() -> None:
         print,
         {"url": "http://h/v2/", "username": "u", "password": "p", "verify_ssl": False},
     )
-    assert (client._base, client._username, client.verify_ssl) == ("http://h/v2", "u", False)
+    assert (client.base_url, client.username, client.verify_ssl) == ("http://h/v2", "u", False)
 
 
 def test_api_error_keeps_code_and_description() -> None:
@@ -637,7 +642,7 @@ async def test_connect_with_api_key(session: aiohttp.ClientSession) -> None:
         assert updates[0].position.latitude == gps["location"]["lat"]
         assert updates[0].values[Field.ONLINE] is True
         assert updates[0].values[Field.BATTERY] == trackers[0].state["battery_level"]
-        assert client._tz == ZoneInfo(sim.time_zone)
+        assert client.time_zone == ZoneInfo(sim.time_zone)
         subscribe = json.loads(sim.received[0])
         assert subscribe == {"action": "subscribe", "hash": sim.api_key, "requests": [SUBSCRIPTION]}
         (conn,) = sim.connections
@@ -768,15 +773,13 @@ async def test_login_and_session_reuse(session: aiohttp.ClientSession) -> None:
     async with running(NavixySimulator()) as sim:
         creds: dict[str, Any] = {"username": sim.login, "password": sim.password}
         async with connected(session, sim, **creds) as (client, _):
-            assert len(sim.sessions) == 1
-            session_hash = client._hash
-            assert session_hash in sim.sessions
-            await client.connect()  # reconnects with the same session
+            (session_hash,) = sim.sessions
+            await client.connect()  # reconnects with the same session: no new login
             assert sim.sessions == {session_hash}
             sim.sessions.clear()  # the session expired: log in again
             await client.connect()
             assert len(sim.sessions) == 1
-            assert client._hash != session_hash
+            assert session_hash not in sim.sessions
 
 
 @pytest.mark.parametrize(
@@ -899,7 +902,7 @@ async def test_time_zone(
     async with running(NavixySimulator()) as sim:
         monkeypatch.setattr(sim, "_settings", lambda _body: settings)
         async with connected(session, sim) as (client, _):
-            assert client._tz == zone
+            assert client.time_zone == zone
 
 
 async def test_time_zone_falls_back_when_settings_fail(
@@ -911,7 +914,7 @@ async def test_time_zone_falls_back_when_settings_fail(
     async with running(NavixySimulator()) as sim:
         monkeypatch.setattr(sim, "_settings", fail)
         async with connected(session, sim) as (client, _):
-            assert client._tz is UTC
+            assert client.time_zone is UTC
 
 
 async def test_subscription_refused_or_unanswered(
@@ -1199,8 +1202,7 @@ async def test_command_timeout_and_bad_answers(
 
     async with raw_server(200, b"nonsense") as url:
         client = NavixyClient(session, print, url=url, api_key="a" * 32)
-        client._hash = "a" * 32
-        monkeypatch.setattr(NavixyClient, "connected", True)
+        monkeypatch.setattr(NavixyClient, "ready", True)  # as if signed in
         with pytest.raises(CommandFailed, match="no JSON"):
             await client.send_command(Command("1", "reboot", {}, 5))
 
@@ -1452,13 +1454,13 @@ async def test_logout_closes_the_session(session: aiohttp.ClientSession) -> None
     async with running(NavixySimulator()) as sim:
         creds: dict[str, Any] = {"username": sim.login, "password": sim.password}
         async with connected(session, sim, **creds) as (client, _):
-            old = client._hash
+            (old,) = sim.sessions
             await sim.logout()
             with pytest.raises(SessionClosed):
                 await asyncio.wait_for(client.run(), 5)
-            await client.connect()  # logs in again
-            assert client._hash not in (None, old)
-            assert sim.sessions == {client._hash}
+            await client.connect()  # logs in again: a new session, the only one
+            assert len(sim.sessions) == 1
+            assert old not in sim.sessions
 
 
 async def test_hub_ends_the_hash(session: aiohttp.ClientSession) -> None:

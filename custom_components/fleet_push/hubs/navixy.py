@@ -294,9 +294,10 @@ class NavixyClient(HubClient):
     ) -> None:
         """Keep the settings; the handshake sets the keep-alive interval unless timing gives one."""
         super().__init__(session, listener, timing=dataclasses.replace(timing) if timing else None)
-        self._base = url.rstrip("/")
+        self.base_url = url.rstrip("/")
+        """The API base every REST call and the event subscription start from."""
         self._api_key = api_key or None
-        self._username = username
+        self.username = username
         self._password = password
         self.verify_ssl = verify_ssl
         """Whether the hub's TLS certificate is verified."""
@@ -323,6 +324,11 @@ class NavixyClient(HubClient):
             "verify_ssl": config.get("verify_ssl", True),
         }
 
+    @property
+    def time_zone(self) -> tzinfo:
+        """The account's time zone, in which Navixy writes every date (UTC until known)."""
+        return self._tz
+
     @classmethod
     def default_timing(cls) -> Timing:
         """Pings decide liveness; silence only for a server that never answers them."""
@@ -336,7 +342,7 @@ class NavixyClient(HubClient):
         self._tz = await self._load_time_zone()
         snapshot = await self._load_fleet()
         handshake = self._handshake_heard = asyncio.get_running_loop().create_future()
-        await self.open_websocket(websocket_url(self._base), ssl=self.verify_ssl)
+        await self.open_websocket(websocket_url(self.base_url), ssl=self.verify_ssl)
         self.emit(snapshot)
         await self._await_handshake(handshake)
         await self._subscribe()
@@ -365,9 +371,9 @@ class NavixyClient(HubClient):
 
     async def _login(self) -> str:
         """Trade login and password for a session hash."""
-        if not (self._username and self._password):
+        if not (self.username and self._password):
             raise InvalidAuth("an API key or a login and password are needed")
-        reply = await self._api("user/auth", login=self._username, password=self._password)
+        reply = await self._api("user/auth", login=self.username, password=self._password)
         token = reply.get("hash")
         if reply.get("type", "authenticated") != "authenticated":
             raise InvalidAuth("the account needs a second factor; use an API key instead")
@@ -495,7 +501,7 @@ class NavixyClient(HubClient):
         return model.category if model and model.category else Category.TRACKER
 
     def _hub_info(self, user: Mapping[str, Any]) -> HubInfo:
-        host = URL(self._base).host
+        host = URL(self.base_url).host
         return HubInfo(
             unique_id=f"{host}:{user['id']}",
             title=f"Navixy {_account_name(user) or host}",
@@ -538,7 +544,7 @@ class NavixyClient(HubClient):
         body = dict(params) if self._hash is None else {"hash": self._hash, **params}
         try:
             async with self._session.post(
-                f"{self._base}/{path}",
+                f"{self.base_url}/{path}",
                 json=body,
                 ssl=self.verify_ssl,
                 timeout=aiohttp.ClientTimeout(total=timeout),
