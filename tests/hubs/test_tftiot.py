@@ -205,9 +205,9 @@ async def test_helpers_and_config() -> None:
     # "ping" every minute as the vendor asks; WebSocket pings judge liveness; no silence limit
     assert client.timing == Timing(keepalive_interval=60.0, ws_heartbeat=30.0)
     assert client.keepalive_text == "ping"
-    assert client._messages.timing is client.timing
-    assert client._messages.keepalive_text == "ping"
-    assert client._messages.stats.dropped is client.stats.dropped
+    assert client.messages.timing is client.timing
+    assert client.messages.keepalive_text == "ping"
+    assert client.messages.stats.dropped is client.stats.dropped
     assert client_class("tftiot") is TftIotClient
     assert simulator_class("tftiot") is TftIotSimulator
 
@@ -689,7 +689,9 @@ async def test_command_token_handling(sim: TftIotSimulator, make_client: Factory
     with pytest.raises(CommandFailed) as caught:  # never retried, even with a stale token
         await client.send_command(Command(imei, "WHERE#", {}, 5))
     assert caught.value.code == 1002
-    client._token_expires = 0  # a token past its keep-time is renewed first
+    # A look inside: a token past its keep-time (hours) is renewed first; the test moves the
+    # client's own clock for it rather than wait.
+    client._token_expires = 0
     assert (await client.send_command(Command(imei, "WHERE#", {}, 5)))["code"] == 0
     client._token_expires = 0
     sim.revoke_credentials()
@@ -715,7 +717,7 @@ async def test_command_failures_of_the_rest_api(
     async def tokenless(*args: Any) -> dict[str, Any]:
         return {"code": 0}
 
-    client._token = None
+    client._token = None  # a look inside: sign in to REST again, and get no token
     monkeypatch.setattr(client, "_rest_call", tokenless)
     with pytest.raises(CommandFailed) as caught:
         await client.send_command(Command(imei, "WHERE#", {}, 5))
@@ -723,6 +725,7 @@ async def test_command_failures_of_the_rest_api(
 
 
 async def test_command_refusal_codes_are_kept(make_client: Factory) -> None:
+    """A look inside: codes the simulator has no reason to send, into the reply check."""
     client, _ = await make_client()
     with pytest.raises(CommandFailed) as caught:
         client._ok({"code": "E12", "msg": ""})
@@ -918,7 +921,7 @@ async def test_a_refused_message_registration_leaves_the_device_push(
         conn = message_socket(sim)
         await conn.send({"type": "registUserMessage", "error": 1001})
         await conn.close()
-        await until(lambda: not client._messages.connected)
+        await until(lambda: not client.messages.connected)
         recorder.skip()
         imei = next(iter(sim.trackers))
         await sim.set_online(imei, online=False)
@@ -962,8 +965,9 @@ async def test_a_message_socket_that_cannot_open(socket_enabled: None) -> None:
 
 async def test_the_message_socket_lost_after_the_session_ended() -> None:
     client = offline_client()
-    client._messages_lost(CannotConnect("gone"))  # no device socket: nothing to end
-    assert client._end_error is None
+    assert client.messages.on_lost is not None
+    client.messages.on_lost(CannotConnect("gone"))  # no device socket: nothing to end
+    assert client._end_error is None  # a look inside: an unconnected client has no run()
 
 
 async def test_a_message_socket_that_fails_oddly_ends_the_session() -> None:
@@ -980,7 +984,7 @@ async def test_a_message_socket_that_fails_oddly_ends_the_session() -> None:
 
     task = asyncio.create_task(odd())
     await asyncio.wait((task,))
-    channel._ended(task)
+    channel._ended(task)  # a look inside: a reader ending as no socket makes it end
     (error,) = lost
     assert isinstance(error, CannotConnect)
     assert str(error) == "the message socket failed: RuntimeError"
@@ -1027,7 +1031,7 @@ async def test_echoed_sign_in_frames_leave_no_md5_in_the_log(
 
 async def test_rest_errors_leave_out_the_md5_and_the_token() -> None:
     client = offline_client()
-    client._token = "6b4c1d2e-token"
+    client._token = "6b4c1d2e-token"  # a look inside: a token the hub would quote back
     md5 = tftiot.md5_password("secret")
     with pytest.raises(CommandFailed) as caught:
         client._ok({"code": 1002, "msg": f"access-token 6b4c1d2e-token or {md5} invalid"})

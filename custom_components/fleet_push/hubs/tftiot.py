@@ -403,9 +403,10 @@ class TftIotClient(_Account):
             _SIGNIN: self._on_signin,
             "snapshot": self._on_snapshot,
         }
-        self._messages = TftIotMessages(session, self.emit, account=account, timing=self.timing)
-        self._messages.on_lost = self._messages_lost
-        self._messages.stats = HubStats(dropped=self.stats.dropped)  # one count of skipped frames
+        self.messages = TftIotMessages(session, self.emit, account=account, timing=self.timing)
+        """The message push's socket, beside this device socket."""
+        self.messages.on_lost = self._messages_lost
+        self.messages.stats = HubStats(dropped=self.stats.dropped)  # one count of skipped frames
 
     @classmethod
     def normalize_config(cls, user_input: Mapping[str, Any]) -> dict[str, Any]:
@@ -427,7 +428,7 @@ class TftIotClient(_Account):
         await self.open_websocket(self.account.url, ssl=self.verify_ssl)  # closes all
         self._gathering = {}
         await self._sign_in()
-        await self._messages.connect()
+        await self.messages.connect()
         devices = await self._load_fleet()
         if devices is None:
             await asyncio.sleep(self.snapshot_window)
@@ -438,7 +439,7 @@ class TftIotClient(_Account):
     async def close(self) -> None:
         """Close both sockets; nothing is gathered any more."""
         self._gathering = None
-        await self._messages.close()
+        await self.messages.close()
         await super().close()
 
     def _messages_lost(self, error: HubError) -> None:
@@ -589,7 +590,7 @@ class TftIotClient(_Account):
         if "event" in frame:
             self._dispatch(self._events, frame["event"], frame, _DEVICE_EVENTS_IGNORED)
         elif "type" in frame:
-            self._messages.handle_message(frame)
+            self.messages.handle_message(frame)
         elif not self._refuses_signin(frame):
             self.drop(Drop.MALFORMED, frame)
         if _error_code(frame) is None:
