@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 import contextlib
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 import itertools
 import json
@@ -138,12 +139,18 @@ def default_client(session: aiohttp.ClientSession, out: Recorder) -> DeviceHiveC
     return DeviceHiveClient.from_config(session, out.append, config)
 
 
-def pending(client: DeviceHiveClient, request_id: str, action: str) -> asyncio.Future[Any]:
-    """Make the client wait for a reply, as _call does."""
-    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-    client._inflight[request_id] = action
-    client._pending[request_id] = future
-    return future
+@pytest.fixture
+def replies() -> Iterator[ExitStack]:
+    """Replies a test makes the client await; no longer awaited when the test ends."""
+    with ExitStack() as stack:
+        yield stack
+
+
+def pending(
+    replies: ExitStack, client: DeviceHiveClient, request_id: str, action: str
+) -> asyncio.Future[Any]:
+    """Make the client await the reply to a request, as it does once it sent one."""
+    return replies.enter_context(client.awaiting_reply(request_id, action))
 
 
 def online_values(out: Recorder) -> dict[str, bool | None]:
@@ -165,10 +172,10 @@ def notice_ids(out: Recorder) -> list[Any]:
 
 
 async def test_from_config(client: DeviceHiveClient, session: aiohttp.ClientSession) -> None:
-    assert client._url.human_repr() == "wss://hive.example.com/api/websocket"
+    assert client.url.human_repr() == "wss://hive.example.com/api/websocket"
     assert client.verify_ssl is True
     assert client.timing == Timing(ws_heartbeat=60.0)
-    assert client._presence.offline_after == 15 * 60
+    assert client.offline_after == 15 * 60
     assert client_class("devicehive") is DeviceHiveClient
     assert simulator_class("devicehive") is DeviceHiveSimulator
     config = {
@@ -180,17 +187,17 @@ async def test_from_config(client: DeviceHiveClient, session: aiohttp.ClientSess
         "notification_events": ["door"],
     }
     hub = DeviceHiveClient.from_config(session, print, config)
-    assert str(hub._url) == "wss://hive.example.com:8443/api/websocket"
-    assert hub._login == ("u", "p")
+    assert str(hub.url) == "wss://hive.example.com:8443/api/websocket"
+    assert hub.username == "u"
     assert hub.verify_ssl is False
-    assert hub._presence.offline_after == 120
-    assert hub._event_names == {"door"}
-    assert client._event_names == set(FOLLOWED)
+    assert hub.offline_after == 120
+    assert hub.notification_events == {"door"}
+    assert client.notification_events == set(FOLLOWED)
     hub.apply_options({"offline_after": 0.5})
-    assert hub._presence.offline_after == 30
+    assert hub.offline_after == 30
     for unusable in (0, -1, math.inf, True, "5", None):
         hub.apply_options({"offline_after": unusable})
-        assert hub._presence.offline_after == 15 * 60
+        assert hub.offline_after == 15 * 60
 
 
 @pytest.mark.parametrize(
@@ -344,23 +351,28 @@ async def test_a_sample_that_carries_only_a_position_and_a_battery_is_no_event(
     assert default_client.notification_names == {"gps"}
 
 
-async def test_device_list_sample(client: DeviceHiveClient, out: Recorder) -> None:
+async def test_device_list_sample(
+    client: DeviceHiveClient, out: Recorder, replies: ExitStack
+) -> None:
     """An old server's status wins: the sample's device is online."""
-    reply = pending(client, "9", "device/list")
+    reply = pending(replies, client, "9", "device/list")
     client.handle_text(sample("protocols_device_list_success.json"))
     (record,) = (await reply)["devices"]
-    assert client._record_update("dev-1", record, time.time()) == DeviceUpdate(
-        "dev-1",
-        DeviceDetails(name="Car", category=Category.TRACKER),
-        values={Field.ONLINE: True},
-        extras={"networkId": 1, "isBlocked": False},
-        channels=CHANNELS,
-    )
+    client.handle_text(notification(record, name="$device-update", device="dev-1"))
+    assert out.of(DeviceUpdate) == [
+        DeviceUpdate(
+            "dev-1",
+            DeviceDetails(name="Car", category=Category.TRACKER),
+            values={Field.ONLINE: True},
+            extras={"networkId": 1, "isBlocked": False},
+            channels=CHANNELS,
+        )
+    ]
 
 
-async def test_server_info_sample(client: DeviceHiveClient) -> None:
+async def test_server_info_sample(client: DeviceHiveClient, replies: ExitStack) -> None:
     """The server's clock gives the offset, and the first cursor."""
-    reply = pending(client, "4", "server/info")
+    reply = pending(replies, client, "4", "server/info")
     client.handle_text(sample("protocols_server_info_success.json"))
 
     async def call(action: str, fields: Any = None, **_: Any) -> dict[str, Any]:
@@ -393,16 +405,18 @@ async def test_server_info_sample(client: DeviceHiveClient) -> None:
     ],
 )
 async def test_reply_samples_resolve_their_request(
-    client: DeviceHiveClient, name: str, request_id: str, action: str
+    client: DeviceHiveClient, name: str, request_id: str, action: str, replies: ExitStack
 ) -> None:
-    reply = pending(client, request_id, action)
+    reply = pending(replies, client, request_id, action)
     client.handle_text(sample(name))
     assert await reply == sample_json(name)
     assert client.stats.dropped == {}
 
 
-async def test_command_insert_sample_gives_the_id(client: DeviceHiveClient) -> None:
-    reply = pending(client, "7", "command/insert")
+async def test_command_insert_sample_gives_the_id(
+    client: DeviceHiveClient, replies: ExitStack
+) -> None:
+    reply = pending(replies, client, "7", "command/insert")
     client.handle_text(sample("protocols_command_insert_success.json"))
     assert devicehive._as_int((await reply)["command"]["id"]) == 456
 
@@ -410,11 +424,11 @@ async def test_command_insert_sample_gives_the_id(client: DeviceHiveClient) -> N
 @pytest.mark.parametrize("established", [False, True])
 @pytest.mark.parametrize("action", ["authenticate", "token", "token/refresh"])
 async def test_authenticate_error_sample_refuses_a_sign_in(
-    client: DeviceHiveClient, action: str, established: bool
+    client: DeviceHiveClient, action: str, established: bool, replies: ExitStack
 ) -> None:
     """While signing in or renewing alike: the request fails, the session is left alone."""
     client._established = established
-    reply = pending(client, "1", action)
+    reply = pending(replies, client, "1", action)
     client.handle_text(sample("protocols_authenticate_error.json"))
     with pytest.raises(InvalidAuth, match="Invalid credentials"):
         await reply
@@ -423,15 +437,16 @@ async def test_authenticate_error_sample_refuses_a_sign_in(
 
 async def test_a_401_to_another_request_ends_an_established_session(
     client: DeviceHiveClient,
+    replies: ExitStack,
 ) -> None:
     """Only a server that checks tokens on every request says so: sign in afresh."""
-    reply = pending(client, "1", "device/list")
+    reply = pending(replies, client, "1", "device/list")
     client.handle_text(sample("protocols_authenticate_error.json").replace("authenticate", "x"))
     with pytest.raises(CommandFailed):
         await reply
     assert client._end_error is None  # not established yet: the handshake decides
     client._established = True
-    reply = pending(client, "2", "device/list")
+    reply = pending(replies, client, "2", "device/list")
     client.handle_text(
         json.dumps({**sample_json("protocols_authenticate_error.json"), "requestId": "2"})
     )
@@ -450,11 +465,13 @@ async def test_a_401_to_another_request_ends_an_established_session(
         ("protocols_error_400_malformed.json", 400),
     ],
 )
-async def test_error_samples(client: DeviceHiveClient, name: str, code: int) -> None:
+async def test_error_samples(
+    client: DeviceHiveClient, name: str, code: int, replies: ExitStack
+) -> None:
     """Without requestId they are skipped; as a reply they fail the request with their code."""
     client.handle_text(sample(name))
     assert client.stats.dropped == {Drop.HUB_ERROR: 1}
-    reply = pending(client, "3", "command/insert")
+    reply = pending(replies, client, "3", "command/insert")
     client.handle_text(json.dumps({**sample_json(name), "requestId": "3", "status": "error"}))
     with pytest.raises(CommandFailed) as failed:
         await reply
@@ -522,8 +539,8 @@ async def test_binary_frames_are_skipped(client: DeviceHiveClient) -> None:
     assert client.stats.dropped == {Drop.BINARY: 1}
 
 
-async def test_odd_reply_status(client: DeviceHiveClient) -> None:
-    reply = pending(client, "1", "device/list")
+async def test_odd_reply_status(client: DeviceHiveClient, replies: ExitStack) -> None:
+    reply = pending(replies, client, "1", "device/list")
     client.handle_text('{"action": "device/list", "requestId": 1, "status": "maybe"}')
     with pytest.raises(CommandFailed) as failed:
         await reply
@@ -855,7 +872,8 @@ async def test_a_fresh_notification_turns_a_device_online(
 async def test_a_command_update_shows_its_device_alive(
     client: DeviceHiveClient, out: Recorder
 ) -> None:
-    client._presence.record("d1", {}, time.time())
+    client.handle_text(notification({"id": "d1"}, name="$device-add"))  # d1 is known
+    out.clear()
     now = stamp(datetime.now(UTC))
     for device in ("d1", "unknown"):
         command = {"id": 1, "deviceId": device, "status": "done", "lastUpdated": now}
@@ -989,7 +1007,6 @@ async def connected(
 ) -> AsyncIterator[DeviceHiveClient]:
     async with hub(simulator, session, out) as client:
         await client.connect()
-        await until(lambda: client._presence_learned)
         yield client
 
 
@@ -1010,7 +1027,6 @@ async def test_connect_with_login(
 ) -> None:
     async with hub(simulator, session, out) as client:
         info = await client.connect()
-        await until(lambda: client._presence_learned)
     assert info == HubInfo(
         unique_id=f"127.0.0.1:{simulator.port}:1",
         title="DeviceHive 127.0.0.1",
@@ -1536,7 +1552,6 @@ async def test_old_notifications_do_not_make_a_device_online(
     ):
         simulator.history.clear()  # a quiet fleet
         await client.connect()
-        await until(lambda: client._presence_learned)
         two_hours_ago = simulator.server_time() - timedelta(hours=2)
         await simulator.notify("dev-1", "gps", {"lat": 1, "lng": 2}, timestamp=two_hours_ago)
         await out.next(HubNotice)
@@ -1569,7 +1584,7 @@ async def test_a_server_clock_an_hour_behind(
     ):
         await client.connect()
         await until(lambda: online_values(out) == {"dev-1": True, "dev-2": True})
-        assert client._offset == pytest.approx(-3600, abs=1)
+        assert client.clock_offset == pytest.approx(-3600, abs=1)
 
 
 # --- what was missed while away ---
@@ -1585,7 +1600,6 @@ async def test_missed_notifications_arrive_once_in_time_order(
         hub(simulator, session, out) as client,
     ):
         await client.connect()
-        await until(lambda: client._presence_learned)
         seen = await simulator.notify("dev-1", "gps", {"battery": 1})
         assert (await out.next(HubNotice)).attributes["id"] == seen["id"]
         await reconnect(client, simulator)
@@ -1599,7 +1613,7 @@ async def test_missed_notifications_arrive_once_in_time_order(
         await simulator.notify("dev-4", "gps", {"battery": 2})
         await until(lambda: len(out.of(HubNotice)) == 452)
         assert notice_ids(out)[1:] == [item["id"] for item in missed] + [notice_ids(out)[-1]]
-        assert client._held is None
+        assert not client.catching_up
 
 
 @pytest.mark.parametrize("variant", ["vendor", "oldest_first", "exclusive_bounds"])
@@ -1616,7 +1630,6 @@ async def test_one_busy_device_is_fetched_window_by_window(
         hub(simulator, session, out) as client,
     ):
         await client.connect()
-        await until(lambda: client._presence_learned)
         await reconnect(client, simulator)
         missed = [await simulator.notify("dev-1", "gps", {"n": n}) for n in range(23)]
         lists = len(sent(simulator, "notification/list"))
@@ -1647,11 +1660,9 @@ async def test_presence_unknown_when_the_server_cannot_say(
         await client.connect()
         assert client.stats.dropped[Drop.REQUEST_FAILED] == 1  # learning who notified lately
         await until(lambda: client.stats.dropped[Drop.REQUEST_FAILED] == 2)  # and catching up
-        assert not client._presence_learned
         await reconnect(client, simulator)
-        await client.connect()
-        assert client._presence_learned
-        await until(lambda: client.stats.dropped[Drop.MALFORMED] == 2)  # learning and catching up
+        await client.connect()  # learns now: a junk item while learning, one catching up
+        await until(lambda: client.stats.dropped[Drop.MALFORMED] == 2)
         shown = online_values(out)
         assert [shown[device] for device in simulator.fleet_ids()] == [None, None, None]
 
@@ -1668,9 +1679,8 @@ async def test_a_server_without_a_clock(
     replace_handler(simulator, monkeypatch, "server/info", no_time)
     async with hub(simulator, session, out) as client:
         info = await client.connect()
-        await until(lambda: client._presence_learned)
     assert info.version is None
-    assert client._offset == 0
+    assert client.clock_offset == 0
     assert online_values(out) == dict.fromkeys(simulator.fleet_ids(), True)
 
 
@@ -1706,13 +1716,12 @@ async def test_live_pushes_wait_for_the_catch_up(
 
     async with hub(simulator, session, out) as client:
         await client.connect()
-        await until(lambda: client._presence_learned)
         await reconnect(client, simulator)
         missed = await simulator.notify("dev-1", "gps", {"battery": 5})
         replace_handler(simulator, monkeypatch, "notification/list", slow_list)
         await client.connect()
         live = await simulator.notify("dev-2", "gps", {"battery": 6})
-        await until(lambda: client._held)
+        await until(lambda: client.held_back)
         assert out.of(HubNotice) == []
         release.set()
         await until(lambda: len(out.of(HubNotice)) == 2)
@@ -1731,7 +1740,6 @@ async def test_an_interrupted_catch_up_is_done_by_the_next_connection(
 
     async with hub(simulator, session, out) as client:
         await client.connect()
-        await until(lambda: client._presence_learned)
         await reconnect(client, simulator)
         first = await simulator.notify("dev-1", "gps", {"battery": 5})
         with monkeypatch.context() as patch:
@@ -1758,7 +1766,6 @@ async def test_a_failed_catch_up_lets_what_came_through(
 
     async with hub(simulator, session, out) as client:
         await client.connect()
-        await until(lambda: client._presence_learned)
         await reconnect(client, simulator)
         await simulator.notify("dev-1", "gps", {"battery": 5})  # lost with the cache
         replace_handler(simulator, monkeypatch, "notification/list", fail)
@@ -1775,8 +1782,8 @@ async def test_a_future_dated_notification_is_not_the_cursor(
     future = datetime(2100, 1, 1, tzinfo=UTC)
     odd = await simulator.notify("dev-1", "gps", {"lat": 1, "lng": 2}, timestamp=future)
     assert (await out.next(HubNotice)).attributes["id"] == odd["id"]
-    assert connected._cursor is not None
-    assert connected._cursor < time.time()
+    assert connected.cursor is not None
+    assert connected.cursor < time.time()
     await reconnect(connected, simulator)
     missed = [await simulator.notify("dev-2", "gps", {"battery": n}) for n in range(3)]
     await connected.connect()
@@ -1789,18 +1796,18 @@ async def test_the_cursor_stays_behind_the_last_frame(
     connected: DeviceHiveClient, simulator: DeviceHiveSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(devicehive, "CURSOR_MARGIN", 0.05)
-    first = connected._cursor
+    first = connected.cursor
     await asyncio.sleep(0.1)
     frames = connected.stats.frames
     before = time.time()
     await simulator.notify("dev-1", "gps", {})
     await until(lambda: connected.stats.frames > frames)
     assert first is not None
-    assert connected._cursor is not None
-    assert connected._cursor > first
-    assert before - 0.05 <= connected._cursor - connected._offset <= time.time() - 0.05
+    assert connected.cursor is not None
+    assert connected.cursor > first
+    assert before - 0.05 <= connected.cursor - connected.clock_offset <= time.time() - 0.05
     await reconnect(connected, simulator)
-    cursor = connected._cursor
+    cursor = connected.cursor
     await connected.connect()
     subscribe = sent(simulator, "notification/subscribe")[-1]
     assert subscribe["timestamp"] == devicehive._stamp(cursor)
@@ -1813,6 +1820,7 @@ async def test_delivered_ones_are_forgotten_behind_the_cursor(
         await client.connect()
         await simulator.notify("dev-1", "gps", {})
         await out.next(HubNotice)
+        # A look inside: what is remembered, and a cursor moved on without waiting for it.
         assert client._delivered._recent
         client._cursor = time.time() + 100
         await until(lambda: not client._delivered._recent)
@@ -1868,7 +1876,7 @@ async def test_command_progress_and_odd_insert_reply(
 ) -> None:
     simulator.set_behaviour("dev-1", "silent")
     task = asyncio.ensure_future(connected.send_command(Command("dev-1", "update", {}, 5)))
-    await until(lambda: 1 in simulator.commands and ("command", 1) in connected._pending)
+    await until(lambda: 1 in simulator.commands)  # an early update waits for its command
     await simulator._finish(simulator.commands[1], "In Progress", None)
     await asyncio.sleep(0.05)
     assert not task.done()
@@ -1899,11 +1907,13 @@ async def test_drop_while_waiting_for_a_command(
     connected: DeviceHiveClient, simulator: DeviceHiveSimulator
 ) -> None:
     task = asyncio.ensure_future(connected.send_command(Command("dev-3", "reboot", {}, 5)))
-    await until(lambda: ("command", 1) in connected._pending)
+    await until(lambda: 1 in simulator.commands)
     await simulator.drop_connections()
     with pytest.raises(CannotConnect):
         await task
-    assert connected._commands_subscribed is False
+    subscribed = len(sent(simulator, "command/subscribe"))
+    await connected.connect()  # the subscription went with the connection: asked again
+    assert len(sent(simulator, "command/subscribe")) == subscribed + 1
 
 
 async def test_silence_detected(

@@ -341,7 +341,8 @@ class DeviceHiveClient(HubClient):
         super().__init__(session, listener, timing=timing)
         if not token and not (username and password):
             raise ValueError("DeviceHive needs a token, or a username and a password")
-        self._url = _websocket_url(url)
+        self.url = _websocket_url(url)
+        """The server's WebSocket API."""
         self._token = token
         self._login = (username, password) if username and password else None
         self.verify_ssl = verify_ssl
@@ -386,6 +387,41 @@ class DeviceHiveClient(HubClient):
             "notification_events": config.get(EVENTS_OPTION),
         }
 
+    @property
+    def username(self) -> str | None:
+        """The login signed in with, if a login (not a token) was given."""
+        return self._login[0] if self._login is not None else None
+
+    @property
+    def offline_after(self) -> float:
+        """Seconds without a sign of life after which a device is shown offline."""
+        return self._presence.offline_after
+
+    @property
+    def notification_events(self) -> frozenset[str] | None:
+        """The notification names chosen as events; None: those that say more than values."""
+        return self._event_names
+
+    @property
+    def clock_offset(self) -> float:
+        """The server's clock minus this machine's, in seconds (from server/info)."""
+        return self._offset
+
+    @property
+    def cursor(self) -> float | None:
+        """The server time from which the next connection fetches what it missed."""
+        return self._cursor
+
+    @property
+    def catching_up(self) -> bool:
+        """Whether notifications missed while away are being fetched (live ones wait)."""
+        return self._held is not None
+
+    @property
+    def held_back(self) -> int:
+        """How many live notifications wait for the catch-up, to go out in time order."""
+        return len(self._held or ())
+
     @override
     def offered(self, option: str) -> frozenset[str]:
         """The notification names heard so far, to choose the events from."""
@@ -406,7 +442,7 @@ class DeviceHiveClient(HubClient):
 
     async def _establish(self) -> HubInfo:
         """Sign in, load the server info and the devices, then subscribe and catch up."""
-        await self.open_websocket(str(self._url), ssl=self.verify_ssl)
+        await self.open_websocket(str(self.url), ssl=self.verify_ssl)
         try:
             await self._sign_in()
             info = await self._server_info()
@@ -486,7 +522,7 @@ class DeviceHiveClient(HubClient):
         if self._cursor is None:  # the first connection: nothing was missed before it
             self._cursor = received + self._offset
         version = info.get("apiVersion")
-        host = self._url.host or ""
+        host = self.url.host or ""
         return HubInfo(
             unique_id=f"{self._authority()}:{self._account()}",
             title=f"DeviceHive {host}",
@@ -497,7 +533,7 @@ class DeviceHiveClient(HubClient):
 
     def _authority(self) -> str:
         """The server's host, with the port when the URL names one."""
-        url = self._url
+        url = self.url
         return f"{url.host}:{url.explicit_port}" if url.explicit_port else str(url.host)
 
     def _account(self) -> str:
@@ -505,7 +541,7 @@ class DeviceHiveClient(HubClient):
         subject = _token_subject(self._access) if self._access else None
         if subject is not None:
             return subject
-        return self._login[0] if self._login is not None else "token"
+        return self.username or "token"
 
     async def _subscribe_notifications(self) -> None:
         """Subscribe to every device, from the cursor (a server may replay some)."""
