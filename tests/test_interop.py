@@ -24,8 +24,8 @@ from custom_components.fleet_push.hubs.tftiot import TftIotClient
 
 from .conftest import SetupHub, StartHub
 from .helpers import entity_id, state_of, wait_for
+from .kinds import KIND
 from .simulator import simulator_module
-from .test_reliability import KIND
 
 FAST = 0.3
 """Seconds between liveness pings (and keep-alive texts) in these tests."""

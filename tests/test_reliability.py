@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 import gc
 import json
@@ -44,6 +44,7 @@ from custom_components.fleet_push.hubs.devicehive import EVENTS_OPTION
 from .conftest import SetupHub, StartHub, coordinator_of
 from .helpers import entity_id, wait_for, wait_for_entity
 from .hubs.test_hostile import dispose, feed, harvest, make_client
+from .kinds import KIND
 from .test_security import SecretWatch
 
 KINDS = list(HUB_KINDS)
@@ -56,92 +57,6 @@ RESTORED = "restored"
 NEW_PASSWORD = "n3w-Secret!"
 NEW_API_KEY = "0123456789abcdef" * 2
 BERLIN = ZoneInfo("Europe/Berlin")
-
-
-# --- what differs between hub kinds, for the tests below ---
-
-
-@dataclass(frozen=True)
-class Kind:
-    """How a test drives one hub kind's simulator."""
-
-    first: Callable[[Any], str]
-    """The id of the first fleet device, as FleetPush names it."""
-    offline_quietly: Callable[[Any, str], None]
-    """Take a device offline in the hub without telling anyone (the hub is down)."""
-    offline: Callable[[Any, str], Awaitable[None]]
-    """Take a device offline through the hub's normal push path."""
-    subscribe: str
-    """Text in the frame a client sends to (re)load or (re)subscribe to the fleet."""
-    fast: Timing | None = None
-    """Keep-alive timings shrunk for the silence test (None: the hub's handshake sets them)."""
-    options: dict[str, Any] = field(default_factory=dict)
-    """Simulator options for the silence test."""
-
-
-def _navixy_offline(hub: Any, device: str) -> None:
-    hub.set_online(int(device), online=False)
-
-
-async def _navixy_push_offline(hub: Any, device: str) -> None:
-    _navixy_offline(hub, device)  # the simulator's next state_batch reports it
-
-
-def _imouse_offline(hub: Any, device: str) -> None:
-    hub.devices[device]["state"] = 0
-
-
-def _iclick_offline(hub: Any, device: str) -> None:
-    hub.devices[device]["online"] = False
-
-
-def _devicehive_offline(hub: Any, device: str) -> None:
-    hub.devices[device].is_blocked = True  # DeviceHive has no status: a blocked device is offline
-
-
-def _tftiot_offline(hub: Any, device: str) -> None:
-    hub.trackers[device].online = False
-
-
-KIND: dict[str, Kind] = {
-    "imouse": Kind(
-        first=lambda hub: next(iter(hub.devices)),
-        offline_quietly=_imouse_offline,
-        offline=lambda hub, device: hub.set_online(device, online=False),
-        subscribe='"/device/get"',
-        fast=Timing(ws_heartbeat=0.3, silence_timeout=0.75),
-        options={"user_info_interval": 0.1},
-    ),
-    "iclick": Kind(
-        first=lambda hub: next(iter(hub.devices)),
-        offline_quietly=_iclick_offline,
-        offline=lambda hub, device: hub.set_online(device, online=False),
-        subscribe='"type":"devices"',
-        fast=Timing(ws_heartbeat=0.3),
-    ),
-    "navixy": Kind(
-        first=lambda hub: str(next(iter(hub.trackers))),
-        offline_quietly=_navixy_offline,
-        offline=_navixy_push_offline,
-        subscribe='"action":"subscribe"',
-        fast=Timing(ws_heartbeat=0.3),
-        options={"client_heartbeat_ms": 300},
-    ),
-    "devicehive": Kind(
-        first=lambda _hub: "dev-1",
-        offline_quietly=_devicehive_offline,
-        offline=lambda hub, device: hub.block(device),
-        subscribe='"action":"notification/subscribe"',
-        fast=Timing(ws_heartbeat=0.3),
-    ),
-    "tftiot": Kind(
-        first=lambda hub: next(iter(hub.trackers)),
-        offline_quietly=_tftiot_offline,
-        offline=lambda hub, device: hub.set_online(device, online=False),
-        subscribe='"event":"signin"',
-        fast=Timing(keepalive_interval=0.3, ws_heartbeat=0.3),
-    ),
-}
 
 
 def sent(hub: Any, text: str) -> int:
