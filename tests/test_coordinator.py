@@ -14,11 +14,7 @@ from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
-from pytest_homeassistant_custom_component.components.diagnostics import (
-    get_diagnostics_for_config_entry,
-    get_diagnostics_for_device,
-)
-from pytest_homeassistant_custom_component.typing import ClientSessionGenerator, WebSocketGenerator
+from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.fleet_push import supervisor
 from custom_components.fleet_push.const import CONF_GRACE_PERIOD
@@ -26,7 +22,7 @@ from custom_components.fleet_push.hubs.connection import Timing
 from custom_components.fleet_push.hubs.imouse import IMouseClient
 
 from .conftest import SetupHub, StartHub, coordinator_of
-from .helpers import device_of, entity_id, wait_for
+from .helpers import entity_id, wait_for
 
 LOST = "Lost connection to"
 RESTORED = "restored"
@@ -162,45 +158,6 @@ async def test_user_can_remove_only_stale_devices(
     assert refused["error"]["message"].startswith(f"{live.name} is still reported by ")
     assert (await remove(stale.id))["success"]
     assert registry.async_get(stale.id) is None
-
-
-async def test_diagnostics_redact_secrets_and_whereabouts(
-    hass: HomeAssistant,
-    start_hub: StartHub,
-    setup_hub: SetupHub,
-    hass_client: ClientSessionGenerator,
-) -> None:
-    hub = await start_hub("navixy", devices=1)
-    entry = await setup_hub("navixy", hub)
-    await wait_for(lambda: entry.runtime_data.devices[str(next(iter(hub.trackers)))].position)
-
-    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
-    text = str(diagnostics)
-    assert hub.api_key not in text
-    assert diagnostics["entry"]["data"]["api_key"] == "**REDACTED**"
-    tracker = next(iter(hub.trackers.values()))
-    assert tracker.device_id not in text  # the IMEI
-    assert str(tracker.state["gps"]["location"]["lat"])[:6] not in text
-    (device,) = diagnostics["devices"]
-    assert device["position"]["latitude"] == "**REDACTED**"
-    assert device["serial"] == "**REDACTED**"
-    assert device["channels"] == ["lifecycle"]  # plain JSON, not a Python repr
-    assert device["values"]["online"] in (True, False)
-    assert diagnostics["hub"]["stats"]["frames"] >= 1
-    assert diagnostics["hub"]["available"] is True
-    assert diagnostics["hub"]["kind"] == "navixy"
-
-    registry_device = device_of(hass, entry, str(tracker.tracker_id))
-    assert registry_device is not None
-    about = await get_diagnostics_for_device(hass, hass_client, entry, registry_device)
-    assert about["hub"] is None
-    assert about["device"]["values"] == device["values"]
-    shown = {entity["entity_id"]: entity for entity in about["entities"]}
-    location = entity_id(hass, entry, "device_tracker", str(tracker.tracker_id), "location")
-    assert shown[location]["attributes"]["latitude"] == "**REDACTED**"
-    assert str(tracker.state["gps"]["location"]["lat"])[:6] not in str(about)
-    kernel = await get_diagnostics_for_device(hass, hass_client, entry, device_of(hass, entry, ""))
-    assert kernel["hub"]["kind"] == "navixy"
 
 
 async def test_a_partial_device_list_removes_nothing(
