@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 import logging
-from typing import Any
 from unittest.mock import patch
 
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
-from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import async_fire_time_changed
-from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.fleet_push import supervisor
 from custom_components.fleet_push.const import CONF_GRACE_PERIOD
@@ -120,44 +117,6 @@ def test_back_off_grows_to_a_cap_with_jitter() -> None:
     assert 1.0 <= delays[0] <= 2.0
     assert all(delay <= supervisor.RECONNECT_CAP for delay in delays)
     assert delays[-1] >= supervisor.RECONNECT_CAP / 2
-
-
-async def test_user_can_remove_only_stale_devices(
-    hass: HomeAssistant,
-    start_hub: StartHub,
-    setup_hub: SetupHub,
-    hass_ws_client: WebSocketGenerator,
-) -> None:
-    assert await async_setup_component(hass, "config", {})
-    hub = await start_hub("imouse", devices=1)
-    entry = await setup_hub("imouse", hub)
-    (phone,) = hub.devices
-    registry = dr.async_get(hass)
-    live = registry.async_get_device_by_identifier(
-        coordinator_of(entry).registry.identifier(phone), entry.entry_id
-    )
-    stale = registry.async_get_or_create(
-        config_entry_id=entry.entry_id,
-        identifiers={coordinator_of(entry).registry.identifier("gone")},
-    )
-    client = await hass_ws_client(hass)
-
-    async def remove(device_id: str) -> dict[str, Any]:
-        await client.send_json_auto_id(
-            {
-                "type": "config/device_registry/remove_config_entry",
-                "config_entry_id": entry.entry_id,
-                "device_id": device_id,
-            }
-        )
-        return await client.receive_json()
-
-    refused = await remove(live.id)
-    assert not refused["success"]
-    assert refused["error"]["translation_key"] == "device_still_reported"
-    assert refused["error"]["message"].startswith(f"{live.name} is still reported by ")
-    assert (await remove(stale.id))["success"]
-    assert registry.async_get(stale.id) is None
 
 
 async def test_a_partial_device_list_removes_nothing(

@@ -484,17 +484,6 @@ async def test_a_revoked_refresh_token_asks_for_reauthentication(
     assert result["errors"] == {"base": "invalid_auth"}
 
 
-async def test_bad_credentials_at_startup_start_reauthentication(
-    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
-) -> None:
-    hub = await start_hub("devicehive", devices=1)
-    hub.revoke_credentials()
-    entry = await setup_hub("devicehive", hub, loaded=False)
-    assert entry.state is ConfigEntryState.SETUP_ERROR
-    assert reauth_sources(hass) == [SOURCE_REAUTH]
-    await wait_for(lambda: not hub.connections)
-
-
 async def test_a_refused_renewal_waits_for_the_next_sign_in(
     hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
 ) -> None:
@@ -515,19 +504,6 @@ async def test_a_refused_renewal_waits_for_the_next_sign_in(
     await wait_for(lambda: reauth_sources(hass) == [SOURCE_REAUTH])
     await wait_for(lambda: not hub.connections)  # no retry storm: it waits for new credentials
     assert entry.state is ConfigEntryState.LOADED
-
-
-async def test_unload_closes_the_connection(
-    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
-) -> None:
-    hub = await start_hub("devicehive", devices=1)
-    entry = await setup_hub("devicehive", hub)
-    await hub.wait_for_connections(1)
-
-    assert await hass.config_entries.async_unload(entry.entry_id)
-    await hass.async_block_till_done()
-    assert entry.state is ConfigEntryState.NOT_LOADED
-    await wait_for(lambda: not hub.connections)
 
 
 async def test_a_maker_an_older_version_made_up_is_cleared(

@@ -231,19 +231,6 @@ async def test_phones_come_and_go_live(
     assert device_of(hass, entry, added) is not None
 
 
-async def test_unload_closes_the_connection(
-    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
-) -> None:
-    hub = await start_hub("iclick", devices=1)
-    entry = await setup_hub("iclick", hub)
-    await hub.wait_for_connections(1)
-
-    assert await hass.config_entries.async_unload(entry.entry_id)
-    await hass.async_block_till_done()
-    assert entry.state is ConfigEntryState.NOT_LOADED
-    await wait_for(lambda: not hub.connections)
-
-
 @pytest.mark.parametrize("variant", list(VARIANTS))
 async def test_every_controller_behaviour_connects_and_stays_connected(
     hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub, variant: str

@@ -179,19 +179,6 @@ async def test_devices_come_and_go_live(
     await wait_for(lambda: hass.states.get(usb).state == STATE_ON)
 
 
-async def test_unload_closes_the_connection(
-    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
-) -> None:
-    hub = await start_hub("imouse", devices=1)
-    entry = await setup_hub("imouse", hub)
-    await hub.wait_for_connections(1)
-
-    assert await hass.config_entries.async_unload(entry.entry_id)
-    await hass.async_block_till_done()
-    assert entry.state is ConfigEntryState.NOT_LOADED
-    await wait_for(lambda: not hub.connections)
-
-
 @pytest.mark.parametrize("variant", list(VARIANTS))
 async def test_every_kernel_behaviour_connects_and_stays_connected(
     hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub, variant: str

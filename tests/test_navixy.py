@@ -221,14 +221,3 @@ async def test_logout_starts_reauthentication(
     accepted = hub.accepted
     await asyncio.sleep(0.3)  # well past the tests' reconnect delay
     assert hub.accepted == accepted  # no retry storm: the client waits for new credentials
-
-
-async def test_bad_credentials_at_startup_start_reauthentication(
-    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
-) -> None:
-    hub = await start_hub("navixy", devices=1)
-    hub.revoke_credentials()
-    entry = await setup_hub("navixy", hub, loaded=False)
-    assert entry.state is ConfigEntryState.SETUP_ERROR
-    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
-    assert [flow["context"]["source"] for flow in flows] == [SOURCE_REAUTH]

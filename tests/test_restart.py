@@ -60,15 +60,6 @@ async def test_restart_while_the_hub_is_down_shows_the_last_known_fleet(
     assert hass.states.get(connected).state == STATE_ON
 
 
-async def test_without_a_saved_fleet_setup_waits_for_the_hub(
-    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
-) -> None:
-    hub = await start_hub("imouse", devices=1)
-    await hub.stop()
-    entry = await setup_hub("imouse", hub, loaded=False)
-    assert entry.state is ConfigEntryState.SETUP_RETRY
-
-
 async def test_deleting_the_entry_forgets_its_fleet(
     hass: HomeAssistant,
     start_hub: StartHub,

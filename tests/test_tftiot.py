@@ -271,19 +271,6 @@ async def test_a_tracker_added_live_gets_its_name(
     await wait_for(lambda: device_of(hass, entry, added).name == "New truck", timeout=1.0)
 
 
-@pytest.mark.parametrize("variant", ["vendor", "signin_reply"])
-async def test_bad_credentials_at_startup_start_reauthentication(
-    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub, variant: str
-) -> None:
-    """A refusal is an error frame, whether or not a good sign-in gets a reply."""
-    hub = await start_hub("tftiot", devices=1, **VARIANTS[variant])
-    hub.revoke_credentials()
-    entry = await setup_hub("tftiot", hub, loaded=False)
-    assert entry.state is ConfigEntryState.SETUP_ERROR
-    assert reauth_sources(hass) == [SOURCE_REAUTH]
-    await wait_for(lambda: not hub.connections)
-
-
 async def test_a_hub_closing_without_a_word_is_retried_not_reauthenticated(
     hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
 ) -> None:
@@ -337,16 +324,3 @@ async def test_session_ended_by_the_hub_starts_reauthentication(
     assert reauth_sources(hass) == [SOURCE_REAUTH]
     assert entry.state is ConfigEntryState.LOADED
     await wait_for(lambda: not hub.connections)  # no retry storm: it waits for new credentials
-
-
-async def test_unload_closes_the_connection(
-    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
-) -> None:
-    hub = await start_hub("tftiot", devices=1)
-    entry = await setup_hub("tftiot", hub)
-    await hub.wait_for_connections(1)
-
-    assert await hass.config_entries.async_unload(entry.entry_id)
-    await hass.async_block_till_done()
-    assert entry.state is ConfigEntryState.NOT_LOADED
-    await wait_for(lambda: not hub.connections)
