@@ -105,7 +105,7 @@ async def test_vendor_doc_online_sample_of_an_unknown_phone_reloads_the_list(
     hub = await start_hub("iclick", devices=1)
     entry = await setup_hub("iclick", hub)
     # The phone joins the controller's list without an event the client could place.
-    newcomer = hub._new_device("My iPhone", DOC_CHIP)
+    newcomer = await hub.add_device("My iPhone", DOC_CHIP, announce=False)
 
     await hub.push(fixture_text("iclick", "device_online.json"))
     await wait_for(lambda: device_of(hass, entry, newcomer))

@@ -24,17 +24,18 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_USER, ConfigEntry
+from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_USER, ConfigEntry, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers.aiohttp_client import async_get_clientsession
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.fleet_push.const import DOMAIN
 from custom_components.fleet_push.hubs import HUB_KINDS, client_class
 from custom_components.fleet_push.hubs.redact import redact_text
+from custom_components.fleet_push.migration import CURRENT_VERSION
 
-from .conftest import SetupHub, StartHub, coordinator_of
+from .conftest import SetupHub, StartHub, coordinator_of, entry_data
 from .helpers import wait_for
 from .simulator import simulator_class
 
@@ -344,29 +345,37 @@ async def test_certificates_are_verified_unless_the_user_turns_it_off(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"]["verify_ssl"] is False
     await hass.async_block_till_done()
-    client = coordinator_of(result["result"]).client
-    assert client._session is async_get_clientsession(hass, verify_ssl=False)
-    await wait_for(lambda: hub.connections)
+    assert result["result"].state is ConfigEntryState.LOADED
+    await wait_for(lambda: hub.connections)  # the hub with the untrusted certificate
 
 
 @pytest.mark.parametrize("kind", URL_KINDS)
 async def test_tls_verification_is_the_default(
-    hass: HomeAssistant, start_hub: StartHub, kind: str
+    hass: HomeAssistant, start_hub: StartHub, tls_hub: Callable[[str], Any], kind: str
 ) -> None:
     hub = await start_hub(kind, devices=1)
     result = await start_flow(hass, kind)
     result = await submit(hass, result, {"url": hub_url(kind, hub), **CREDENTIAL_INPUT[kind](hub)})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"]["verify_ssl"] is True
-    await hass.async_block_till_done()
-    client = coordinator_of(result["result"]).client
-    assert client._session is async_get_clientsession(hass)
-    assert client._verify_ssl is True
 
-    stored = {key: value for key, value in result["data"].items() if key != "verify_ssl"}
-    older = client_class(kind).from_config(client._session, print, stored)
-    assert older._verify_ssl is True  # an entry without the key verifies too
-    await older.close()
+    # An entry stored without the setting (by an earlier FleetPush) verifies too: it does not
+    # connect to a hub whose certificate nobody trusts.
+    untrusted = await tls_hub(kind)
+    data, unique_id = entry_data(kind, untrusted)
+    older = MockConfigEntry(
+        domain=DOMAIN,
+        data={
+            **{key: value for key, value in data.items() if key != "verify_ssl"},
+            "url": tls_url(kind, untrusted),
+        },
+        unique_id=unique_id,
+        version=CURRENT_VERSION,
+    )
+    older.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(older.entry_id)
+    assert older.state is ConfigEntryState.SETUP_RETRY
+    assert not untrusted.connections
 
 
 # --- URLs and hosts checked in the flow ---

@@ -19,7 +19,7 @@ from custom_components.fleet_push.hubs import HUB_KINDS
 from custom_components.fleet_push.sensor import SENSORS
 
 from .conftest import SetupHub, StartHub
-from .helpers import enabled_by_default, snapshot_entities, state_of, wait_for
+from .helpers import enabled_by_default, snapshot_entities, state_of, wait_for, wait_for_entity
 from .kinds import setup_fleet
 
 TRANSLATIONS = Path(__file__).parents[1] / "custom_components/fleet_push/translations"
@@ -48,7 +48,8 @@ async def test_kernel_counts_draw_lines_in_history(
 ) -> None:
     hub = await start_hub("imouse", devices=3)
     entry = await setup_hub("imouse", hub)
-    await wait_for(lambda: entry.runtime_data.hub_info is not None)
+    devices = await wait_for_entity(hass, entry, "sensor", "", "devices")
+    await wait_for(lambda: hass.states.get(devices).state == "3")
     for key, unit in (
         ("devices", "devices"),
         ("devices_online", "devices"),

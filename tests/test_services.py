@@ -15,9 +15,10 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
 
 from custom_components.fleet_push.const import DOMAIN
+from custom_components.fleet_push.identity import device_identifier, hub_scope
 
-from .conftest import SetupHub, StartHub, coordinator_of
-from .helpers import registry_id, send, wait_for
+from .conftest import SetupHub, StartHub
+from .helpers import entity_id, registry_id, send, wait_for
 
 
 def imouse_requests(hub: Any, fun: str) -> list[dict[str, Any]]:
@@ -299,7 +300,7 @@ async def test_bad_targets_are_refused_before_anything_is_sent(
     )
     ghost = registry.async_get_or_create(
         config_entry_id=entry.entry_id,
-        identifiers={coordinator_of(entry).registry.identifier("gone")},
+        identifiers={device_identifier(hub_scope(entry), "gone")},
         name="Old phone",
     )
     before = len(hub.received)
@@ -342,7 +343,8 @@ async def test_a_disconnected_or_unloaded_hub_is_refused(
     target = registry_id(hass, entry, str(tracker))
 
     await hub.stop()
-    await wait_for(lambda: not coordinator_of(entry).connected)
+    connected = entity_id(hass, entry, "binary_sensor", "", "connected")
+    await wait_for(lambda: hass.states.get(connected).state == "off")
     with pytest.raises(HomeAssistantError) as refused:  # not the caller's mistake
         await send(hass, target, "reboot")
     assert not isinstance(refused.value, ServiceValidationError)

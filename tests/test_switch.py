@@ -18,10 +18,9 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.fleet_push.hubs import HUB_KINDS
-from custom_components.fleet_push.hubs.model import Field
 from custom_components.fleet_push.identity import entity_unique_id, hub_scope
 
-from .conftest import SetupHub, StartHub, coordinator_of
+from .conftest import SetupHub, StartHub
 from .helpers import (
     enabled_by_default,
     entity_exists,
@@ -132,7 +131,8 @@ async def test_outputs_of_a_hub_that_cannot_set_them_are_no_switches(
     hub = await start_hub("tftiot", devices=1)
     (imei,) = hub.trackers
     entry = await setup_hub("tftiot", hub)
-    await wait_for(lambda: Field.OUTPUTS in coordinator_of(entry).devices[imei].values)
+    # Input 3 is on: the report that says so names the outputs too (all off, none in use).
+    await wait_for_entity(hass, entry, "binary_sensor", imei, "input_3")
     await hass.async_block_till_done()
     assert not [
         entity

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from unittest.mock import patch
 
-from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_NOT_HOME, STATE_OFF, STATE_ON, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
@@ -306,21 +306,3 @@ async def test_every_server_variant_stays_connected_when_quiet(
     message = entity_id(hass, entry, "event", "", "message")
     await hub.send_message("Still here")
     await wait_for(lambda: hass.states.get(message).attributes.get("message") == "Still here")
-
-
-async def test_session_ended_by_the_hub_starts_reauthentication(
-    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
-) -> None:
-    hub = await start_hub("tftiot", devices=1)
-    entry = await setup_hub("tftiot", hub)
-    await hub.wait_for_connections(1)
-    connected = entity_id(hass, entry, "binary_sensor", "", "connected")
-    assert hass.states.get(connected).state == STATE_ON
-
-    hub.revoke_credentials()
-    await hub.end_sessions()
-    await wait_for(lambda: hass.states.get(connected).state == STATE_OFF)
-    await hass.async_block_till_done()
-    assert reauth_sources(hass) == [SOURCE_REAUTH]
-    assert entry.state is ConfigEntryState.LOADED
-    await wait_for(lambda: not hub.connections)  # no retry storm: it waits for new credentials
