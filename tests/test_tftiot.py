@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-from unittest.mock import patch
-
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_NOT_HOME, STATE_OFF, STATE_ON, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
@@ -13,8 +10,6 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
 from custom_components.fleet_push.const import DOMAIN, EVENT_FLEET_PUSH
-from custom_components.fleet_push.hubs.connection import Timing
-from custom_components.fleet_push.hubs.tftiot import TftIotClient
 
 from .conftest import SetupHub, StartHub
 from .helpers import device_of, entity_exists, entity_id, fixture_text, state_of, wait_for
@@ -280,29 +275,3 @@ async def test_a_hub_closing_without_a_word_is_retried_not_reauthenticated(
     entry = await setup_hub("tftiot", hub, loaded=False)
     assert entry.state is ConfigEntryState.SETUP_RETRY
     assert reauth_sources(hass) == []
-
-
-@pytest.mark.parametrize("variant", list(VARIANTS))
-async def test_every_server_variant_stays_connected_when_quiet(
-    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub, variant: str
-) -> None:
-    """What the interop matrix does, with timings scaled down: all online states right, then
-    a quiet spell longer than every watchdog, on the same two sockets."""
-    hub = await start_hub("tftiot", devices=8, event_rate=0, **VARIANTS[variant])
-    fast = Timing(ws_heartbeat=0.3, keepalive_interval=0.3)
-    with (
-        patch.object(TftIotClient, "default_timing", return_value=fast),
-        patch.object(TftIotClient, "signin_wait", 0.3),
-    ):
-        entry = await setup_hub("tftiot", hub)
-    for imei in hub.fleet_ids():
-        online = state_of(hass, entry, "binary_sensor", imei, "online").state
-        assert online == (STATE_ON if hub.is_online(imei) else STATE_OFF)
-    connected = entity_id(hass, entry, "binary_sensor", "", "connected")
-    await asyncio.sleep(1.2)  # four watchdog periods (0.45 s) and sign-in waits
-    assert hub.accepted == hub.client_sockets == 2
-    assert hass.states.get(connected).state == STATE_ON
-
-    message = entity_id(hass, entry, "event", "", "message")
-    await hub.send_message("Still here")
-    await wait_for(lambda: hass.states.get(message).attributes.get("message") == "Still here")
