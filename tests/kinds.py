@@ -147,6 +147,13 @@ def navixy_doc_state() -> dict[str, Any]:
     return {key: value for key, value in data.items() if key != "source_id"}
 
 
+def tftiot_doc_snapshot() -> str:
+    """TFT IoT's vendor snapshot sample made a whole frame, as tests/hubs/test_tftiot.py does:
+    outer braces, and the status and data objects closed before the top-level `error: 0,`."""
+    sample = fixture_text("tftiot", "snapshot.txt")
+    return "{\n" + sample.replace("    error: 0,", "    }},\n    error: 0,") + "}"
+
+
 async def start_fleet(start_hub: StartHub, kind: str) -> Any:
     """A simulator with the kind's small fleet, its values fixed before FleetPush connects."""
     match kind:

@@ -34,9 +34,8 @@ from custom_components.fleet_push.supervisor import RECONNECT_CAP
 
 from .conftest import SetupHub, StartHub, coordinator_of, entry_data
 from .helpers import device_of, entity_exists, entity_id, fixture_text, state_of, wait_for
+from .kinds import DOC_NOTIFICATION
 
-DOC_NOTIFICATION = "protocols_notification_insert_push.json"
-"""protocols.md's notification/insert push: dev-1 at 50.45, 30.52 with 87 % battery."""
 FAST_OFFLINE = 0.01
 """Minutes: 0.6 s without a notification makes a device offline."""
 

@@ -17,7 +17,8 @@ from syrupy.filters import props
 from custom_components.fleet_push.hubs import HUB_KINDS, client_class
 
 from .conftest import SetupHub, StartHub
-from .helpers import device_of, entity_id, fixture_text, wait_for, wait_for_entity
+from .helpers import device_of, entity_id, wait_for, wait_for_entity
+from .kinds import tftiot_doc_snapshot
 
 REDACTED = "**REDACTED**"
 
@@ -146,8 +147,7 @@ async def test_diagnostics_hide_the_imei_of_an_unnamed_tracker(
     hub = await start_hub("tftiot", devices=1)
     entry = await setup_hub("tftiot", hub)
     hub.rest_enabled = False  # REST is down: no list names the new tracker
-    sample = fixture_text("tftiot", "snapshot.txt")  # the vendor's tracker
-    await hub.push("{\n" + sample.replace("    error: 0,", "    }},\n    error: 0,") + "}")
+    await hub.push(tftiot_doc_snapshot())  # the vendor's tracker
     imei = "1000000000112567"
     await wait_for_entity(hass, entry, "binary_sensor", imei, "online")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from homeassistant.const import STATE_NOT_HOME, STATE_OFF, STATE_ON, STATE_UNKNOWN
@@ -23,13 +22,8 @@ from .helpers import (
     wait_for,
     wait_for_entity,
 )
+from .kinds import navixy_doc_state
 from .simulator.navixy import MODEL_CATALOGUE
-
-
-def doc_state() -> dict[str, object]:
-    """The state of vendor doc 001's sample, without its source id."""
-    data = json.loads(fixture_text("navixy", "doc001_state_event.json"))["data"]
-    return {key: value for key, value in data.items() if key != "source_id"}
 
 
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")
@@ -38,7 +32,7 @@ async def test_vendor_doc_state_reaches_the_entities(
 ) -> None:
     hub = await start_hub("navixy", devices=1)
     (tracker_id,) = hub.trackers
-    hub.trackers[tracker_id].state = doc_state()  # source 10284, as in the sample
+    hub.trackers[tracker_id].state = navixy_doc_state()  # source 10284, as in the sample
     entry = await setup_hub("navixy", hub)
     tracker = str(tracker_id)
     await wait_for(lambda: entity_exists(hass, entry, "device_tracker", tracker, "location"))

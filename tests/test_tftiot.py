@@ -12,18 +12,12 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from custom_components.fleet_push.const import DOMAIN, EVENT_FLEET_PUSH
 
 from .conftest import SetupHub, StartHub
-from .helpers import device_of, entity_exists, entity_id, fixture_text, state_of, wait_for
+from .helpers import device_of, entity_exists, entity_id, state_of, wait_for
+from .kinds import tftiot_doc_snapshot
 from .simulator.tftiot import VARIANTS
 
 DOC_IMEI = "1000000000112567"
 """The tracker of the vendor page's snapshot sample (data.imei; its status.imei differs)."""
-
-
-def snapshot_frame() -> str:
-    """The vendor's snapshot sample made a whole frame, as tests/hubs/test_tftiot.py does:
-    outer braces, and the status and data objects closed before the top-level `error: 0,`."""
-    sample = fixture_text("tftiot", "snapshot.txt")
-    return "{\n" + sample.replace("    error: 0,", "    }},\n    error: 0,") + "}"
 
 
 def value(hass: HomeAssistant, entry: MockConfigEntry, imei: str, key: str) -> str:
@@ -90,7 +84,7 @@ async def test_vendor_doc_snapshot_reaches_the_entities(
     # The sample's tracker is not in the account: a REST refresh would remove it again.
     hub.rest_enabled = False
 
-    await hub.push(snapshot_frame())
+    await hub.push(tftiot_doc_snapshot())
     await wait_for(lambda: entity_exists(hass, entry, "device_tracker", DOC_IMEI, "location"))
     await hass.async_block_till_done()
     device = device_of(hass, entry, DOC_IMEI)
