@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from homeassistant.components.button import DOMAIN as BUTTON_DOMAIN, SERVICE_PRESS
 from homeassistant.const import (
@@ -24,8 +23,6 @@ from custom_components.fleet_push.hubs import HUB_KINDS
 from .conftest import SetupHub, StartHub
 from .helpers import enabled_by_default, entity_exists, entity_id, snapshot_entities, wait_for
 from .kinds import setup_fleet
-
-INTEGRATION = Path(__file__).parent.parent / "custom_components" / "fleet_push"
 
 
 async def press(hass: HomeAssistant, entity: str) -> None:
