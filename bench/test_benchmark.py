@@ -41,6 +41,8 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.fleet_push.const import CONF_HUB_KIND, CONF_MIN_POSITION_INTERVAL, DOMAIN
+from custom_components.fleet_push.identity import entity_unique_id, hub_scope
+from custom_components.fleet_push.migration import CURRENT_VERSION
 
 from .harness import (
     GcClock,
@@ -115,8 +117,10 @@ def fleet_push_hub(kind: str, sim: SimProcess, options: Mapping[str, Any] | None
         data={CONF_HUB_KIND: kind, **data},
         options=dict(options or {}),
         unique_id=unique_id,
+        version=CURRENT_VERSION,
     )
-    targets = {f"{unique_id}_{device}_{key}": device for device in sim.devices}
+    scope = hub_scope(entry)
+    targets = {entity_unique_id(scope, str(device), key): device for device in sim.devices}
     return Hub(entry, domain, DOMAIN, targets)
 
 
@@ -492,7 +496,7 @@ async def test_coalescing(hass: HomeAssistant) -> None:
         for number, (_, hub, _, _) in enumerate(hubs):
             for entity in er.async_entries_for_config_entry(registry, hub.entry.entry_id):
                 hub_of[entity.entity_id] = number
-                if (key := entity.unique_id.rsplit("_", 1)[-1]) in TRANSITION_KEYS:
+                if (key := entity.unique_id.rsplit("/", 1)[-1]) in TRANSITION_KEYS:
                     transition[entity.entity_id] = key
         counter = ChangeCounter(hub_of, transition, Counter(), Counter())
         await flush_delayed_saves(hass)

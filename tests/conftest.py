@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from typing import Any
-from unittest.mock import PropertyMock, patch
+from unittest.mock import AsyncMock, PropertyMock, patch
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
@@ -50,6 +50,13 @@ def entity_registry_enabled_by_default() -> Generator[None]:
         yield
 
 
+@pytest.fixture
+def mock_setup_entry() -> Generator[AsyncMock]:
+    """Flows end where a hub's setup would begin: it is not run (no connection, no entities)."""
+    with patch("custom_components.fleet_push.async_setup_entry", return_value=True) as mocked:
+        yield mocked
+
+
 @pytest.fixture(autouse=True)
 def fast_reconnect() -> Generator[None]:
     """Reconnect at once in tests; the back-off itself is tested on its own."""
@@ -80,6 +87,28 @@ def entry_data(kind: str, hub: Any) -> tuple[dict[str, Any], str]:
     return {CONF_HUB_KIND: kind, **data}, hub.hub_unique_id
 
 
+def add_hub(
+    hass: HomeAssistant,
+    kind: str,
+    hub: Any,
+    *,
+    options: dict[str, Any] | None = None,
+    unique_id: str | None = None,
+) -> MockConfigEntry:
+    """Add the config entry the flow makes for a running simulator, without setting it up."""
+    data, hub_unique_id = entry_data(kind, hub)
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title=f"{kind} hub",
+        data=data,
+        options=options or {},
+        unique_id=unique_id or hub_unique_id,
+        version=CURRENT_VERSION,
+    )
+    entry.add_to_hass(hass)
+    return entry
+
+
 @pytest.fixture
 async def setup_hub(hass: HomeAssistant) -> AsyncIterator[SetupHub]:
     """Add a config entry for a running simulator and set it up.
@@ -96,16 +125,7 @@ async def setup_hub(hass: HomeAssistant) -> AsyncIterator[SetupHub]:
         loaded: bool = True,
         unique_id: str | None = None,
     ) -> MockConfigEntry:
-        data, hub_unique_id = entry_data(kind, hub)
-        entry = MockConfigEntry(
-            domain=DOMAIN,
-            title=f"{kind} hub",
-            data=data,
-            options=options or {},
-            unique_id=unique_id or hub_unique_id,
-            version=CURRENT_VERSION,
-        )
-        entry.add_to_hass(hass)
+        entry = add_hub(hass, kind, hub, options=options, unique_id=unique_id)
         result = await hass.config_entries.async_setup(entry.entry_id)
         await hass.async_block_till_done()
         assert result is loaded

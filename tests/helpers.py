@@ -10,6 +10,7 @@ from typing import Any
 from homeassistant.core import Context, HomeAssistant, ServiceResponse, State
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from syrupy.assertion import SnapshotAssertion
 
 from custom_components.fleet_push.const import DOMAIN
 from custom_components.fleet_push.identity import device_identifier, entity_unique_id, hub_scope
@@ -105,3 +106,37 @@ async def send(
         return_response=response,
         context=context,
     )
+
+
+def platform_entities(
+    hass: HomeAssistant, entry: MockConfigEntry, domain: str
+) -> list[er.RegistryEntry]:
+    """Every entity of an entry on one platform, enabled or not, by entity id."""
+    found = er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
+    return sorted((item for item in found if item.domain == domain), key=lambda e: e.entity_id)
+
+
+def snapshot_entities(
+    hass: HomeAssistant, snapshot: SnapshotAssertion, entry: MockConfigEntry, domain: str
+) -> None:
+    """What snapshot_platform does for one platform of an entry whose platforms all loaded.
+
+    The list of the platform's entity ids first (so that a hub kind with none says so), then
+    every entity's registry entry and state.
+    """
+    entities = platform_entities(hass, entry, domain)
+    assert [entity.entity_id for entity in entities] == snapshot(name="entities")
+    for entity in entities:
+        assert entity == snapshot(name=f"{entity.entity_id}-entry")
+        assert entity.disabled_by is None, "use entity_registry_enabled_by_default"
+        state = hass.states.get(entity.entity_id)
+        assert state is not None, entity.entity_id
+        assert state == snapshot(name=f"{entity.entity_id}-state")
+
+
+def enabled_by_default(hass: HomeAssistant, entry: MockConfigEntry, domain: str) -> dict[str, str]:
+    """Each entity of a platform: "enabled", or who disabled it (the integration, by default)."""
+    return {
+        entity.entity_id: "enabled" if entity.disabled_by is None else str(entity.disabled_by)
+        for entity in platform_entities(hass, entry, domain)
+    }

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 from homeassistant.components.button import DOMAIN as BUTTON_DOMAIN, SERVICE_PRESS
-from homeassistant.const import ATTR_DEVICE_CLASS, ATTR_ENTITY_ID, STATE_UNKNOWN, EntityCategory
+from homeassistant.const import (
+    ATTR_DEVICE_CLASS,
+    ATTR_ENTITY_ID,
+    STATE_UNKNOWN,
+    EntityCategory,
+    Platform,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er
 import pytest
+from syrupy.assertion import SnapshotAssertion
+
+from custom_components.fleet_push.hubs import HUB_KINDS
 
 from .conftest import SetupHub, StartHub
-from .helpers import entity_exists, entity_id, wait_for
-
-INTEGRATION = Path(__file__).parent.parent / "custom_components" / "fleet_push"
+from .helpers import enabled_by_default, entity_exists, entity_id, snapshot_entities, wait_for
+from .kinds import setup_fleet
 
 
 async def press(hass: HomeAssistant, entity: str) -> None:
@@ -92,3 +99,31 @@ async def test_hubs_without_buttons_get_none(
         for entity in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
         if entity.domain == "button"
     ]
+
+
+# --- every hub kind's buttons, as Home Assistant registers and shows them ---
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+@pytest.mark.parametrize("kind", HUB_KINDS)
+async def test_all_entities(
+    hass: HomeAssistant,
+    start_hub: StartHub,
+    setup_hub: SetupHub,
+    snapshot: SnapshotAssertion,
+    kind: str,
+) -> None:
+    entry = await setup_fleet(hass, start_hub, setup_hub, kind)
+    snapshot_entities(hass, snapshot, entry, Platform.BUTTON)
+
+
+@pytest.mark.parametrize("kind", HUB_KINDS)
+async def test_which_entities_are_enabled_by_default(
+    hass: HomeAssistant,
+    start_hub: StartHub,
+    setup_hub: SetupHub,
+    snapshot: SnapshotAssertion,
+    kind: str,
+) -> None:
+    entry = await setup_fleet(hass, start_hub, setup_hub, kind)
+    assert enabled_by_default(hass, entry, Platform.BUTTON) == snapshot

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from homeassistant.const import STATE_HOME, STATE_ON
+from homeassistant.const import STATE_HOME, STATE_OFF, STATE_ON
 from homeassistant.core import HomeAssistant
 from homeassistant.util import dt as dt_util
 import pytest
@@ -37,8 +37,10 @@ async def test_positions_within_the_window_are_coalesced(
     assert hass.states.get(speed).state == "0"
 
     hub.move(tracker_id, 48.20, 11.60, speed=50)
-    await wait_for(lambda: hub.received and coordinator_holds(entry, tracker, 48.20))
+    hub.set_state(tracker_id, ignition=False)  # in the same report: it shows once read
+    await wait_for(lambda: hass.states.get(ignition).state == STATE_OFF)
     assert hass.states.get(location).attributes["latitude"] == first
+    assert hass.states.get(speed).state == "0"  # speed travels with the position
 
     async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=61))
     await hass.async_block_till_done()
@@ -62,8 +64,3 @@ async def test_entering_a_zone_is_never_held_back(
         state_of(hass, entry, "device_tracker", tracker, "location").attributes["latitude"]
         == hass.config.latitude
     )
-
-
-def coordinator_holds(entry: object, device_id: str, latitude: float) -> bool:
-    held = entry.runtime_data._coalescer._held.get(device_id)  # type: ignore[attr-defined]
-    return held is not None and held.position.latitude == latitude

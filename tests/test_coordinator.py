@@ -1,121 +1,21 @@
-"""The connection's life: restarts, silence, the grace period, stale devices, diagnostics."""
+"""The coordinator's fleet across connections, and the supervisor's back-off between them.
+
+Restarts, silent hubs and the grace period are tested for every hub kind in
+test_reliability.py; diagnostics in test_diagnostics.py; removing a device in test_init.py.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
-import logging
-from typing import Any
 from unittest.mock import patch
 
-from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
+from homeassistant.const import STATE_OFF, STATE_ON
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr
-from homeassistant.setup import async_setup_component
-from homeassistant.util import dt as dt_util
-import pytest
-from pytest_homeassistant_custom_component.common import async_fire_time_changed
-from pytest_homeassistant_custom_component.components.diagnostics import (
-    get_diagnostics_for_config_entry,
-    get_diagnostics_for_device,
-)
-from pytest_homeassistant_custom_component.typing import ClientSessionGenerator, WebSocketGenerator
 
 from custom_components.fleet_push import supervisor
-from custom_components.fleet_push.const import CONF_GRACE_PERIOD
-from custom_components.fleet_push.hubs.connection import Timing
-from custom_components.fleet_push.hubs.imouse import IMouseClient
+from custom_components.fleet_push.hubs import client_class
 
-from .conftest import SetupHub, StartHub, coordinator_of
+from .conftest import SetupHub, StartHub
 from .helpers import device_of, entity_id, wait_for
-
-LOST = "Lost connection to"
-RESTORED = "restored"
-
-
-def log_count(caplog: pytest.LogCaptureFixture, text: str) -> int:
-    return sum(
-        text in record.getMessage()
-        for record in caplog.records
-        if record.name.startswith("custom_components.fleet_push")
-    )
-
-
-async def test_hub_restart_reconnects_and_resynchronizes(
-    hass: HomeAssistant,
-    start_hub: StartHub,
-    setup_hub: SetupHub,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    caplog.set_level(logging.INFO, logger="custom_components.fleet_push")
-    hub = await start_hub("imouse", devices=2)
-    entry = await setup_hub("imouse", hub)
-    first, second = list(hub.devices)
-    online = entity_id(hass, entry, "binary_sensor", first, "online")
-    connected = entity_id(hass, entry, "binary_sensor", "", "connected")
-
-    await hub.stop()
-    await wait_for(lambda: hass.states.get(connected).state == STATE_OFF)
-    hub.devices[first]["state"] = 0  # changed while FleetPush could not see it
-    del hub.devices[second]  # and deleted
-    assert hass.states.get(online).state == STATE_ON  # still within the grace period
-
-    await hub.start()
-    await wait_for(lambda: hass.states.get(connected).state == STATE_ON)
-    await wait_for(lambda: hass.states.get(online).state == STATE_OFF)
-    await wait_for(
-        lambda: (
-            dr.async_get(hass).async_get_device_by_identifier(
-                coordinator_of(entry).registry.identifier(second), entry.entry_id
-            )
-            is None
-        )
-    )
-    assert log_count(caplog, LOST) == 1
-    assert log_count(caplog, RESTORED) == 1
-
-
-async def test_entities_turn_unavailable_only_after_the_grace_period(
-    hass: HomeAssistant,
-    start_hub: StartHub,
-    setup_hub: SetupHub,
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    caplog.set_level(logging.INFO, logger="custom_components.fleet_push")
-    hub = await start_hub("imouse", devices=1)
-    entry = await setup_hub("imouse", hub, options={CONF_GRACE_PERIOD: 30})
-    (phone,) = hub.devices
-    online = entity_id(hass, entry, "binary_sensor", phone, "online")
-    connected = entity_id(hass, entry, "binary_sensor", "", "connected")
-
-    await hub.stop()
-    await wait_for(lambda: hass.states.get(connected).state == STATE_OFF)
-    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=20))
-    await hass.async_block_till_done()
-    assert hass.states.get(online).state == STATE_ON
-
-    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=31))
-    await hass.async_block_till_done()
-    assert hass.states.get(online).state == STATE_UNAVAILABLE
-    assert hass.states.get(connected).state == STATE_OFF  # the hub sensor always shows
-
-    await hub.start()
-    await wait_for(lambda: hass.states.get(online).state == STATE_ON)
-    assert log_count(caplog, LOST) == 1  # however many attempts failed meanwhile
-    assert log_count(caplog, RESTORED) == 1
-
-
-async def test_a_silent_hub_is_detected(
-    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
-) -> None:
-    hub = await start_hub("imouse", devices=1, user_info_interval=0.1)
-    with patch.object(IMouseClient, "default_timing", return_value=Timing(silence_timeout=0.6)):
-        entry = await setup_hub("imouse", hub)
-        connected = entity_id(hass, entry, "binary_sensor", "", "connected")
-        hub.stop_answering()
-        await wait_for(lambda: hass.states.get(connected).state == STATE_OFF, timeout=3)
-        hub.resume_answering()
-        await hub.drop_connections()  # the dead socket is gone; the hub answers again
-        await wait_for(lambda: hass.states.get(connected).state == STATE_ON, timeout=3)
 
 
 def test_back_off_grows_to_a_cap_with_jitter() -> None:
@@ -126,96 +26,20 @@ def test_back_off_grows_to_a_cap_with_jitter() -> None:
     assert delays[-1] >= supervisor.RECONNECT_CAP / 2
 
 
-async def test_user_can_remove_only_stale_devices(
-    hass: HomeAssistant,
-    start_hub: StartHub,
-    setup_hub: SetupHub,
-    hass_ws_client: WebSocketGenerator,
-) -> None:
-    assert await async_setup_component(hass, "config", {})
-    hub = await start_hub("imouse", devices=1)
-    entry = await setup_hub("imouse", hub)
-    (phone,) = hub.devices
-    registry = dr.async_get(hass)
-    live = registry.async_get_device_by_identifier(
-        coordinator_of(entry).registry.identifier(phone), entry.entry_id
-    )
-    stale = registry.async_get_or_create(
-        config_entry_id=entry.entry_id,
-        identifiers={coordinator_of(entry).registry.identifier("gone")},
-    )
-    client = await hass_ws_client(hass)
-
-    async def remove(device_id: str) -> dict[str, Any]:
-        await client.send_json_auto_id(
-            {
-                "type": "config/device_registry/remove_config_entry",
-                "config_entry_id": entry.entry_id,
-                "device_id": device_id,
-            }
-        )
-        return await client.receive_json()
-
-    refused = await remove(live.id)
-    assert not refused["success"]
-    assert refused["error"]["translation_key"] == "device_still_reported"
-    assert refused["error"]["message"].startswith(f"{live.name} is still reported by ")
-    assert (await remove(stale.id))["success"]
-    assert registry.async_get(stale.id) is None
-
-
-async def test_diagnostics_redact_secrets_and_whereabouts(
-    hass: HomeAssistant,
-    start_hub: StartHub,
-    setup_hub: SetupHub,
-    hass_client: ClientSessionGenerator,
-) -> None:
-    hub = await start_hub("navixy", devices=1)
-    entry = await setup_hub("navixy", hub)
-    await wait_for(lambda: entry.runtime_data.devices[str(next(iter(hub.trackers)))].position)
-
-    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
-    text = str(diagnostics)
-    assert hub.api_key not in text
-    assert diagnostics["entry"]["data"]["api_key"] == "**REDACTED**"
-    tracker = next(iter(hub.trackers.values()))
-    assert tracker.device_id not in text  # the IMEI
-    assert str(tracker.state["gps"]["location"]["lat"])[:6] not in text
-    (device,) = diagnostics["devices"]
-    assert device["position"]["latitude"] == "**REDACTED**"
-    assert device["serial"] == "**REDACTED**"
-    assert device["channels"] == ["lifecycle"]  # plain JSON, not a Python repr
-    assert device["values"]["online"] in (True, False)
-    assert diagnostics["hub"]["stats"]["frames"] >= 1
-    assert diagnostics["hub"]["available"] is True
-    assert diagnostics["hub"]["kind"] == "navixy"
-
-    registry_device = device_of(hass, entry, str(tracker.tracker_id))
-    assert registry_device is not None
-    about = await get_diagnostics_for_device(hass, hass_client, entry, registry_device)
-    assert about["hub"] is None
-    assert about["device"]["values"] == device["values"]
-    shown = {entity["entity_id"]: entity for entity in about["entities"]}
-    location = entity_id(hass, entry, "device_tracker", str(tracker.tracker_id), "location")
-    assert shown[location]["attributes"]["latitude"] == "**REDACTED**"
-    assert str(tracker.state["gps"]["location"]["lat"])[:6] not in str(about)
-    kernel = await get_diagnostics_for_device(hass, hass_client, entry, device_of(hass, entry, ""))
-    assert kernel["hub"]["kind"] == "navixy"
-
-
 async def test_a_partial_device_list_removes_nothing(
     hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
 ) -> None:
     hub = await start_hub("tftiot", devices=2)
     hub.rest_enabled = False  # the list is only the trackers that report after sign-in
-    with patch("custom_components.fleet_push.hubs.tftiot.TftIotClient.snapshot_window", 0.1):
+    with patch.object(client_class("tftiot"), "snapshot_window", 0.1):
         entry = await setup_hub("tftiot", hub)
-        first, second = list(hub.trackers)
-        assert set(entry.runtime_data.devices) == {"", first, second}
+        trackers = list(hub.trackers)
+        assert all(device_of(hass, entry, tracker) for tracker in trackers)
 
         hub.snapshot_on_signin = False  # after a reconnect, nobody reports in the window
         await hub.drop_connections()
         connected = entity_id(hass, entry, "binary_sensor", "", "connected")
         await wait_for(lambda: hass.states.get(connected).state == STATE_OFF)
         await wait_for(lambda: hass.states.get(connected).state == STATE_ON)
-    assert set(entry.runtime_data.devices) == {"", first, second}
+        await hass.async_block_till_done()
+    assert all(device_of(hass, entry, tracker) for tracker in trackers)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from unittest.mock import patch
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNKNOWN
@@ -13,13 +12,10 @@ import pytest
 from pytest_homeassistant_custom_component.common import async_capture_events
 
 from custom_components.fleet_push.const import EVENT_FLEET_PUSH
-from custom_components.fleet_push.hubs.connection import Timing
-from custom_components.fleet_push.hubs.iclick import IClickClient
 from custom_components.fleet_push.hubs.iphones import IPHONE_NAMES
 
-from .conftest import SetupHub, StartHub, coordinator_of
+from .conftest import SetupHub, StartHub
 from .helpers import device_of, entity_id, fixture_text, state_of, wait_for
-from .simulator.iclick import VARIANTS
 
 DOC_CHIP = "XXXXXXXX"
 """The chip board of the vendor page's device:online sample (which carries no deviceId)."""
@@ -105,7 +101,7 @@ async def test_vendor_doc_online_sample_of_an_unknown_phone_reloads_the_list(
     hub = await start_hub("iclick", devices=1)
     entry = await setup_hub("iclick", hub)
     # The phone joins the controller's list without an event the client could place.
-    newcomer = hub._new_device("My iPhone", DOC_CHIP)
+    newcomer = await hub.add_device("My iPhone", DOC_CHIP, announce=False)
 
     await hub.push(fixture_text("iclick", "device_online.json"))
     await wait_for(lambda: device_of(hass, entry, newcomer))
@@ -229,43 +225,3 @@ async def test_phones_come_and_go_live(
         assert registry.async_get(removed_id) is None
         assert hass.states.get(removed_id) is None
     assert device_of(hass, entry, added) is not None
-
-
-async def test_unload_closes_the_connection(
-    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
-) -> None:
-    hub = await start_hub("iclick", devices=1)
-    entry = await setup_hub("iclick", hub)
-    await hub.wait_for_connections(1)
-
-    assert await hass.config_entries.async_unload(entry.entry_id)
-    await hass.async_block_till_done()
-    assert entry.state is ConfigEntryState.NOT_LOADED
-    await wait_for(lambda: not hub.connections)
-
-
-@pytest.mark.parametrize("variant", list(VARIANTS))
-async def test_every_controller_behaviour_connects_and_stays_connected(
-    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub, variant: str
-) -> None:
-    """Odd reply types, untyped events, any usb:* data, no pongs: one connection, right state."""
-    hub = await start_hub("iclick", devices=4, **VARIANTS[variant])
-    offline, unplugged = hub.fleet_ids()[1:3]
-    hub.devices[offline]["online"] = False
-    with patch.object(IClickClient, "default_timing", return_value=Timing(ws_heartbeat=0.3)):
-        entry = await setup_hub("iclick", hub)
-    for phone in hub.fleet_ids():
-        online = state_of(hass, entry, "binary_sensor", phone, "online").state
-        assert online == (STATE_ON if hub.is_online(phone) else STATE_OFF)
-
-    usb = entity_id(hass, entry, "binary_sensor", unplugged, "usb")
-    await hub.unplug(unplugged)
-    await wait_for(lambda: hass.states.get(usb).state == STATE_OFF)
-    busy = entity_id(hass, entry, "binary_sensor", unplugged, "busy")
-    await hub.set_busy(unplugged, busy=True)
-    await wait_for(lambda: hass.states.get(busy).state == STATE_ON)
-
-    await wait_for(lambda: devices_requests(hub, "getDevice") >= 4)  # probes in a quiet while
-    assert hub.accepted == 1
-    assert state_of(hass, entry, "binary_sensor", "", "connected").state == STATE_ON
-    assert coordinator_of(entry).client.stats.connects == 1

@@ -4,22 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 import json
-from unittest.mock import patch
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNKNOWN, EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er, issue_registry as ir
-import pytest
 from pytest_homeassistant_custom_component.common import async_capture_events
 
 from custom_components.fleet_push.const import DOMAIN, EVENT_FLEET_PUSH
-from custom_components.fleet_push.hubs.connection import Timing
-from custom_components.fleet_push.hubs.imouse import PROBE, IMouseClient
 
-from .conftest import SetupHub, StartHub, coordinator_of
+from .conftest import SetupHub, StartHub
 from .helpers import device_of, entity_id, fixture_text, state_of, wait_for, wait_for_entity
-from .simulator.imouse import VARIANTS
 
 DOC_PHONE = "9A:97:4E:C9:54:71"
 """The phone of vendor doc 002's dev_connect and dev_disconnect samples."""
@@ -177,40 +172,6 @@ async def test_devices_come_and_go_live(
     await wait_for(lambda: hass.states.get(usb).state == STATE_OFF)
     await hub.set_usb(second, connected=True)
     await wait_for(lambda: hass.states.get(usb).state == STATE_ON)
-
-
-async def test_unload_closes_the_connection(
-    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
-) -> None:
-    hub = await start_hub("imouse", devices=1)
-    entry = await setup_hub("imouse", hub)
-    await hub.wait_for_connections(1)
-
-    assert await hass.config_entries.async_unload(entry.entry_id)
-    await hass.async_block_till_done()
-    assert entry.state is ConfigEntryState.NOT_LOADED
-    await wait_for(lambda: not hub.connections)
-
-
-@pytest.mark.parametrize("variant", list(VARIANTS))
-async def test_every_kernel_behaviour_connects_and_stays_connected(
-    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub, variant: str
-) -> None:
-    """msgid anywhere or nowhere, no licence login, no greeting, no pongs: one connection."""
-    hub = await start_hub("imouse", devices=4, **VARIANTS[variant])
-    hub.devices[hub.fleet_ids()[1]]["state"] = 0
-    with patch.object(IMouseClient, "default_timing", return_value=Timing(ws_heartbeat=0.3)):
-        entry = await setup_hub("imouse", hub)
-    for phone in hub.fleet_ids():
-        online = state_of(hass, entry, "binary_sensor", phone, "online").state
-        assert online == (STATE_ON if hub.is_online(phone) else STATE_OFF)
-    expires = state_of(hass, entry, "sensor", "", "licence_expires").state
-    assert (expires != STATE_UNKNOWN) is hub.logged_in  # overdue_time 0 without a login
-
-    await wait_for(lambda: sum(PROBE in text for text in hub.received) >= 4)  # a quiet while
-    assert hub.accepted == 1
-    assert state_of(hass, entry, "binary_sensor", "", "connected").state == STATE_ON
-    assert coordinator_of(entry).client.stats.connects == 1
 
 
 async def test_hardware_links_to_phone_and_computer_are_two_sensors(

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 from typing import Any
 
-from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
 from homeassistant.const import STATE_NOT_HOME, STATE_OFF, STATE_ON, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
@@ -25,13 +22,8 @@ from .helpers import (
     wait_for,
     wait_for_entity,
 )
+from .kinds import navixy_doc_state
 from .simulator.navixy import MODEL_CATALOGUE
-
-
-def doc_state() -> dict[str, object]:
-    """The state of vendor doc 001's sample, without its source id."""
-    data = json.loads(fixture_text("navixy", "doc001_state_event.json"))["data"]
-    return {key: value for key, value in data.items() if key != "source_id"}
 
 
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")
@@ -40,7 +32,7 @@ async def test_vendor_doc_state_reaches_the_entities(
 ) -> None:
     hub = await start_hub("navixy", devices=1)
     (tracker_id,) = hub.trackers
-    hub.trackers[tracker_id].state = doc_state()  # source 10284, as in the sample
+    hub.trackers[tracker_id].state = navixy_doc_state()  # source 10284, as in the sample
     entry = await setup_hub("navixy", hub)
     tracker = str(tracker_id)
     await wait_for(lambda: entity_exists(hass, entry, "device_tracker", tracker, "location"))
@@ -200,35 +192,3 @@ async def test_a_tracker_that_has_not_reported_yet_is_offline(
     hub.set_state(first, connection_status="active")  # its first data arrived
     await wait_for(lambda: hass.states.get(fresh).state == STATE_ON)
     assert hass.states.get(fresh).attributes["connection_status"] == "active"
-
-
-async def test_logout_starts_reauthentication(
-    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
-) -> None:
-    hub = await start_hub("navixy", devices=1)
-    entry = await setup_hub("navixy", hub)
-    await hub.wait_for_connections(1)
-    connected = entity_id(hass, entry, "binary_sensor", "", "connected")
-
-    hub.revoke_credentials()
-    await hub.push(fixture_text("navixy", "doc001_logout_event.json"))
-    await wait_for(lambda: hass.states.get(connected).state == STATE_OFF)
-    await hass.async_block_till_done()
-    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
-    assert [flow["context"]["source"] for flow in flows] == [SOURCE_REAUTH]
-    assert entry.state is ConfigEntryState.LOADED
-    await wait_for(lambda: not hub.connections)  # the client closed its socket
-    accepted = hub.accepted
-    await asyncio.sleep(0.3)  # well past the tests' reconnect delay
-    assert hub.accepted == accepted  # no retry storm: the client waits for new credentials
-
-
-async def test_bad_credentials_at_startup_start_reauthentication(
-    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
-) -> None:
-    hub = await start_hub("navixy", devices=1)
-    hub.revoke_credentials()
-    entry = await setup_hub("navixy", hub, loaded=False)
-    assert entry.state is ConfigEntryState.SETUP_ERROR
-    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
-    assert [flow["context"]["source"] for flow in flows] == [SOURCE_REAUTH]

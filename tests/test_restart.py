@@ -2,71 +2,77 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_NOT_HOME, STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.fleet_push.const import DOMAIN
 from custom_components.fleet_push.hubs import HUB_KINDS
-from custom_components.fleet_push.hubs.model import Field
 
 from .conftest import SetupHub, StartHub
-from .helpers import entity_id, fixture_text, wait_for, wait_for_entity
+from .helpers import entity_exists, entity_id, wait_for
+from .kinds import show_fleet, start_fleet
 
 
-@pytest.mark.usefixtures("entity_registry_enabled_by_default")  # input 2
+def entities(hass: HomeAssistant, entry: MockConfigEntry) -> list[er.RegistryEntry]:
+    return er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")  # Navixy's input 2, and more
+@pytest.mark.parametrize("kind", HUB_KINDS)
 async def test_restart_while_the_hub_is_down_shows_the_last_known_fleet(
     hass: HomeAssistant,
     start_hub: StartHub,
     setup_hub: SetupHub,
     hass_storage: dict[str, Any],
+    kind: str,
 ) -> None:
-    hub = await start_hub("navixy", devices=1)
-    (tracker,) = hub.trackers.values()
-    data = json.loads(fixture_text("navixy", "doc001_state_event.json"))["data"]
-    tracker.state = {key: value for key, value in data.items() if key != "source_id"}
-    tracker.state["inputs"] = [False, True] + [False] * 6  # input 2 in use
-    entry = await setup_hub("navixy", hub)
-    device = str(tracker.tracker_id)
-    await wait_for(lambda: entry.runtime_data.devices[device].position)
-    await hass.async_block_till_done()
-    location = entity_id(hass, entry, "device_tracker", device, "location")
-    online = entity_id(hass, entry, "binary_sensor", device, "online")
+    """Trackers where they were last seen; every other value unavailable, none guessed."""
+    hub = await start_fleet(start_hub, kind)
+    entry = await setup_hub(kind, hub)
+    await show_fleet(hass, entry, kind, hub)
+    shown = {
+        entity.entity_id: hass.states.get(entity.entity_id) for entity in entities(hass, entry)
+    }
     connected = entity_id(hass, entry, "binary_sensor", "", "connected")
-    input_2 = entity_id(hass, entry, "binary_sensor", device, "input_2")
+    online = [
+        entity_id(hass, entry, "binary_sensor", device, "online") for device in hub.fleet_ids()
+    ]
 
     assert await hass.config_entries.async_unload(entry.entry_id)  # Home Assistant stops
     assert f"{DOMAIN}.{entry.entry_id}" in hass_storage
     await hub.stop()  # and the hub is down when it starts again
-
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
+
     assert entry.state is ConfigEntryState.LOADED
-    restored = hass.states.get(location)
-    assert restored.state == STATE_NOT_HOME
-    assert restored.attributes["latitude"] == 14.330065796228606
-    assert restored.attributes["fix_time"] == "2018-10-17T10:51:43+00:00"
-    assert hass.states.get(online).state == STATE_UNAVAILABLE
-    assert hass.states.get(connected).state == STATE_OFF
-    assert entry.runtime_data.devices[device].in_use == {Field.INPUTS: frozenset({1})}
-    assert hass.states.get(input_2).state == STATE_UNAVAILABLE
+    assert {entity.entity_id for entity in entities(hass, entry)} == set(shown)
+    for entity, before in shown.items():
+        restored = hass.states.get(entity)
+        assert restored is not None, entity
+        if entity == connected:
+            assert restored.state == STATE_OFF
+        elif entity.startswith("device_tracker."):
+            assert restored.state == before.state == STATE_NOT_HOME
+            for key in ("latitude", "longitude", "fix_time"):
+                assert restored.attributes.get(key) == before.attributes.get(key), key
+        else:
+            assert restored.state == STATE_UNAVAILABLE, entity
+    if kind == "navixy":  # the vendor sample's fix, and input 2 in use
+        location = entity_id(hass, entry, "device_tracker", hub.fleet_ids()[0], "location")
+        assert hass.states.get(location).attributes["latitude"] == 14.330065796228606
+        assert hass.states.get(location).attributes["fix_time"] == "2018-10-17T10:51:43+00:00"
+        assert entity_exists(hass, entry, "binary_sensor", hub.fleet_ids()[0], "input_2")
 
     await hub.start()
-    await wait_for(lambda: hass.states.get(online).state == STATE_ON)
+    for entity in online:  # the hub's values again
+        await wait_for(lambda entity=entity: hass.states.get(entity).state == shown[entity].state)
     assert hass.states.get(connected).state == STATE_ON
-
-
-async def test_without_a_saved_fleet_setup_waits_for_the_hub(
-    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
-) -> None:
-    hub = await start_hub("imouse", devices=1)
-    await hub.stop()
-    entry = await setup_hub("imouse", hub, loaded=False)
-    assert entry.state is ConfigEntryState.SETUP_RETRY
 
 
 async def test_deleting_the_entry_forgets_its_fleet(
@@ -99,34 +105,3 @@ async def test_an_unreadable_saved_fleet_is_ignored(
 
     assert not await hass.config_entries.async_setup(entry.entry_id)
     assert entry.state is ConfigEntryState.SETUP_RETRY
-
-
-@pytest.mark.parametrize("kind", HUB_KINDS)
-async def test_every_hub_kind_restarts_without_its_hub(
-    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub, kind: str
-) -> None:
-    hub = await start_hub(kind, devices=2)
-    entry = await setup_hub(kind, hub)
-    devices = hub.fleet_ids()
-    online = {
-        device: await wait_for_entity(hass, entry, "binary_sensor", device, "online")
-        for device in devices
-    }
-    shown = {device: hass.states.get(entity).state for device, entity in online.items()}
-    connected = entity_id(hass, entry, "binary_sensor", "", "connected")
-
-    assert await hass.config_entries.async_unload(entry.entry_id)  # Home Assistant stops
-    await hub.stop()  # and the hub is down when it starts again
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-
-    assert entry.state is ConfigEntryState.LOADED
-    assert hass.states.get(connected).state == STATE_OFF
-    for entity in online.values():  # every device is there, its value not guessed
-        assert hass.states.get(entity).state == STATE_UNAVAILABLE
-    await hub.start()
-    for device, entity in online.items():
-        await wait_for(
-            lambda entity=entity, device=device: hass.states.get(entity).state == shown[device]
-        )
-    assert hass.states.get(connected).state == STATE_ON

@@ -1,4 +1,4 @@
-"""Security: no secret in any log, diagnostics redacted, TLS verified, URLs validated.
+"""Security: no secret in any log, TLS verified, URLs validated (diagnostics: test_diagnostics).
 
 The secret watch below also runs in every test of tests/test_reliability.py, so the faults there
 (restarts, silence, revoked credentials, hostile frames, reloads) are all scanned too.
@@ -24,25 +24,19 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_USER, ConfigEntry
+from homeassistant.config_entries import SOURCE_REAUTH, SOURCE_USER, ConfigEntry, ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers.aiohttp_client import async_get_clientsession
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
-from pytest_homeassistant_custom_component.components.diagnostics import (
-    get_diagnostics_for_config_entry,
-)
-from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
-from syrupy.assertion import SnapshotAssertion
-from syrupy.filters import props
 
-from custom_components.fleet_push.const import CONF_HUB_KIND, DOMAIN
+from custom_components.fleet_push.const import DOMAIN
 from custom_components.fleet_push.hubs import HUB_KINDS, client_class
 from custom_components.fleet_push.hubs.redact import redact_text
+from custom_components.fleet_push.migration import CURRENT_VERSION
 
-from .conftest import SetupHub, StartHub, coordinator_of
-from .helpers import fixture_text, wait_for
+from .conftest import SetupHub, StartHub, coordinator_of, entry_data
+from .helpers import wait_for
 from .simulator import simulator_class
 
 URL_KINDS = [kind for kind in HUB_KINDS if client_class(kind).declaration.url_schemes]
@@ -258,89 +252,6 @@ async def test_config_flows_log_no_secret(
     watch.assert_clean()
 
 
-# --- diagnostics ---
-
-
-def _volatile(snapshot: SnapshotAssertion) -> SnapshotAssertion:
-    """Counters depend on timing and fix times on the clock: kept out of the snapshot."""
-    return snapshot(exclude=props("stats", "time"))
-
-
-async def test_navixy_diagnostics_are_redacted(
-    hass: HomeAssistant,
-    start_hub: StartHub,
-    setup_hub: SetupHub,
-    hass_client: ClientSessionGenerator,
-    snapshot: SnapshotAssertion,
-) -> None:
-    hub = await start_hub("navixy", devices=2)
-    entry = await setup_hub("navixy", hub)
-    coordinator = coordinator_of(entry)
-    await wait_for(lambda: all(coordinator.devices[str(t)].position for t in hub.trackers))
-
-    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
-    assert diagnostics == _volatile(snapshot)
-    assert diagnostics["hub"]["stats"]["frames"] >= 1
-    text = str(diagnostics)
-    for tracker in hub.trackers.values():
-        assert tracker.device_id not in text  # the IMEI
-        assert str(tracker.state["gps"]["location"]["lat"])[:7] not in text
-        assert str(tracker.state["gps"]["location"]["lng"])[:7] not in text
-    assert hub.api_key not in text
-    assert hub.login not in text
-
-
-async def test_tftiot_diagnostics_are_redacted(
-    hass: HomeAssistant,
-    start_hub: StartHub,
-    hass_client: ClientSessionGenerator,
-    snapshot: SnapshotAssertion,
-) -> None:
-    hub = await start_hub("tftiot", devices=2)
-    entry = MockConfigEntry(  # what the flow stores: no REST URL of its own
-        domain=DOMAIN,
-        title=f"TFT IoT {hub.user_id}",
-        data={
-            CONF_HUB_KIND: "tftiot",
-            "url": hub.url,
-            "username": hub.user_id,
-            "password": hub.password_md5,
-            "verify_ssl": True,
-        },
-        unique_id=f"{hub.host}:{hub.user_id}",
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-
-    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
-    assert diagnostics == _volatile(snapshot)
-    text = str(diagnostics)
-    for imei, tracker in hub.trackers.items():
-        assert imei not in text
-        assert str(round(tracker.lat, 6))[:7] not in text
-    assert hub.password_md5 not in text
-    assert hub.user_id not in text
-
-
-async def test_tftiot_diagnostics_hide_the_imei_of_an_unnamed_tracker(
-    hass: HomeAssistant,
-    start_hub: StartHub,
-    setup_hub: SetupHub,
-    hass_client: ClientSessionGenerator,
-) -> None:
-    hub = await start_hub("tftiot", devices=1)
-    entry = await setup_hub("tftiot", hub)
-    hub.rest_enabled = False  # REST is down: no list names the new tracker
-    sample = fixture_text("tftiot", "snapshot.txt")  # the vendor's tracker
-    await hub.push("{\n" + sample.replace("    error: 0,", "    }},\n    error: 0,") + "}")
-    imei = "1000000000112567"
-    await wait_for(lambda: imei in coordinator_of(entry).devices)
-
-    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
-    assert imei not in str(diagnostics)
-
-
 # --- TLS ---
 
 
@@ -434,29 +345,37 @@ async def test_certificates_are_verified_unless_the_user_turns_it_off(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"]["verify_ssl"] is False
     await hass.async_block_till_done()
-    client = coordinator_of(result["result"]).client
-    assert client.session is async_get_clientsession(hass, verify_ssl=False)
-    await wait_for(lambda: hub.connections)
+    assert result["result"].state is ConfigEntryState.LOADED
+    await wait_for(lambda: hub.connections)  # the hub with the untrusted certificate
 
 
 @pytest.mark.parametrize("kind", URL_KINDS)
 async def test_tls_verification_is_the_default(
-    hass: HomeAssistant, start_hub: StartHub, kind: str
+    hass: HomeAssistant, start_hub: StartHub, tls_hub: Callable[[str], Any], kind: str
 ) -> None:
     hub = await start_hub(kind, devices=1)
     result = await start_flow(hass, kind)
     result = await submit(hass, result, {"url": hub_url(kind, hub), **CREDENTIAL_INPUT[kind](hub)})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"]["verify_ssl"] is True
-    await hass.async_block_till_done()
-    client = coordinator_of(result["result"]).client
-    assert client.session is async_get_clientsession(hass)
-    assert client.verify_ssl is True
 
-    stored = {key: value for key, value in result["data"].items() if key != "verify_ssl"}
-    older = client_class(kind).from_config(client.session, print, stored)
-    assert older.verify_ssl is True  # an entry without the key verifies too
-    await older.close()
+    # An entry stored without the setting (by an earlier FleetPush) verifies too: it does not
+    # connect to a hub whose certificate nobody trusts.
+    untrusted = await tls_hub(kind)
+    data, unique_id = entry_data(kind, untrusted)
+    older = MockConfigEntry(
+        domain=DOMAIN,
+        data={
+            **{key: value for key, value in data.items() if key != "verify_ssl"},
+            "url": tls_url(kind, untrusted),
+        },
+        unique_id=unique_id,
+        version=CURRENT_VERSION,
+    )
+    older.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(older.entry_id)
+    assert older.state is ConfigEntryState.SETUP_RETRY
+    assert not untrusted.connections
 
 
 # --- URLs and hosts checked in the flow ---

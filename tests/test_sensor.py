@@ -10,14 +10,17 @@ from homeassistant.components.sensor import (
     SensorDeviceClass,
     SensorStateClass,
 )
-from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT
+from homeassistant.const import ATTR_UNIT_OF_MEASUREMENT, Platform
 from homeassistant.core import HomeAssistant
 import pytest
+from syrupy.assertion import SnapshotAssertion
 
+from custom_components.fleet_push.hubs import HUB_KINDS
 from custom_components.fleet_push.sensor import SENSORS
 
 from .conftest import SetupHub, StartHub
-from .helpers import state_of, wait_for
+from .helpers import enabled_by_default, snapshot_entities, state_of, wait_for, wait_for_entity
+from .kinds import setup_fleet
 
 TRANSLATIONS = Path(__file__).parents[1] / "custom_components/fleet_push/translations"
 NUMERIC = [d for d in SENSORS if d.device_class is not SensorDeviceClass.TIMESTAMP]
@@ -45,7 +48,8 @@ async def test_kernel_counts_draw_lines_in_history(
 ) -> None:
     hub = await start_hub("imouse", devices=3)
     entry = await setup_hub("imouse", hub)
-    await wait_for(lambda: entry.runtime_data.hub_info is not None)
+    devices = await wait_for_entity(hass, entry, "sensor", "", "devices")
+    await wait_for(lambda: hass.states.get(devices).state == "3")
     for key, unit in (
         ("devices", "devices"),
         ("devices_online", "devices"),
@@ -55,3 +59,31 @@ async def test_kernel_counts_draw_lines_in_history(
         assert state.attributes[ATTR_STATE_CLASS] == SensorStateClass.MEASUREMENT
         assert state.attributes[ATTR_UNIT_OF_MEASUREMENT] == unit
     assert state_of(hass, entry, "sensor", "", "devices").state == "3"
+
+
+# --- every hub kind's sensors, as Home Assistant registers and shows them ---
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+@pytest.mark.parametrize("kind", HUB_KINDS)
+async def test_all_entities(
+    hass: HomeAssistant,
+    start_hub: StartHub,
+    setup_hub: SetupHub,
+    snapshot: SnapshotAssertion,
+    kind: str,
+) -> None:
+    entry = await setup_fleet(hass, start_hub, setup_hub, kind)
+    snapshot_entities(hass, snapshot, entry, Platform.SENSOR)
+
+
+@pytest.mark.parametrize("kind", HUB_KINDS)
+async def test_which_entities_are_enabled_by_default(
+    hass: HomeAssistant,
+    start_hub: StartHub,
+    setup_hub: SetupHub,
+    snapshot: SnapshotAssertion,
+    kind: str,
+) -> None:
+    entry = await setup_fleet(hass, start_hub, setup_hub, kind)
+    assert enabled_by_default(hass, entry, Platform.SENSOR) == snapshot

@@ -3,27 +3,50 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
+from datetime import timedelta
 import json
-import time
 from typing import Any
 
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError, Unauthorized
 from homeassistant.helpers import device_registry as dr
+from homeassistant.util import dt as dt_util
 import probatio as vol
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry, MockUser
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    MockUser,
+    async_fire_time_changed_exact,
+)
 
 from custom_components.fleet_push.const import DOMAIN
+from custom_components.fleet_push.identity import device_identifier, hub_scope
 
-from .conftest import SetupHub, StartHub, coordinator_of
-from .helpers import registry_id, send, wait_for
+from .conftest import SetupHub, StartHub
+from .helpers import entity_id, registry_id, send, wait_for
 
 
 def imouse_requests(hub: Any, fun: str) -> list[dict[str, Any]]:
     """The data of every request the kernel received for a function."""
     frames = [json.loads(text) for text in hub.received]
     return [frame["data"] for frame in frames if frame.get("fun") == fun]
+
+
+async def after_timeout(
+    hass: HomeAssistant, call: Coroutine[Any, Any, Any], sent: Callable[[], object], timeout: float
+) -> Any:
+    """Start an action; once `sent` holds (its commands are out), move the harness clock past
+    its timeout, and return what it returned (or raise what it raised).
+
+    Timeouts here are far longer than any test runs: only the harness clock can end them.
+    """
+    task = asyncio.ensure_future(call)
+    await wait_for(sent)
+    assert not task.done()
+    async_fire_time_changed_exact(hass, dt_util.utcnow() + timedelta(seconds=timeout + 0.05))
+    await wait_for(task.done)
+    return task.result()
 
 
 def iclick_requests(hub: Any, api: str) -> list[dict[str, Any]]:
@@ -126,6 +149,7 @@ async def test_devicehive_command_waits_for_its_update(
     )
 
     # dev-2 reports failure, dev-3 never answers: each device still gets its command, once.
+    # (A real second: the other two answers travel over the socket meanwhile.)
     response = await send(hass, targets, "blink", timeout=1)
     assert response["results"][0]["ok"] is True
     failed, silent = response["results"][1:]
@@ -151,12 +175,17 @@ async def test_devicehive_command_waits_for_its_update(
     assert partly.value.translation_key == "commands_failed"
     assert str(partly.value) == "blink failed on 1 of 2 devices: Tracker 2"
     # When every device fails, the action fails whether or not a response is wanted; devices
-    # are commanded side by side, so two silent ones take one timeout, not two.
+    # are commanded side by side: both commands are out before either times out, and one
+    # timeout ends both.
     hub.set_behaviour("dev-2", "silent")
-    started = time.monotonic()
+    commanded = len(hub.commands)
     with pytest.raises(HomeAssistantError, match="blink failed on 2 of 2 devices"):
-        await send(hass, targets[1:], "blink", timeout=1)
-    assert time.monotonic() - started < 1.9
+        await after_timeout(
+            hass,
+            send(hass, targets[1:], "blink", timeout=30),
+            lambda: len(hub.commands) == commanded + 2,
+            timeout=30,
+        )
 
 
 async def test_navixy_commands_and_outputs_over_rest(
@@ -237,12 +266,15 @@ async def test_a_silent_hub_times_out_within_the_timeout(
 
     hub.api["sendAction"] = hang
     # iClick's client waits a grace period past the timeout; the action does not.
-    started = time.monotonic()
     with pytest.raises(HomeAssistantError) as slow:
-        await send(hass, registry_id(hass, entry, phone), "sendAction", timeout=1)
-    assert 1 <= time.monotonic() - started < 2.5  # the client alone would wait 3 s
+        await after_timeout(
+            hass,
+            send(hass, registry_id(hass, entry, phone), "sendAction", timeout=30),
+            lambda: iclick_requests(hub, "sendAction"),
+            timeout=30,
+        )
     assert slow.value.translation_key == "command_timeout"
-    assert str(slow.value) == "iPhone 1 did not answer sendAction within 1 seconds"
+    assert str(slow.value) == "iPhone 1 did not answer sendAction within 30 seconds"
     assert len(iclick_requests(hub, "sendAction")) == 1
     never.set()
 
@@ -254,11 +286,15 @@ async def test_a_kernel_that_does_not_answer_times_out(
     entry = await setup_hub("imouse", hub)
     (phone,) = hub.devices
     hub.unanswered.add("/device/restart")
-    started = time.monotonic()
     with pytest.raises(HomeAssistantError) as slow:
-        await send(hass, registry_id(hass, entry, phone), "/device/restart", timeout=1.5)
-    assert time.monotonic() - started < 2.4
-    assert slow.value.translation_placeholders["timeout"] == "1.5"
+        await after_timeout(
+            hass,
+            send(hass, registry_id(hass, entry, phone), "/device/restart", timeout=22.5),
+            lambda: imouse_requests(hub, "/device/restart"),
+            timeout=22.5,
+        )
+    assert slow.value.translation_key == "command_timeout"
+    assert slow.value.translation_placeholders["timeout"] == "22.5"
     assert len(imouse_requests(hub, "/device/restart")) == 1
 
 
@@ -299,7 +335,7 @@ async def test_bad_targets_are_refused_before_anything_is_sent(
     )
     ghost = registry.async_get_or_create(
         config_entry_id=entry.entry_id,
-        identifiers={coordinator_of(entry).registry.identifier("gone")},
+        identifiers={device_identifier(hub_scope(entry), "gone")},
         name="Old phone",
     )
     before = len(hub.received)
@@ -342,7 +378,8 @@ async def test_a_disconnected_or_unloaded_hub_is_refused(
     target = registry_id(hass, entry, str(tracker))
 
     await hub.stop()
-    await wait_for(lambda: not coordinator_of(entry).connected)
+    connected = entity_id(hass, entry, "binary_sensor", "", "connected")
+    await wait_for(lambda: hass.states.get(connected).state == "off")
     with pytest.raises(HomeAssistantError) as refused:  # not the caller's mistake
         await send(hass, target, "reboot")
     assert not isinstance(refused.value, ServiceValidationError)

@@ -9,17 +9,28 @@ from homeassistant.const import (
     SERVICE_TURN_ON,
     STATE_OFF,
     STATE_ON,
+    Platform,
 )
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er
 import pytest
+from syrupy.assertion import SnapshotAssertion
 
-from custom_components.fleet_push.hubs.model import Field
+from custom_components.fleet_push.hubs import HUB_KINDS
 from custom_components.fleet_push.identity import entity_unique_id, hub_scope
 
-from .conftest import SetupHub, StartHub, coordinator_of
-from .helpers import entity_exists, registry_id, send, wait_for, wait_for_entity
+from .conftest import SetupHub, StartHub
+from .helpers import (
+    enabled_by_default,
+    entity_exists,
+    registry_id,
+    send,
+    snapshot_entities,
+    wait_for,
+    wait_for_entity,
+)
+from .kinds import setup_fleet
 
 
 async def switch(hass: HomeAssistant, entity: str, *, on: bool) -> None:
@@ -120,10 +131,39 @@ async def test_outputs_of_a_hub_that_cannot_set_them_are_no_switches(
     hub = await start_hub("tftiot", devices=1)
     (imei,) = hub.trackers
     entry = await setup_hub("tftiot", hub)
-    await wait_for(lambda: Field.OUTPUTS in coordinator_of(entry).devices[imei].values)
+    # Input 3 is on: the report that says so names the outputs too (all off, none in use).
+    await wait_for_entity(hass, entry, "binary_sensor", imei, "input_3")
     await hass.async_block_till_done()
     assert not [
         entity
         for entity in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
         if entity.domain == "switch"
     ]
+
+
+# --- every hub kind's switches, as Home Assistant registers and shows them ---
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+@pytest.mark.parametrize("kind", HUB_KINDS)
+async def test_all_entities(
+    hass: HomeAssistant,
+    start_hub: StartHub,
+    setup_hub: SetupHub,
+    snapshot: SnapshotAssertion,
+    kind: str,
+) -> None:
+    entry = await setup_fleet(hass, start_hub, setup_hub, kind)
+    snapshot_entities(hass, snapshot, entry, Platform.SWITCH)
+
+
+@pytest.mark.parametrize("kind", HUB_KINDS)
+async def test_which_entities_are_enabled_by_default(
+    hass: HomeAssistant,
+    start_hub: StartHub,
+    setup_hub: SetupHub,
+    snapshot: SnapshotAssertion,
+    kind: str,
+) -> None:
+    entry = await setup_fleet(hass, start_hub, setup_hub, kind)
+    assert enabled_by_default(hass, entry, Platform.SWITCH) == snapshot

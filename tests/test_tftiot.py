@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from unittest.mock import patch
-
-from homeassistant.config_entries import SOURCE_REAUTH, ConfigEntryState
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import STATE_NOT_HOME, STATE_OFF, STATE_ON, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
@@ -13,22 +10,14 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 
 from custom_components.fleet_push.const import DOMAIN, EVENT_FLEET_PUSH
-from custom_components.fleet_push.hubs.connection import Timing
-from custom_components.fleet_push.hubs.tftiot import TftIotClient
 
 from .conftest import SetupHub, StartHub
-from .helpers import device_of, entity_exists, entity_id, fixture_text, state_of, wait_for
+from .helpers import device_of, entity_exists, entity_id, state_of, wait_for
+from .kinds import tftiot_doc_snapshot
 from .simulator.tftiot import VARIANTS
 
 DOC_IMEI = "1000000000112567"
 """The tracker of the vendor page's snapshot sample (data.imei; its status.imei differs)."""
-
-
-def snapshot_frame() -> str:
-    """The vendor's snapshot sample made a whole frame, as tests/hubs/test_tftiot.py does:
-    outer braces, and the status and data objects closed before the top-level `error: 0,`."""
-    sample = fixture_text("tftiot", "snapshot.txt")
-    return "{\n" + sample.replace("    error: 0,", "    }},\n    error: 0,") + "}"
 
 
 def value(hass: HomeAssistant, entry: MockConfigEntry, imei: str, key: str) -> str:
@@ -95,7 +84,7 @@ async def test_vendor_doc_snapshot_reaches_the_entities(
     # The sample's tracker is not in the account: a REST refresh would remove it again.
     hub.rest_enabled = False
 
-    await hub.push(snapshot_frame())
+    await hub.push(tftiot_doc_snapshot())
     await wait_for(lambda: entity_exists(hass, entry, "device_tracker", DOC_IMEI, "location"))
     await hass.async_block_till_done()
     device = device_of(hass, entry, DOC_IMEI)
@@ -271,19 +260,6 @@ async def test_a_tracker_added_live_gets_its_name(
     await wait_for(lambda: device_of(hass, entry, added).name == "New truck", timeout=1.0)
 
 
-@pytest.mark.parametrize("variant", ["vendor", "signin_reply"])
-async def test_bad_credentials_at_startup_start_reauthentication(
-    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub, variant: str
-) -> None:
-    """A refusal is an error frame, whether or not a good sign-in gets a reply."""
-    hub = await start_hub("tftiot", devices=1, **VARIANTS[variant])
-    hub.revoke_credentials()
-    entry = await setup_hub("tftiot", hub, loaded=False)
-    assert entry.state is ConfigEntryState.SETUP_ERROR
-    assert reauth_sources(hass) == [SOURCE_REAUTH]
-    await wait_for(lambda: not hub.connections)
-
-
 async def test_a_hub_closing_without_a_word_is_retried_not_reauthenticated(
     hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
 ) -> None:
@@ -293,60 +269,3 @@ async def test_a_hub_closing_without_a_word_is_retried_not_reauthenticated(
     entry = await setup_hub("tftiot", hub, loaded=False)
     assert entry.state is ConfigEntryState.SETUP_RETRY
     assert reauth_sources(hass) == []
-
-
-@pytest.mark.parametrize("variant", list(VARIANTS))
-async def test_every_server_variant_stays_connected_when_quiet(
-    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub, variant: str
-) -> None:
-    """What the interop matrix does, with timings scaled down: all online states right, then
-    a quiet spell longer than every watchdog, on the same two sockets."""
-    hub = await start_hub("tftiot", devices=8, event_rate=0, **VARIANTS[variant])
-    fast = Timing(ws_heartbeat=0.3, keepalive_interval=0.3)
-    with (
-        patch.object(TftIotClient, "default_timing", return_value=fast),
-        patch.object(TftIotClient, "signin_wait", 0.3),
-    ):
-        entry = await setup_hub("tftiot", hub)
-    for imei in hub.fleet_ids():
-        online = state_of(hass, entry, "binary_sensor", imei, "online").state
-        assert online == (STATE_ON if hub.is_online(imei) else STATE_OFF)
-    connected = entity_id(hass, entry, "binary_sensor", "", "connected")
-    await asyncio.sleep(1.2)  # four watchdog periods (0.45 s) and sign-in waits
-    assert hub.accepted == hub.client_sockets == 2
-    assert hass.states.get(connected).state == STATE_ON
-
-    message = entity_id(hass, entry, "event", "", "message")
-    await hub.send_message("Still here")
-    await wait_for(lambda: hass.states.get(message).attributes.get("message") == "Still here")
-
-
-async def test_session_ended_by_the_hub_starts_reauthentication(
-    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
-) -> None:
-    hub = await start_hub("tftiot", devices=1)
-    entry = await setup_hub("tftiot", hub)
-    await hub.wait_for_connections(1)
-    connected = entity_id(hass, entry, "binary_sensor", "", "connected")
-    assert hass.states.get(connected).state == STATE_ON
-
-    hub.revoke_credentials()
-    await hub.end_sessions()
-    await wait_for(lambda: hass.states.get(connected).state == STATE_OFF)
-    await hass.async_block_till_done()
-    assert reauth_sources(hass) == [SOURCE_REAUTH]
-    assert entry.state is ConfigEntryState.LOADED
-    await wait_for(lambda: not hub.connections)  # no retry storm: it waits for new credentials
-
-
-async def test_unload_closes_the_connection(
-    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
-) -> None:
-    hub = await start_hub("tftiot", devices=1)
-    entry = await setup_hub("tftiot", hub)
-    await hub.wait_for_connections(1)
-
-    assert await hass.config_entries.async_unload(entry.entry_id)
-    await hass.async_block_till_done()
-    assert entry.state is ConfigEntryState.NOT_LOADED
-    await wait_for(lambda: not hub.connections)

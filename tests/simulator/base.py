@@ -98,8 +98,8 @@ class Routine:
 class HubSimulator:
     """A hub on loopback; subclasses speak one protocol.
 
-    Fault hooks for tests: push(), drop_connections(), stop_answering(), resume_answering(),
-    revoke_credentials(), restart().
+    Fault hooks for tests: push(), push_invalid_text(), drop_connections(), stop_answering(),
+    resume_answering(), revoke_credentials(), restart().
     """
 
     kind: ClassVar[str]
@@ -318,6 +318,12 @@ class HubSimulator:
         """Send a frame to every connected client."""
         for conn in list(self.connections):
             await conn.send(frame)
+
+    async def push_invalid_text(self, data: bytes) -> None:
+        """Send bytes as a text frame to every client, unchecked: text that is not UTF-8, as a
+        hub with a broken encoder sends it (aiohttp's own send_str cannot)."""
+        for conn in list(self.connections):
+            await conn.ws._writer.send_frame(data, WSMsgType.TEXT)
 
     async def drop_connections(self, code: int = 1001) -> None:
         """Close every connection, as a hub going down does."""

@@ -219,6 +219,9 @@ class DeviceHiveSimulator(HubSimulator):
         self.commands: dict[int, dict[str, Any]] = {}
         self.failing_device: str | None = None
         self.silent_device: str | None = None
+        self.before_device_list: Callable[[dict[str, Any]], Awaitable[None]] | None = None
+        """Called with every device/list request before it is answered: the fleet may change
+        between the pages of one listing."""
         self._ids = {"command": 0, "subscription": 1527241974000}
         self._notification_ids: set[int] = set()
         self._last_ms = 0
@@ -367,11 +370,18 @@ class DeviceHiveSimulator(HubSimulator):
         self.devices[device_id] = device
         return device
 
-    async def add_device(self, device_id: str | None = None, name: str | None = None) -> str:
-        """Register a device; subscribers get the server's "$device-add" notification."""
+    async def add_device(
+        self, device_id: str | None = None, name: str | None = None, *, announce: bool = True
+    ) -> str:
+        """Register a device; subscribers get the server's "$device-add" notification.
+
+        announce=False: no notification (a device registered where this user's subscription
+        does not reach, then moved into its network).
+        """
         device_id = device_id or f"dev-{len(self.devices) + 1}"
         device = self._new_device(device_id, name or f"Tracker {device_id}")
-        await self.notify(device_id, "$device-add", self._record(device))
+        if announce:
+            await self.notify(device_id, "$device-add", self._record(device))
         return device_id
 
     def remove_device(self, device_id: str) -> None:
@@ -615,6 +625,8 @@ class DeviceHiveSimulator(HubSimulator):
     async def _device_list(self, conn: Connection, message: dict[str, Any]) -> dict[str, Any]:
         """A page of devices (DeviceHandlers.processDeviceList, DeviceDaoRdbmsImpl.list)."""
         self._require(conn)
+        if self.before_device_list is not None:
+            await self.before_device_list(message)
         take, skip = _paging(message)
         devices = list(self.devices.values())
         sort_field = message.get("sortField")

@@ -160,10 +160,17 @@ class IClickSimulator(HubSimulator):
         record.update(values, time=int(time.time()))
         await self._event(event, record)
 
-    async def add_device(self, name: str | None = None, chip: str = "") -> str:
-        """Connect a new phone (device:online with its record); return its id."""
+    async def add_device(
+        self, name: str | None = None, chip: str = "", *, announce: bool = True
+    ) -> str:
+        """Connect a new phone (device:online with its record); return its id.
+
+        announce=False: the phone joins the list without any event (as one whose event a
+        client cannot place does).
+        """
         device_id = self._new_device(name, chip)
-        await self._event("device:online", self.devices[device_id])
+        if announce:
+            await self._event("device:online", self.devices[device_id])
         return device_id
 
     async def remove_device(self, device_id: str) -> None:

@@ -318,16 +318,17 @@ class NavixySimulator(HubSimulator):
         *,
         speed: float | None = None,
         heading: float | None = None,
+        fixed: str | None = None,
     ) -> None:
-        """Put a tracker somewhere; the next batch reports it."""
+        """Put a tracker somewhere; the next batch reports it (fixed: the fix's own time, in
+        the user's zone, as a tracker with a wrong clock may say)."""
         gps = self.tracker(tracker_id).state["gps"]
         gps["location"] = {"lat": lat, "lng": lng}
         if speed is not None:
             gps["speed"] = speed
         if heading is not None:
             gps["heading"] = heading
-        gps["updated"] = self.user_time()
-        self._touch(tracker_id)
+        self._touch(tracker_id, fixed)
 
     def set_state(self, tracker_id: int, **fields: Any) -> None:
         """Overwrite state fields (None makes them null); the next batch reports them."""
@@ -456,13 +457,13 @@ class NavixySimulator(HubSimulator):
         )
         gps.update(location={"lat": lat, "lng": lng}, heading=round(heading), speed=round(speed))
 
-    def _touch(self, tracker_id: int) -> None:
-        """A tracker sent data now."""
+    def _touch(self, tracker_id: int, fixed: str | None = None) -> None:
+        """A tracker sent data now (its fix dated `fixed` if given)."""
         state = self.tracker(tracker_id).state
         now = self.user_time()
         state["last_update"] = now
         if isinstance(state.get("gps"), dict):
-            state["gps"]["updated"] = now
+            state["gps"]["updated"] = fixed or now
         self._changed(tracker_id)
 
     def _changed(self, tracker_id: int) -> None:

@@ -261,6 +261,8 @@ class TftIotSimulator(HubSimulator):
         """Every command queued through REST."""
         self.rest_enabled = True
         self.rest_delay = 0.0
+        self.rest_requests: list[str] = []
+        """The path of every REST request clients made, answered or not."""
         self._serial = 0
         super().__init__(**kwargs)
 
@@ -520,6 +522,7 @@ class TftIotSimulator(HubSimulator):
 
     async def _rest_body(self, request: web.Request) -> dict[str, Any] | web.Response:
         """The JSON body, or the response that ends the request."""
+        self.rest_requests.append(request.path)
         if self.rest_delay:
             await asyncio.sleep(self.rest_delay)
         if not self.rest_enabled:
