@@ -47,7 +47,7 @@ from custom_components.fleet_push.supervisor import RECONNECT_CAP
 
 from .conftest import SetupHub, StartHub, coordinator_of
 from .helpers import device_of, entity_id, fixture_text, wait_for, wait_for_entity
-from .hubs.test_hostile import dispose, feed, harvest, make_client
+from .hubs.test_hostile import feed, harvest, primed
 from .kinds import KIND
 from .test_security import SecretWatch
 
@@ -405,12 +405,9 @@ async def harmless(kind: str, count: int) -> list[str | bytes]:
     """Generated frames under 1 MB, less those that end a session on purpose (a logout, a 401)."""
     frames = []
     for frame in map(sendable, harvest(kind, count)):
-        client = make_client(kind, lambda _message: None, pending=False)
-        try:
+        async with primed(kind, lambda _message: None) as client:
             if len(frame) < 1 << 20 and feed(client, frame):
                 frames.append(frame)
-        finally:
-            await dispose(client)
     return frames
 
 
