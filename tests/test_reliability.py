@@ -405,7 +405,7 @@ async def harmless(kind: str, count: int) -> list[str | bytes]:
     """Generated frames under 1 MB, less those that end a session on purpose (a logout, a 401)."""
     frames = []
     for frame in map(sendable, harvest(kind, count)):
-        async with primed(kind, lambda _message: None) as client:
+        async with primed(kind, lambda _message: None, waiting=False) as client:
             if len(frame) < 1 << 20 and feed(client, frame):
                 frames.append(frame)
     return frames

@@ -432,14 +432,18 @@ def iclick_binary() -> st.SearchStrategy[bytes]:
 
 
 @asynccontextmanager
-async def primed(kind: str, listener: Callable[[HubMessage], None]) -> AsyncIterator[HubClient]:
+async def primed(
+    kind: str, listener: Callable[[HubMessage], None], *, waiting: bool = True
+) -> AsyncIterator[HubClient]:
     """A client of this kind that knows some devices, fed frames by hand (no socket).
 
-    It also waits for replies to some requests, as a client does mid-handshake; closing it
-    settles them.
+    While waiting, it also waits for replies to some requests, as a client does mid-handshake;
+    closing it settles them. Without, it is a client past its handshake, as in Home Assistant.
     """
     with ExitStack() as replies:
         client = _client(kind, listener, replies)
+        if not waiting:
+            replies.close()
         try:
             yield client
         finally:
