@@ -18,14 +18,17 @@ from typing import Any
 import aiohttp
 import pytest
 
-from custom_components.fleet_push.hubs import client_class, devicehive
-from custom_components.fleet_push.hubs.connection import Drop, Timing
-from custom_components.fleet_push.hubs.devicehive import (
-    Delivered,
-    DeviceHiveClient,
-    Presence,
-    TokenType,
+from custom_components.fleet_push.hubs import (
+    client_class,
+    devicehive,
+    devicehive_history,
+    devicehive_tokens,
 )
+from custom_components.fleet_push.hubs.connection import Drop, Timing
+from custom_components.fleet_push.hubs.devicehive import DeviceHiveClient
+from custom_components.fleet_push.hubs.devicehive_history import Delivered
+from custom_components.fleet_push.hubs.devicehive_presence import Presence
+from custom_components.fleet_push.hubs.devicehive_tokens import TokenType
 from custom_components.fleet_push.hubs.errors import (
     CannotConnect,
     CommandCode,
@@ -241,14 +244,14 @@ async def test_account_fallbacks(client: DeviceHiveClient, session: aiohttp.Clie
     ],
 )
 def test_token_type(claims: dict[str, Any], kind: TokenType | None) -> None:
-    assert devicehive._token_type(jwt(claims)) is kind
+    assert devicehive_tokens.token_type(jwt(claims)) is kind
 
 
 @pytest.mark.parametrize("token", ["opaque", "a.b", "a.!!!.c", "a.W10.c", "a.bm90IGpzb24.c"])
 def test_token_without_readable_claims(token: str) -> None:
-    assert devicehive._token_type(token) is None
-    assert devicehive._token_expiry(token) is None
-    assert devicehive._token_subject(token) is None
+    assert devicehive_tokens.token_type(token) is None
+    assert devicehive_tokens.token_expiry(token) is None
+    assert devicehive_tokens.token_subject(token) is None
 
 
 @pytest.mark.parametrize(
@@ -261,7 +264,7 @@ def test_token_without_readable_claims(token: str) -> None:
     ],
 )
 def test_token_expiry(claims: dict[str, Any], expiry: float | None) -> None:
-    assert devicehive._token_expiry(jwt(claims)) == expiry
+    assert devicehive_tokens.token_expiry(jwt(claims)) == expiry
 
 
 @pytest.mark.parametrize(
@@ -275,7 +278,7 @@ def test_token_expiry(claims: dict[str, Any], expiry: float | None) -> None:
     ],
 )
 def test_token_subject(claims: dict[str, Any], subject: str | None) -> None:
-    assert devicehive._token_subject(jwt(claims)) == subject
+    assert devicehive_tokens.token_subject(jwt(claims)) == subject
 
 
 @pytest.mark.parametrize(
@@ -296,7 +299,7 @@ def test_token_subject(claims: dict[str, Any], subject: str | None) -> None:
     ],
 )
 def test_which_errors_refuse_credentials(action: str, code: Any, refused: bool) -> None:
-    assert devicehive._refuses_credentials(action, code) is refused
+    assert devicehive_tokens.refuses_credentials(action, code) is refused
 
 
 # --- the samples in protocols.md 4.2 ---
@@ -738,48 +741,48 @@ def test_small_parsers() -> None:
     assert devicehive._lifetime(0.2) == 1
     assert devicehive._lifetime(60) == 60
     assert devicehive._lifetime(60.1) == 61
-    assert devicehive._parse_time("2024-01-02T03:04:05Z") == datetime(
+    assert devicehive_history.parse_time("2024-01-02T03:04:05Z") == datetime(
         2024, 1, 2, 3, 4, 5, tzinfo=UTC
     )
-    assert devicehive._stamp(1704164645.6789) == "2024-01-02T03:04:05.678"
-    assert devicehive._stamp(1e20) is None
+    assert devicehive_history.server_stamp(1704164645.6789) == "2024-01-02T03:04:05.678"
+    assert devicehive_history.server_stamp(1e20) is None
 
 
 def test_device_ids_are_asked_about_in_requests_under_10_kb() -> None:
     many = [f"dev-{number}" for number in range(250)]
-    assert [len(chunk) for chunk in devicehive._chunks(many)] == [100, 100, 50]
+    assert [len(chunk) for chunk in devicehive_history.chunks(many)] == [100, 100, 50]
     long = ["x" * 47 + str(number) for number in range(200)]
-    chunks = devicehive._chunks([*long, "y" * 7000])  # the last one no server would name
+    chunks = devicehive_history.chunks([*long, "y" * 7000])  # the last one no server would name
     assert sum(map(len, chunks)) == 200
     for chunk in chunks:
-        fields = devicehive._list_fields(chunk, 1704164645.0, 1704164700.0)
+        fields = devicehive_history.list_fields(chunk, 1704164645.0, 1704164700.0)
         request = {"action": "notification/list", "requestId": "99999", **fields}
         assert len(json.dumps(request).encode()) < devicehive.MAX_TEXT
 
 
 def test_list_windows_take_inclusive_and_exclusive_servers() -> None:
-    assert devicehive._list_fields(["a"], 1704164645.5, None) == {
+    assert devicehive_history.list_fields(["a"], 1704164645.5, None) == {
         "deviceId": "a",
         "start": "2024-01-02T03:04:05.499",
         "take": 200,
         "sortField": "timestamp",
         "sortOrder": "ASC",
     }
-    assert devicehive._list_fields(["a", "b"], 1704164645.5, 1704164646.0)["deviceIds"] == [
+    assert devicehive_history.list_fields(["a", "b"], 1704164645.5, 1704164646.0)["deviceIds"] == [
         "a",
         "b",
     ]
-    assert devicehive._list_fields(["a"], 1704164645.5, 1704164646.0)["end"] == (
+    assert devicehive_history.list_fields(["a"], 1704164645.5, 1704164646.0)["end"] == (
         "2024-01-02T03:04:06.001"
     )
 
 
 def test_a_full_page_is_split_at_its_middle_time() -> None:
     page = [{"timestamp": stamp(datetime.fromtimestamp(second, UTC))} for second in (3, 1, 2)]
-    assert devicehive._middle(page, 0, None) == 2
-    assert devicehive._middle(page, 2, None) is None  # not inside the window
-    assert devicehive._middle(page, 0, 2) is None
-    assert devicehive._middle([{"timestamp": "when?"}], 0, None) is None
+    assert devicehive_history.split_time(page, 0, None) == 2
+    assert devicehive_history.split_time(page, 2, None) is None  # not inside the window
+    assert devicehive_history.split_time(page, 0, 2) is None
+    assert devicehive_history.split_time([{"timestamp": "when?"}], 0, None) is None
 
 
 # --- presence ---
@@ -848,7 +851,7 @@ def test_delivered_forgets_what_cannot_come_again() -> None:
 
 
 def test_delivered_keeps_odd_ones_within_a_bound(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(devicehive, "ODD_DELIVERED", 2)
+    monkeypatch.setattr(devicehive_history, "ODD_DELIVERED", 2)
     delivered = Delivered()
     for key in ("a", "b", "c"):
         delivered.first_time(key, when=None, cursor=0, now=0)
@@ -1082,7 +1085,7 @@ async def test_connect_with_tokens(
 ) -> None:
     token = simulator.access_token if kind == "access" else simulator.refresh_token
     if kind == "untyped refresh":
-        monkeypatch.setattr(devicehive, "_token_type", lambda _token: None)
+        monkeypatch.setattr(devicehive, "token_type", lambda _token: None)
     async with hub(simulator, session, out, token=token) as client:
         info = await client.connect()
     assert info.unique_id == f"127.0.0.1:{simulator.port}:1"
@@ -1810,7 +1813,7 @@ async def test_the_cursor_stays_behind_the_last_frame(
     cursor = connected.cursor
     await connected.connect()
     subscribe = sent(simulator, "notification/subscribe")[-1]
-    assert subscribe["timestamp"] == devicehive._stamp(cursor)
+    assert subscribe["timestamp"] == devicehive_history.server_stamp(cursor)
 
 
 async def test_delivered_ones_are_forgotten_behind_the_cursor(

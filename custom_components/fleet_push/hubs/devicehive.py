@@ -29,7 +29,6 @@ What the Java server does, and what FleetPush does about it:
 from __future__ import annotations
 
 import asyncio
-import base64
 from collections import OrderedDict
 from collections.abc import (
     Awaitable,
@@ -42,13 +41,12 @@ from collections.abc import (
 )
 import contextlib
 from contextlib import contextmanager
-from datetime import UTC, datetime
-from enum import Enum
+from datetime import datetime
 from http import HTTPStatus
 import logging
 import math
 import time
-from typing import Any, ClassVar, Final, TypeGuard, override
+from typing import Any, ClassVar, Final, override
 
 import aiohttp
 import orjson
@@ -64,6 +62,27 @@ from .connection import (
     within,
 )
 from .declaration import Channel, HubDeclaration, Setting, SettingType
+from .devicehive_history import (
+    CURSOR_MARGIN,
+    NOTIFICATION_PAGE,
+    Delivered,
+    Notification,
+    chunks,
+    is_notification,
+    list_fields,
+    parse_time,
+    server_stamp,
+    split_time,
+    time_of,
+)
+from .devicehive_presence import Presence
+from .devicehive_tokens import (
+    TokenType,
+    refuses_credentials,
+    token_expiry,
+    token_subject,
+    token_type,
+)
 from .errors import (
     CannotConnect,
     CommandCode,
@@ -73,7 +92,6 @@ from .errors import (
     InvalidAuth,
     ProtocolError,
 )
-from .frames import decode
 from .model import (
     Category,
     Command,
@@ -131,16 +149,7 @@ MAX_SEEN_NAMES: Final = 100
 DEVICE_PAGE: Final = 100
 """Devices asked for per device/list page (the server's default is 20; its REST API's 100)."""
 MAX_DEVICE_PAGES: Final = 10_000
-NOTIFICATION_PAGE: Final = 200
-"""Notifications asked for per notification/list request."""
-LIST_DEVICES: Final = 100
-LIST_ID_BYTES: Final = 6000
-"""Device ids per notification/list request: a request must stay under the 10 KB limit."""
 LIST_CONCURRENCY: Final = 4
-CURSOR_MARGIN: Final = 10.0
-"""Seconds the cursor stays behind the last frame heard: pushes still on their way."""
-ODD_DELIVERED: Final = 4096
-"""Future-dated or undated notifications remembered for de-duplication."""
 MIN_TICK: Final = 0.05
 MAX_TICK: Final = 30.0
 KEPT_UPDATES: Final = 64
@@ -156,138 +165,8 @@ FAILED_STATUSES: Final = frozenset(
 SIGN_IN_ACTIONS: Final = frozenset({"authenticate", "token", "token/refresh"})
 _ACCESS_REFUSED: Final = frozenset({401, 403})
 """Error codes of a handshake request that mean the credentials do not grant access."""
-JWT_PARTS: Final = 3
 MAX_DIGITS: Final = 18
 """Longest numeric id read from a string (int() refuses more than 4300 digits)."""
-MILLISECONDS_FROM: Final = 1e11
-"""Expiry numbers above this are milliseconds (1e11 s is the year 5138)."""
-_UNDATED: Final = datetime.max.replace(tzinfo=UTC)
-
-type Notification = dict[str, Any]
-
-
-class TokenType(Enum):
-    """What a DeviceHive JWT is for (its payload's ``t``: 0 refresh, 1 access)."""
-
-    REFRESH = 0
-    ACCESS = 1
-
-
-class Presence:
-    """Whether each device is online, judged from what the server sends (see the module doc).
-
-    Times are this machine's wall clock (seconds since the epoch).
-    """
-
-    def __init__(self, offline_after: float) -> None:
-        """Judge with this many seconds of silence before "offline"."""
-        self.offline_after = offline_after
-        self.listening_since: float | None = None
-        """Since when FleetPush hears everything the server pushes (None: not yet)."""
-        self._last_seen: dict[str, float] = {}
-        self._blocked: set[str] = set()
-        self._status: dict[str, bool] = {}
-        self._shown: dict[str, bool | None] = {}
-
-    def __contains__(self, device_id: object) -> bool:
-        """Whether the device is known (listed, or heard from)."""
-        return device_id in self._shown
-
-    def devices(self) -> list[str]:
-        """Every known device."""
-        return list(self._shown)
-
-    def record(self, device_id: str, record: Mapping[str, Any], now: float) -> bool | None:
-        """Take a device record's ``isBlocked`` and ``status``; return what Online shows now."""
-        status = record.get("status")
-        if isinstance(status, str):
-            self._status[device_id] = status.casefold() != "offline"
-        else:
-            self._status.pop(device_id, None)
-        if record.get("isBlocked") is True:
-            self._blocked.add(device_id)
-        else:
-            self._blocked.discard(device_id)
-        value = self._judge(device_id, now)
-        self._shown[device_id] = value
-        return value
-
-    def heard(self, device_id: str, when: float, now: float) -> bool:
-        """Note that the device was active at `when`; True when that turns it online."""
-        if when > self._last_seen.get(device_id, -math.inf):
-            self._last_seen[device_id] = when
-        if self._shown.get(device_id) is True or self._judge(device_id, now) is not True:
-            self._shown.setdefault(device_id, None)
-            return False
-        self._shown[device_id] = True
-        return True
-
-    def changes(self, now: float) -> list[tuple[str, bool | None]]:
-        """The devices whose Online changes now, with their new value (the timer's work)."""
-        changed = [
-            (device_id, value)
-            for device_id, shown in self._shown.items()
-            if (value := self._judge(device_id, now)) != shown
-        ]
-        self._shown.update(changed)
-        return changed
-
-    def forget_all_but(self, kept: Collection[str]) -> None:
-        """Forget the devices the server no longer lists."""
-        for device_id in [device_id for device_id in self._shown if device_id not in kept]:
-            del self._shown[device_id]
-            self._last_seen.pop(device_id, None)
-            self._status.pop(device_id, None)
-            self._blocked.discard(device_id)
-
-    def _judge(self, device_id: str, now: float) -> bool | None:
-        if device_id in self._blocked:  # the server refuses it, whatever it last said
-            return False
-        if (status := self._status.get(device_id)) is not None:
-            return status
-        seen = self._last_seen.get(device_id)
-        if seen is not None and now - seen < self.offline_after:
-            return True
-        since = self.listening_since
-        if since is not None:
-            quiet_since = since if seen is None else max(seen, since)
-            if now - quiet_since >= self.offline_after:
-                return False
-        return self._shown.get(device_id)
-
-
-class Delivered:
-    """Notifications already delivered, to drop the copies a catch-up fetches again.
-
-    Only what lies at or after the cursor can come again; older ones are forgotten. Future-dated
-    and undated ones cannot be placed in time and are kept within a bound instead.
-    """
-
-    def __init__(self) -> None:
-        """Nothing delivered yet."""
-        self._recent: dict[Hashable, float] = {}
-        self._odd: OrderedDict[Hashable, None] = OrderedDict()
-
-    def first_time(self, key: Hashable, when: float | None, cursor: float, now: float) -> bool:
-        """Remember a notification (server times); False when it was delivered already."""
-        if key in self._recent or key in self._odd:
-            return False
-        if when is None or when > now + CURSOR_MARGIN:
-            self._odd[key] = None
-            if len(self._odd) > ODD_DELIVERED:
-                self._odd.popitem(last=False)
-        elif when >= cursor:
-            self._recent[key] = when
-        return True
-
-    def forget_before(self, cursor: float) -> None:
-        """Forget what the next catch-up cannot fetch (kept in arrival order, close to time)."""
-        recent = self._recent
-        while recent:
-            key = next(iter(recent))
-            if recent[key] >= cursor:
-                return
-            del recent[key]
 
 
 class DeviceHiveClient(HubClient):
@@ -467,7 +346,7 @@ class DeviceHiveClient(HubClient):
     async def _sign_in(self) -> None:
         """Get an access token for the configured credentials and authenticate with it."""
         token = self._token
-        kind = _token_type(token) if token is not None else None
+        kind = token_type(token) if token is not None else None
         if token is not None and kind is not TokenType.REFRESH:
             self._use_access(token)
             try:
@@ -499,7 +378,7 @@ class DeviceHiveClient(HubClient):
 
     def _use_access(self, token: str) -> None:
         self._access = token
-        expires = _token_expiry(token)
+        expires = token_expiry(token)
         remaining = expires - time.time() if expires is not None else ACCESS_LIFETIME
         if remaining <= 0:  # a skewed clock, or already expired: the server will say
             remaining = ACCESS_LIFETIME
@@ -516,7 +395,7 @@ class DeviceHiveClient(HubClient):
         if not isinstance(info, dict):
             raise ProtocolError("DeviceHive sent no server info")
         stamp = info.get("serverTimestamp")
-        when = _parse_time(stamp) if isinstance(stamp, str) else None
+        when = parse_time(stamp) if isinstance(stamp, str) else None
         if when is not None:
             self._offset = when.timestamp() - (sent + received) / 2
         if self._cursor is None:  # the first connection: nothing was missed before it
@@ -538,14 +417,14 @@ class DeviceHiveClient(HubClient):
 
     def _account(self) -> str:
         """The user the session belongs to: the same for a login and for its tokens."""
-        subject = _token_subject(self._access) if self._access else None
+        subject = token_subject(self._access) if self._access else None
         if subject is not None:
             return subject
         return self.username or "token"
 
     async def _subscribe_notifications(self) -> None:
         """Subscribe to every device, from the cursor (a server may replay some)."""
-        stamp = _stamp(self._cursor) if self._cursor is not None else None
+        stamp = server_stamp(self._cursor) if self._cursor is not None else None
         await self._call("notification/subscribe", {"timestamp": stamp} if stamp else {})
 
     async def _follow_commands(self) -> None:
@@ -668,7 +547,7 @@ class DeviceHiveClient(HubClient):
         for item in found:
             if item["deviceId"] in asked:
                 stamp = item.get("timestamp")
-                when = _parse_time(stamp) if isinstance(stamp, str) else None
+                when = parse_time(stamp) if isinstance(stamp, str) else None
                 self._note_activity(item["deviceId"], when.timestamp() if when else None, arrival)
         self._presence_learned = True
 
@@ -696,7 +575,7 @@ class DeviceHiveClient(HubClient):
         arrival = time.time()
         entries = [(item, arrival) for item in missed] + (self._held or [])
         self._held = None
-        entries.sort(key=lambda entry: _time_of(entry[0]))
+        entries.sort(key=lambda entry: time_of(entry[0]))
         for item, arrived in entries:
             self._deliver(item, arrived)
 
@@ -708,7 +587,7 @@ class DeviceHiveClient(HubClient):
         every: all of them; otherwise at least one of each device that has any.
         """
         return await self._each(
-            [self._fetch(chunk, start, None, every=every) for chunk in _chunks(devices)]
+            [self._fetch(chunk, start, None, every=every) for chunk in chunks(devices)]
         )
 
     async def _fetch(
@@ -735,7 +614,7 @@ class DeviceHiveClient(HubClient):
             half = len(devices) // 2
             parts = [devices[:half], devices[half:]]
             return await self._each([self._fetch(part, start, end, every=every) for part in parts])
-        middle = _middle(page, start, end)
+        middle = split_time(page, start, end)
         if middle is None:  # over a page within one millisecond: keep what came
             self.drop(Drop.TOO_LARGE, ("catch-up", devices[0]))
             return page
@@ -747,7 +626,7 @@ class DeviceHiveClient(HubClient):
     ) -> list[Notification] | None:
         """One notification/list request; None when the server takes one device at a time."""
         while devices:
-            fields = _list_fields(devices, start, end)
+            fields = list_fields(devices, start, end)
             try:
                 async with self._list_slots:
                     reply = await self._call("notification/list", fields)
@@ -768,7 +647,7 @@ class DeviceHiveClient(HubClient):
     def _valid_notifications(self, items: list[Any]) -> list[Notification]:
         valid = []
         for item in items:
-            if _is_notification(item):
+            if is_notification(item):
                 valid.append(item)
             else:
                 self.drop(Drop.MALFORMED, item)
@@ -910,7 +789,7 @@ class DeviceHiveClient(HubClient):
     def _on_error(self, request_id: str, action: str, code: Any, error: Any) -> None:
         """Fail the request; a refused sign-in is InvalidAuth, a 401 later ends the session."""
         message = str(error or "error")[:200]
-        if action in SIGN_IN_ACTIONS and _refuses_credentials(action, code):
+        if action in SIGN_IN_ACTIONS and refuses_credentials(action, code):
             self.reject(request_id, InvalidAuth(f"DeviceHive refused the credentials: {message}"))
             return
         self.reject(request_id, CommandFailed(f"DeviceHive: {message}", code=code))
@@ -947,7 +826,7 @@ class DeviceHiveClient(HubClient):
 
     def _on_notification(self, frame: Mapping[str, Any]) -> None:
         item = frame.get("notification")
-        if not _is_notification(item):
+        if not is_notification(item):
             self.drop(Drop.MALFORMED, item if isinstance(item, dict) else frame)
             return
         if self._held is not None:
@@ -959,7 +838,7 @@ class DeviceHiveClient(HubClient):
         """Emit one notification unless it was delivered already."""
         device_id, name = item["deviceId"], item["notification"]
         stamp = item.get("timestamp")
-        when = _parse_time(stamp) if isinstance(stamp, str) else None
+        when = parse_time(stamp) if isinstance(stamp, str) else None
         server_time = when.timestamp() if when is not None else None
         if not self._first_time(item, server_time, arrival):
             self.drop(Drop.DUPLICATE, item.get("id"))
@@ -1021,7 +900,7 @@ class DeviceHiveClient(HubClient):
         if not isinstance(device_id, str) or device_id not in self._presence:
             return
         stamp = command.get("lastUpdated")
-        when = _parse_time(stamp) if isinstance(stamp, str) else None
+        when = parse_time(stamp) if isinstance(stamp, str) else None
         if self._note_activity(device_id, when.timestamp() if when else None, time.time()):
             self._emit_online(device_id)
 
@@ -1117,74 +996,6 @@ def _only_measured(parameters: Any) -> bool:
     return parameters is None or (isinstance(parameters, dict) and parameters.keys() <= MEASURED)
 
 
-def _refuses_credentials(action: str, code: Any) -> bool:
-    """Whether an error answer to a sign-in request means the credentials are no good.
-
-    Any 4xx does; so does 500 to token/refresh: the server's auth service answers a refresh
-    token it cannot verify (another secret, a deleted or disabled user) with an empty 401,
-    which the WebSocket front end turns into a 500 (HttpRestHelper reads the empty body).
-    """
-    if not is_int(code):
-        return False
-    return HTTPStatus.BAD_REQUEST <= code < HTTPStatus.INTERNAL_SERVER_ERROR or (
-        action == "token/refresh" and code == HTTPStatus.INTERNAL_SERVER_ERROR
-    )
-
-
-def _is_notification(item: Any) -> TypeGuard[Notification]:
-    if not isinstance(item, dict):
-        return False
-    device_id, name = item.get("deviceId"), item.get("notification")
-    return isinstance(device_id, str) and bool(device_id) and isinstance(name, str)
-
-
-def _time_of(item: Notification) -> datetime:
-    """A notification's time for ordering; undated ones go last."""
-    stamp = item.get("timestamp")
-    when = _parse_time(stamp) if isinstance(stamp, str) else None
-    return when if when is not None else _UNDATED
-
-
-def _chunks(devices: list[str]) -> list[list[str]]:
-    """Device ids in groups small enough for one notification/list request."""
-    chunks: list[list[str]] = []
-    size = 0
-    for device_id in devices:
-        length = len(device_id.encode()) + 3
-        if length > LIST_ID_BYTES:
-            continue  # no server names a device like that; it cannot be asked about
-        if not chunks or len(chunks[-1]) >= LIST_DEVICES or size + length > LIST_ID_BYTES:
-            chunks.append([])
-            size = 0
-        chunks[-1].append(device_id)
-        size += length
-    return chunks
-
-
-def _list_fields(devices: list[str], start: float, end: float | None) -> dict[str, Any]:
-    """notification/list for these devices between two server times, a millisecond wider.
-
-    Some servers read start and end as inclusive, some as exclusive: the margin takes both.
-    """
-    ids: dict[str, Any] = {"deviceIds": devices} if len(devices) > 1 else {"deviceId": devices[0]}
-    window = {"start": _stamp(start - 0.001)}
-    if end is not None:
-        window["end"] = _stamp(end + 0.001)
-    bounds = {key: value for key, value in window.items() if value is not None}
-    sorting = {"take": NOTIFICATION_PAGE, "sortField": "timestamp", "sortOrder": "ASC"}
-    return {**ids, **bounds, **sorting}
-
-
-def _middle(page: list[Notification], start: float, end: float | None) -> float | None:
-    """A server time strictly inside the window that splits a full page's notifications."""
-    times = sorted(when.timestamp() for when in map(_time_of, page) if when is not _UNDATED)
-    if not times:
-        return None
-    middle = times[len(times) // 2]
-    inside = start + 0.001 <= middle and (end is None or middle <= end - 0.001)
-    return middle if inside else None
-
-
 def _measurements(
     device_id: str, parameters: Mapping[str, Any], when: datetime | None, *, online: bool
 ) -> DeviceUpdate | None:
@@ -1225,24 +1036,6 @@ def _number(mapping: Mapping[str, Any], *keys: str) -> float | None:
     return None
 
 
-def _parse_time(stamp: str) -> datetime | None:
-    """A DeviceHive timestamp (ISO 8601, UTC when it names no zone)."""
-    try:
-        when = datetime.fromisoformat(stamp)
-        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-    except ValueError, OverflowError:  # OverflowError: beyond year 1 or 9999 in UTC
-        return None
-
-
-def _stamp(server_time: float) -> str | None:
-    """A server time as DeviceHive writes it (UTC, milliseconds, no zone); None if unwritable."""
-    try:
-        when = datetime.fromtimestamp(server_time, UTC)
-    except OverflowError, OSError, ValueError:
-        return None
-    return when.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
-
-
 def _as_int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
@@ -1264,59 +1057,6 @@ def _command_result(command_id: int, update: Mapping[str, Any]) -> dict[str, Any
         detail = orjson.dumps(result).decode()[:200]
         raise CommandFailed(f"the device reported {status}: {detail}", code=str(status))
     return {"id": command_id, "status": status, "result": result}
-
-
-# --- JWT payloads (read, never verified: the server does that) ---
-
-
-def _jwt_claims(token: str) -> dict[str, Any]:
-    parts = token.split(".")
-    if len(parts) != JWT_PARTS:
-        return {}
-    try:
-        claims = decode(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-    except ValueError:
-        return {}
-    return claims if isinstance(claims, dict) else {}
-
-
-def _claim(claims: Mapping[str, Any], top: tuple[str, ...], nested: tuple[str, ...]) -> Any:
-    """A standard claim, or the same thing inside DeviceHive's ``payload`` claim."""
-    for key in top:
-        if claims.get(key) is not None:
-            return claims[key]
-    payload = claims.get("payload")
-    if isinstance(payload, dict):
-        for key in nested:
-            if payload.get(key) is not None:
-                return payload[key]
-    return None
-
-
-def _token_type(token: str) -> TokenType | None:
-    kind = _claim(
-        _jwt_claims(token), ("tpc", "token_type", "tokenType", "type"), ("t", "tokenType", "tpc")
-    )
-    names = {"0": TokenType.REFRESH, "refresh": TokenType.REFRESH}
-    names |= {"1": TokenType.ACCESS, "access": TokenType.ACCESS}
-    return names.get(str(kind).casefold()) if not isinstance(kind, bool) else None
-
-
-def _token_expiry(token: str) -> float | None:
-    """Seconds since the epoch: ``exp``, or DeviceHive's ``payload.e`` in milliseconds."""
-    claims = _jwt_claims(token)
-    exp = claims.get("exp")
-    if is_number(exp):
-        return float(exp)
-    expiration = _claim(claims, (), ("e", "expiration"))
-    if is_number(expiration):
-        return expiration / 1000 if expiration > MILLISECONDS_FROM else float(expiration)
-    return None
-
-
-def _token_subject(token: str) -> str | None:
-    subject = _claim(_jwt_claims(token), ("sub",), ("u", "userId"))
-    return str(subject) if isinstance(subject, int | str) and str(subject) else None
 
 
 CLIENT = DeviceHiveClient
