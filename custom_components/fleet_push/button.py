@@ -19,6 +19,7 @@ from .entity import FleetPushEntity, FleetPushEntityDescription, setup_entry
 from .fleet import Device
 from .hubs.declaration import Press
 from .hubs.model import Command, Field
+from .screenshots import SCREENSHOT, async_take_screenshot
 
 # Every press is a command to the hub: one at a time.
 PARALLEL_UPDATES = 1
@@ -36,6 +37,7 @@ LOOKS: dict[str, dict[str, Any]] = {
         "device_class": ButtonDeviceClass.RESTART,
         "entity_category": EntityCategory.CONFIG,
     },
+    "usb_restart": {"entity_category": EntityCategory.CONFIG},
 }
 """How some presses look beyond their translated name (every other press: a plain button)."""
 
@@ -53,10 +55,13 @@ def _buttons(coordinator: FleetPushCoordinator, device: Device) -> Iterable[Flee
     """The client's buttons, on every fleet device."""
     if device.is_hub:
         return []
-    return [
+    buttons = [
         FleetPushButton(coordinator, device.device_id, describe(press))
         for press in coordinator.declaration.presses
     ]
+    if coordinator.declaration.screenshots:
+        buttons.append(TakeScreenshotButton(coordinator, device.device_id, TAKE_SCREENSHOT))
+    return buttons
 
 
 class FleetPushButton(FleetPushEntity, ButtonEntity):
@@ -76,6 +81,23 @@ class FleetPushButton(FleetPushEntity, ButtonEntity):
         await self.coordinator.async_send_command(
             Command(self.device_id, press.command, press.parameters, DEFAULT_COMMAND_TIMEOUT)
         )
+
+
+TAKE_SCREENSHOT = FleetPushButtonEntityDescription(
+    key="take_screenshot",
+    translation_key="take_screenshot",
+    field=Field.ONLINE,
+    press=Press("take_screenshot", SCREENSHOT),
+)
+"""The button of kinds that take screenshots (HubDeclaration.screenshots)."""
+
+
+class TakeScreenshotButton(FleetPushButton):
+    """Takes the phone's screenshot now; its screenshot entity shows it."""
+
+    async def async_press(self) -> None:
+        """Take the screenshot; a translated HomeAssistantError if it cannot be."""
+        await async_take_screenshot(self.coordinator, self.device_id)
 
 
 async_setup_entry = setup_entry(_buttons)
