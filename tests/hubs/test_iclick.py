@@ -26,7 +26,6 @@ from custom_components.fleet_push.hubs.iclick import IClickClient
 from custom_components.fleet_push.hubs.iclick_facts import BinaryReply
 from custom_components.fleet_push.hubs.iphones import iphone_name
 from custom_components.fleet_push.hubs.model import (
-    Orientation,
     Command,
     DeviceDetails,
     DeviceRemoved,
@@ -36,6 +35,7 @@ from custom_components.fleet_push.hubs.model import (
     HubInfo,
     HubNotice,
     HubUpdate,
+    Orientation,
 )
 from tests.hubs.recorder import Recorder
 from tests.simulator import simulator_class
