@@ -54,7 +54,7 @@ ENTITIES = [
     *phone("m1", "screen_casting", "take_screenshot"),
     *phone("m2", "screen_casting"),
 ]
-STATES = {
+STATES: dict[str, dict[str, Any]] = {
     "binary_sensor.m1_online": {"attributes": {"group": "Shelf A"}},
     "binary_sensor.m2_online": {"attributes": {"group": "Shelf B"}},
     "binary_sensor.p1_online": {"attributes": {}},
