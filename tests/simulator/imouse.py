@@ -521,7 +521,7 @@ class IMouseSimulator(HubSimulator):
     def _handler(self, fun: str) -> Callable[[Frame], Reply] | None:
         if fun.startswith(("/mouse/", "/key/")):
             return self._input
-        return {
+        handlers: dict[str, Callable[[Frame], Reply]] = {
             "/device/get": self._get,
             "/config/user/info": lambda _data: (self.user_info(), []),
             "/config/imserver/get": lambda _data: (result(**self.config), []),
@@ -532,7 +532,8 @@ class IMouseSimulator(HubSimulator):
             "/device/set": self._set,
             "/device/del": self._del,
             "/device/group/set": self._group_set,
-        }.get(fun)
+        }
+        return handlers.get(fun)
 
     def _ids_known(self, data: Frame) -> Reply | None:
         """A failure reply unless every requested id is a known phone."""
