@@ -207,6 +207,7 @@ async def test_imouse_restart_usb_hardware_button(
     assert "not bound" in str(refused.value)
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_iclick_device_facts_and_orientation(
     hass: HomeAssistant,
     start_hub: StartHub,

@@ -143,6 +143,13 @@ SENSORS: tuple[FleetPushSensorEntityDescription, ...] = (
         device_class=SensorDeviceClass.ENUM,
         options=[orientation.value for orientation in Orientation],
     ),
+    FleetPushSensorEntityDescription(
+        key="chip",
+        translation_key="chip",
+        field=Field.CHIP,
+        text=True,
+        entity_category=EntityCategory.DIAGNOSTIC,
+    ),
     *(
         FleetPushSensorEntityDescription(
             key=field.value,
@@ -150,8 +157,10 @@ SENSORS: tuple[FleetPushSensorEntityDescription, ...] = (
             field=field,
             text=True,
             entity_category=EntityCategory.DIAGNOSTIC,
+            # The Online sensor's attributes show them already; a sensor keeps their history.
+            entity_registry_enabled_default=False,
         )
-        for field in (Field.CHIP, Field.IP_ADDRESS, Field.LANGUAGE, Field.TIME_ZONE)
+        for field in (Field.IP_ADDRESS, Field.LANGUAGE, Field.TIME_ZONE)
     ),
 )
 
