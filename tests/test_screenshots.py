@@ -237,3 +237,18 @@ async def test_iclick_device_facts_and_orientation(
     await hub.set_busy(phone, busy=True, turn=True)
     await wait_for(lambda: hass.states.get(orientation).state == "landscape")
     assert state_of(hass, entry, "binary_sensor", phone, "busy").state == STATE_ON
+
+
+async def test_a_kernel_that_fails_the_screenshot_says_why(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start_hub("imouse", devices=1)
+    entry = await setup_hub("imouse", hub)
+    (phone,) = hub.fleet_ids()
+    hub.overrides["/pic/screenshot"] = {"code": 33, "id": phone, "message": "截图失败"}
+    image = entity_id(hass, entry, "image", phone, "screenshot")
+    with pytest.raises(HomeAssistantError) as failed:
+        await take_screenshot(hass, {ATTR_ENTITY_ID: image})
+    assert failed.value.translation_key == "command_failed"
+    assert "截图失败" in str(failed.value)
+    assert hass.states.get(image).state == STATE_UNKNOWN
