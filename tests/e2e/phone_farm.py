@@ -53,7 +53,7 @@ async def add_phone_farm_dashboard(
     """The Phone farm dashboard unless it exists already; its configuration if it was made.
 
     Waits (up to timeout seconds) for every phone's screenshot entity, then takes every online
-    phone's screenshot so that the dashboard opens with them.
+    phone's screenshot so that the dashboard opens with them (an offline one would refuse).
     """
     dashboards = await client.ws_command("lovelace/dashboards/list")
     if any(dashboard["url_path"] == PHONE_FARM["url_path"] for dashboard in dashboards):
@@ -68,9 +68,10 @@ async def add_phone_farm_dashboard(
         if (phones and len(phones) == len(fleet)) or time.monotonic() > deadline:
             break
         await asyncio.sleep(1)
-    for phone in phones:
-        await _take_screenshot(client, shown[phone["id"]]["screenshot"])
     states = {state["entity_id"]: state for state in await client.states()}
+    for phone in phones:
+        if states.get(shown[phone["id"]].get("online", ""), {}).get("state") == "on":
+            await _take_screenshot(client, shown[phone["id"]]["screenshot"])
     config = phone_farm_dashboard(devices, entities, states)
     await client.ws_command("lovelace/dashboards/create", **PHONE_FARM)
     await client.ws_command("lovelace/config/save", url_path=PHONE_FARM["url_path"], config=config)

@@ -23,7 +23,7 @@ from custom_components.fleet_push.hubs.imouse_screens import (
     screen_values,
     screenshot_in,
 )
-from custom_components.fleet_push.hubs.model import Field, HubMessage, Orientation
+from custom_components.fleet_push.hubs.model import Command, Field, HubMessage, Orientation
 from custom_components.fleet_push.hubs.navixy import NavixyClient
 from custom_components.fleet_push.hubs.screenshots import (
     MAX_SCREENSHOT_BYTES,
@@ -140,6 +140,13 @@ async def test_imouse_kernel_refusals_pass_with_its_code(
             with pytest.raises(CommandFailed) as unknown:
                 await client.take_screenshot("nope", 5)
             assert unknown.value.code == 1
+            kernel.devices[phone]["state"] = 1
+            asked = Command(phone, "/pic/screenshot", {"jpg": True, "binary": True}, 5)
+            answer = await client.send_command(asked)
+            assert answer["content_type"] == "image/jpeg"
+            assert answer["size"] > 100
+            asked = Command(phone, "/pic/screenshot", {"jpg": False}, 5)
+            assert (await client.send_command(asked))["image"]  # in base64, in the reply
             kernel.overrides["/pic/screenshot"] = {"code": 0, "id": phone}
             with pytest.raises(CommandFailed) as no_image:
                 await client.take_screenshot(phone, 5)

@@ -206,7 +206,19 @@ class IMouseClient(HubClient):
         if not fun.startswith("/"):
             raise CommandFailed(f"unknown command {fun!r}", code=CommandCode.BAD_COMMAND)
         target = self._usb_id(device_id) if fun == USB_RESTART else device_id
-        return await self._call(fun, {"id": target, **command.parameters}, command.timeout)
+        data = {"id": target, **command.parameters}
+        if fun == SCREENSHOT:
+            return await self._screenshot_command(data, command.timeout)
+        return await self._call(fun, data, command.timeout)
+
+    async def _screenshot_command(self, data: dict[str, Any], timeout: float) -> Any:
+        """/pic/screenshot as asked: a binary body is answered by its type and size."""
+        content_type, raw = await self._exchange(
+            _request(SCREENSHOT, data), timeout, self.max_msg_size
+        )
+        if is_envelope(content_type, raw):
+            return _result(_envelope(raw))
+        return {"content_type": content_type, "size": len(raw)}
 
     def handle_text(self, text: str) -> None:
         """Deliver a reply to the request waiting for it, or parse a callback."""
