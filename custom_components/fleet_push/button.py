@@ -30,6 +30,8 @@ class FleetPushButtonEntityDescription(ButtonEntityDescription, FleetPushEntityD
     """A button for one of the presses the hub kind declares (HubDeclaration.presses)."""
 
     press: Press
+    needs_online: bool = True
+    """Pressable only while the device is online (unavailable while it is offline)."""
 
 
 LOOKS: dict[str, dict[str, Any]] = {
@@ -37,7 +39,9 @@ LOOKS: dict[str, dict[str, Any]] = {
         "device_class": ButtonDeviceClass.RESTART,
         "entity_category": EntityCategory.CONFIG,
     },
-    "usb_restart": {"entity_category": EntityCategory.CONFIG},
+    # The hardware sits between the kernel and the phone: restarting it helps a phone that
+    # went offline, so it is pressable then too.
+    "usb_restart": {"entity_category": EntityCategory.CONFIG, "needs_online": False},
 }
 """How some presses look beyond their translated name (every other press: a plain button)."""
 
@@ -72,8 +76,15 @@ class FleetPushButton(FleetPushEntity, ButtonEntity):
     @property
     @override
     def available(self) -> bool:
-        """Pressable only while the hub is connected and the device not reported offline."""
-        return super().available and self.value is not False
+        """Pressable while the hub is connected, and (if it needs it) the device not offline."""
+        needs_online = self.entity_description.needs_online
+        return super().available and (self.value is not False or not needs_online)
+
+    @property
+    @override
+    def aspects(self) -> frozenset[str]:
+        """The device's online state, if it decides availability; else nothing of the device."""
+        return super().aspects if self.entity_description.needs_online else frozenset()
 
     async def async_press(self) -> None:
         """Send the press's command; a translated HomeAssistantError if it fails."""
@@ -88,6 +99,7 @@ TAKE_SCREENSHOT = FleetPushButtonEntityDescription(
     translation_key="take_screenshot",
     field=Field.ONLINE,
     press=Press("take_screenshot", SCREENSHOT),
+    needs_online=False,  # pressed for a phone offline, it says so (a translated error)
 )
 """The button of kinds that take screenshots (HubDeclaration.screenshots)."""
 

@@ -132,7 +132,7 @@ def test_dev_connect_sample(client: IMouseClient, messages: list[HubMessage]) ->
                 Field.ONLINE: True,
                 Field.USB: False,
                 Field.ORIENTATION: Orientation.PORTRAIT,
-                Field.SCREEN_CASTING: True,  # online, with a cast handle
+                Field.SCREEN_CASTING: True,  # a cast handle
             },
             extras={"ip": "192.168.9.100", "group": "未分组", "screen": "402x874"},
             channels=PHONE_CHANNELS,
@@ -152,7 +152,7 @@ def test_offline_device_samples(
         Field.ONLINE: False,
         Field.USB: False,
         Field.ORIENTATION: Orientation.PORTRAIT,
-        Field.SCREEN_CASTING: False,  # its handle is left over: a phone offline casts nothing
+        Field.SCREEN_CASTING: True,  # the kernel keeps its handle: Online alone changes
     }
     assert update.details.model == "iPhone 16 Pro"
 

@@ -69,7 +69,7 @@ def test_a_screenshot_over_the_limit_is_refused() -> None:
     [
         ({"rotate": 0, "air_handle": 7, "state": 1}, (Orientation.PORTRAIT, True)),
         ({"rotate": 1, "air_handle": 0, "state": 1}, (Orientation.LANDSCAPE, False)),
-        ({"rotate": 2, "air_handle": 7, "state": 0}, (Orientation.PORTRAIT, False)),
+        ({"rotate": 2, "air_handle": 7, "state": 0}, (Orientation.PORTRAIT, True)),
         ({"rotate": 270, "air_handle": 7, "state": 1}, (Orientation.LANDSCAPE, True)),
         ({"rotate": 180, "air_handle": 7, "state": 1}, (Orientation.PORTRAIT, True)),
         ({"rotate": 45, "air_handle": "7", "state": 1}, (None, None)),

@@ -1,11 +1,12 @@
 """What an iMouse XP phone record says about its screen, and the kernel's screenshot replies.
 
 A phone is driven through its screen cast to the kernel's computer over AirPlay: the record's
-`air_handle` is that cast (0: none) and `rotate` how the screen is turned ("旋转角度": quarter
-turns in what the kernel sends; degrees are read too). `/pic/screenshot` with `binary: true`
-answers with the image itself as the HTTP body, and with the JSON reply envelope when it
-refuses (a phone offline, say); without `binary` the envelope's data carries the image in
-base64 (`image`).
+`air_handle` is that cast (0: none), read as the kernel gives it whatever the phone's `state`
+(Online shows that), so that a phone going offline writes Online alone. `rotate` is how the
+screen is turned ("旋转角度": quarter turns in what the kernel sends; degrees are read too).
+`/pic/screenshot` with `binary: true` answers with the image itself as the HTTP body, and with
+the JSON reply envelope when it refuses (a phone offline, say); without `binary` the
+envelope's data carries the image in base64 (`image`).
 """
 
 from __future__ import annotations
@@ -41,15 +42,9 @@ def screen_values(record: Mapping[str, Any]) -> dict[Field, Value]:
         rotate = record["rotate"]
         values[Field.ORIENTATION] = _ORIENTATIONS.get(rotate) if is_int(rotate) else None
     if "air_handle" in record:
-        values[Field.SCREEN_CASTING] = _casting(record["air_handle"], record.get("state"))
+        handle = record["air_handle"]
+        values[Field.SCREEN_CASTING] = handle != 0 if is_int(handle) else None
     return values
-
-
-def _casting(handle: Any, state: Any) -> bool | None:
-    """A cast handle on an online phone; a disconnected phone's leftover handle is no cast."""
-    if not is_int(handle):
-        return None
-    return handle != 0 and state == 1
 
 
 def is_envelope(content_type: str, body: bytes) -> bool:
