@@ -7,7 +7,6 @@ from http import HTTPStatus
 import json
 from typing import Any
 
-from homeassistant.components.button import DOMAIN as BUTTON_DOMAIN, SERVICE_PRESS
 from homeassistant.const import (
     ATTR_DEVICE_ID,
     ATTR_ENTITY_ID,
@@ -30,17 +29,11 @@ from custom_components.fleet_push.screenshots import SERVICE_TAKE_SCREENSHOT
 from .conftest import SetupHub, StartHub
 from .helpers import entity_id, registry_id, state_of, wait_for
 from .kinds import KIND
+from .test_button import press
 
 PHONE_KINDS = ("imouse", "iclick")
 IMAGE_TYPES = {"imouse": "image/jpeg", "iclick": "image/jpeg"}
 """iMouse XP is asked for a JPEG (jpg: true); iClick sends JPEGs (protocols.md 1.4)."""
-
-
-async def press(hass: HomeAssistant, entity: str) -> None:
-    """Press a button the way the UI does."""
-    await hass.services.async_call(
-        BUTTON_DOMAIN, SERVICE_PRESS, {ATTR_ENTITY_ID: entity}, blocking=True
-    )
 
 
 async def take_screenshot(hass: HomeAssistant, target: dict[str, Any]) -> None:

@@ -106,7 +106,9 @@ def phone_farm_dashboard(
     states: Mapping[str, Mapping[str, Any]],
 ) -> dict[str, Any]:
     """One view: the totals of every phone hub, then a section per group of phones."""
+    entities = list(entities)
     shown = _shown(entities)
+    names = {entity["entity_id"]: entity.get("original_name") for entity in entities}
     devices = sorted(devices, key=_name)
     phone_hubs = {phone["via_device_id"] for phone in _phones(devices, shown)}
     hubs = [device for device in devices if device["id"] in phone_hubs]
@@ -115,7 +117,7 @@ def phone_farm_dashboard(
     for hub in hubs:
         totals.append({"type": "heading", "heading": _name(hub), "heading_style": "subtitle"})
         totals.extend(
-            _tile(entity)
+            _tile(entity, names.get(entity))
             for key, entity in sorted(shown[hub["id"]].items())
             if entity.startswith(TOTALS) or key == "connected"
         )
@@ -211,5 +213,9 @@ def _name(device: Mapping[str, Any]) -> str:
     return str(device["name_by_user"] or device["name"])
 
 
-def _tile(entity_id: str) -> dict[str, Any]:
-    return {"type": "tile", "entity": entity_id, "grid_options": {"columns": 6}}
+def _tile(entity_id: str, name: str | None) -> dict[str, Any]:
+    """A total, named without its hub's name (the heading above says it)."""
+    tile: dict[str, Any] = {"type": "tile", "entity": entity_id, "grid_options": {"columns": 6}}
+    if name:
+        tile["name"] = name
+    return tile

@@ -80,6 +80,14 @@ def test_totals_are_the_phone_hubs_connection_and_sensors() -> None:
     assert "navixy" not in str(totals)  # no phones: not a phone farm
 
 
+def test_totals_are_named_by_what_they_count() -> None:
+    named = [dict(entity, original_name="Devices online") for entity in ENTITIES]
+    view = phone_farm_dashboard(DEVICES, named, STATES)["views"][0]
+    tiles = [card for card in view["sections"][0]["cards"] if card["type"] == "tile"]
+    assert {card["name"] for card in tiles} == {"Devices online"}
+    assert all("name" not in card for card in sections()[0] if card["type"] == "tile")
+
+
 def test_phones_are_grouped_by_the_hubs_group_else_by_their_hub() -> None:
     groups = {cards[0]["heading"]: cards for cards in sections()[1:]}
     assert list(groups) == ["Shelf A", "Shelf B", "iClick 10.0.0.2"]
