@@ -249,3 +249,17 @@ async def test_a_kernel_that_fails_the_screenshot_says_why(
     assert failed.value.translation_key == "command_failed"
     assert "截图失败" in str(failed.value)
     assert hass.states.get(image).state == STATE_UNKNOWN
+
+
+@pytest.mark.parametrize("kind", ["navixy", "tftiot", "devicehive"])
+async def test_trackers_have_no_screens(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub, kind: str
+) -> None:
+    hub = await start_hub(kind, devices=1)
+    entry = await setup_hub(kind, hub)
+    domains = {
+        entity.domain
+        for entity in er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
+    }
+    assert "image" not in domains
+    assert not hass.states.async_entity_ids("image")

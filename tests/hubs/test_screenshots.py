@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+from aiohttp import web
 import pytest
 
 from custom_components.fleet_push.hubs.errors import (
@@ -151,6 +152,11 @@ async def test_imouse_kernel_refusals_pass_with_its_code(
             with pytest.raises(CommandFailed) as no_image:
                 await client.take_screenshot(phone, 5)
             assert no_image.value.code == CommandCode.BAD_REPLY
+            del kernel.overrides["/pic/screenshot"]
+            kernel._screenshot_response = lambda _data: web.Response(status=503)  # type: ignore[method-assign]
+            with pytest.raises(CommandFailed) as http_error:
+                await client.take_screenshot(phone, 5)
+            assert http_error.value.code == 503
         finally:
             await client.close()
     with pytest.raises(CannotConnect):
