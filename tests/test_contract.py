@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from custom_components.fleet_push import binary_sensor, button, event, sensor, switch
+from custom_components.fleet_push import binary_sensor, button, event, image, sensor, switch
 from custom_components.fleet_push.const import CONF_GRACE_PERIOD, CONF_MIN_POSITION_INTERVAL
 from custom_components.fleet_push.hubs import HUB_KINDS, client_class
 from custom_components.fleet_push.hubs.declaration import HubDeclaration
@@ -115,6 +115,24 @@ def test_every_press_has_a_button_with_a_name(kind: str, language: str) -> None:
 
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("kind", HUB_KINDS)
+def test_a_kind_that_takes_screenshots_has_their_entity_button_and_action(
+    kind: str, language: str
+) -> None:
+    if not declaration(kind).screenshots:
+        return
+    names = strings(language)
+    described = (image.SCREENSHOT_IMAGE, button.TAKE_SCREENSHOT)
+    for platform, description in zip(("image", "button"), described, strict=True):
+        assert names["entity"][platform][description.translation_key]["name"]
+        assert description.translation_key in ICONS["entity"][platform]
+    assert names["services"]["take_screenshot"]["name"]
+    assert "take_screenshot" in ICONS["services"]
+    for key in ("screenshot_offline", "screenshot_too_large"):
+        assert names["exceptions"][key]["message"]
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("kind", HUB_KINDS)
 def test_every_field_has_an_entity_with_a_name(kind: str, language: str) -> None:
     names = strings(language)["entity"]
     declared = declaration(kind)
@@ -144,6 +162,8 @@ def test_what_no_kind_declares_has_no_strings_left_behind() -> None:
         for kind in HUB_KINDS
         for press in declaration(kind).presses
     }
+    if any(declaration(kind).screenshots for kind in HUB_KINDS):
+        presses.add(button.TAKE_SCREENSHOT.translation_key)
     assert set(english["entity"].get("button", {})) == presses - {None}
     menu = set(english["config"]["step"]["user"]["menu_options"])
     assert menu == set(HUB_KINDS)

@@ -43,6 +43,7 @@ from custom_components.fleet_push.const import (
 from custom_components.fleet_push.hubs import HUB_KINDS, client_class
 from custom_components.fleet_push.hubs.connection import Drop, HubClient, Timing
 from custom_components.fleet_push.hubs.devicehive import EVENTS_OPTION
+from custom_components.fleet_push.sensor import SENSORS
 from custom_components.fleet_push.supervisor import RECONNECT_CAP
 
 from .conftest import SetupHub, StartHub, coordinator_of
@@ -61,6 +62,7 @@ RESTORED = "restored"
 NEW_PASSWORD = "n3w-Secret!"
 NEW_API_KEY = "0123456789abcdef" * 2
 BERLIN = ZoneInfo("Europe/Berlin")
+TEXT_SENSORS = frozenset(description.key for description in SENSORS if description.text)
 
 
 def sent(hub: Any, text: str) -> int:
@@ -112,6 +114,13 @@ def assert_states_are_sane(hass: HomeAssistant, entry: MockConfigEntry) -> None:
             continue
         match entity.domain:
             case "sensor" if entity.unique_id.endswith("licence_expires"):
+                datetime.fromisoformat(shown.state)
+            case "sensor" if "options" in shown.attributes:  # an enum: one of its options
+                assert shown.state in shown.attributes["options"], shown
+            case "sensor" if entity.unique_id.rsplit("/", 1)[-1] in TEXT_SENSORS:
+                assert shown.state.strip() == shown.state, shown
+                assert len(shown.state) <= 255, shown
+            case "image":
                 datetime.fromisoformat(shown.state)
             case "sensor":
                 assert math.isfinite(float(shown.state)), shown

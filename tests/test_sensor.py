@@ -23,7 +23,19 @@ from .helpers import enabled_by_default, snapshot_entities, state_of, wait_for, 
 from .kinds import setup_fleet
 
 TRANSLATIONS = Path(__file__).parents[1] / "custom_components/fleet_push/translations"
-NUMERIC = [d for d in SENSORS if d.device_class is not SensorDeviceClass.TIMESTAMP]
+NUMERIC = [
+    d
+    for d in SENSORS
+    if d.device_class not in (SensorDeviceClass.TIMESTAMP, SensorDeviceClass.ENUM) and not d.text
+]
+TEXT = [d for d in SENSORS if d.device_class is SensorDeviceClass.ENUM or d.text]
+
+
+@pytest.mark.parametrize("description", TEXT, ids=lambda d: d.key)
+def test_text_and_enum_sensors_keep_no_statistics(description: object) -> None:
+    """A name or an orientation has no mean: History shows it as a timeline."""
+    assert description.state_class is None  # type: ignore[attr-defined]
+    assert description.native_unit_of_measurement is None  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("description", NUMERIC, ids=lambda d: d.key)

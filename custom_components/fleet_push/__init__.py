@@ -13,6 +13,7 @@ from .const import DOMAIN
 from .coordinator import FleetPushConfigEntry, FleetPushCoordinator
 from .fleet_store import FleetStore
 from .migration import async_migrate_entry
+from .screenshots import async_setup_screenshot_service
 from .services import async_setup_services
 
 PLATFORMS = [
@@ -20,6 +21,7 @@ PLATFORMS = [
     Platform.BUTTON,
     Platform.DEVICE_TRACKER,
     Platform.EVENT,
+    Platform.IMAGE,
     Platform.SENSOR,
     Platform.SWITCH,
 ]
@@ -30,8 +32,9 @@ __all__ = ["async_migrate_entry"]
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Set up what FleetPush offers beyond its config entries: the send_command action."""
+    """Set up what FleetPush offers beyond its config entries: its actions."""
     async_setup_services(hass)
+    async_setup_screenshot_service(hass)
     return True
 
 

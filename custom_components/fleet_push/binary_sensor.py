@@ -78,6 +78,9 @@ BINARY_SENSORS: tuple[FleetPushBinarySensorEntityDescription, ...] = (
         field=Field.MOVING,
         device_class=BinarySensorDeviceClass.MOVING,
     ),
+    FleetPushBinarySensorEntityDescription(
+        key="screen_casting", translation_key="screen_casting", field=Field.SCREEN_CASTING
+    ),
 )
 
 # Trackers report eight of each, wired or not: only those ever on get an entity (see

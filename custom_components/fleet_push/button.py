@@ -19,6 +19,7 @@ from .entity import FleetPushEntity, FleetPushEntityDescription, setup_entry
 from .fleet import Device
 from .hubs.declaration import Press
 from .hubs.model import Command, Field
+from .screenshots import SCREENSHOT, async_take_screenshot
 
 # Every press is a command to the hub: one at a time.
 PARALLEL_UPDATES = 1
@@ -29,6 +30,8 @@ class FleetPushButtonEntityDescription(ButtonEntityDescription, FleetPushEntityD
     """A button for one of the presses the hub kind declares (HubDeclaration.presses)."""
 
     press: Press
+    needs_online: bool = True
+    """Pressable only while the device is online (unavailable while it is offline)."""
 
 
 LOOKS: dict[str, dict[str, Any]] = {
@@ -36,6 +39,9 @@ LOOKS: dict[str, dict[str, Any]] = {
         "device_class": ButtonDeviceClass.RESTART,
         "entity_category": EntityCategory.CONFIG,
     },
+    # The hardware sits between the kernel and the phone: restarting it helps a phone that
+    # went offline, so it is pressable then too.
+    "usb_restart": {"entity_category": EntityCategory.CONFIG, "needs_online": False},
 }
 """How some presses look beyond their translated name (every other press: a plain button)."""
 
@@ -53,10 +59,13 @@ def _buttons(coordinator: FleetPushCoordinator, device: Device) -> Iterable[Flee
     """The client's buttons, on every fleet device."""
     if device.is_hub:
         return []
-    return [
+    buttons = [
         FleetPushButton(coordinator, device.device_id, describe(press))
         for press in coordinator.declaration.presses
     ]
+    if coordinator.declaration.screenshots:
+        buttons.append(TakeScreenshotButton(coordinator, device.device_id, TAKE_SCREENSHOT))
+    return buttons
 
 
 class FleetPushButton(FleetPushEntity, ButtonEntity):
@@ -67,8 +76,15 @@ class FleetPushButton(FleetPushEntity, ButtonEntity):
     @property
     @override
     def available(self) -> bool:
-        """Pressable only while the hub is connected and the device not reported offline."""
-        return super().available and self.value is not False
+        """Pressable while the hub is connected, and (if it needs it) the device not offline."""
+        needs_online = self.entity_description.needs_online
+        return super().available and (self.value is not False or not needs_online)
+
+    @property
+    @override
+    def aspects(self) -> frozenset[str]:
+        """The device's online state, if it decides availability; else nothing of the device."""
+        return super().aspects if self.entity_description.needs_online else frozenset()
 
     async def async_press(self) -> None:
         """Send the press's command; a translated HomeAssistantError if it fails."""
@@ -76,6 +92,24 @@ class FleetPushButton(FleetPushEntity, ButtonEntity):
         await self.coordinator.async_send_command(
             Command(self.device_id, press.command, press.parameters, DEFAULT_COMMAND_TIMEOUT)
         )
+
+
+TAKE_SCREENSHOT = FleetPushButtonEntityDescription(
+    key="take_screenshot",
+    translation_key="take_screenshot",
+    field=Field.ONLINE,
+    press=Press("take_screenshot", SCREENSHOT),
+    needs_online=False,  # pressed for a phone offline, it says so (a translated error)
+)
+"""The button of kinds that take screenshots (HubDeclaration.screenshots)."""
+
+
+class TakeScreenshotButton(FleetPushButton):
+    """Takes the phone's screenshot now; its screenshot entity shows it."""
+
+    async def async_press(self) -> None:
+        """Take the screenshot; a translated HomeAssistantError if it cannot be."""
+        await async_take_screenshot(self.coordinator, self.device_id)
 
 
 async_setup_entry = setup_entry(_buttons)

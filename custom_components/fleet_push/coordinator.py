@@ -8,6 +8,7 @@ entities of the device it names, and only those whose part of the device changed
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -36,6 +37,7 @@ from .hubs.model import (
     HubUpdate,
     Position,
 )
+from .hubs.screenshots import Screenshot
 from .licence import async_check_licence
 from .listeners import Listeners
 from .plausibility import plausible, plausible_values
@@ -84,6 +86,8 @@ class FleetPushCoordinator:
         )
         self._coalescer = PositionCoalescer(self._apply_device, self._crosses_zone)
         self._store = FleetStore(hass, entry.entry_id)
+        self.screenshots: dict[str, Screenshot] = {}
+        """Each phone's latest screenshot, taken on demand (screenshots.py); never saved."""
 
     # --- lifecycle ---
 
@@ -161,18 +165,29 @@ class FleetPushCoordinator:
 
     async def async_send_command(self, command: Command) -> Any:
         """Send one command to one device, once; a translated CommandError if it fails."""
-        device = self.device_name(command.device_id)
-        placeholders = {"device": device, "command": command.name}
+        return await self.async_ask(
+            command.device_id,
+            command.name,
+            command.timeout,
+            lambda: self.client.send_command(command),
+        )
+
+    async def async_ask[T](
+        self, device_id: str, what: str, timeout: float, ask: Callable[[], Awaitable[T]]
+    ) -> T:
+        """Ask the hub something about one device, once; a translated CommandError if it fails."""
+        device = self.device_name(device_id)
+        placeholders = {"device": device, "command": what}
         if not self.connected:
             raise CommandError(
                 "hub_not_connected", {**placeholders, "hub": self.config_entry.title}, None
             )
-        LOGGER.debug("Sending %s to %s", command.name, device)
+        LOGGER.debug("Sending %s to %s", what, device)
         try:
-            async with within(command.timeout, device):
-                return await self.client.send_command(command)
+            async with within(timeout, device):
+                return await ask()
         except HubTimeout as err:  # given up here, or by the client first
-            placeholders["timeout"] = f"{command.timeout:g}"
+            placeholders["timeout"] = f"{timeout:g}"
             raise CommandError("command_timeout", placeholders, CommandCode.TIMEOUT) from err
         except CommandFailed as err:  # refused or failed
             placeholders["error"] = str(err)
@@ -271,6 +286,7 @@ class FleetPushCoordinator:
         self._coalescer.forget(device_id)
         if device_id == HUB_DEVICE_ID or self.devices.pop(device_id, None) is None:
             return
+        self.screenshots.pop(device_id, None)
         self.registry.removed(device_id)
         self.listeners.forget(device_id)
         self._store.schedule_save(self.hub_info, self.devices)

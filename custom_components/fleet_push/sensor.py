@@ -23,7 +23,7 @@ from homeassistant.const import (
 )
 
 from .entity import FleetPushEntity, FleetPushEntityDescription, described_entities, setup_entry
-from .hubs.model import Field
+from .hubs.model import Field, Orientation
 from .hubs.values import is_number
 
 # Coordinator is used to centralize the data updates.
@@ -32,7 +32,10 @@ PARALLEL_UPDATES = 0
 
 @dataclass(frozen=True, kw_only=True)
 class FleetPushSensorEntityDescription(SensorEntityDescription, FleetPushEntityDescription):
-    """A sensor showing one numeric or timestamp field."""
+    """A sensor showing one numeric, timestamp, enum or text field."""
+
+    text: bool = False
+    """Shows the field's text as the hub gives it."""
 
 
 SENSORS: tuple[FleetPushSensorEntityDescription, ...] = (
@@ -133,6 +136,32 @@ SENSORS: tuple[FleetPushSensorEntityDescription, ...] = (
         hub=True,
         device_class=SensorDeviceClass.TIMESTAMP,
     ),
+    FleetPushSensorEntityDescription(
+        key="orientation",
+        translation_key="orientation",
+        field=Field.ORIENTATION,
+        device_class=SensorDeviceClass.ENUM,
+        options=[orientation.value for orientation in Orientation],
+    ),
+    FleetPushSensorEntityDescription(
+        key="chip",
+        translation_key="chip",
+        field=Field.CHIP,
+        text=True,
+        entity_category=EntityCategory.DIAGNOSTIC,
+    ),
+    *(
+        FleetPushSensorEntityDescription(
+            key=field.value,
+            translation_key=field.value,
+            field=field,
+            text=True,
+            entity_category=EntityCategory.DIAGNOSTIC,
+            # The Online sensor's attributes show them already; a sensor keeps their history.
+            entity_registry_enabled_default=False,
+        )
+        for field in (Field.IP_ADDRESS, Field.LANGUAGE, Field.TIME_ZONE)
+    ),
 )
 
 
@@ -147,10 +176,16 @@ class FleetPushSensor(FleetPushEntity, SensorEntity):
         self._attr_native_value = self._valid_value()
         return (*super()._recompute(), self._attr_native_value)
 
-    def _valid_value(self) -> float | int | datetime | None:
+    def _valid_value(self) -> float | int | datetime | str | None:
         value = self.value
-        if self.entity_description.device_class is SensorDeviceClass.TIMESTAMP:
+        description = self.entity_description
+        if description.device_class is SensorDeviceClass.TIMESTAMP:
             return value if isinstance(value, datetime) and value.tzinfo else None
+        if description.device_class is SensorDeviceClass.ENUM:
+            known = isinstance(value, str) and value in (description.options or ())
+            return str(value) if known else None
+        if description.text:
+            return value if isinstance(value, str) else None
         if not is_number(value):
             return None
         return value if math.isfinite(value) else None

@@ -42,6 +42,7 @@ from .homeassistant import (
     hass_command,
     link_integration,
 )
+from .phone_farm import add_phone_farm_dashboard
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -322,6 +323,8 @@ class Demo:
     """The Fleet dashboard's configuration."""
     devices: list[dict[str, Any]]
     entities: list[dict[str, Any]]
+    phone_farm: dict[str, Any] | None = None
+    """The Phone farm dashboard's configuration."""
 
 
 @pytest.fixture
@@ -341,6 +344,8 @@ async def demo(
         assert set((await add_hubs(client, simulators)).values()) == {"added"}
         dashboard = await add_dashboard(client, simulators)
         assert dashboard is not None, home_assistant.log_tail()
+        phone_farm = await add_phone_farm_dashboard(client)
+        assert phone_farm is not None, home_assistant.log_tail()
         yield Demo(
             environment=environment,
             client=client,
@@ -348,6 +353,7 @@ async def demo(
             dashboard=dashboard,
             devices=await client.fleet_devices(),
             entities=await client.fleet_entities(),
+            phone_farm=phone_farm,
         )
 
 

@@ -9,7 +9,8 @@ landscape (iMouse XP), now and then a device offline for a while, and an iMouse 
 expires in five days. Then starts Home Assistant from `--config` (its output goes to
 home-assistant.console.log there; its log is home-assistant.log), completes onboarding with the
 demo user, adds the five hubs through the config-flow API, as someone clicking through the UI
-would, and adds the Fleet dashboard (the map, the phone farm, the hubs) as the default one.
+would, and adds the Fleet dashboard (the map, the phone farm, the hubs) as the default one,
+and the Phone farm dashboard (tests/e2e/phone_farm.py: totals, groups, screenshots).
 Running it again reuses the configuration: onboarding is done, the hubs and the dashboard exist,
 nothing is added twice. Ctrl-C (SIGINT) or SIGTERM stops Home Assistant, then the simulators.
 """
@@ -42,6 +43,7 @@ from .homeassistant import (
     User,
     die_with_parent,
 )
+from .phone_farm import add_phone_farm_dashboard, group_demo_phones
 
 DEMO_USER = User(name="Demo", username="demo", password="demo-fleetpush")
 HUB_PORTS = {"imouse": 9911, "iclick": 23188, "navixy": 8701, "tftiot": 8702, "devicehive": 8703}
@@ -124,6 +126,7 @@ def demo_simulators(
     expires = datetime.now(UTC) + timedelta(days=LICENCE_DAYS)
     imouse: Any = simulators["imouse"]
     imouse.user.update(total_license=20, overdue_time=int(expires.timestamp() * 1000))
+    group_demo_phones(imouse)
     return dict(sorted(simulators.items(), key=lambda item: list(HUB_NAMES).index(item[0])))
 
 
@@ -167,6 +170,8 @@ async def set_up(
     if (config := await add_dashboard(client, simulators)) is not None:
         trackers = len(config["views"][0]["sections"][0]["cards"][1]["entities"])
         say(f"Fleet dashboard created, the default one ({trackers} vehicles on its map)")
+    if (farm := await add_phone_farm_dashboard(client)) is not None:
+        say(f"Phone farm dashboard created ({len(farm['views'][0]['sections']) - 1} groups)")
 
 
 async def add_hubs(
@@ -428,7 +433,8 @@ def _ready(hass: HomeAssistantProcess) -> None:
     say("FleetPush demo ready:")
     print(
         f"\n    Open {hass.url} and sign in as {DEMO_USER.username} / {DEMO_USER.password}"
-        "\n    It opens on the Fleet dashboard: vehicles on the map, the phone farm, the hubs"
+        "\n    It opens on the Fleet dashboard: vehicles on the map, the phone farm, the hubs;"
+        "\n    the Phone farm dashboard shows each phone's screenshot, by group"
         f"\n    Home Assistant's log: {hass.log_file}"
         "\n    Ctrl-C stops Home Assistant and the simulators\n",
         flush=True,

@@ -28,6 +28,7 @@ from .homeassistant import (
     HomeAssistantProcess,
     User,
 )
+from .phone_farm import PHONE_FARM
 
 PRODUCTS = ("iMouse XP", "iClick", "Navixy", "TFT IoT", "DeviceHive")
 """The hubs FleetPush connects, as their vendors name them."""
@@ -104,6 +105,9 @@ async def test_the_demo_in_a_real_browser(browser: Any, demo: Demo) -> None:
 
         await action_form_shown(page, url)
         await screenshot(page, f"e2e-action-{suffix}", height=1000)
+
+        await phone_farm_shown(page, demo)
+        await screenshot(page, f"e2e-phone-farm-{suffix}", height=1640)
     except BaseException:
         await screenshot(page, f"e2e-failure-{suffix}")
         raise
@@ -178,6 +182,25 @@ async def hub_page_shown(page: Any, demo: Demo, hub: str) -> None:
         if device["via_device_id"] not in {None, hub}:
             assert await connected.get_by_text(device["name"]).count() == 0
     assert await page.get_by_text("Linked devices", exact=True).count() == 0
+
+
+async def phone_farm_shown(page: Any, demo: Demo) -> None:
+    """The Phone farm dashboard: every phone's screenshot, an image the browser could load."""
+    assert demo.phone_farm is not None
+    await open_page(page, f"{demo.client.url}/{PHONE_FARM['url_path']}/phones")
+    phones = sum(len(demo.simulators[kind].fleet_ids()) for kind in ("iclick", "imouse"))
+    cards = page.locator("hui-picture-entity-card")
+    images = cards.locator("img")
+    async with asyncio.timeout(TIMEOUT_MS / 1000):
+        while await cards.count() < phones or await _loaded(images) < phones / 2:
+            await asyncio.sleep(0.25)  # phones offline at the start have none yet
+
+
+async def _loaded(images: Any) -> int:
+    """How many of the images the browser has loaded (decoded, with a size)."""
+    return int(
+        await images.evaluate_all("all => all.filter(i => i.complete && i.naturalWidth).length")
+    )
 
 
 async def action_form_shown(page: Any, url: str) -> None:

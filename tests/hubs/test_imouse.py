@@ -37,6 +37,7 @@ from custom_components.fleet_push.hubs.model import (
     HubMessage,
     HubNotice,
     HubUpdate,
+    Orientation,
 )
 from tests.simulator import simulator_class
 from tests.simulator.imouse import VARIANTS, IMouseSimulator, envelope, result
@@ -127,7 +128,12 @@ def test_dev_connect_sample(client: IMouseClient, messages: list[HubMessage]) ->
                 firmware="18.2",
                 mac="C6:4D:3A:7A:E0:D3",
             ),
-            values={Field.ONLINE: True, Field.USB: False},
+            values={
+                Field.ONLINE: True,
+                Field.USB: False,
+                Field.ORIENTATION: Orientation.PORTRAIT,
+                Field.SCREEN_CASTING: True,  # a cast handle
+            },
             extras={"ip": "192.168.9.100", "group": "未分组", "screen": "402x874"},
             channels=PHONE_CHANNELS,
         )
@@ -142,7 +148,12 @@ def test_offline_device_samples(
     [update] = messages
     assert isinstance(update, DeviceUpdate)
     assert update.device_id == PHONE_16
-    assert update.values == {Field.ONLINE: False, Field.USB: False}
+    assert update.values == {
+        Field.ONLINE: False,
+        Field.USB: False,
+        Field.ORIENTATION: Orientation.PORTRAIT,
+        Field.SCREEN_CASTING: True,  # the kernel keeps its handle: Online alone changes
+    }
     assert update.details.model == "iPhone 16 Pro"
 
 
@@ -158,7 +169,12 @@ def test_example_dev_change_sample(client: IMouseClient, messages: list[HubMessa
         "15.7.3",
     )
     assert update.details.mac == "00:E0:99:D9:8B:2E"
-    assert update.values == {Field.ONLINE: True, Field.USB: True}
+    assert update.values == {
+        Field.ONLINE: True,
+        Field.USB: True,
+        Field.ORIENTATION: Orientation.PORTRAIT,
+        Field.SCREEN_CASTING: True,
+    }
     assert update.extras == {
         "ip": "192.168.9.112",
         "group": "未分组",
@@ -251,7 +267,12 @@ def test_records_keep_the_reported_phone_link(
             firmware="15.7.3",
             mac="00:E0:99:D9:8B:2E",
         ),
-        values={Field.ONLINE: True, Field.USB: False},
+        values={
+            Field.ONLINE: True,
+            Field.USB: False,
+            Field.ORIENTATION: Orientation.PORTRAIT,
+            Field.SCREEN_CASTING: True,
+        },
         extras={
             "ip": "192.168.9.112",
             "group": "未分组",
@@ -590,7 +611,12 @@ async def test_device_callbacks(
     added = await wait_for(messages, update_of(new))
     assert isinstance(added, DeviceUpdate)
     assert added.details.name == "Rack 7"
-    assert added.values == {Field.ONLINE: True, Field.USB: True}
+    assert added.values == {
+        Field.ONLINE: True,
+        Field.USB: True,
+        Field.ORIENTATION: Orientation.PORTRAIT,
+        Field.SCREEN_CASTING: True,
+    }
     await simulator.remove_device(new)
     await wait_for(messages, lambda m: m == DeviceRemoved(new))
     messages.clear()

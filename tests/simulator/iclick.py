@@ -16,6 +16,7 @@ import time
 from typing import Any, Literal
 
 from .base import Connection, HubSimulator, Pace
+from .screens import phone_screen
 
 DOC_ONLINE_SAMPLE = Path(__file__).parents[1] / "fixtures" / "iclick" / "device_online.json"
 """The vendor page's device:online sample (it carries no deviceId)."""
@@ -39,8 +40,9 @@ MODELS = (
     ("iPhone17,2", "26.1", 1320, 2868, 3),
     ("iPhone12,8", "16.7", 750, 1334, 2),
 )
-JPEG_START = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
-JPEG_END = b"\xff\xd9"
+PORTRAIT = 1
+LANDSCAPE = 3
+"""`orientation` as the vendor's samples give it (UIKit's interface orientation)."""
 
 type Record = dict[str, Any]
 type Reply = Any
@@ -117,6 +119,10 @@ class IClickSimulator(HubSimulator):
         self.held: list[tuple[Connection, str | bytes | dict[str, Any]]] | None = None
         self.api = self._api()
         self.header_padding = ">"
+        self.screenshot_padding = 0
+        """Bytes added to every screenshot (a controller sending an oversized one)."""
+        self.screenshots_taken: list[str] = []
+        """The phones whose screenshot was asked for."""
         """Padding of the 6-byte length of binary replies (">": leading spaces, "<": trailing)."""
         for _ in range(devices):
             self._new_device()
@@ -135,7 +141,7 @@ class IClickSimulator(HubSimulator):
                 "deviceVersion": version,
                 "screenHeight": height,
                 "deviceId": device_id,
-                "orientation": 0,
+                "orientation": PORTRAIT,
                 "deviceLanguage": "zh-Hans-CN",
                 "deviceIdentifier": identifier,
                 "ipAddress": f"192.168.31.{10 + self.count % 240}",
@@ -183,8 +189,10 @@ class IClickSimulator(HubSimulator):
         event = "device:online" if online else "device:offline"
         await self._change(device_id, event, online=online)
 
-    async def set_busy(self, device_id: str, busy: bool) -> None:
-        """Start or finish a task (device:busy / device:idle)."""
+    async def set_busy(self, device_id: str, busy: bool, *, turn: bool = False) -> None:
+        """Start or finish a task (device:busy / device:idle); turn: its app is landscape."""
+        if turn:
+            self.devices[device_id]["info"]["orientation"] = LANDSCAPE if busy else PORTRAIT
         await self._change(device_id, "device:busy" if busy else "device:idle", busying=busy)
 
     async def plug(self, device_id: str) -> None:
@@ -230,7 +238,7 @@ class IClickSimulator(HubSimulator):
         for device_id in list(self.devices):
             match self.follow(device_id):
                 case "active" | "resting" as change:
-                    await self.set_busy(device_id, busy=change == "active")
+                    await self.set_busy(device_id, busy=change == "active", turn=True)
                 case "offline" | "online" as change:
                     await self.set_online(device_id, online=change == "online")
 
@@ -336,8 +344,17 @@ class IClickSimulator(HubSimulator):
         return handler
 
     async def _screenshot(self, request: dict[str, Any]) -> Reply:
-        self._record(request, online=True)
-        return JPEG_START + self.random.randbytes(256) + JPEG_END
+        """The phone's screen as a JPEG (the binary reply's payload)."""
+        record = self._record(request, online=True)
+        info = record["info"]
+        self.screenshots_taken.append(info["deviceId"])
+        image = phone_screen(
+            info["deviceName"],
+            landscape=info["orientation"] in {LANDSCAPE, LANDSCAPE + 1},
+            image_format="JPEG",
+            busy=record["busying"],
+        )
+        return image + bytes(self.screenshot_padding)
 
     def _success(self, evtid: str, request: dict[str, Any]) -> dict[str, Any]:
         """A success reply's envelope, typed as reply_type says."""

@@ -9,6 +9,7 @@ Where the vendor is silent, a constructor switch offers each plausible behaviour
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Callable
 from datetime import datetime
 import functools
@@ -18,6 +19,7 @@ from typing import Any, ClassVar, Literal
 from aiohttp import web
 
 from .base import Connection, HubSimulator, Pace
+from .screens import ImageFormat, phone_screen
 
 OK = "成功"
 DEFAULT_VERSION = "2024.12.21.910"
@@ -26,6 +28,7 @@ CODE_NOT_ONLINE = 25
 CODE_FAILED = 33
 CODE_BAD_PARAMS = 36
 UNGROUPED = "未分组"
+SCREENSHOT = "/pic/screenshot"
 LOGGED_OUT: dict[str, Any] = {"total_license": 0, "user_state": 0, "overdue_time": 0, "phone": ""}
 """The licence account fields of a kernel nobody is logged in to."""
 
@@ -34,6 +37,9 @@ type Reply = tuple[Frame, list[Frame]]
 """A request's result data and the callbacks it causes."""
 type MsgidEcho = Literal["top", "data", "none"]
 """Where a reply carries the request's msgid: its top level, inside its data, or nowhere (0)."""
+type ScreenshotReply = Literal["typed", "untyped", "base64"]
+"""How /pic/screenshot with binary answers: the image with its image/* type, the image as
+application/octet-stream, or (binary ignored) the JSON reply with the image in base64."""
 
 MODELS = (
     ("iPhone17,1", "iPhone 16 Pro", "18.2", "402", "874", 1206, 2622),
@@ -71,7 +77,7 @@ class IMouseSimulator(HubSimulator):
     """An iMouse XP kernel with a fleet of iPhones; no authentication, like the real one.
 
     Helpers push every callback through the real path: add_device, remove_device, set_online,
-    rotate, set_usb, set_computer_link, rename_group, delete_group, set_license,
+    rotate, set_casting, set_usb, set_computer_link, rename_group, delete_group, set_license,
     push_user_info, logout, change_config, set_sort, push_log, push_callback.
     `overrides[fun]` fakes a reply, `unanswered` mutes functions, `greet = False` withholds
     im_connect. `received` also lists the bodies of HTTP requests.
@@ -94,6 +100,7 @@ class IMouseSimulator(HubSimulator):
         msgid_echo: MsgidEcho = "top",
         licence_login: bool = True,
         greet: bool = True,
+        screenshot_reply: ScreenshotReply = "typed",
         pace: Pace = "test",
     ) -> None:
         """Make a kernel with `devices` iPhones.
@@ -101,7 +108,13 @@ class IMouseSimulator(HubSimulator):
         user_info_interval: seconds between user_info pushes while a licence account is logged
         in (None: never). msgid_echo: where replies carry the request's msgid. licence_login:
         whether a licence account is logged in at the start. greet: send im_connect on connect.
+        screenshot_reply: how a screenshot comes back.
         """
+        self.screenshot_reply: ScreenshotReply = screenshot_reply
+        self.screenshot_padding = 0
+        """Bytes added to every screenshot (a kernel sending an oversized one)."""
+        self.screenshots_taken: list[str] = []
+        """The phones whose screenshot was asked for."""
         self.user_info_interval = user_info_interval
         """Read when a client connects."""
         self.version = version
@@ -284,6 +297,29 @@ class IMouseSimulator(HubSimulator):
         record["rotate"] = rotate
         await self.push_callback("dev_rotate", result(list=[record]))
 
+    async def set_casting(self, device_id: str, casting: bool) -> None:
+        """Start or stop casting a phone's screen to the kernel (dev_change; a log on start)."""
+        await self._broadcast(self._cast(device_id, casting=casting))
+
+    def _cast(self, device_id: str, *, casting: bool) -> list[Frame]:
+        record = self.devices[device_id]
+        index = list(self.devices).index(device_id)
+        record["air_handle"] = 118639968 + index if casting else 0
+        record["air_pid"] = 17260 if casting else 0
+        pushes = [envelope("dev_change", result(list=[record]))]
+        if casting:
+            pushes.append(envelope("airplay_connect_log", result(0, "投屏成功", device_id)))
+        return pushes
+
+    def screenshot(self, device_id: str, image_format: ImageFormat) -> bytes:
+        """What the phone's screen shows now (padded as screenshot_padding says)."""
+        record = self.devices[device_id]
+        self.screenshots_taken.append(device_id)
+        turned = record["rotate"] % 2 == 1
+        name = record["name"] or record["user_name"]
+        image = phone_screen(name, landscape=turned, image_format=image_format, busy=turned)
+        return image + bytes(self.screenshot_padding)
+
     async def set_usb(self, device_id: str, connected: bool) -> None:
         """Plug or unplug a phone's bound hardware (usb_change 12 / 13)."""
         if connected:
@@ -415,11 +451,33 @@ class IMouseSimulator(HubSimulator):
             return web.json_response({"status": 400, "message": "bad json"}, status=400)
         if isinstance(body, dict) and body.get("fun") in self.unanswered:
             await self._stopping.wait()  # no answer while it runs
+        if (
+            isinstance(body, dict)
+            and body.get("fun") == SCREENSHOT
+            and SCREENSHOT not in self.overrides
+        ):
+            return self._screenshot_response(body.get("data"))
         reply, pushes = self.answer(body)
         await self._broadcast(pushes)
         if reply is None:
             return web.json_response({"status": 400, "message": "bad request"}, status=400)
         return web.json_response(reply, dumps=functools.partial(json.dumps, ensure_ascii=False))
+
+    def _screenshot_response(self, data: Any) -> web.Response:
+        """/pic/screenshot: the image as the body with binary, else in base64 in the reply."""
+        data = data if isinstance(data, dict) else {}
+        failure = self._online(data)
+        if failure is not None:
+            return web.json_response(envelope(SCREENSHOT, failure[0]))
+        image_format: ImageFormat = "JPEG" if data.get("jpg") else "PNG"
+        image = self.screenshot(str(data["id"]), image_format)
+        if not data.get("binary") or self.screenshot_reply == "base64":
+            encoded = base64.b64encode(image).decode()
+            reply = result(id=str(data["id"]), jpg=bool(data.get("jpg")), rect=[], image=encoded)
+            return web.json_response(envelope(SCREENSHOT, reply))
+        typed = self.screenshot_reply == "typed"
+        content_type = f"image/{image_format.lower()}" if typed else "application/octet-stream"
+        return web.Response(body=image, content_type=content_type)
 
     def answer(self, request: Any) -> tuple[Frame | None, list[Frame]]:
         """The reply to one request and the callbacks it causes.
@@ -463,16 +521,19 @@ class IMouseSimulator(HubSimulator):
     def _handler(self, fun: str) -> Callable[[Frame], Reply] | None:
         if fun.startswith(("/mouse/", "/key/")):
             return self._input
-        return {
+        handlers: dict[str, Callable[[Frame], Reply]] = {
             "/device/get": self._get,
             "/config/user/info": lambda _data: (self.user_info(), []),
             "/config/imserver/get": lambda _data: (result(**self.config), []),
             "/device/restart": self._restart,
             "/device/usb/restart": self._usb_restart,
+            "/device/airplay/connect": functools.partial(self._airplay, casting=True),
+            "/device/airplay/disconnect": functools.partial(self._airplay, casting=False),
             "/device/set": self._set,
             "/device/del": self._del,
             "/device/group/set": self._group_set,
-        }.get(fun)
+        }
+        return handlers.get(fun)
 
     def _ids_known(self, data: Frame) -> Reply | None:
         """A failure reply unless every requested id is a known phone."""
@@ -518,6 +579,12 @@ class IMouseSimulator(HubSimulator):
             envelope("usb_change", computer_link(entries, connected=True)),
         ]
         return result(id=ident), pushes
+
+    def _airplay(self, data: Frame, *, casting: bool) -> Reply:
+        if (failure := self._ids_known(data)) is not None:
+            return failure
+        pushes = [frame for ident in _ids(data) for frame in self._cast(ident, casting=casting)]
+        return result(id=str(data["id"])), pushes
 
     def _input(self, data: Frame) -> Reply:
         if (failure := self._online(data)) is not None:
@@ -584,11 +651,14 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "no_licence_login": {"licence_login": False},
     "no_greeting": {"greet": False},
     "no_pongs": {"answer_pings": False},
+    "untyped_screenshots": {"screenshot_reply": "untyped"},
+    "base64_screenshots": {"screenshot_reply": "base64"},
     "least_convenient": {
         "msgid_echo": "none",
         "licence_login": False,
         "greet": False,
         "answer_pings": False,
+        "screenshot_reply": "untyped",
     },
 }
 """Constructor switches for each behaviour the vendor leaves open; "vendor" is the default."""

@@ -15,10 +15,19 @@ from typing import Any, ClassVar, Self
 import aiohttp
 
 from .declaration import HubDeclaration
-from .errors import CannotConnect, CommandFailed, HubError, HubTimeout, InvalidAuth, SessionClosed
+from .errors import (
+    CannotConnect,
+    CommandCode,
+    CommandFailed,
+    HubError,
+    HubTimeout,
+    InvalidAuth,
+    SessionClosed,
+)
 from .frames import decode
 from .model import Command, HubInfo, HubMessage
 from .redact import redact
+from .screenshots import Screenshot
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -278,6 +287,16 @@ class HubClient(ABC):
     async def _command(self, command: Command) -> Any:
         """Carry out a command once connected; hubs that take commands override this."""
         raise CommandFailed(f"{self.kind} hubs take no commands")
+
+    async def take_screenshot(self, device_id: str, timeout: float) -> Screenshot:
+        """Take one device's screenshot now (declaration.screenshots says which kinds can)."""
+        if not self.ready:
+            raise CannotConnect("not connected")
+        return await self._screenshot(device_id, timeout)
+
+    async def _screenshot(self, device_id: str, timeout: float) -> Screenshot:
+        """Take a screenshot once connected; kinds that declare screenshots override this."""
+        raise CommandFailed(f"{self.kind} hubs take no screenshots", code=CommandCode.BAD_COMMAND)
 
     @property
     def connected(self) -> bool:

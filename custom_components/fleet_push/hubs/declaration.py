@@ -104,6 +104,8 @@ class HubDeclaration:
     """The values its devices (and the hub itself) report."""
     positions: bool = False
     """Whether its devices report where they are."""
+    screenshots: bool = False
+    """Whether its devices take screenshots on demand (HubClient.take_screenshot)."""
 
     def setting(self, key: str) -> Setting:
         """A setting by its key."""

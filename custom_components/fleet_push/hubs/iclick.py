@@ -21,6 +21,7 @@ import orjson
 from .connection import REQUEST_TIMEOUT, Drop, HubClient, Listener, Timing
 from .declaration import Channel, HubDeclaration, Identity, Press, Setting, SettingType
 from .errors import CannotConnect, CommandCode, CommandFailed, HubTimeout, ProtocolError
+from .iclick_facts import FACT_FIELDS, BinaryReply, facts
 from .iphones import iphone_name
 from .model import (
     HUB_DEVICE_ID,
@@ -35,6 +36,7 @@ from .model import (
     HubUpdate,
     Value,
 )
+from .screenshots import Screenshot, screenshot_of
 from .urls import authority
 from .values import is_int
 
@@ -92,7 +94,8 @@ class IClickClient(HubClient):
         identity=Identity.ADDRESS,
         channels=(Channel(CHANNEL, tuple(_NOTICES.values())),),
         presses=(Press("home", "sendAction", {"action": "home"}),),
-        fields=frozenset({Field.ONLINE, Field.BUSY, Field.USB}),
+        fields=frozenset({Field.ONLINE, Field.BUSY, Field.USB, *FACT_FIELDS}),
+        screenshots=True,
     )
 
     def __init__(
@@ -155,7 +158,8 @@ class IClickClient(HubClient):
     async def _command(self, command: Command) -> Any:
         """Call the iClick API `command` (its `type`) for one device; return the reply's data.
 
-        Binary replies (getScreenShot) give {"meta": <reply metadata>, "size": <payload bytes>}.
+        Binary replies (getScreenShot) give {"meta": <reply metadata>, "size": <payload bytes>};
+        take_screenshot gives the image itself.
         """
         parameters = command.parameters
         if clash := _RESERVED.intersection(parameters):
@@ -164,9 +168,18 @@ class IClickClient(HubClient):
             )
         fields = {"deviceId": command.device_id, **parameters}
         result = await self._call(command.name, fields, command.timeout)
+        if isinstance(result, BinaryReply):
+            return result.summary()
         if isinstance(result, dict) and result.get("status") is False:
             raise CommandFailed(_message(result.get("message")), code=CommandCode.FAILED)
         return result
+
+    async def _screenshot(self, device_id: str, timeout: float) -> Screenshot:
+        """getScreenShot: a binary reply whose payload is the image, as the SDKs read it."""
+        result = await self._call("getScreenShot", {"deviceId": device_id}, timeout)
+        if not isinstance(result, BinaryReply):
+            raise CommandFailed("the hub sent no image", code=CommandCode.BAD_REPLY)
+        return screenshot_of(result.payload)
 
     # --- frames ---
 
@@ -189,7 +202,7 @@ class IClickClient(HubClient):
             return
         meta = self.decode_object(data[HEADER_SIZE:end])
         if meta is not None:
-            self._dispatch(meta, {"meta": meta, "size": len(data) - end})
+            self._dispatch(meta, BinaryReply(meta, data[end:]))
 
     def _handle_json(self, raw: str | bytes) -> None:
         if (frame := self.decode_object(raw)) is not None:
@@ -344,7 +357,7 @@ class IClickClient(HubClient):
                 model_id=model_id,
                 firmware=_pick(info, {}, "deviceVersion") or None,
             ),
-            values=values,
+            values=values | facts(info),
             extras=_extras(info),
             channels=CHANNELS,
         )

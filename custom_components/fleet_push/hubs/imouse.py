@@ -36,6 +36,7 @@ from .connection import (
 from .declaration import Channel, HubDeclaration, Identity, Press, Setting, SettingType
 from .errors import CannotConnect, CommandCode, CommandFailed, HubTimeout, ProtocolError
 from .frames import decode
+from .imouse_screens import is_envelope, screen_values, screenshot_in
 from .model import (
     Command,
     DeviceDetails,
@@ -48,6 +49,7 @@ from .model import (
     HubUpdate,
     Value,
 )
+from .screenshots import MAX_SCREENSHOT_BYTES, Screenshot, ScreenshotTooLarge, screenshot_of
 from .urls import authority
 from .values import is_int, ms_time
 
@@ -63,6 +65,7 @@ PHONE_CHANNEL: Final = "phone_log"
 """A phone's event channel: the kernel's logs about that phone (a restart, screen casting)."""
 PHONE_CHANNELS: Final = frozenset({PHONE_CHANNEL})
 USB_RESTART: Final = "/device/usb/restart"
+SCREENSHOT: Final = "/pic/screenshot"
 CODE_NOT_BOUND: Final = 2
 """The kernel's code for "device not bound to hardware"."""
 PROBE: Final = "/config/imserver/get"
@@ -129,7 +132,7 @@ class IMouseClient(HubClient):
             Channel(CHANNEL, tuple(_NOTICE_EVENTS.values())),
             Channel(PHONE_CHANNEL, tuple(_PHONE_EVENTS)),
         ),
-        presses=(Press("restart", "/device/restart"),),
+        presses=(Press("restart", "/device/restart"), Press("usb_restart", USB_RESTART)),
         fields=frozenset(
             {
                 Field.ONLINE,
@@ -140,8 +143,11 @@ class IMouseClient(HubClient):
                 Field.DEVICES,
                 Field.DEVICES_ONLINE,
                 Field.LICENCE_EXPIRES,
+                Field.SCREEN_CASTING,
+                Field.ORIENTATION,
             }
         ),
+        screenshots=True,
     )
 
     def __init__(
@@ -200,7 +206,19 @@ class IMouseClient(HubClient):
         if not fun.startswith("/"):
             raise CommandFailed(f"unknown command {fun!r}", code=CommandCode.BAD_COMMAND)
         target = self._usb_id(device_id) if fun == USB_RESTART else device_id
-        return await self._call(fun, {"id": target, **command.parameters}, command.timeout)
+        data = {"id": target, **command.parameters}
+        if fun == SCREENSHOT:
+            return await self._screenshot_command(data, command.timeout)
+        return await self._call(fun, data, command.timeout)
+
+    async def _screenshot_command(self, data: dict[str, Any], timeout: float) -> Any:
+        """/pic/screenshot as asked: a binary body is answered by its type and size."""
+        content_type, raw = await self._exchange(
+            _request(SCREENSHOT, data), timeout, self.max_msg_size
+        )
+        if is_envelope(content_type, raw):
+            return _result(_envelope(raw))
+        return {"content_type": content_type, "size": len(raw)}
 
     def handle_text(self, text: str) -> None:
         """Deliver a reply to the request waiting for it, or parse a callback."""
@@ -267,40 +285,52 @@ class IMouseClient(HubClient):
     # --- requests ---
 
     async def _call(self, fun: str, data: dict[str, Any], timeout: float) -> dict[str, Any]:
-        """Post one request to the HTTP API and return its reply's data.
+        """Post one request to the HTTP API and return its reply's data."""
+        _content_type, raw = await self._exchange(_request(fun, data), timeout, self.max_msg_size)
+        return _result(_envelope(raw))
+
+    async def _exchange(self, body: bytes, timeout: float, limit: int) -> tuple[str, bytes]:
+        """Post a request; the reply's content type and body (at most `limit` bytes).
 
         Like a reply over the WebSocket, it is given up (CannotConnect) if the WebSocket ends.
         """
         if not self.connected:
             raise CannotConnect("not connected")
-        posting = asyncio.ensure_future(self._post(_request(fun, data), timeout))
+        posting = asyncio.ensure_future(self._post(body, timeout, limit))
         try:
-            return _result(await self._await_reply(posting))
+            reply: tuple[str, bytes] = await self._await_reply(posting)
+            return reply
         finally:
             await cancel_and_wait(posting)
 
-    async def _post(self, body: bytes, timeout: float) -> dict[str, Any]:
-        """The reply envelope the kernel gives an HTTP POST of body."""
+    async def _post(self, body: bytes, timeout: float, limit: int) -> tuple[str, bytes]:
+        """The content type and body the kernel answers an HTTP POST of body with."""
         try:
             async with (
                 within(timeout, "the iMouse kernel"),
                 self._session.post(self.api_url, data=body, headers=_JSON_HEADERS) as response,
             ):
                 status = response.status
-                raw = await _read_body(response, self.max_msg_size)
+                content_type = response.headers.get("Content-Type", "")
+                raw = await _read_body(response, limit)
         except (aiohttp.ClientError, OSError) as err:
             raise CannotConnect(f"cannot reach the iMouse API: {type(err).__name__}") from err
         if status != HTTPStatus.OK:
             raise CommandFailed(f"the iMouse kernel answered HTTP {status}", code=status)
+        return content_type, raw
+
+    async def _screenshot(self, device_id: str, timeout: float) -> Screenshot:
+        """/pic/screenshot as a JPEG in the HTTP body, as the vendor's libraries ask for it."""
+        body = _request(SCREENSHOT, {"id": device_id, "jpg": True, "binary": True})
         try:
-            frame = decode(raw)
-        except ValueError:
-            frame = None
-        if not isinstance(frame, dict):
-            raise CommandFailed(
-                "the iMouse kernel sent no reply object", code=CommandCode.BAD_REPLY
-            )
-        return frame
+            content_type, raw = await self._exchange(body, timeout, MAX_SCREENSHOT_BYTES)
+        except CommandFailed as err:
+            if err.code == CommandCode.TOO_LARGE:
+                raise ScreenshotTooLarge from err
+            raise
+        if not is_envelope(content_type, raw):
+            return screenshot_of(raw)
+        return screenshot_in(_result(_envelope(raw)))
 
     async def _ask(self, fun: str, data: dict[str, Any], timeout: float) -> dict[str, Any]:
         """Send one request over the WebSocket and return its reply's data."""
@@ -481,6 +511,17 @@ def _result(frame: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _envelope(raw: bytes) -> dict[str, Any]:
+    """The JSON reply object of an HTTP body; a bad reply otherwise."""
+    try:
+        frame = decode(raw)
+    except ValueError:
+        frame = None
+    if not isinstance(frame, dict):
+        raise CommandFailed("the iMouse kernel sent no reply object", code=CommandCode.BAD_REPLY)
+    return frame
+
+
 def _message(data: Mapping[str, Any]) -> str:
     return _text(data, "message") or "the iMouse kernel refused the request"
 
@@ -514,6 +555,7 @@ def _phone(device_id: str, record: dict[str, Any], *, unplugged: bool) -> Device
     if "vid" in record:
         vid = record["vid"]
         values[Field.USB] = bool(vid) and not unplugged if isinstance(vid, str) else None
+    values.update(screen_values(record))
     model = _text(record, "device_name")
     return DeviceUpdate(
         device_id,

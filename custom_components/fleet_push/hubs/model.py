@@ -37,6 +37,15 @@ class Field(StrEnum):
     MILEAGE = "mileage"
     INPUTS = "inputs"
     OUTPUTS = "outputs"
+    SCREEN_CASTING = "screen_casting"
+    """The phone's screen is cast to the hub's computer (iMouse XP's AirPlay)."""
+    ORIENTATION = "orientation"
+    """How the phone's screen is turned: one of Orientation."""
+    CHIP = "chip"
+    """The USB chip board a phone is bound to (iClick)."""
+    IP_ADDRESS = "ip_address"
+    LANGUAGE = "language"
+    TIME_ZONE = "time_zone"
     # Hubs.
     CONNECTED = "connected"
     LICENCES_TOTAL = "licences_total"
@@ -60,6 +69,13 @@ class Category(StrEnum):
     """Records tracks rather than following something in particular."""
     TRACKER = "tracker"
     """A tracker the hub says nothing more about."""
+
+
+class Orientation(StrEnum):
+    """How a phone's screen is turned."""
+
+    PORTRAIT = "portrait"
+    LANDSCAPE = "landscape"
 
 
 type Value = bool | int | float | str | datetime | tuple[bool, ...] | None
