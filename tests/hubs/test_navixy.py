@@ -631,7 +631,7 @@ async def test_connect_with_api_key(session: aiohttp.ClientSession) -> None:
                     category=Category.VEHICLE,
                 ),
                 extras={"blocked": False},
-                channels=CHANNELS,
+                channels=CHANNELS | {"geofence"},  # the account has geofences
             )
             for t in trackers
         )
@@ -1323,6 +1323,7 @@ async def test_subscription_reply_corrects_blocked_trackers(
 ) -> None:
     """Blocked between tracker/list and the subscription: the reply says so."""
     sim = NavixySimulator(devices=3)
+    sim.zones = []  # no geofences: the blocked updates follow the snapshot at once
     first, second, third = sim.trackers
     stale = {"list": [tracker.listing() for tracker in sim.trackers.values()]}
     stale["list"][1]["source"]["blocked"] = True  # unblocked since

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from . import navixy_zones
 from .base import Connection, HubSimulator, Pace
 
 API_PREFIX = "/v2"
@@ -207,6 +208,8 @@ class NavixySimulator(HubSimulator):
         """Every REST call, as (path, parameters without the hash)."""
         self.too_early: list[str] = []
         """Client frames dropped because they came before the handshake."""
+        self.zones: list[dict[str, Any]] = navixy_zones.default_zones()
+        """The account's geofences as zone/list shows them (tests and the demo change them)."""
         self._registered = 0
         super().__init__(
             devices=devices,
@@ -545,6 +548,7 @@ class NavixySimulator(HubSimulator):
             "tracker/get_state": self._get_state,
             "tracker/output/set": self._output_set,
             "tracker/send_command": self._send_command,
+            "zone/list": self._zone_list,
         }
 
     def _auth(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -612,6 +616,12 @@ class NavixySimulator(HubSimulator):
     def _vehicles(self, _body: dict[str, Any]) -> dict[str, Any]:
         fitted = (tracker for tracker in self.trackers.values() if tracker.vehicle_type)
         return {"list": [tracker.vehicle() for tracker in fitted]}
+
+    def _zone_list(self, body: dict[str, Any]) -> dict[str, Any]:
+        with_points = body.get("with_points", False)
+        if with_points not in (True, False, "true", "false"):
+            raise ApiFailure(7, "Invalid parameters")
+        return navixy_zones.zone_list(self.zones, with_points=with_points in (True, "true"))
 
     def _target(self, body: dict[str, Any], *, online: bool = False) -> SimTracker:
         """The tracker a call names; 204 unknown, 208 blocked, 213 offline."""
