@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from homeassistant.core import Event, HomeAssistant
+from homeassistant.core import Event, HomeAssistant, callback
 import pytest
 
-from custom_components.fleet_push.const import EVENT_FLEET_PUSH
+from custom_components.fleet_push.const import CONF_MIN_POSITION_INTERVAL, EVENT_FLEET_PUSH
 from custom_components.fleet_push.geofence_zones import MAX_ZONES, OPTION
 
 from .conftest import SetupHub, StartHub
@@ -38,6 +38,7 @@ async def start(start_hub: StartHub, where: tuple[float, float] = OUTSIDE) -> An
 def geofence_events(hass: HomeAssistant) -> list[dict[str, Any]]:
     fired: list[dict[str, Any]] = []
 
+    @callback
     def keep(event: Event) -> None:
         if event.data["channel"] == "geofence":
             fired.append({"type": event.data["type"], **event.data["data"]})
@@ -46,6 +47,7 @@ def geofence_events(hass: HomeAssistant) -> list[dict[str, Any]]:
     return fired
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")  # the Geofence event
 async def test_entering_and_leaving_geofences(
     hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
 ) -> None:
@@ -229,3 +231,39 @@ def test_the_geofence_sensor_has_its_name_and_icon(language: str) -> None:
     assert sensor["name"]
     assert sensor["state"]["none"]
     assert "geofence" in icons["entity"]["sensor"]
+
+
+async def test_removing_the_hub_leaves_no_zone_nor_record_behind(
+    hass: HomeAssistant,
+    start_hub: StartHub,
+    setup_hub: SetupHub,
+    hass_storage: dict[str, Any],
+) -> None:
+    hub = await start(start_hub)
+    entry = await setup_hub("navixy", hub, options={OPTION: True})
+    await wait_for(lambda: "Depot Mitte" in zone_states(hass))
+    record = f"fleet_push.{entry.entry_id}.zones"
+    await wait_for(lambda: record in hass_storage)
+    assert list(hass_storage[record]["data"]) == ["985472"]
+
+    await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert not zone_states(hass)
+    assert record not in hass_storage
+
+
+async def test_entering_a_geofence_passes_coalescing_at_once(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start(start_hub)
+    entry = await setup_hub("navixy", hub, options={CONF_MIN_POSITION_INTERVAL: 3600})
+    (tracker_id,) = hub.trackers
+    tracker = str(tracker_id)
+    sensor = await wait_for_entity(hass, entry, "sensor", tracker, "geofence")
+    location = state_of(hass, entry, "device_tracker", tracker, "location").entity_id
+    await wait_for(lambda: hass.states.get(location).attributes.get("latitude") == OUTSIDE[0])
+
+    hub.move(tracker_id, OUTSIDE[0] + 0.01, OUTSIDE[1])  # position only: held back
+    hub.move(tracker_id, *DEPOT)  # into a geofence: at once
+    await wait_for(lambda: hass.states.get(sensor).state == "Depot Mitte")
+    assert hass.states.get(location).attributes["latitude"] == DEPOT[0]

@@ -55,6 +55,16 @@ def zone_data(geofence: Geofence) -> dict[str, Any] | None:
     }
 
 
+def _store(hass: HomeAssistant, entry_id: str) -> Store[dict[str, str]]:
+    """Which zone items FleetPush made for one hub's geofences."""
+    return Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}.zones")
+
+
+async def async_forget(hass: HomeAssistant, entry_id: str) -> None:
+    """Delete the record of a removed hub's zones (they went when it was unloaded)."""
+    await _store(hass, entry_id).async_remove()
+
+
 class GeofenceZones:
     """The zones made for one hub's circle geofences."""
 
@@ -62,9 +72,7 @@ class GeofenceZones:
         """Nothing is read or made until the first call."""
         self.hass = hass
         self._entry = entry
-        self._store: Store[dict[str, str]] = Store(
-            hass, STORAGE_VERSION, f"{DOMAIN}.{entry.entry_id}.zones"
-        )
+        self._store = _store(hass, entry.entry_id)
         self._owned: dict[str, str] | None = None
         """Geofence id -> the zone item made for it."""
         self._lock = asyncio.Lock()
