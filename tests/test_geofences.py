@@ -78,7 +78,8 @@ async def test_entering_and_leaving_geofences(
         }
     ]
     shown = hass.states.get(event)
-    assert (shown.attributes["event_type"], shown.attributes["geofence"]) == ("enter", "Depot Mitte")
+    assert shown.attributes["event_type"] == "enter"
+    assert shown.attributes["geofence"] == "Depot Mitte"
 
     # Moving inside the same geofence writes nothing: neither the sensor nor the event.
     location = state_of(hass, entry, "device_tracker", tracker, "location").entity_id

@@ -105,7 +105,10 @@ def test_bounds_hold_the_whole_shape() -> None:
     assert box.west < BERLIN[1] < box.east
     assert bounds(L_SHAPE) == Box(0.0, 0.0, 2.0, 2.0)
     wide = bounds(Corridor(((0.0, 0.0), (0.0, 1.0)), 1000))
-    assert wide.south < -0.008 and wide.north > 0.008 and wide.west < -0.008 and wide.east > 1.008
+    assert wide.south < -0.008
+    assert wide.west < -0.008
+    assert wide.north > 0.008
+    assert wide.east > 1.008
 
 
 def test_area_orders_geofences_by_size() -> None:
