@@ -16,6 +16,7 @@ from custom_components.fleet_push.geofence_zones import MAX_ZONES, OPTION
 from .conftest import SetupHub, StartHub
 from .helpers import entity_exists, state_of, wait_for, wait_for_entity
 from .simulator import navixy_zones
+from .simulator.navixy import VARIANTS
 
 OUTSIDE = (52.60, 13.20)
 DEPOT = (52.5200, 13.4050)
@@ -268,3 +269,23 @@ async def test_entering_a_geofence_passes_coalescing_at_once(
     hub.move(tracker_id, *DEPOT)  # into a geofence: at once
     await wait_for(lambda: hass.states.get(sensor).state == "Depot Mitte")
     assert hass.states.get(location).attributes["latitude"] == DEPOT[0]
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+async def test_every_variant_shows_where_a_tracker_is(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub, variant: str
+) -> None:
+    """A polygon (whose points may come from zone/point/list) on every behaviour Navixy
+    leaves open; a sub-user without the right to geofences has no geofence entities."""
+    hub = await start_hub("navixy", devices=1, **VARIANTS[variant])
+    hub.move(next(iter(hub.trackers)), *TEMPELHOF)
+    entry = await setup_hub("navixy", hub)
+    tracker = hub.fleet_ids()[0]
+    location = await wait_for_entity(hass, entry, "device_tracker", tracker, "location")
+    await wait_for(lambda: hass.states.get(location).attributes.get("latitude") == TEMPELHOF[0])
+    await hass.async_block_till_done()
+    if not hub.zone_rights:
+        assert not entity_exists(hass, entry, "sensor", tracker, "geofence")
+        return
+    sensor = await wait_for_entity(hass, entry, "sensor", tracker, "geofence")
+    await wait_for(lambda: hass.states.get(sensor).state == "Tempelhofer Feld")

@@ -16,7 +16,7 @@ from custom_components.fleet_push.hubs.model import FleetSnapshot, GeofenceList
 from custom_components.fleet_push.hubs.navixy_zones import parse_zone, parse_zones
 from tests.helpers import fixture_text, wait_for
 from tests.simulator import navixy_zones as sim_zones
-from tests.simulator.navixy import ApiFailure, NavixySimulator
+from tests.simulator.navixy import VARIANTS, NavixySimulator
 
 from .test_navixy import connected, running, session  # noqa: F401 - the fixture
 
@@ -111,19 +111,42 @@ async def test_an_account_without_geofences_says_nothing_of_them(
 
 async def test_a_refused_zone_list_still_connects(
     session: aiohttp.ClientSession,  # noqa: F811 - the fixture
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A sub-user without the right to geofences: the account connects without them."""
-    sim = NavixySimulator(devices=1)
-
-    def refused(_body: dict[str, Any]) -> dict[str, Any]:
-        raise ApiFailure(7, "Access denied")
-
-    monkeypatch.setattr(sim, "_zone_list", refused)
+    sim = NavixySimulator(devices=1, **VARIANTS["no_zone_rights"])
     async with running(sim), connected(session, sim) as (client, got):
         assert isinstance(got[0], FleetSnapshot)
         assert not any(isinstance(message, GeofenceList) for message in got)
         assert client.stats.dropped[Drop.REQUEST_FAILED] == 1
+
+
+async def test_points_are_asked_for_when_the_list_leaves_them_out(
+    session: aiohttp.ClientSession,  # noqa: F811 - the fixture
+) -> None:
+    sim = NavixySimulator(devices=1, **VARIANTS["zones_without_points"])
+    async with running(sim), connected(session, sim) as (client, got):
+        listed = await got.next(GeofenceList)
+        assert listed.geofences == parse_zones(sim.zones)[0]  # every shape whole
+        asked = [params for path, params in sim.rest_calls if path == "zone/point/list"]
+        assert asked == [{"zone_id": 124597}, {"zone_id": 12345}]  # not the circle
+        assert not client.stats.dropped
+
+
+async def test_points_are_asked_for_a_hundred_geofences_per_load_at_most() -> None:
+    items: list[Any] = [
+        {"id": n, "type": "polygon", "label": f"P{n}"}
+        for n in range(navixy_zones.MAX_POINT_LISTS + 3)
+    ]
+    asked: list[int] = []
+
+    async def points_of(zone: int) -> list[Any] | None:
+        asked.append(zone)
+        return None if zone == 0 else [{"lat": 1.0, "lng": 2.0}] * 3
+
+    await navixy_zones.fill_points([*items, "junk", {"id": "x", "type": "polygon"}], points_of)
+    assert asked == list(range(navixy_zones.MAX_POINT_LISTS))
+    assert "points" not in items[0]  # refused: skipped this time
+    assert parse_zones(items)[1] == 4  # refused, and the three beyond the limit
 
 
 async def test_changed_geofences_are_loaded_again_periodically(

@@ -58,7 +58,7 @@ from .model import (
     Position,
     Value,
 )
-from .navixy_zones import RELOAD_INTERVAL, parse_zones
+from .navixy_zones import RELOAD_INTERVAL, fill_points, parse_zones
 from .urls import as_websocket
 from .values import are_flags, as_number, is_int
 
@@ -386,6 +386,7 @@ class NavixyClient(HubClient):
         items = await self._optional_list("zone/list", with_points=True)
         if items is None:
             return None
+        await fill_points(items, lambda zone: self._optional_list("zone/point/list", zone_id=zone))
         geofences, unreadable = parse_zones(items)
         if unreadable:
             self.drop(Drop.MALFORMED, f"{unreadable} zone/list items")

@@ -3,12 +3,14 @@
 ``zone/list`` with ``with_points`` answers every geofence of the account in one call: circles
 (``center`` + ``radius``), polygons (``points``) and corridors (``sausage``: ``points`` +
 ``radius``), each with a ``label``, a ``color`` (``RRGGBB``) and an ``address``. Navixy pushes
-nothing when geofences change, so the client asks again every RELOAD_INTERVAL seconds.
+nothing when geofences change, so the client asks again every RELOAD_INTERVAL seconds. A
+server that lists a polygon or corridor without its points all the same is asked for them
+with ``zone/point/list``, as the docs' "Geofence point" page says.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 import math
 import re
 from typing import Any, Final
@@ -23,7 +25,27 @@ MAX_POINTS: Final = 1024
 """Navixy's limit (a sausage's; a polygon has at most 500): more is not a geofence of theirs."""
 MAX_RADIUS: Final = 1_000_000.0
 """Metres: a circle or corridor wider than this is garbage."""
+MAX_POINT_LISTS: Final = 100
+"""zone/point/list calls per load at most; geofences beyond are skipped until the next load."""
 _COLOR: Final = re.compile(r"[0-9A-Fa-f]{6}")
+_WITH_POINTS: Final = frozenset({"polygon", "sausage"})
+
+
+async def fill_points(
+    items: list[Any], points_of: Callable[[int], Awaitable[list[Any] | None]]
+) -> None:
+    """Give the polygons and corridors listed without points the points `points_of` finds."""
+    missing = [
+        item
+        for item in items
+        if isinstance(item, dict)
+        and item.get("type") in _WITH_POINTS
+        and not isinstance(item.get("points"), list)
+        and is_int(item.get("id"))
+    ]
+    for item in missing[:MAX_POINT_LISTS]:
+        if (points := await points_of(item["id"])) is not None:
+            item["points"] = points
 
 
 def parse_zones(items: list[Any]) -> tuple[tuple[Geofence, ...], int]:
