@@ -29,10 +29,8 @@ from homeassistant.helpers.storage import Store
 from homeassistant.setup import async_setup_component
 
 from .const import DOMAIN, LOGGER
-from .hubs.geofence import Circle, Geofence
+from .hubs.geofence import ZONES_OPTION as OPTION, Circle, Geofence
 
-OPTION: Final = "geofence_zones"
-"""The option (declared by the hub kinds that list geofences)."""
 MAX_ZONES: Final = 100
 """Circles shown at most (the smallest): every zone costs Home Assistant work on every
 tracker update, so thousands of geofences must not become thousands of zones."""

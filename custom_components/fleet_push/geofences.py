@@ -8,16 +8,12 @@ only when the set of geofences a device is in changes.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Final
 
 from .fleet import Change, Device
-from .hubs.geofence import Geofence, GeofenceIndex
+from .hubs.geofence import CHANNEL, EVENT_TYPES, Geofence, GeofenceIndex
 from .hubs.model import NOT_IN_GEOFENCE, Field, HubNotice, Position
 
-CHANNEL: Final = "geofence"
-"""The event channel of entering and leaving (declared by the hub kinds that list geofences)."""
-ENTER: Final = "enter"
-LEAVE: Final = "leave"
+ENTER, LEAVE = EVENT_TYPES
 
 
 def _ids(geofences: Iterable[Geofence]) -> frozenset[str]:

@@ -24,6 +24,12 @@ CELL_DEGREES: Final = 0.02
 MAX_CELLS: Final = 4096
 """A geofence covering more cells than this is checked by its bounding box on every look-up."""
 
+CHANNEL: Final = "geofence"
+"""The event channel of entering and leaving a geofence (a kind with geofences declares it)."""
+EVENT_TYPES: Final = ("enter", "leave")
+ZONES_OPTION: Final = "geofence_zones"
+"""The option that shows circle geofences as Home Assistant zones (declared likewise)."""
+
 type Point = tuple[float, float]
 """Latitude, longitude in degrees."""
 

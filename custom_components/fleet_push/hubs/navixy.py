@@ -43,7 +43,7 @@ from .errors import (
     SessionClosed,
 )
 from .frames import decode
-from .geofence import Geofence
+from .geofence import CHANNEL as CHANNEL_GEOFENCE, EVENT_TYPES, ZONES_OPTION, Geofence
 from .model import (
     Category,
     Command,
@@ -70,11 +70,6 @@ HEARTBEAT: Final = "X"
 CHANNEL_LIFECYCLE: Final = "lifecycle"
 LIFECYCLE_EVENTS: Final = ("block", "unblock", "corrupt")
 CHANNELS: Final = frozenset({CHANNEL_LIFECYCLE})
-CHANNEL_GEOFENCE: Final = "geofence"
-"""Entering and leaving the account's geofences (computed by FleetPush from positions)."""
-GEOFENCE_EVENTS: Final = ("enter", "leave")
-GEOFENCE_ZONES: Final = "geofence_zones"
-"""The option that shows circle geofences as Home Assistant zones."""
 WAITING_LIMIT: Final = 10_000
 """States of not-yet-listed trackers kept until the next reload."""
 WS_HEARTBEAT: Final = 30.0
@@ -268,9 +263,9 @@ class NavixyClient(HubClient):
         sign_in=(("api_key",), ("username", "password")),
         channels=(
             Channel(CHANNEL_LIFECYCLE, LIFECYCLE_EVENTS),
-            Channel(CHANNEL_GEOFENCE, GEOFENCE_EVENTS),
+            Channel(CHANNEL_GEOFENCE, EVENT_TYPES),
         ),
-        options=(Setting(GEOFENCE_ZONES, SettingType.FLAG, default=False),),
+        options=(Setting(ZONES_OPTION, SettingType.FLAG, default=False),),
         output_command="set_output",
         fields=frozenset(
             {
