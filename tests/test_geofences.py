@@ -9,6 +9,10 @@ from typing import Any
 
 from homeassistant.core import Event, HomeAssistant, callback
 import pytest
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.fleet_push.const import CONF_MIN_POSITION_INTERVAL, EVENT_FLEET_PUSH
 from custom_components.fleet_push.geofence_zones import MAX_ZONES, OPTION
@@ -289,3 +293,20 @@ async def test_every_variant_shows_where_a_tracker_is(
         return
     sensor = await wait_for_entity(hass, entry, "sensor", tracker, "geofence")
     await wait_for(lambda: hass.states.get(sensor).state == "Tempelhofer Feld")
+
+
+async def test_diagnostics_do_not_say_which_geofence_a_tracker_is_in(
+    hass: HomeAssistant,
+    start_hub: StartHub,
+    setup_hub: SetupHub,
+    hass_client: ClientSessionGenerator,
+) -> None:
+    """A geofence's label says where a tracker is, as its position does."""
+    hub = await start(start_hub, DEPOT)
+    entry = await setup_hub("navixy", hub)
+    sensor = await wait_for_entity(hass, entry, "sensor", hub.fleet_ids()[0], "geofence")
+    await wait_for(lambda: hass.states.get(sensor).state == "Depot Mitte")
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    (device,) = diagnostics["devices"]
+    assert device["values"]["geofence"] == "**REDACTED**"
+    assert "Depot Mitte" not in str(diagnostics)
