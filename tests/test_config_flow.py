@@ -286,7 +286,7 @@ def test_only_hub_kinds_have_steps_of_their_own() -> None:
     [
         ("imouse", [CONF_GRACE_PERIOD]),  # phones have no positions
         ("iclick", [CONF_GRACE_PERIOD]),
-        ("navixy", [CONF_GRACE_PERIOD, CONF_MIN_POSITION_INTERVAL]),
+        ("navixy", [CONF_GRACE_PERIOD, CONF_MIN_POSITION_INTERVAL, "geofence_zones"]),
         ("tftiot", [CONF_GRACE_PERIOD, CONF_MIN_POSITION_INTERVAL]),
         (
             "devicehive",

@@ -43,6 +43,7 @@ from custom_components.fleet_push.const import (
 from custom_components.fleet_push.hubs import HUB_KINDS, client_class
 from custom_components.fleet_push.hubs.connection import Drop, HubClient, Timing
 from custom_components.fleet_push.hubs.devicehive import EVENTS_OPTION
+from custom_components.fleet_push.hubs.model import NOT_IN_GEOFENCE
 from custom_components.fleet_push.sensor import SENSORS
 from custom_components.fleet_push.supervisor import RECONNECT_CAP
 
@@ -115,6 +116,9 @@ def assert_states_are_sane(hass: HomeAssistant, entry: MockConfigEntry) -> None:
         match entity.domain:
             case "sensor" if entity.unique_id.endswith("licence_expires"):
                 datetime.fromisoformat(shown.state)
+            case "sensor" if entity.unique_id.endswith("geofence"):  # a label, or none
+                geofences = coordinator_of(entry).geofences.index.geofences
+                assert shown.state in {NOT_IN_GEOFENCE, *(g.label for g in geofences)}, shown
             case "sensor" if "options" in shown.attributes:  # an enum: one of its options
                 assert shown.state in shown.attributes["options"], shown
             case "sensor" if entity.unique_id.rsplit("/", 1)[-1] in TEXT_SENSORS:

@@ -12,6 +12,7 @@ from homeassistant.helpers.typing import ConfigType
 from .const import DOMAIN
 from .coordinator import FleetPushConfigEntry, FleetPushCoordinator
 from .fleet_store import FleetStore
+from .geofence_zones import async_forget
 from .migration import async_migrate_entry
 from .screenshots import async_setup_screenshot_service
 from .services import async_setup_services
@@ -54,8 +55,9 @@ async def async_unload_entry(hass: HomeAssistant, entry: FleetPushConfigEntry) -
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: FleetPushConfigEntry) -> None:
-    """Forget the hub's saved fleet."""
+    """Forget the hub's saved fleet and the record of its geofences' zones."""
     await FleetStore(hass, entry.entry_id).async_remove()
+    await async_forget(hass, entry.entry_id)
 
 
 async def async_remove_config_entry_device(

@@ -19,8 +19,10 @@ from homeassistant.exceptions import ConfigEntryNotReady, HomeAssistantError
 
 from .coalesce import PositionCoalescer
 from .const import CONF_HUB_KIND, CONF_MIN_POSITION_INTERVAL, DOMAIN, EVENT_FLEET_PUSH, LOGGER
-from .fleet import Change, Device
+from .fleet import POSITION, Change, Device
 from .fleet_store import FleetStore
+from .geofence_zones import GeofenceZones
+from .geofences import FleetGeofences
 from .hubs.connection import HubClient, HubStats, within
 from .hubs.declaration import HubDeclaration
 from .hubs.errors import CommandCode, CommandFailed, HubError, HubTimeout
@@ -31,6 +33,7 @@ from .hubs.model import (
     DeviceUpdate,
     Field,
     FleetSnapshot,
+    GeofenceList,
     HubInfo,
     HubMessage,
     HubNotice,
@@ -88,6 +91,9 @@ class FleetPushCoordinator:
         self._store = FleetStore(hass, entry.entry_id)
         self.screenshots: dict[str, Screenshot] = {}
         """Each phone's latest screenshot, taken on demand (screenshots.py); never saved."""
+        self.geofences = FleetGeofences()
+        """The hub's geofences and the ones each device is in."""
+        self._zones = GeofenceZones(hass, entry)
 
     # --- lifecycle ---
 
@@ -98,6 +104,9 @@ class FleetPushCoordinator:
         self._on_connected()
         self._on_connection_changed()
         self.config_entry.async_on_unload(self._coalescer.cancel)
+        self.config_entry.async_on_unload(
+            self.config_entry.add_update_listener(self._async_options_updated)
+        )
         self.connection.start()
 
     async def _async_start_offline(self, err: HubError) -> None:
@@ -121,7 +130,12 @@ class FleetPushCoordinator:
     async def async_shutdown(self) -> None:
         """Close the connection and save the fleet (on unload)."""
         await self.connection.async_close()
+        await self._zones.async_show(())
         await self._store.async_save(self.hub_info, self.devices)
+
+    async def _async_options_updated(self, _hass: HomeAssistant, _entry: ConfigEntry) -> None:
+        """Show or hide the geofences as zones as the option now says."""
+        await self._zones.async_follow(self.geofences.index.geofences)
 
     def _on_connected(self) -> None:
         self.registry.register_hub(self.hub_info)
@@ -232,13 +246,38 @@ class FleetPushCoordinator:
                 self._apply_hub(message)
             case HubNotice():
                 self._fire_notice(message)
+            case GeofenceList():
+                self._apply_geofences(message)
 
     def _apply_device(self, update: DeviceUpdate) -> None:
         device = self.devices.get(update.device_id)
         if device is None:
             device = self.devices[update.device_id] = Device(update.device_id)
         touched: set[str] = set()
-        self._dispatch(device, device.apply(update, touched), touched)
+        change = device.apply(update, touched)
+        if POSITION in touched and self.geofences.active:
+            crossed, notices = self.geofences.follow(device, touched)
+            self._dispatch(device, change | crossed, touched)
+            for notice in notices:
+                self._fire_notice(notice)
+            return
+        self._dispatch(device, change, touched)
+
+    def _apply_geofences(self, message: GeofenceList) -> None:
+        """New geofences: each device's are recomputed (no event: nothing moved)."""
+        self.geofences.replace(message.geofences)
+        for device in list(self.devices.values()):
+            if not self.geofences.active and Field.GEOFENCE not in device.values:
+                continue  # a hub without geofences gives its devices no Geofence sensor
+            touched: set[str] = set()
+            change, _ = self.geofences.follow(device, touched, notify=False)
+            if change:
+                self._dispatch(device, change, touched)
+        self.config_entry.async_create_background_task(
+            self.hass,
+            self._zones.async_follow(message.geofences),
+            f"{DOMAIN} {self.config_entry.title} geofence zones",
+        )
 
     def _apply_hub(self, update: HubUpdate) -> None:
         if update.values:
@@ -280,10 +319,13 @@ class FleetPushCoordinator:
         after = zone.async_active_zone(
             self.hass, position.latitude, position.longitude, position.accuracy or 0
         )
-        return (before and before.entity_id) != (after and after.entity_id)
+        if (before and before.entity_id) != (after and after.entity_id):
+            return True
+        return self.geofences.crosses(device_id, position)
 
     def _remove_device(self, device_id: str) -> None:
         self._coalescer.forget(device_id)
+        self.geofences.forget(device_id)
         if device_id == HUB_DEVICE_ID or self.devices.pop(device_id, None) is None:
             return
         self.screenshots.pop(device_id, None)

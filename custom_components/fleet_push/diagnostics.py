@@ -32,6 +32,9 @@ TO_REDACT = {
     "name",
     "identifiers",
     "connections",
+    "geofence",
+    "geofences",
+    "address",
 }
 """Places and identities; every hub kind's secret and identifying settings go too (below), and
 keys that name a secret in any spelling."""

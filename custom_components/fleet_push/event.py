@@ -58,6 +58,10 @@ LOOKS: dict[str, dict[str, Any]] = {
     "lifecycle": {"entity_registry_enabled_default": False},
     "device": {"entity_registry_enabled_default": False},
     "notification": {"entity_registry_enabled_default": False},
+    # One per tracker of an account with geofences: most trackers would show "Unknown" for
+    # long, and each enabled entity costs memory per tracker; automations get every entering
+    # and leaving as fleet_push_event, and the Geofence sensor shows where each tracker is.
+    "geofence": {"entity_registry_enabled_default": False},
 }
 """How some channels' entities look beyond their translated name (others: plain, enabled)."""
 

@@ -22,7 +22,16 @@ from homeassistant.const import (
     UnitOfSpeed,
 )
 
-from .entity import FleetPushEntity, FleetPushEntityDescription, described_entities, setup_entry
+from .coordinator import FleetPushCoordinator
+from .entity import (
+    EntityFactory,
+    FleetPushEntity,
+    FleetPushEntityDescription,
+    described_entities,
+    setup_entry,
+)
+from .fleet import Device
+from .geofence_sensor import geofence_sensors
 from .hubs.model import Field, Orientation
 from .hubs.values import is_number
 
@@ -191,4 +200,12 @@ class FleetPushSensor(FleetPushEntity, SensorEntity):
         return value if math.isfinite(value) else None
 
 
-async_setup_entry = setup_entry(described_entities(SENSORS, FleetPushSensor))
+_described: EntityFactory = described_entities(SENSORS, FleetPushSensor)
+
+
+def _sensors(coordinator: FleetPushCoordinator, device: Device) -> list[FleetPushEntity]:
+    """The described sensors and the Geofence sensor a device has."""
+    return [*_described(coordinator, device), *geofence_sensors(coordinator, device)]
+
+
+async_setup_entry = setup_entry(_sensors)

@@ -183,6 +183,9 @@ async def add_hubs(
     for kind, hub in simulators.items():
         result = await client.add_hub(kind, hub_form(hub))
         added[kind] = "added" if result["type"] == "create_entry" else "already set up"
+        if kind == "navixy" and result["type"] == "create_entry":
+            # The account's circle geofence (the depot) on the map, as a zone.
+            await client.set_options(result["result"]["entry_id"], {"geofence_zones": True})
     return added
 
 

@@ -370,6 +370,18 @@ class HomeAssistantClient:
             return dict(result)
         raise HomeAssistantError(f"adding the {kind} hub failed: {result}")
 
+    async def set_options(self, entry_id: str, options: Mapping[str, Any]) -> dict[str, Any]:
+        """Submit a config entry's options form with these values (the others at their
+        defaults); the flow's last answer."""
+        path = "/api/config/config_entries/options/flow"
+        result = await self.request("POST", path, {"handler": entry_id})
+        if result["type"] != "form":
+            raise HomeAssistantError(f"unexpected options step: {result}")
+        result = await self.request("POST", f"{path}/{result['flow_id']}", dict(options))
+        if result["type"] != "create_entry":
+            raise HomeAssistantError(f"setting the options failed: {result}")
+        return dict(result)
+
     async def config_entries(self, domain: str = DOMAIN) -> list[dict[str, Any]]:
         """The config entries of a domain."""
         entries: list[dict[str, Any]] = await self.request(

@@ -631,7 +631,7 @@ async def test_connect_with_api_key(session: aiohttp.ClientSession) -> None:
                     category=Category.VEHICLE,
                 ),
                 extras={"blocked": False},
-                channels=CHANNELS,
+                channels=CHANNELS | {"geofence"},  # the account has geofences
             )
             for t in trackers
         )
@@ -1323,6 +1323,7 @@ async def test_subscription_reply_corrects_blocked_trackers(
 ) -> None:
     """Blocked between tracker/list and the subscription: the reply says so."""
     sim = NavixySimulator(devices=3)
+    sim.zones = []  # no geofences: the blocked updates follow the snapshot at once
     first, second, third = sim.trackers
     stale = {"list": [tracker.listing() for tracker in sim.trackers.values()]}
     stale["list"][1]["source"]["blocked"] = True  # unblocked since
@@ -1439,7 +1440,8 @@ async def test_every_variant_connects_and_shows_online(
         updates = await first_batch(recorder, 4)
         online = {u.device_id: u.values[Field.ONLINE] for u in updates}
         assert online == {device: sim.is_online(device) for device in sim.fleet_ids()}
-        assert client.stats.dropped == {}
+        refused = {} if sim.zone_rights else {Drop.REQUEST_FAILED: 1}  # zone/list, counted
+        assert client.stats.dropped == refused
 
 
 def test_variants_start_with_the_vendor_and_end_with_the_least_convenient() -> None:

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from . import navixy_zones
 from .base import Connection, HubSimulator, Pace
 
 API_PREFIX = "/v2"
@@ -157,7 +158,9 @@ class NavixySimulator(HubSimulator):
     `handshake_delay` (Atmosphere's delayProtocolInMilliseconds; None: no handshake at all),
     `answer_pings`, `wrapped` items (source_state_event, as seen live) instead of bare states,
     `omit_nulls` (the API docs say nulls are omitted, the samples show them),
-    `response_success` (False: subscribe replies without "success", as seen live). For tests:
+    `response_success` (False: subscribe replies without "success", as seen live),
+    `zone_points` (False: zone/list never lists points, only zone/point/list gives them),
+    `zone_rights` (False: a sub-user without the right to geofences, refused with 11). For tests:
     `client_heartbeat_ms` (the handshake's number), `item_format` ("full"/"compact")
     overriding what the client asked for, `rest_delay` before every REST answer.
     """
@@ -187,6 +190,8 @@ class NavixySimulator(HubSimulator):
         item_format: str | None = None,
         omit_nulls: bool = False,
         response_success: bool = True,
+        zone_points: bool = True,
+        zone_rights: bool = True,
         pace: Pace = "test",
     ) -> None:
         """Make `devices` trackers around Berlin."""
@@ -197,6 +202,8 @@ class NavixySimulator(HubSimulator):
         self.item_format = item_format
         self.omit_nulls = omit_nulls
         self.response_success = response_success
+        self.zone_points = zone_points
+        self.zone_rights = zone_rights
         self.rest_delay = 0.0
         self.trackers: dict[int, SimTracker] = {}
         self.sessions: set[str] = set()
@@ -207,6 +214,8 @@ class NavixySimulator(HubSimulator):
         """Every REST call, as (path, parameters without the hash)."""
         self.too_early: list[str] = []
         """Client frames dropped because they came before the handshake."""
+        self.zones: list[dict[str, Any]] = navixy_zones.default_zones()
+        """The account's geofences as zone/list shows them (tests and the demo change them)."""
         self._registered = 0
         super().__init__(
             devices=devices,
@@ -545,6 +554,8 @@ class NavixySimulator(HubSimulator):
             "tracker/get_state": self._get_state,
             "tracker/output/set": self._output_set,
             "tracker/send_command": self._send_command,
+            "zone/list": self._zone_list,
+            "zone/point/list": self._zone_points,
         }
 
     def _auth(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -612,6 +623,26 @@ class NavixySimulator(HubSimulator):
     def _vehicles(self, _body: dict[str, Any]) -> dict[str, Any]:
         fitted = (tracker for tracker in self.trackers.values() if tracker.vehicle_type)
         return {"list": [tracker.vehicle() for tracker in fitted]}
+
+    def _zone_list(self, body: dict[str, Any]) -> dict[str, Any]:
+        if not self.zone_rights:
+            raise ApiFailure(11, "Access denied", 403)
+        with_points = body.get("with_points", False)
+        if with_points not in (True, False, "true", "false"):
+            raise ApiFailure(7, "Invalid parameters")
+        with_points = with_points in (True, "true") and self.zone_points
+        return navixy_zones.zone_list(self.zones, with_points=with_points)
+
+    def _zone_points(self, body: dict[str, Any]) -> dict[str, Any]:
+        """zone/point/list: 201 for an unknown geofence, 230 for a circle (it has none)."""
+        if not self.zone_rights:
+            raise ApiFailure(11, "Access denied", 403)
+        zone = next((z for z in self.zones if z["id"] == body.get("zone_id")), None)
+        if zone is None:
+            raise ApiFailure(201, "Not found in the database")
+        if "points" not in zone:
+            raise ApiFailure(230, "Not supported for this entity type")
+        return {"list": json.loads(json.dumps(zone["points"]))}
 
     def _target(self, body: dict[str, Any], *, online: bool = False) -> SimTracker:
         """The tracker a call names; 204 unknown, 208 blocked, 213 offline."""
@@ -917,6 +948,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "wrapped_items": {"wrapped": True},
     "nulls_omitted": {"omit_nulls": True},
     "no_success": {"response_success": False},
+    "zones_without_points": {"zone_points": False},
+    "no_zone_rights": {"zone_rights": False},
     "least_convenient": {
         "server_heartbeat": None,
         "answer_pings": False,
@@ -924,6 +957,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "wrapped": True,
         "omit_nulls": True,
         "response_success": False,
+        "zone_points": False,
+        "zone_rights": False,
     },
 }
 """Constructor switches for what Navixy leaves open; "vendor" behaves as its docs and code do."""

@@ -9,10 +9,14 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any, Final
 
+from .geofence import Geofence
+
 HUB_DEVICE_ID: Final = ""
 """The device id under which a hub's own values (version, licence) are kept."""
 MAX_LATITUDE: Final = 90.0
 MAX_LONGITUDE: Final = 180.0
+NOT_IN_GEOFENCE: Final = "none"
+"""Field.GEOFENCE of a device in none of its hub's geofences."""
 
 
 class Field(StrEnum):
@@ -46,6 +50,9 @@ class Field(StrEnum):
     IP_ADDRESS = "ip_address"
     LANGUAGE = "language"
     TIME_ZONE = "time_zone"
+    GEOFENCE = "geofence"
+    """The label of the hub's geofence the device is in (the smallest of several); NOT_IN_GEOFENCE
+    in none. Set from positions by FleetPush itself, for hubs that list geofences."""
     # Hubs.
     CONNECTED = "connected"
     LICENCES_TOTAL = "licences_total"
@@ -216,7 +223,16 @@ class HubNotice:
     attributes: Mapping[str, Any] = _EMPTY
 
 
-type HubMessage = DeviceUpdate | DeviceRemoved | FleetSnapshot | HubUpdate | HubNotice
+@dataclass(frozen=True, slots=True)
+class GeofenceList:
+    """Every geofence the hub has (those said before and not listed again are gone)."""
+
+    geofences: tuple[Geofence, ...]
+
+
+type HubMessage = (
+    DeviceUpdate | DeviceRemoved | FleetSnapshot | HubUpdate | HubNotice | GeofenceList
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,7 @@ import aiohttp
 import orjson
 from yarl import URL
 
-from .connection import REQUEST_TIMEOUT, Drop, HubClient, Listener, Timing
+from .connection import REQUEST_TIMEOUT, Drop, HubClient, Listener, Timing, cancel_and_wait
 from .declaration import Channel, HubDeclaration, Setting, SettingType
 from .errors import (
     CannotConnect,
@@ -43,6 +43,7 @@ from .errors import (
     SessionClosed,
 )
 from .frames import decode
+from .geofence import CHANNEL as CHANNEL_GEOFENCE, EVENT_TYPES, ZONES_OPTION, Geofence
 from .model import (
     Category,
     Command,
@@ -51,11 +52,13 @@ from .model import (
     DeviceUpdate,
     Field,
     FleetSnapshot,
+    GeofenceList,
     HubInfo,
     HubNotice,
     Position,
     Value,
 )
+from .navixy_zones import RELOAD_INTERVAL, fill_points, parse_zones
 from .urls import as_websocket
 from .values import are_flags, as_number, is_int
 
@@ -258,7 +261,11 @@ class NavixyClient(HubClient):
         ),
         url_schemes=("http", "https"),
         sign_in=(("api_key",), ("username", "password")),
-        channels=(Channel(CHANNEL_LIFECYCLE, LIFECYCLE_EVENTS),),
+        channels=(
+            Channel(CHANNEL_LIFECYCLE, LIFECYCLE_EVENTS),
+            Channel(CHANNEL_GEOFENCE, EVENT_TYPES),
+        ),
+        options=(Setting(ZONES_OPTION, SettingType.FLAG, default=False),),
         output_command="set_output",
         fields=frozenset(
             {
@@ -312,6 +319,9 @@ class NavixyClient(HubClient):
         """Model code -> what list_models said of it (None: the platform does not know it)."""
         self._vehicles: dict[int, Category] = {}
         """Tracker id -> the kind of vehicle it is fitted to (vehicle/list)."""
+        self._geofences: tuple[Geofence, ...] | None = None
+        """The account's geofences as last emitted (None: not loaded yet)."""
+        self._zone_task: asyncio.Task[None] | None = None
 
     @classmethod
     def settings(cls, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -340,13 +350,60 @@ class NavixyClient(HubClient):
         """Log in, load the account and its trackers, then subscribe to their states."""
         user = await self._authenticate()
         self._tz = await self._load_time_zone()
+        geofences = await self._load_zones()  # first: a tracker's channels depend on them
         snapshot = await self._load_fleet()
         handshake = self._handshake_heard = asyncio.get_running_loop().create_future()
         await self.open_websocket(websocket_url(self.base_url), ssl=self.verify_ssl)
         self.emit(snapshot)
+        if geofences is not None:
+            self.emit(GeofenceList(geofences))
         await self._await_handshake(handshake)
         await self._subscribe()
+        self._zone_task = asyncio.get_running_loop().create_task(
+            self._reload_zones(), name="fleet_push navixy geofences"
+        )
         return self._hub_info(user)
+
+    @override
+    async def close(self) -> None:
+        """Stop reloading geofences too."""
+        await cancel_and_wait(self._zone_task)
+        self._zone_task = None
+        await super().close()
+
+    # --- geofences ---
+
+    async def _load_zones(self) -> tuple[Geofence, ...] | None:
+        """The account's geofences if they changed since last asked (None: as they were).
+
+        A platform that refuses zone/list (a sub-user without the right) keeps what it had.
+        """
+        items = await self._optional_list("zone/list", with_points=True)
+        if items is None:
+            return None
+        await fill_points(items, lambda zone: self._optional_list("zone/point/list", zone_id=zone))
+        geofences, unreadable = parse_zones(items)
+        if unreadable:
+            self.drop(Drop.MALFORMED, f"{unreadable} zone/list items")
+        if geofences == (self._geofences or ()):  # none at first: nothing to say
+            return None
+        self._geofences = geofences
+        return geofences
+
+    async def _reload_zones(self) -> None:
+        """Ask for the geofences again every RELOAD_INTERVAL s: Navixy pushes no changes."""
+        while True:
+            await asyncio.sleep(RELOAD_INTERVAL)
+            had = bool(self._geofences)
+            try:
+                geofences = await self._load_zones()
+            except HubError as err:
+                self.drop(Drop.REQUEST_FAILED, ("zone/list", type(err).__name__))
+                continue
+            if geofences is not None:
+                self.emit(GeofenceList(geofences))
+                if had != bool(geofences):
+                    self.schedule_fleet_reload()  # the trackers gain or lose their channel
 
     async def _await_handshake(self, handshake: asyncio.Future[None]) -> None:
         """Wait for the handshake, after which the docs subscribe; a few seconds at most."""
@@ -491,7 +548,7 @@ class NavixyClient(HubClient):
                 category=self._category(tracker_id, model),
             ),
             extras={"blocked": self._blocked[tracker_id]},
-            channels=CHANNELS,
+            channels=CHANNELS | {CHANNEL_GEOFENCE} if self._geofences else CHANNELS,
         )
 
     def _category(self, tracker_id: int, model: TrackerModel | None) -> Category:
