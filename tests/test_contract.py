@@ -15,7 +15,11 @@ from typing import Any
 import pytest
 
 from custom_components.fleet_push import binary_sensor, button, event, sensor, switch
-from custom_components.fleet_push.const import CONF_GRACE_PERIOD, CONF_MIN_POSITION_INTERVAL
+from custom_components.fleet_push.const import (
+    CONF_GRACE_PERIOD,
+    CONF_MIN_POSITION_INTERVAL,
+    CONF_STALE_AFTER,
+)
 from custom_components.fleet_push.hubs import HUB_KINDS, client_class
 from custom_components.fleet_push.hubs.declaration import HubDeclaration
 from custom_components.fleet_push.hubs.model import Field
@@ -78,6 +82,7 @@ def test_every_option_has_its_label(kind: str, language: str) -> None:
     keys = {CONF_GRACE_PERIOD, *(option.key for option in declared.options)}
     if declared.positions:
         keys.add(CONF_MIN_POSITION_INTERVAL)
+        keys.add(CONF_STALE_AFTER)
     assert keys <= set(init["data"])
     assert keys <= set(init["data_description"])
 

@@ -20,6 +20,7 @@ from .coalesce import PositionCoalescer
 from .const import CONF_HUB_KIND, CONF_MIN_POSITION_INTERVAL, DOMAIN, EVENT_FLEET_PUSH, LOGGER
 from .fleet import Change, Device
 from .fleet_store import FleetStore
+from .freshness import Freshness
 from .hubs.connection import HubClient, HubStats, within
 from .hubs.declaration import HubDeclaration
 from .hubs.errors import CommandCode, CommandFailed, HubError, HubTimeout
@@ -84,6 +85,8 @@ class FleetPushCoordinator:
         )
         self._coalescer = PositionCoalescer(self._apply_device, self._crosses_zone)
         self._store = FleetStore(hass, entry.entry_id)
+        self.freshness = Freshness(hass, entry, self.devices, self.listeners)
+        """Whether each online device's fix still advances (the Position stale entities)."""
 
     # --- lifecycle ---
 
@@ -94,6 +97,7 @@ class FleetPushCoordinator:
         self._on_connected()
         self._on_connection_changed()
         self.config_entry.async_on_unload(self._coalescer.cancel)
+        self.config_entry.async_on_unload(self.freshness.start())
         self.connection.start()
 
     async def _async_start_offline(self, err: HubError) -> None:

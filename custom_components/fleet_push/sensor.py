@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 import math
@@ -22,7 +23,9 @@ from homeassistant.const import (
     UnitOfSpeed,
 )
 
+from .coordinator import FleetPushCoordinator
 from .entity import FleetPushEntity, FleetPushEntityDescription, described_entities, setup_entry
+from .fleet import POSITION, Device
 from .hubs.model import Field
 from .hubs.values import is_number
 
@@ -156,4 +159,48 @@ class FleetPushSensor(FleetPushEntity, SensorEntity):
         return value if math.isfinite(value) else None
 
 
-async_setup_entry = setup_entry(described_entities(SENSORS, FleetPushSensor))
+@dataclass(frozen=True, kw_only=True)
+class LastFixDescription(FleetPushSensorEntityDescription):
+    """When the device's shown position was taken."""
+
+    @override
+    def exists_for(self, device: Device) -> bool:
+        return not device.is_hub and device.position is not None
+
+
+LAST_FIX = LastFixDescription(
+    key="last_fix",
+    translation_key="last_fix",
+    device_class=SensorDeviceClass.TIMESTAMP,
+    # Its state changes with every fix: enabled, it would double a moving fleet's writes.
+    entity_registry_enabled_default=False,
+)
+_POSITION_ASPECTS = frozenset({POSITION})
+
+
+class LastFixSensor(FleetPushSensor):
+    """The time of the fix the device's tracker shows."""
+
+    @property
+    @override
+    def aspects(self) -> frozenset[str]:
+        return _POSITION_ASPECTS
+
+    @override
+    def _valid_value(self) -> datetime | None:
+        device = self.coordinator.devices.get(self.device_id)
+        position = device.position if device else None
+        return position.time if position else None
+
+
+_described = described_entities(SENSORS, FleetPushSensor)
+
+
+def _sensors(coordinator: FleetPushCoordinator, device: Device) -> Iterable[FleetPushEntity]:
+    """A device's fields, and the time of its fix once it has one."""
+    yield from _described(coordinator, device)
+    if LAST_FIX.exists_for(device):
+        yield LastFixSensor(coordinator, device.device_id, LAST_FIX)
+
+
+async_setup_entry = setup_entry(_sensors)
