@@ -8,8 +8,10 @@ from datetime import datetime
 import json
 import math
 import re
+import struct
 from typing import Any, ClassVar
 import uuid
+import zlib
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -56,6 +58,10 @@ _OFFLINE = frozenset({"offline", "signal_lost"})
 ONLINE_STATUSES = frozenset({"active", "idle"})
 """connection_status values FleetPush shows as online (the others are offline)."""
 BATCH_KINDS = frozenset({"state_batch", "readings_batch"})
+GROUPS: dict[int, tuple[str, str]] = {1: ("Depot North", "1E88E5"), 2: ("Depot South", "E53935")}
+"""tracker/group/list: id -> (title, colour); trackers take turns, group 0 is "no group"."""
+AVATAR_EVERY = 2
+"""Every second tracker has an avatar of its own (tracker/avatar/upload)."""
 """Subscription types that take a target and a rate_limit."""
 
 
@@ -84,6 +90,9 @@ class SimTracker:
     vehicle_type: str | None = None
     """The type of the vehicle it is fitted to (vehicle/list), if one is set up for it."""
     state: dict[str, Any] = field(default_factory=dict)
+    group_id: int = 0
+    avatar: str | None = None
+    """Its avatar's file name (served under /v2/static/tracker/avatars/)."""
 
     def listing(self) -> dict[str, Any]:
         """The tracker as tracker/list shows it."""
@@ -91,7 +100,7 @@ class SimTracker:
             "id": self.tracker_id,
             "label": self.label,
             "clone": False,
-            "group_id": 0,
+            "group_id": self.group_id,
             "source": {
                 "id": self.source_id,
                 "device_id": self.device_id,
@@ -104,6 +113,8 @@ class SimTracker:
                 "phone": self.phone,
             },
             "tag_bindings": [],
+            # tracker/README.md: avatar_file_name is passed only if present
+            **({"avatar_file_name": self.avatar} if self.avatar else {}),
         }
 
     def vehicle(self) -> dict[str, Any]:
@@ -243,6 +254,8 @@ class NavixySimulator(HubSimulator):
             phone=f"+4915{self.random.randrange(10**8, 10**9)}",
         )
         tracker.state = self._initial_state()
+        tracker.group_id = 1 + number % len(GROUPS)
+        tracker.avatar = f"avatar-{number}.png" if number % AVATAR_EVERY == 0 else None
         self.trackers[tracker.tracker_id] = tracker
         self._changed(tracker.tracker_id)
         return tracker
@@ -500,6 +513,8 @@ class NavixySimulator(HubSimulator):
         if self.rest_delay:
             await asyncio.sleep(self.rest_delay)
         path = request.match_info["path"]
+        if path.startswith("static/"):
+            return self._static(path)
         try:
             body = await self._body(request)
             self.rest_calls.append((path, {k: v for k, v in body.items() if k != "hash"}))
@@ -542,6 +557,7 @@ class NavixySimulator(HubSimulator):
             "tracker/list": self._list,
             "tracker/list_models": self._list_models,
             "vehicle/list": self._vehicles,
+            "tracker/group/list": self._groups,
             "tracker/get_state": self._get_state,
             "tracker/output/set": self._output_set,
             "tracker/send_command": self._send_command,
@@ -612,6 +628,24 @@ class NavixySimulator(HubSimulator):
     def _vehicles(self, _body: dict[str, Any]) -> dict[str, Any]:
         fitted = (tracker for tracker in self.trackers.values() if tracker.vehicle_type)
         return {"list": [tracker.vehicle() for tracker in fitted]}
+
+    @staticmethod
+    def _groups(_body: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "list": [
+                {"id": group_id, "title": title, "color": color}
+                for group_id, (title, color) in GROUPS.items()
+            ]
+        }
+
+    def _static(self, path: str) -> web.Response:
+        """An avatar: a small square in the tracker's group colour."""
+        owner, _, name = path.removeprefix("static/").partition("/avatars/")
+        tracker = next((t for t in self.trackers.values() if t.avatar == name), None)
+        if owner != "tracker" or tracker is None:
+            return web.Response(status=404)
+        color = GROUPS.get(tracker.group_id, ("", "757575"))[1]
+        return web.Response(body=square_png(color), content_type="image/png")
 
     def _target(self, body: dict[str, Any], *, online: bool = False) -> SimTracker:
         """The tracker a call names; 204 unknown, 208 blocked, 213 offline."""
@@ -835,6 +869,24 @@ class NavixySimulator(HubSimulator):
         if self.wrapped:
             return {"type": "source_state_event", "tracker_id": tracker.tracker_id, "state": state}
         return state
+
+
+def square_png(color: str, size: int = 16) -> bytes:
+    """A PNG of one colour (RRGGBB), for avatars."""
+    pixel = bytes.fromhex(color)
+    raw = b"".join(b"\0" + pixel * size for _ in range(size))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _model(model_id: int, code: str, vendor: str, name: str, kind: str) -> dict[str, Any]:

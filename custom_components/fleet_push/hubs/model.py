@@ -132,6 +132,8 @@ class DeviceDetails:
     mac: str | None = None
     serial: str | None = None
     category: Category | None = None
+    picture: str | None = None
+    """The URL of its picture on the hub (an avatar), shown on the map."""
 
     def updated(self, newer: DeviceDetails) -> DeviceDetails:
         """These details with what `newer` says (what it does not say stays)."""

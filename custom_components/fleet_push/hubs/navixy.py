@@ -56,6 +56,7 @@ from .model import (
     Position,
     Value,
 )
+from .navixy_map import avatar_url, group_of, group_titles, vehicle_avatars
 from .urls import as_websocket
 from .values import are_flags, as_number, is_int
 
@@ -312,6 +313,10 @@ class NavixyClient(HubClient):
         """Model code -> what list_models said of it (None: the platform does not know it)."""
         self._vehicles: dict[int, Category] = {}
         """Tracker id -> the kind of vehicle it is fitted to (vehicle/list)."""
+        self._vehicle_avatars: dict[int, str] = {}
+        """Tracker id -> its vehicle's avatar file name (vehicle/list)."""
+        self._groups: dict[int, str] = {}
+        """Group id -> its title (tracker/group/list)."""
 
     @classmethod
     def settings(cls, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -407,6 +412,8 @@ class NavixyClient(HubClient):
         if isinstance(items := reply.get("list"), list):  # else _load_trackers says so
             await self._learn_models({code for item in items if (code := _model_code(item))})
             self._vehicles = await self._load_vehicles()
+            if (groups := await self._optional_list("tracker/group/list")) is not None:
+                self._groups = group_titles(groups)
         return self._load_trackers(reply)
 
     async def _learn_models(self, codes: Collection[str]) -> None:
@@ -428,6 +435,7 @@ class NavixyClient(HubClient):
         items = await self._optional_list("vehicle/list")
         if items is None:
             return self._vehicles
+        self._vehicle_avatars = vehicle_avatars(items)
         vehicles: dict[int, Category] = {}
         for item in items:
             if not isinstance(item, dict):
@@ -489,10 +497,16 @@ class NavixyClient(HubClient):
                 model_id=code,
                 serial=str(serial) if isinstance(serial, str | int) else None,
                 category=self._category(tracker_id, model),
+                picture=self._picture(tracker_id, item),
             ),
-            extras={"blocked": self._blocked[tracker_id]},
+            extras={"blocked": self._blocked[tracker_id], "group": group_of(item, self._groups)},
             channels=CHANNELS,
         )
+
+    def _picture(self, tracker_id: int, item: Mapping[str, Any]) -> str | None:
+        """The tracker's avatar, else its vehicle's."""
+        own = avatar_url(self.base_url, "tracker", item.get("avatar_file_name"))
+        return own or avatar_url(self.base_url, "vehicle", self._vehicle_avatars.get(tracker_id))
 
     def _category(self, tracker_id: int, model: TrackerModel | None) -> Category:
         """What a tracker is: the vehicle it is fitted to, else its model's kind."""
