@@ -33,6 +33,7 @@ DESCRIBED_FIELDS: dict[Field, Any] = {
         binary_sensor.INPUT,
         binary_sensor.OUTPUT,
         *sensor.SENSORS,
+        *sensor.TEXT_SENSORS,
     )
     if description.field is not None
 }
@@ -126,7 +127,9 @@ def test_every_field_has_an_entity_with_a_name(kind: str, language: str) -> None
     for field in declared.fields:
         assert field in DESCRIBED_FIELDS, f"{kind} reports {field}, which no entity shows"
         described = DESCRIBED_FIELDS[field]
-        platform = "sensor" if described in sensor.SENSORS else "binary_sensor"
+        platform = (
+            "sensor" if described in (*sensor.SENSORS, *sensor.TEXT_SENSORS) else "binary_sensor"
+        )
         if described.translation_key is not None:
             assert names[platform][described.translation_key]["name"], field
         else:  # named by its device class

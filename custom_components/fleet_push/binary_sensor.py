@@ -79,6 +79,16 @@ BINARY_SENSORS: tuple[FleetPushBinarySensorEntityDescription, ...] = (
         field=Field.MOVING,
         device_class=BinarySensorDeviceClass.MOVING,
     ),
+    FleetPushBinarySensorEntityDescription(
+        key="anti_theft", translation_key="anti_theft", field=Field.ANTI_THEFT
+    ),
+    FleetPushBinarySensorEntityDescription(key="relay", translation_key="relay", field=Field.RELAY),
+    FleetPushBinarySensorEntityDescription(
+        key="external_battery_low",
+        translation_key="external_battery_low",
+        field=Field.EXTERNAL_BATTERY_LOW,
+        device_class=BinarySensorDeviceClass.BATTERY,
+    ),
 )
 
 # Trackers report eight of each, wired or not: only those ever on get an entity (see

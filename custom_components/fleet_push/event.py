@@ -58,6 +58,7 @@ LOOKS: dict[str, dict[str, Any]] = {
     "lifecycle": {"entity_registry_enabled_default": False},
     "device": {"entity_registry_enabled_default": False},
     "notification": {"entity_registry_enabled_default": False},
+    "accessory": {"entity_registry_enabled_default": False},
 }
 """How some channels' entities look beyond their translated name (others: plain, enabled)."""
 

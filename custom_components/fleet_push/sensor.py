@@ -21,6 +21,9 @@ from homeassistant.const import (
     UnitOfElectricPotential,
     UnitOfLength,
     UnitOfSpeed,
+    UnitOfTemperature,
+    UnitOfTime,
+    UnitOfVolume,
 )
 
 from .coordinator import FleetPushCoordinator
@@ -136,6 +139,43 @@ SENSORS: tuple[FleetPushSensorEntityDescription, ...] = (
         hub=True,
         device_class=SensorDeviceClass.TIMESTAMP,
     ),
+    FleetPushSensorEntityDescription(
+        key="engine_hours",
+        translation_key="engine_hours",
+        field=Field.ENGINE_HOURS,
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.HOURS,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        suggested_display_precision=1,
+        # TFT IoT sends it with every report while the engine runs.
+        entity_registry_enabled_default=False,
+    ),
+    FleetPushSensorEntityDescription(
+        key="fuel",
+        translation_key="fuel",
+        field=Field.FUEL,
+        device_class=SensorDeviceClass.VOLUME_STORAGE,
+        native_unit_of_measurement=UnitOfVolume.LITERS,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+    ),
+    FleetPushSensorEntityDescription(
+        key="temperature",
+        field=Field.TEMPERATURE,
+        device_class=SensorDeviceClass.TEMPERATURE,
+        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+    ),
+)
+TEXT_SENSORS: tuple[FleetPushSensorEntityDescription, ...] = (
+    FleetPushSensorEntityDescription(
+        key="address",
+        translation_key="address",
+        field=Field.ADDRESS,
+        # It changes with the position: enabled, it would double a moving fleet's writes.
+        entity_registry_enabled_default=False,
+    ),
 )
 
 
@@ -150,7 +190,7 @@ class FleetPushSensor(FleetPushEntity, SensorEntity):
         self._attr_native_value = self._valid_value()
         return (*super()._recompute(), self._attr_native_value)
 
-    def _valid_value(self) -> float | int | datetime | None:
+    def _valid_value(self) -> float | int | datetime | str | None:
         value = self.value
         if self.entity_description.device_class is SensorDeviceClass.TIMESTAMP:
             return value if isinstance(value, datetime) and value.tzinfo else None
@@ -193,12 +233,23 @@ class LastFixSensor(FleetPushSensor):
         return position.time if position else None
 
 
+class FleetPushTextSensor(FleetPushSensor):
+    """A text a hub reports (an address); anything else shows as unknown."""
+
+    @override
+    def _valid_value(self) -> str | None:
+        value = self.value
+        return value if isinstance(value, str) and value else None
+
+
 _described = described_entities(SENSORS, FleetPushSensor)
+_texts = described_entities(TEXT_SENSORS, FleetPushTextSensor)
 
 
 def _sensors(coordinator: FleetPushCoordinator, device: Device) -> Iterable[FleetPushEntity]:
     """A device's fields, and the time of its fix once it has one."""
     yield from _described(coordinator, device)
+    yield from _texts(coordinator, device)
     if LAST_FIX.exists_for(device):
         yield LastFixSensor(coordinator, device.device_id, LAST_FIX)
 

@@ -44,6 +44,20 @@ class Field(StrEnum):
     DEVICES = "devices"
     DEVICES_ONLINE = "devices_online"
     LICENCE_EXPIRES = "licence_expires"
+    # Fleet devices: counters and the data already on the wire.
+    ENGINE_HOURS = "engine_hours"
+    """Hours the engine has run, in total."""
+    FUEL = "fuel"
+    """Litres in the tank."""
+    TEMPERATURE = "temperature"
+    """°C, of a sensor the tracker reads (a cargo hold, a fridge)."""
+    ANTI_THEFT = "anti_theft"
+    """On: the anti-theft mode is armed."""
+    RELAY = "relay"
+    """On: the tracker's relay (the engine cut-off) is closed."""
+    EXTERNAL_BATTERY_LOW = "external_battery_low"
+    ADDRESS = "address"
+    """The street address the hub gives for the fix."""
 
 
 class Category(StrEnum):
