@@ -34,6 +34,7 @@ DESCRIBED_FIELDS: dict[Field, Any] = {
         binary_sensor.OUTPUT,
         *sensor.SENSORS,
         *sensor.TEXT_SENSORS,
+        sensor.READING,
     )
     if description.field is not None
 }
@@ -128,7 +129,9 @@ def test_every_field_has_an_entity_with_a_name(kind: str, language: str) -> None
         assert field in DESCRIBED_FIELDS, f"{kind} reports {field}, which no entity shows"
         described = DESCRIBED_FIELDS[field]
         platform = (
-            "sensor" if described in (*sensor.SENSORS, *sensor.TEXT_SENSORS) else "binary_sensor"
+            "sensor"
+            if described in (*sensor.SENSORS, *sensor.TEXT_SENSORS, sensor.READING)
+            else "binary_sensor"
         )
         if described.translation_key is not None:
             assert names[platform][described.translation_key]["name"], field

@@ -21,7 +21,6 @@ CONTINUOUS_FIELDS = frozenset(
         Field.EXTERNAL_VOLTAGE,
         Field.ENGINE_HOURS,
         Field.FUEL,
-        Field.TEMPERATURE,
         Field.ADDRESS,
     }
 )

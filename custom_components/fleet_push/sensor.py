@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 import math
-from typing import Any, override
+from typing import Any, Final, override
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -29,7 +29,7 @@ from homeassistant.const import (
 from .coordinator import FleetPushCoordinator
 from .entity import FleetPushEntity, FleetPushEntityDescription, described_entities, setup_entry
 from .fleet import POSITION, Device
-from .hubs.model import Field
+from .hubs.model import Field, Reading
 from .hubs.values import is_number
 
 # Coordinator is used to centralize the data updates.
@@ -159,14 +159,6 @@ SENSORS: tuple[FleetPushSensorEntityDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=1,
     ),
-    FleetPushSensorEntityDescription(
-        key="temperature",
-        field=Field.TEMPERATURE,
-        device_class=SensorDeviceClass.TEMPERATURE,
-        native_unit_of_measurement=UnitOfTemperature.CELSIUS,
-        state_class=SensorStateClass.MEASUREMENT,
-        suggested_display_precision=1,
-    ),
 )
 TEXT_SENSORS: tuple[FleetPushSensorEntityDescription, ...] = (
     FleetPushSensorEntityDescription(
@@ -242,6 +234,64 @@ class FleetPushTextSensor(FleetPushSensor):
         return value if isinstance(value, str) and value else None
 
 
+READING = FleetPushSensorEntityDescription(
+    key="reading",
+    translation_key="reading",
+    field=Field.READINGS,
+    state_class=SensorStateClass.MEASUREMENT,
+    suggested_display_precision=1,
+)
+"""What every sensor a tracker reads shares; each is named by its label on the hub."""
+READING_UNITS: Final[Mapping[str, tuple[SensorDeviceClass | None, str]]] = {
+    "litre": (SensorDeviceClass.VOLUME_STORAGE, UnitOfVolume.LITERS),
+    "celsius": (SensorDeviceClass.TEMPERATURE, UnitOfTemperature.CELSIUS),
+    "fahrenheit": (SensorDeviceClass.TEMPERATURE, UnitOfTemperature.FAHRENHEIT),
+}
+"""The hub's units that say what a reading is; others are shown with their own text."""
+
+
+def describe_reading(reading: Reading) -> FleetPushSensorEntityDescription:
+    """The description of one sensor a tracker reads: its device class and unit from its unit."""
+    device_class, unit = READING_UNITS.get(reading.unit or "", (None, reading.unit))
+    return replace(
+        READING,
+        key=f"reading_{reading.sensor_id}",
+        device_class=device_class,
+        native_unit_of_measurement=unit,
+    )
+
+
+class ReadingSensor(FleetPushSensor):
+    """One sensor a tracker reads (a fuel tank, a thermometer), named by its label."""
+
+    def __init__(
+        self,
+        coordinator: FleetPushCoordinator,
+        device_id: str,
+        reading: Reading,
+    ) -> None:
+        """Follow the tracker's sensor with this id."""
+        self._sensor_id = reading.sensor_id
+        self._attr_translation_placeholders = {"label": reading.label or str(reading.sensor_id)}
+        super().__init__(coordinator, device_id, describe_reading(reading))
+
+    @override
+    def _valid_value(self) -> float | None:
+        readings = self.value
+        for reading in readings if isinstance(readings, tuple) else ():
+            if isinstance(reading, Reading) and reading.sensor_id == self._sensor_id:
+                value = reading.value
+                return value if value is not None and math.isfinite(value) else None
+        return None
+
+
+def _readings(coordinator: FleetPushCoordinator, device: Device) -> Iterable[FleetPushEntity]:
+    readings = device.values.get(Field.READINGS)
+    for reading in readings if isinstance(readings, tuple) and not device.is_hub else ():
+        if isinstance(reading, Reading):
+            yield ReadingSensor(coordinator, device.device_id, reading)
+
+
 _described = described_entities(SENSORS, FleetPushSensor)
 _texts = described_entities(TEXT_SENSORS, FleetPushTextSensor)
 
@@ -250,6 +300,7 @@ def _sensors(coordinator: FleetPushCoordinator, device: Device) -> Iterable[Flee
     """A device's fields, and the time of its fix once it has one."""
     yield from _described(coordinator, device)
     yield from _texts(coordinator, device)
+    yield from _readings(coordinator, device)
     if LAST_FIX.exists_for(device):
         yield LastFixSensor(coordinator, device.device_id, LAST_FIX)
 

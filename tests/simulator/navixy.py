@@ -52,6 +52,8 @@ FLUSH_POLL = 0.05
 """Seconds between looks at what a connection is due (handshake, heartbeat, batches)."""
 STEP_SECONDS = 10.0
 """Simulated driving time per tick."""
+FUEL_PER_KM = 0.3
+"""Litres a simulated vehicle burns per kilometre."""
 _RATE_LIMIT = re.compile(r"(\d+)(ms|s|m|h)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _OFFLINE = frozenset({"offline", "signal_lost"})
@@ -93,6 +95,31 @@ class SimTracker:
     group_id: int = 0
     avatar: str | None = None
     """Its avatar's file name (served under /v2/static/tracker/avatars/)."""
+    counters: dict[str, float] = field(default_factory=dict)
+    """Counter type (odometer km, engine_hours h) -> value."""
+    sensors: list[dict[str, Any]] = field(default_factory=list)
+    """Its metering sensors as readings_batch `inputs` show them."""
+    readings_update: str = ""
+
+    def readings(self) -> dict[str, Any]:
+        """Its whole readings_batch item (the first batch after subscribing carries these)."""
+        return {
+            "inputs": [dict(sensor, update_time=self.readings_update) for sensor in self.sensors],
+            "states": _port_states(self.state),
+            "counters": [
+                {"type": kind, "value": value, "update_time": self.readings_update}
+                for kind, value in self.counters.items()
+            ],
+        }
+
+    def meter(self, km: float, hours: float, now: str) -> None:
+        """It drove `km` in `hours` with the engine on: counters up, fuel down."""
+        self.counters["odometer"] = round(self.counters.get("odometer", 0.0) + km, 3)
+        self.counters["engine_hours"] = round(self.counters.get("engine_hours", 0.0) + hours, 4)
+        for sensor in self.sensors:
+            if sensor["type"] == "fuel":
+                sensor["value"] = round(max(20.0, sensor["value"] - km * FUEL_PER_KM), 2)
+        self.readings_update = now
 
     def listing(self) -> dict[str, Any]:
         """The tracker as tracker/list shows it."""
@@ -150,6 +177,8 @@ class Subscription:
     """Seconds between batches (the request's rate_limit)."""
     last_sent: float = -math.inf
     dirty: set[int] = field(default_factory=set)
+    sent: dict[int, dict[str, Any]] = field(default_factory=dict)
+    """readings_batch: each tracker's readings as last sent (later batches send what changed)."""
 
     def covers(self, tracker_id: int) -> bool:
         """Whether this subscription follows a tracker."""
@@ -255,6 +284,12 @@ class NavixySimulator(HubSimulator):
         )
         tracker.state = self._initial_state()
         tracker.group_id = 1 + number % len(GROUPS)
+        tracker.counters = {
+            "odometer": 10_000 + number * 1_234.5,
+            "engine_hours": 500 + number * 12.5,
+        }
+        tracker.sensors = _sensors(number)
+        tracker.readings_update = self.user_time()
         tracker.avatar = f"avatar-{number}.png" if number % AVATAR_EVERY == 0 else None
         self.trackers[tracker.tracker_id] = tracker
         self._changed(tracker.tracker_id)
@@ -421,6 +456,8 @@ class NavixySimulator(HubSimulator):
                     gps["speed"] * self.tick_seconds / 3600,
                 )
                 gps.update(location={"lat": lat, "lng": lng}, heading=round(heading))
+                hours = self.tick_seconds / 3600
+                tracker.meter(gps["speed"] * hours, hours, now)
             self._touch(tracker.tracker_id)
 
     def _drive(self, tracker: SimTracker) -> None:
@@ -438,6 +475,8 @@ class NavixySimulator(HubSimulator):
                 self._stop(state, now)
             else:
                 self._advance(state["gps"])
+                km = state["gps"]["speed"] * STEP_SECONDS / 3600
+                tracker.meter(km, STEP_SECONDS / 3600, now)
         elif roll < 0.25:
             state.update(
                 connection_status="active",
@@ -835,7 +874,8 @@ class NavixySimulator(HubSimulator):
             if not trackers:
                 continue
             if sub.kind == "readings_batch":
-                await self._send(conn, self._event("readings_batch", self.readings(trackers)))
+                if readings := self.readings(sub, trackers):
+                    await self._send(conn, self._event("readings_batch", readings))
                 continue
             items = [self.item(t, compact=sub.compact) for t in trackers]
             if sub.kind == "state_batch":
@@ -857,11 +897,18 @@ class NavixySimulator(HubSimulator):
         return state
 
     @staticmethod
-    def readings(trackers: list[SimTracker]) -> list[dict[str, Any]]:
-        """readings_batch data: per tracker its input and output states as bit masks."""
-        return [
-            {str(t.tracker_id): {"inputs": [], "states": _port_states(t.state)}} for t in trackers
-        ]
+    def readings(sub: Subscription, trackers: list[SimTracker]) -> list[dict[str, Any]]:
+        """readings_batch data: each tracker's readings, the first time whole, then only the
+        objects that changed ("each item contains only modified objects", events.md)."""
+        data = []
+        for tracker in trackers:
+            whole = tracker.readings()
+            before = sub.sent.get(tracker.tracker_id)
+            sub.sent[tracker.tracker_id] = whole
+            changed = whole if before is None else _modified(before, whole)
+            if changed:
+                data.append({str(tracker.tracker_id): changed})
+        return data
 
     def item(self, tracker: SimTracker, *, compact: bool) -> dict[str, Any]:
         """A state_batch item: the bare state, or wrapped as live servers send it."""
@@ -919,6 +966,48 @@ def _requests(message: dict[str, Any]) -> list[Any]:
     if not isinstance(events, list):
         return [None]
     return [{"type": event, "trackers": message.get("trackers")} for event in events]
+
+
+def _sensors(number: int) -> list[dict[str, Any]]:
+    """A fuel tank on every odd tracker, a cargo thermometer on every third (readings.md)."""
+    sensors = []
+    if number % 2:
+        sensors.append(
+            _sensor(37640 + number, "Tank", "lls_level_1", "fuel", "litre", 180.0 + number)
+        )
+    if number % 3 == 0:
+        sensors.append(
+            _sensor(38640 + number, "Cargo", "temp_sensor_1", "temperature", "celsius", 4.5)
+        )
+    return sensors
+
+
+def _sensor(
+    sensor_id: int, label: str, name: str, kind: str, units_type: str, value: float
+) -> dict[str, Any]:
+    return {
+        "sensor_id": sensor_id,
+        "label": label,
+        "units": "",
+        "name": name,
+        "type": kind,
+        "min_value": 0.0,
+        "max_value": 480.0,
+        "value": value,
+        "units_type": units_type,
+        "converted_units_type": None,
+        "converted_value": None,
+    }
+
+
+def _modified(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """The objects of a readings item that changed since `before`, by list."""
+    changed = {}
+    for key, items in after.items():
+        new = [item for item in items if item not in before.get(key, ())]
+        if new:
+            changed[key] = new
+    return changed
 
 
 def _port_states(state: dict[str, Any]) -> list[dict[str, Any]]:

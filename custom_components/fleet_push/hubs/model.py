@@ -49,8 +49,6 @@ class Field(StrEnum):
     """Hours the engine has run, in total."""
     FUEL = "fuel"
     """Litres in the tank."""
-    TEMPERATURE = "temperature"
-    """°C, of a sensor the tracker reads (a cargo hold, a fridge)."""
     ANTI_THEFT = "anti_theft"
     """On: the anti-theft mode is armed."""
     RELAY = "relay"
@@ -58,6 +56,8 @@ class Field(StrEnum):
     EXTERNAL_BATTERY_LOW = "external_battery_low"
     ADDRESS = "address"
     """The street address the hub gives for the fix."""
+    READINGS = "readings"
+    """The sensors a tracker reads (fuel tanks, thermometers), as Reading items."""
 
 
 class Category(StrEnum):
@@ -76,7 +76,21 @@ class Category(StrEnum):
     """A tracker the hub says nothing more about."""
 
 
-type Value = bool | int | float | str | datetime | tuple[bool, ...] | None
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One sensor a tracker reads (a fuel tank, a thermometer), described by what it is."""
+
+    sensor_id: int
+    kind: str
+    """The hub's type of sensor ("fuel", "temperature", "custom", ...)."""
+    label: str
+    """The name the user gave it on the hub ("Tank 1")."""
+    value: float | None
+    unit: str | None = None
+    """The hub's name of its unit ("litre", "celsius"), or its free text for a custom one."""
+
+
+type Value = bool | int | float | str | datetime | tuple[bool, ...] | tuple[Reading, ...] | None
 """A reported value; None means the hub reported the field without a usable value."""
 
 
