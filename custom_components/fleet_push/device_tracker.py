@@ -45,7 +45,7 @@ def activity_of(device: Device) -> str | None:
         speed = device.position.speed if device.position else None
         moving = None if speed is None else speed > 0
     if moving is None:
-        return None if online is None else PARKED
+        return None
     return MOVING if moving else PARKED
 
 
