@@ -52,6 +52,8 @@ FLUSH_POLL = 0.05
 """Seconds between looks at what a connection is due (handshake, heartbeat, batches)."""
 STEP_SECONDS = 10.0
 """Simulated driving time per tick."""
+PARKED_FIX_SECONDS = 300.0
+"""The demo: how often a parked tracker sends a fix (a tracker's parking-mode interval)."""
 FUEL_PER_KM = 0.3
 """Litres a simulated vehicle burns per kilometre."""
 _RATE_LIMIT = re.compile(r"(\d+)(ms|s|m|h)")
@@ -443,6 +445,7 @@ class NavixySimulator(HubSimulator):
                 case "online":
                     state["connection_status"] = "active"
                 case None if state["movement_status"] != "moving":
+                    self._parked_fix(tracker)
                     continue
             if state["movement_status"] == "moving":
                 gps = state["gps"]
@@ -458,6 +461,14 @@ class NavixySimulator(HubSimulator):
                 gps.update(location={"lat": lat, "lng": lng}, heading=round(heading))
                 hours = self.tick_seconds / 3600
                 tracker.meter(gps["speed"] * hours, hours, now)
+            self._touch(tracker.tracker_id)
+
+    def _parked_fix(self, tracker: SimTracker) -> None:
+        """A parked, connected tracker still fixes now and then (so its position stays fresh)."""
+        routine = self.routine(tracker.tracker_id)
+        online = tracker.state["connection_status"] in ONLINE_STATUSES
+        if online and self.clock - routine.reported >= PARKED_FIX_SECONDS:
+            routine.reported = self.clock
             self._touch(tracker.tracker_id)
 
     def _drive(self, tracker: SimTracker) -> None:

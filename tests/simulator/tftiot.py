@@ -113,6 +113,8 @@ def md5_hex(text: str) -> str:
     return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
 
+PARKED_FIX_SECONDS = 300.0
+"""The demo: how often a parked tracker sends a fix (a tracker's parking-mode interval)."""
 FUEL_PER_KM = 0.3
 """Litres a simulated truck burns per kilometre."""
 ADDRESSES = (
@@ -526,6 +528,7 @@ class TftIotSimulator(HubSimulator):
                 case "offline" | "online" as change:
                     tracker.online = change == "online"
                 case None if not tracker.acc:
+                    await self._parked_fix(tracker)
                     continue
             if tracker.acc:
                 tracker.speed = max(15.0, min(80.0, tracker.speed + self.random.uniform(-3, 3)))
@@ -539,6 +542,14 @@ class TftIotSimulator(HubSimulator):
                 tracker.address = ADDRESSES[int(tracker.mileage / 1000) % len(ADDRESSES)]
                 tracker.location_date = now_ms()
             tracker.date = now_ms()
+            await self.push_snapshot(tracker.imei)
+
+    async def _parked_fix(self, tracker: Tracker) -> None:
+        """A parked, connected tracker still fixes now and then (so its position stays fresh)."""
+        routine = self.routine(tracker.imei)
+        if tracker.online and self.clock - routine.reported >= PARKED_FIX_SECONDS:
+            routine.reported = self.clock
+            tracker.date = tracker.location_date = now_ms()
             await self.push_snapshot(tracker.imei)
 
     async def tick(self) -> None:
