@@ -136,3 +136,17 @@ async def test_last_fix_shows_the_time_of_the_fix(
     assert hass.states.get(last_fix).attributes["device_class"] == "timestamp"
     hub.move(tracker_id, 52.6, 13.4, fixed="2026-12-05 10:05:00")
     await wait_for(lambda: hass.states.get(last_fix).state == "2026-12-05T09:05:00+00:00")
+
+
+async def test_a_lost_hub_makes_no_tracker_stale(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start_hub("navixy", devices=1)
+    (tracker_id,) = hub.trackers
+    entry = await setup_hub("navixy", hub)
+    stale = await wait_for_entity(hass, entry, "binary_sensor", str(tracker_id), STALE)
+    coordinator = coordinator_of(entry)
+    await hub.stop()
+    await wait_for(lambda: not coordinator.connected)
+    await _check_later(hass, entry, timedelta(days=1))
+    assert hass.states.get(stale).state == STATE_OFF  # still within the grace period

@@ -6,7 +6,10 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 import pytest
 
+from custom_components.fleet_push.fleet import Device
+from custom_components.fleet_push.fleet_store import FleetStore
 from custom_components.fleet_push.hubs import navixy
+from custom_components.fleet_push.hubs.model import Field, Reading
 
 from .conftest import SetupHub, StartHub
 from .helpers import entity_id, state_of, wait_for, wait_for_entity
@@ -62,3 +65,12 @@ async def test_counters_and_sensors_become_sensors(
     await wait_for(lambda: hass.states.get(tank).state == "178.0", timeout=10)
     mileage_id = entity_id(hass, entry, "sensor", str(first), "mileage")
     assert hass.states.get(mileage_id).state == "11244.5"
+
+
+async def test_readings_survive_a_restart_in_the_saved_fleet(hass: HomeAssistant) -> None:
+    tank = Reading(37641, "fuel", "Tank 1", 225.71, "litre")
+    device = Device("1", values={Field.READINGS: (tank,), Field.MILEAGE: 3232.9})
+    store = FleetStore(hass, "readings")
+    await store.async_save(None, {"1": device})
+    _, devices = await store.async_load()
+    assert devices["1"].values == device.values

@@ -85,7 +85,9 @@ class FleetPushCoordinator:
         )
         self._coalescer = PositionCoalescer(self._apply_device, self._crosses_zone)
         self._store = FleetStore(hass, entry.entry_id)
-        self.freshness = Freshness(hass, entry, self.devices, self.listeners)
+        self.freshness = Freshness(
+            hass, entry, self.devices, self.listeners, lambda: self.connection.connected
+        )
         """Whether each online device's fix still advances (the Position stale entities)."""
 
     # --- lifecycle ---

@@ -7,7 +7,7 @@ devices whose answer changed, so they write only on their transitions.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Final
 
@@ -35,12 +35,14 @@ class Freshness:
         entry: ConfigEntry,
         devices: Mapping[str, Device],
         listeners: Listeners,
+        connected: Callable[[], bool],
     ) -> None:
-        """Watch a hub's devices; nothing runs until start()."""
+        """Watch a hub's devices while `connected()` says the hub is; nothing runs until start()."""
         self._hass = hass
         self._entry = entry
         self._devices = devices
         self._listeners = listeners
+        self._connected = connected
         self._stale: set[str] = set()
         self._first_seen: dict[str, tuple[Position, datetime]] = {}
         """For fixes without a time of their own: when the watcher first saw each."""
@@ -62,7 +64,13 @@ class Freshness:
 
     @callback
     def check(self, now: datetime) -> None:
-        """Re-judge every device; tell the entities of those whose answer changed."""
+        """Re-judge every device; tell the entities of those whose answer changed.
+
+        Not while the hub is away: a fix that stands still because FleetPush cannot hear the
+        hub says nothing about the tracker.
+        """
+        if not self._connected():
+            return
         oldest = now - self.stale_after
         for device_id in self._stale.union(self._first_seen).difference(self._devices):
             self._stale.discard(device_id)
