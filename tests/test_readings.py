@@ -74,3 +74,21 @@ async def test_readings_survive_a_restart_in_the_saved_fleet(hass: HomeAssistant
     await store.async_save(None, {"1": device})
     _, devices = await store.async_load()
     assert devices["1"].values == device.values
+
+
+async def test_a_sensor_added_later_gets_its_entity(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start_hub("navixy", devices=2)
+    _, second = hub.trackers  # an even tracker: no sensors at first
+    entry = await setup_hub("navixy", hub)
+    await wait_for_entity(hass, entry, "sensor", str(second), "mileage")
+    assert hub.trackers[second].sensors == []
+    hub.trackers[second].sensors.append(
+        {"sensor_id": 555, "label": "Fridge", "type": "temperature", "value": -18.5}
+        | {"units_type": "celsius", "units": ""}
+    )
+    hub.set_state(second)
+    fridge = await wait_for_entity(hass, entry, "sensor", str(second), "reading_555")
+    assert hass.states.get(fridge).state == "-18.5"
+    assert hass.states.get(fridge).name == "Vehicle 2 Fridge"

@@ -22,7 +22,7 @@ from .entity import (
     setup_entry,
 )
 from .fleet import Device
-from .freshness import STALE
+from .freshness import STALE, has_fix
 from .hubs.model import Field
 
 # Coordinator is used to centralize the data updates.
@@ -113,7 +113,7 @@ class PositionStaleDescription(FleetPushBinarySensorEntityDescription):
 
     @override
     def exists_for(self, device: Device) -> bool:
-        return not device.is_hub and device.position is not None
+        return has_fix(device)
 
 
 POSITION_STALE = PositionStaleDescription(

@@ -1,4 +1,5 @@
-"""Sensors: battery, voltages, speed, altitude, signals, mileage, licence figures."""
+"""Sensors: battery, voltages, speed, altitude, signals, counters, fuel, address, the sensors a
+tracker reads, the time of its fix, licence figures."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from homeassistant.const import (
 from .coordinator import FleetPushCoordinator
 from .entity import FleetPushEntity, FleetPushEntityDescription, described_entities, setup_entry
 from .fleet import POSITION, Device
+from .freshness import has_fix
 from .hubs.model import Field, Reading
 from .hubs.values import is_number
 
@@ -197,7 +199,7 @@ class LastFixDescription(FleetPushSensorEntityDescription):
 
     @override
     def exists_for(self, device: Device) -> bool:
-        return not device.is_hub and device.position is not None
+        return has_fix(device)
 
 
 LAST_FIX = LastFixDescription(
@@ -297,7 +299,7 @@ _texts = described_entities(TEXT_SENSORS, FleetPushTextSensor)
 
 
 def _sensors(coordinator: FleetPushCoordinator, device: Device) -> Iterable[FleetPushEntity]:
-    """A device's fields, and the time of its fix once it has one."""
+    """A device's numbers and texts, each sensor it reads, and the time of its fix."""
     yield from _described(coordinator, device)
     yield from _texts(coordinator, device)
     yield from _readings(coordinator, device)
