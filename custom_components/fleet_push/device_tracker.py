@@ -25,6 +25,7 @@ ATTR_GROUP = "group"
 MOVING = "moving"
 PARKED = "parked"
 OFFLINE = "offline"
+_NOT_SAID = object()
 
 
 _SHOWN = frozenset({POSITION, Field.ONLINE, Field.MOVING, EXTRAS})
@@ -38,10 +39,11 @@ def activity_of(device: Device) -> str | None:
 
     Moving is the hub's own flag where it has one (Navixy), else a fix with speed.
     """
-    online, moving = device.values.get(Field.ONLINE), device.values.get(Field.MOVING)
-    if online is False:
+    values = device.values
+    if values.get(Field.ONLINE) is False:
         return OFFLINE
-    if Field.MOVING not in device.values:
+    moving = values.get(Field.MOVING, _NOT_SAID)
+    if moving is _NOT_SAID:
         speed = device.position.speed if device.position else None
         moving = None if speed is None else speed > 0
     if moving is None:
