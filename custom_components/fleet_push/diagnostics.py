@@ -32,6 +32,8 @@ TO_REDACT = {
     "name",
     "identifiers",
     "connections",
+    "picture",
+    "address",
 }
 """Places and identities; every hub kind's secret and identifying settings go too (below), and
 keys that name a secret in any spelling."""

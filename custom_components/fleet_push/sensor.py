@@ -1,5 +1,4 @@
-"""Sensors: battery, voltages, speed, altitude, signals, counters, fuel, address, the sensors a
-tracker reads, the time of its fix, licence figures."""
+"""Sensors: the numbers, counters, texts and times hubs report; the sensors trackers read."""
 
 from __future__ import annotations
 
