@@ -235,6 +235,10 @@ class BenchNavixy(BenchHub, NavixySimulator):
         sub.last_sent = now
         if not trackers:
             return
+        if sub.kind == "readings_batch":  # only what changed: a position report changes none
+            if readings := self.readings(sub, trackers):
+                await self._send(conn, self._event("readings_batch", readings))
+            return
         items = [self.item(t, compact=sub.compact) for t in trackers]
         if sub.kind == "state_batch":
             frames = [(self._event("state_batch", items), [t.tracker_id for t in trackers])]

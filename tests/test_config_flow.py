@@ -21,6 +21,7 @@ from custom_components.fleet_push.const import (
     CONF_GRACE_PERIOD,
     CONF_HUB_KIND,
     CONF_MIN_POSITION_INTERVAL,
+    CONF_STALE_AFTER,
     DOMAIN,
 )
 from custom_components.fleet_push.hubs import HUB_KINDS, client_class
@@ -286,11 +287,20 @@ def test_only_hub_kinds_have_steps_of_their_own() -> None:
     [
         ("imouse", [CONF_GRACE_PERIOD]),  # phones have no positions
         ("iclick", [CONF_GRACE_PERIOD]),
-        ("navixy", [CONF_GRACE_PERIOD, CONF_MIN_POSITION_INTERVAL, "geofence_zones"]),
-        ("tftiot", [CONF_GRACE_PERIOD, CONF_MIN_POSITION_INTERVAL]),
+        (
+            "navixy",
+            [CONF_GRACE_PERIOD, CONF_MIN_POSITION_INTERVAL, CONF_STALE_AFTER, "geofence_zones"],
+        ),
+        ("tftiot", [CONF_GRACE_PERIOD, CONF_MIN_POSITION_INTERVAL, CONF_STALE_AFTER]),
         (
             "devicehive",
-            [CONF_GRACE_PERIOD, CONF_MIN_POSITION_INTERVAL, OFFLINE_AFTER_OPTION, EVENTS_OPTION],
+            [
+                CONF_GRACE_PERIOD,
+                CONF_MIN_POSITION_INTERVAL,
+                CONF_STALE_AFTER,
+                OFFLINE_AFTER_OPTION,
+                EVENTS_OPTION,
+            ],
         ),
     ],
 )

@@ -15,7 +15,11 @@ from typing import Any
 import pytest
 
 from custom_components.fleet_push import binary_sensor, button, event, image, sensor, switch
-from custom_components.fleet_push.const import CONF_GRACE_PERIOD, CONF_MIN_POSITION_INTERVAL
+from custom_components.fleet_push.const import (
+    CONF_GRACE_PERIOD,
+    CONF_MIN_POSITION_INTERVAL,
+    CONF_STALE_AFTER,
+)
 from custom_components.fleet_push.hubs import HUB_KINDS, client_class
 from custom_components.fleet_push.hubs.declaration import HubDeclaration
 from custom_components.fleet_push.hubs.model import Field
@@ -29,6 +33,7 @@ DESCRIBED_FIELDS: dict[Field, Any] = {
         binary_sensor.INPUT,
         binary_sensor.OUTPUT,
         *sensor.SENSORS,
+        sensor.READING,
     )
     if description.field is not None
 }
@@ -78,6 +83,7 @@ def test_every_option_has_its_label(kind: str, language: str) -> None:
     keys = {CONF_GRACE_PERIOD, *(option.key for option in declared.options)}
     if declared.positions:
         keys.add(CONF_MIN_POSITION_INTERVAL)
+        keys.add(CONF_STALE_AFTER)
     assert keys <= set(init["data"])
     assert keys <= set(init["data_description"])
 
@@ -139,7 +145,7 @@ def test_every_field_has_an_entity_with_a_name(kind: str, language: str) -> None
     for field in declared.fields:
         assert field in DESCRIBED_FIELDS, f"{kind} reports {field}, which no entity shows"
         described = DESCRIBED_FIELDS[field]
-        platform = "sensor" if described in sensor.SENSORS else "binary_sensor"
+        platform = "sensor" if described in (*sensor.SENSORS, sensor.READING) else "binary_sensor"
         if described.translation_key is not None:
             assert names[platform][described.translation_key]["name"], field
         else:  # named by its device class

@@ -22,6 +22,7 @@ from .entity import (
     setup_entry,
 )
 from .fleet import Device
+from .freshness import STALE, has_fix
 from .hubs.model import Field
 
 # Coordinator is used to centralize the data updates.
@@ -81,6 +82,16 @@ BINARY_SENSORS: tuple[FleetPushBinarySensorEntityDescription, ...] = (
     FleetPushBinarySensorEntityDescription(
         key="screen_casting", translation_key="screen_casting", field=Field.SCREEN_CASTING
     ),
+    FleetPushBinarySensorEntityDescription(
+        key="anti_theft", translation_key="anti_theft", field=Field.ANTI_THEFT
+    ),
+    FleetPushBinarySensorEntityDescription(key="relay", translation_key="relay", field=Field.RELAY),
+    FleetPushBinarySensorEntityDescription(
+        key="external_battery_low",
+        translation_key="external_battery_low",
+        field=Field.EXTERNAL_BATTERY_LOW,
+        device_class=BinarySensorDeviceClass.BATTERY,
+    ),
 )
 
 # Trackers report eight of each, wired or not: only those ever on get an entity (see
@@ -99,9 +110,28 @@ OUTPUT = FleetPushBinarySensorEntityDescription(
 )
 
 
+@dataclass(frozen=True, kw_only=True)
+class PositionStaleDescription(FleetPushBinarySensorEntityDescription):
+    """On while the device is online and its fix has not advanced for the hub's limit."""
+
+    @override
+    def exists_for(self, device: Device) -> bool:
+        return has_fix(device)
+
+
+POSITION_STALE = PositionStaleDescription(
+    key="position_stale",
+    translation_key="position_stale",
+    device_class=BinarySensorDeviceClass.PROBLEM,
+)
+_STALE_ASPECTS = frozenset({STALE})
+
+
 def _binary_sensors(coordinator: FleetPushCoordinator, device: Device) -> Iterable[FleetPushEntity]:
     """A device's booleans, and a binary sensor per input and per output in use."""
     yield from _booleans(coordinator, device)
+    if POSITION_STALE.exists_for(device):
+        yield PositionStaleBinarySensor(coordinator, device.device_id, POSITION_STALE)
     for description in (INPUT, OUTPUT):
         for key, index in items_in_use(coordinator, device, description, Platform.BINARY_SENSOR):
             yield FleetPushBinarySensor(
@@ -119,6 +149,20 @@ class FleetPushBinarySensor(FleetPushEntity, BinarySensorEntity):
     def _recompute(self) -> tuple[Any, ...]:
         self._attr_is_on = self.flag
         return (*super()._recompute(), self._attr_is_on)
+
+
+class PositionStaleBinarySensor(FleetPushBinarySensor):
+    """Judged on a timer (freshness.py): told only when its answer changed, never per fix."""
+
+    @property
+    @override
+    def aspects(self) -> frozenset[str]:
+        return _STALE_ASPECTS
+
+    @override
+    def _recompute(self) -> tuple[Any, ...]:
+        self._attr_is_on = self.coordinator.freshness.is_stale(self.device_id)
+        return (self.available, self._attr_is_on)
 
 
 _booleans = described_entities(BINARY_SENSORS, FleetPushBinarySensor)

@@ -19,6 +19,9 @@ CONTINUOUS_FIELDS = frozenset(
         Field.BATTERY,
         Field.BATTERY_VOLTAGE,
         Field.EXTERNAL_VOLTAGE,
+        Field.ENGINE_HOURS,
+        Field.FUEL,
+        Field.ADDRESS,
     }
 )
 """Values that drift with every report; they travel with the position. Everything else

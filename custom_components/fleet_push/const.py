@@ -24,3 +24,6 @@ DEFAULT_COMMAND_TIMEOUT: Final = 15.0
 """Seconds a command (an action, a button or a switch) waits for the hub's answer."""
 
 LICENCE_WARNING_DAYS: Final = 7
+CONF_STALE_AFTER: Final = "stale_after"
+DEFAULT_STALE_AFTER: Final = 30
+"""Minutes an online device's fix may stand still before its position counts as stale."""

@@ -21,6 +21,7 @@ from .coalesce import PositionCoalescer
 from .const import CONF_HUB_KIND, CONF_MIN_POSITION_INTERVAL, DOMAIN, EVENT_FLEET_PUSH, LOGGER
 from .fleet import POSITION, Change, Device
 from .fleet_store import FleetStore
+from .freshness import Freshness
 from .geofence_zones import GeofenceZones
 from .geofences import FleetGeofences
 from .hubs.connection import HubClient, HubStats, within
@@ -94,6 +95,10 @@ class FleetPushCoordinator:
         self.geofences = FleetGeofences()
         """The hub's geofences and the ones each device is in."""
         self._zones = GeofenceZones(hass, entry)
+        self.freshness = Freshness(
+            hass, entry, self.devices, self.listeners, lambda: self.connection.connected
+        )
+        """Whether each online device's fix still advances (the Position stale entities)."""
 
     # --- lifecycle ---
 
@@ -107,6 +112,7 @@ class FleetPushCoordinator:
         self.config_entry.async_on_unload(
             self.config_entry.add_update_listener(self._async_options_updated)
         )
+        self.config_entry.async_on_unload(self.freshness.start())
         self.connection.start()
 
     async def _async_start_offline(self, err: HubError) -> None:

@@ -10,8 +10,8 @@ from homeassistant.components.device_tracker import TrackerEntity, TrackerEntity
 
 from .coordinator import FleetPushCoordinator
 from .entity import FleetPushEntity, FleetPushEntityDescription, described_entities, setup_entry
-from .fleet import POSITION, Device
-from .hubs.model import Position
+from .fleet import EXTRAS, POSITION, Device
+from .hubs.model import Field, Position
 
 # Coordinator is used to centralize the data updates.
 PARALLEL_UPDATES = 0
@@ -20,10 +20,41 @@ ATTR_SPEED = "speed"
 ATTR_HEADING = "heading"
 ATTR_ALTITUDE = "altitude"
 ATTR_FIX_TIME = "fix_time"
+ATTR_ACTIVITY = "activity"
+ATTR_GROUP = "group"
+MOVING = "moving"
+PARKED = "parked"
+OFFLINE = "offline"
+_NOT_SAID = object()
 
 
-_SHOWN = frozenset({POSITION})
-"""What a tracker entity shows of its device: one set for every tracker."""
+_SHOWN = frozenset({POSITION, Field.ONLINE, Field.MOVING, EXTRAS})
+"""What a tracker entity shows of its device: one set for every tracker. Online, moving and
+the extras (the group) change on transitions only; a report that moves the tracker and
+changes them too is still one write."""
+
+
+def activity_of(device: Device) -> str | None:
+    """Moving, parked or offline, for map cards that filter; None when the hub says neither.
+
+    Moving is the hub's own flag where it has one (Navixy), else a fix with speed.
+    """
+    values = device.values
+    if values.get(Field.ONLINE) is False:
+        return OFFLINE
+    moving = values.get(Field.MOVING, _NOT_SAID)
+    if moving is _NOT_SAID:
+        speed = device.position.speed if device.position else None
+        moving = None if speed is None else speed > 0
+    if moving is None:
+        return None
+    return MOVING if moving else PARKED
+
+
+def group_of(device: Device) -> str | None:
+    """The group the hub puts the device in, for map cards that label."""
+    group = device.extras.get(ATTR_GROUP)
+    return group if isinstance(group, str) and group else None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -41,11 +72,15 @@ LOCATION = FleetPushTrackerEntityDescription(key="location", name=None)
 class FleetPushTracker(FleetPushEntity, TrackerEntity):
     """A device's last known GPS position."""
 
-    _unrecorded_attributes = frozenset({ATTR_SPEED, ATTR_HEADING, ATTR_ALTITUDE, ATTR_FIX_TIME})
+    _unrecorded_attributes = frozenset(
+        {ATTR_SPEED, ATTR_HEADING, ATTR_ALTITUDE, ATTR_FIX_TIME, ATTR_ACTIVITY, ATTR_GROUP}
+    )
     # Where a vehicle is, is what it is there for, not a diagnostic (Home Assistant's default
     # for trackers, which are mostly phones seen on a network).
     _attr_entity_category = None  # type: ignore[assignment]
     _position: Position | None = None
+    _activity: str | None = None
+    _group: str | None = None
     entity_description: FleetPushTrackerEntityDescription
 
     def __init__(
@@ -78,6 +113,9 @@ class FleetPushTracker(FleetPushEntity, TrackerEntity):
         device = self.coordinator.devices.get(self.device_id)
         position = device.position if device else None  # a place on Earth, always
         self._position = position
+        self._activity = activity_of(device) if device else None
+        self._group = group_of(device) if device else None
+        self._attr_entity_picture = device.details.picture if device else None
         if position is None:
             self._attr_latitude = self._attr_longitude = None
             self._attr_location_accuracy = 0
@@ -85,12 +123,18 @@ class FleetPushTracker(FleetPushEntity, TrackerEntity):
             self._attr_latitude = position.latitude
             self._attr_longitude = position.longitude
             self._attr_location_accuracy = position.accuracy or 0
-        return (*super()._recompute(), position)
+        return (
+            *super()._recompute(),
+            position,
+            self._activity,
+            self._group,
+            self._attr_entity_picture,
+        )
 
     @property
     @override
     def extra_state_attributes(self) -> dict[str, Any] | None:
-        """Speed, heading, altitude and the time of the fix, where known."""
+        """Speed, heading, altitude, the time of the fix, activity and group, where known."""
         position = self._position
         if position is None:
             return None
@@ -99,6 +143,8 @@ class FleetPushTracker(FleetPushEntity, TrackerEntity):
             ATTR_HEADING: _whole(position.heading),
             ATTR_ALTITUDE: _whole(position.altitude),
             ATTR_FIX_TIME: position.time.isoformat() if position.time else None,
+            ATTR_ACTIVITY: self._activity,
+            ATTR_GROUP: self._group,
         }
         return {key: value for key, value in attributes.items() if value is not None} or None
 

@@ -34,6 +34,7 @@ TO_REDACT = {
     "connections",
     "geofence",
     "geofences",
+    "picture",
     "address",
 }
 """Places and identities; every hub kind's secret and identifying settings go too (below), and

@@ -113,7 +113,8 @@ class FleetPushEntity(Entity):
         value = None if field is None or device is None else device.values.get(field)
         if index is None:
             return value
-        return value[index] if isinstance(value, tuple) and index < len(value) else None
+        item = value[index] if isinstance(value, tuple) and index < len(value) else None
+        return item if isinstance(item, bool) else None  # an input or output: a flag
 
     @property
     def flag(self) -> bool | None:

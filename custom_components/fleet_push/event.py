@@ -62,6 +62,7 @@ LOOKS: dict[str, dict[str, Any]] = {
     # long, and each enabled entity costs memory per tracker; automations get every entering
     # and leaving as fleet_push_event, and the Geofence sensor shows where each tracker is.
     "geofence": {"entity_registry_enabled_default": False},
+    "accessory": {"entity_registry_enabled_default": False},
 }
 """How some channels' entities look beyond their translated name (others: plain, enabled)."""
 

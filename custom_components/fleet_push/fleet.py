@@ -118,6 +118,8 @@ class Device:
                 new_shape = True
             elif current[key] == value and type(current[key]) is type(value):
                 continue
+            elif _grew(current[key], value):
+                new_shape = True  # a sensor more (readings): its entity is added
             current[key] = value
             touched.add(key)
             if type(value) is tuple and self._note_in_use(key, value):
@@ -140,3 +142,8 @@ class Device:
                 self.extras[key] = value
                 changed = True
         return changed
+
+
+def _grew(before: Value, after: Value) -> bool:
+    """Whether a list of readings gained an item."""
+    return type(before) is tuple and type(after) is tuple and len(after) > len(before)

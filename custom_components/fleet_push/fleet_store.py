@@ -11,7 +11,16 @@ from homeassistant.helpers.storage import Store
 
 from .const import DOMAIN
 from .fleet import Device
-from .hubs.model import DETAIL_FIELDS, Category, DeviceDetails, Field, HubInfo, Position, Value
+from .hubs.model import (
+    DETAIL_FIELDS,
+    Category,
+    DeviceDetails,
+    Field,
+    HubInfo,
+    Position,
+    Reading,
+    Value,
+)
 
 STORAGE_VERSION: Final = 1
 SAVE_DELAY: Final = 60.0
@@ -75,9 +84,22 @@ def _plain(value: Any) -> Any:
 def _revive(value: Any) -> Value:
     if isinstance(value, dict) and _DATETIME in value:
         return datetime.fromisoformat(value[_DATETIME])
+    if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+        return _readings(value)
     if isinstance(value, list):
         return tuple(bool(item) for item in value)
     return value  # type: ignore[no-any-return]
+
+
+def _readings(items: list[dict[str, Any]]) -> tuple[Reading, ...]:
+    """Saved readings; one that no longer reads as a Reading is left out."""
+    readings = []
+    for item in items:
+        try:
+            readings.append(Reading(**item))
+        except TypeError:
+            continue
+    return tuple(readings)
 
 
 def _category(value: Any) -> Category | None:

@@ -12,8 +12,10 @@ import probatio as vol
 from .const import (
     CONF_GRACE_PERIOD,
     CONF_MIN_POSITION_INTERVAL,
+    CONF_STALE_AFTER,
     DEFAULT_GRACE_PERIOD,
     DEFAULT_MIN_POSITION_INTERVAL,
+    DEFAULT_STALE_AFTER,
 )
 from .hubs.declaration import HubDeclaration, Identity, Setting, SettingType
 
@@ -110,6 +112,8 @@ def options_schema(declaration: HubDeclaration, offered: Mapping[str, Iterable[s
     if declaration.positions:
         interval = vol.Required(CONF_MIN_POSITION_INTERVAL, default=DEFAULT_MIN_POSITION_INTERVAL)
         fields[interval] = _number(0, 3600, "s")
+        stale_after = vol.Required(CONF_STALE_AFTER, default=DEFAULT_STALE_AFTER)
+        fields[stale_after] = _number(1, 1440, "min")
     for option in declaration.options:
         fields[_marker(option, required=option.required)] = _validator(
             option, offered.get(option.key, ())

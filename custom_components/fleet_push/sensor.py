@@ -1,11 +1,12 @@
-"""Sensors: battery, voltages, speed, altitude, signals, mileage, licence figures."""
+"""Sensors: the numbers, counters, texts and times hubs report; the sensors trackers read."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 import math
-from typing import Any, override
+from typing import Any, Final, override
 
 from homeassistant.components.sensor import (
     SensorDeviceClass,
@@ -20,6 +21,9 @@ from homeassistant.const import (
     UnitOfElectricPotential,
     UnitOfLength,
     UnitOfSpeed,
+    UnitOfTemperature,
+    UnitOfTime,
+    UnitOfVolume,
 )
 
 from .coordinator import FleetPushCoordinator
@@ -30,9 +34,10 @@ from .entity import (
     described_entities,
     setup_entry,
 )
-from .fleet import Device
+from .fleet import POSITION, Device
+from .freshness import has_fix
 from .geofence_sensor import geofence_sensors
-from .hubs.model import Field, Orientation
+from .hubs.model import Field, Orientation, Reading
 from .hubs.values import is_number
 
 # Coordinator is used to centralize the data updates.
@@ -171,6 +176,34 @@ SENSORS: tuple[FleetPushSensorEntityDescription, ...] = (
         )
         for field in (Field.IP_ADDRESS, Field.LANGUAGE, Field.TIME_ZONE)
     ),
+    FleetPushSensorEntityDescription(
+        key="engine_hours",
+        translation_key="engine_hours",
+        field=Field.ENGINE_HOURS,
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.HOURS,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        suggested_display_precision=1,
+        # TFT IoT sends it with every report while the engine runs.
+        entity_registry_enabled_default=False,
+    ),
+    FleetPushSensorEntityDescription(
+        key="fuel",
+        translation_key="fuel",
+        field=Field.FUEL,
+        device_class=SensorDeviceClass.VOLUME_STORAGE,
+        native_unit_of_measurement=UnitOfVolume.LITERS,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+    ),
+    FleetPushSensorEntityDescription(
+        key="address",
+        translation_key="address",
+        field=Field.ADDRESS,
+        text=True,
+        # It changes with the position: enabled, it would double a moving fleet's writes.
+        entity_registry_enabled_default=False,
+    ),
 )
 
 
@@ -194,18 +227,114 @@ class FleetPushSensor(FleetPushEntity, SensorEntity):
             known = isinstance(value, str) and value in (description.options or ())
             return str(value) if known else None
         if description.text:
-            return value if isinstance(value, str) else None
+            return value if isinstance(value, str) and value else None
         if not is_number(value):
             return None
         return value if math.isfinite(value) else None
 
 
+@dataclass(frozen=True, kw_only=True)
+class LastFixDescription(FleetPushSensorEntityDescription):
+    """When the device's shown position was taken."""
+
+    @override
+    def exists_for(self, device: Device) -> bool:
+        return has_fix(device)
+
+
+LAST_FIX = LastFixDescription(
+    key="last_fix",
+    translation_key="last_fix",
+    device_class=SensorDeviceClass.TIMESTAMP,
+    # Its state changes with every fix: enabled, it would double a moving fleet's writes.
+    entity_registry_enabled_default=False,
+)
+_POSITION_ASPECTS = frozenset({POSITION})
+
+
+class LastFixSensor(FleetPushSensor):
+    """The time of the fix the device's tracker shows."""
+
+    @property
+    @override
+    def aspects(self) -> frozenset[str]:
+        return _POSITION_ASPECTS
+
+    @override
+    def _valid_value(self) -> datetime | None:
+        device = self.coordinator.devices.get(self.device_id)
+        position = device.position if device else None
+        return position.time if position else None
+
+
+READING = FleetPushSensorEntityDescription(
+    key="reading",
+    translation_key="reading",
+    field=Field.READINGS,
+    state_class=SensorStateClass.MEASUREMENT,
+    suggested_display_precision=1,
+)
+"""What every sensor a tracker reads shares; each is named by its label on the hub."""
+READING_UNITS: Final[Mapping[str, tuple[SensorDeviceClass | None, str]]] = {
+    "litre": (SensorDeviceClass.VOLUME_STORAGE, UnitOfVolume.LITERS),
+    "celsius": (SensorDeviceClass.TEMPERATURE, UnitOfTemperature.CELSIUS),
+    "fahrenheit": (SensorDeviceClass.TEMPERATURE, UnitOfTemperature.FAHRENHEIT),
+}
+"""The hub's units that say what a reading is; others are shown with their own text."""
+
+
+def describe_reading(reading: Reading) -> FleetPushSensorEntityDescription:
+    """The description of one sensor a tracker reads: its device class and unit from its unit."""
+    device_class, unit = READING_UNITS.get(reading.unit or "", (None, reading.unit))
+    return replace(
+        READING,
+        key=f"reading_{reading.sensor_id}",
+        device_class=device_class,
+        native_unit_of_measurement=unit,
+    )
+
+
+class ReadingSensor(FleetPushSensor):
+    """One sensor a tracker reads (a fuel tank, a thermometer), named by its label."""
+
+    def __init__(
+        self,
+        coordinator: FleetPushCoordinator,
+        device_id: str,
+        reading: Reading,
+    ) -> None:
+        """Follow the tracker's sensor with this id."""
+        self._sensor_id = reading.sensor_id
+        self._attr_translation_placeholders = {"label": reading.label or str(reading.sensor_id)}
+        super().__init__(coordinator, device_id, describe_reading(reading))
+
+    @override
+    def _valid_value(self) -> float | None:
+        readings = self.value
+        for reading in readings if isinstance(readings, tuple) else ():
+            if isinstance(reading, Reading) and reading.sensor_id == self._sensor_id:
+                value = reading.value
+                return value if value is not None and math.isfinite(value) else None
+        return None
+
+
+def _readings(coordinator: FleetPushCoordinator, device: Device) -> Iterable[FleetPushEntity]:
+    readings = device.values.get(Field.READINGS)
+    for reading in readings if isinstance(readings, tuple) and not device.is_hub else ():
+        if isinstance(reading, Reading):
+            yield ReadingSensor(coordinator, device.device_id, reading)
+
+
 _described: EntityFactory = described_entities(SENSORS, FleetPushSensor)
 
 
-def _sensors(coordinator: FleetPushCoordinator, device: Device) -> list[FleetPushEntity]:
-    """The described sensors and the Geofence sensor a device has."""
-    return [*_described(coordinator, device), *geofence_sensors(coordinator, device)]
+def _sensors(coordinator: FleetPushCoordinator, device: Device) -> Iterable[FleetPushEntity]:
+    """A device's numbers and texts, each sensor it reads, the time of its fix, its geofence."""
+    yield from _described(coordinator, device)
+    yield from _readings(coordinator, device)
+    if LAST_FIX.exists_for(device):
+        yield LastFixSensor(coordinator, device.device_id, LAST_FIX)
+    yield from geofence_sensors(coordinator, device)
 
 
 async_setup_entry = setup_entry(_sensors)

@@ -42,13 +42,22 @@ from custom_components.fleet_push.hubs.navixy import (
     NavixyClient,
     websocket_url,
 )
+from custom_components.fleet_push.hubs.navixy_readings import READINGS_SUBSCRIPTION
 from tests.hubs.recorder import Recorder
 from tests.simulator import simulator_class
-from tests.simulator.navixy import MODEL_CATALOGUE, VARIANTS, ApiFailure, NavixySimulator
+from tests.simulator.navixy import (
+    GROUPS,
+    MODEL_CATALOGUE,
+    VARIANTS,
+    ApiFailure,
+    NavixySimulator,
+)
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "navixy"
 CHANNELS = frozenset({"lifecycle"})
 GUATEMALA = ZoneInfo("America/Guatemala")  # UTC-6, where the vendor samples are
+READINGS_FIELDS = frozenset({Field.MILEAGE, Field.ENGINE_HOURS, Field.READINGS})
+"""What readings_batch reports (the counters and the sensors)."""
 
 
 def fixture_text(name: str) -> str:
@@ -438,7 +447,7 @@ def test_position_without_time() -> None:
         ("not json at all", Drop.NOT_JSON),
         ("[1, 2]", Drop.NOT_OBJECT),
         ('"text"', Drop.NOT_OBJECT),
-        ('{"type":"event","event":"readings_batch","data":[]}', Drop.UNKNOWN_KIND),
+        ('{"type":"event","event":"readings_batch","data":{}}', Drop.MALFORMED),
         ('{"type":"surprise"}', Drop.UNKNOWN_KIND),
         ('{"no":"type"}', Drop.UNKNOWN_KIND),
         ('{"type":"event","event":"state_batch","data":{"source_id":10284}}', Drop.MALFORMED),
@@ -602,8 +611,20 @@ async def connected(
         await client.close()
 
 
+async def next_state(recorder: Recorder) -> DeviceUpdate:
+    """The next state update (readings_batch's left out)."""
+    (update,) = await first_batch(recorder, 1)
+    return update
+
+
 async def first_batch(recorder: Recorder, count: int) -> list[DeviceUpdate]:
-    return [await recorder.next(DeviceUpdate) for _ in range(count)]
+    """The next `count` state updates (readings_batch's counters and sensors left out)."""
+    updates: list[DeviceUpdate] = []
+    while len(updates) < count:
+        update = await recorder.next(DeviceUpdate)
+        if not update.values or not update.values.keys() <= READINGS_FIELDS:
+            updates.append(update)
+    return updates
 
 
 async def test_connect_with_api_key(session: aiohttp.ClientSession) -> None:
@@ -629,8 +650,11 @@ async def test_connect_with_api_key(session: aiohttp.ClientSession) -> None:
                     model_id=t.model,
                     serial=t.device_id,
                     category=Category.VEHICLE,
+                    picture=f"{sim.api_url}/static/tracker/avatars/{t.avatar}"
+                    if t.avatar
+                    else None,
                 ),
-                extras={"blocked": False},
+                extras={"blocked": False, "group": GROUPS[t.group_id][0]},
                 channels=CHANNELS | {"geofence"},  # the account has geofences
             )
             for t in trackers
@@ -644,7 +668,8 @@ async def test_connect_with_api_key(session: aiohttp.ClientSession) -> None:
         assert updates[0].values[Field.BATTERY] == trackers[0].state["battery_level"]
         assert client.time_zone == ZoneInfo(sim.time_zone)
         subscribe = json.loads(sim.received[0])
-        assert subscribe == {"action": "subscribe", "hash": sim.api_key, "requests": [SUBSCRIPTION]}
+        requests = [SUBSCRIPTION, READINGS_SUBSCRIPTION]
+        assert subscribe == {"action": "subscribe", "hash": sim.api_key, "requests": requests}
         (conn,) = sim.connections
         assert conn.state["query"]["X-Atmosphere-Transport"] == "websocket"
         assert client.timing.keepalive_interval == 30.0
@@ -1038,8 +1063,8 @@ async def test_pushed_states(session: aiohttp.ClientSession) -> None:
         sim.move(first, 52.0, 13.0, speed=40, heading=180)
         sim.move(first, 52.1, 13.1)
         sim.set_state(second, battery_level=None, gsm=None)
-        update = await recorder.next(DeviceUpdate)
-        other = await recorder.next(DeviceUpdate)
+        update = await next_state(recorder)
+        other = await next_state(recorder)
         assert update.device_id == str(first)
         assert update.position is not None
         assert (update.position.latitude, update.position.longitude) == (52.1, 13.1)
@@ -1048,7 +1073,7 @@ async def test_pushed_states(session: aiohttp.ClientSession) -> None:
         assert other.values[Field.BATTERY] is None
         assert other.values[Field.GSM_SIGNAL] is None
         sim.set_online(second, online=False)
-        update = await recorder.next(DeviceUpdate)
+        update = await next_state(recorder)
         assert update.values[Field.ONLINE] is False
 
 
@@ -1112,7 +1137,7 @@ async def test_simulator_variants(session: aiohttp.ClientSession, options: dict[
         updates = await first_batch(recorder, 2)
         (tracker, _) = sim.trackers
         sim.set_state(tracker, battery_level=None)
-        later = await recorder.next(DeviceUpdate)
+        later = await next_state(recorder)
         assert all(u.values[Field.ONLINE] is True for u in updates)
         assert updates[0].position is not None
         if options.get("item_format") == "compact":
@@ -1135,7 +1160,7 @@ async def test_commands(session: aiohttp.ClientSession) -> None:
         params = {"output": 2, "enable": True}
         assert await client.send_command(Command(str(first), "set_output", params, 5)) == {}
         assert sim.trackers[first].state["outputs"][1] is True
-        update = await recorder.next(DeviceUpdate)
+        update = await next_state(recorder)
         assert update.values[Field.OUTPUTS] == (False, True) + (False,) * 6
         lock = {"command_code": "seal", "special_settings": {}}
         reply = await client.send_command(Command(str(first), "electronic_lock_command", lock, 5))

@@ -125,7 +125,7 @@ async def test_snapshot_sample() -> None:
     assert update.details.manufacturer == "TFT IoT"
     assert update.details.model == "T1"
     assert update.details.serial == IMEI
-    assert update.channels == frozenset({"alarm"})
+    assert update.channels == frozenset({"alarm", "accessory"})
     assert update.values == {
         Field.ONLINE: True,
         Field.IGNITION: True,
@@ -138,6 +138,12 @@ async def test_snapshot_sample() -> None:
         Field.MILEAGE: 145278.016,
         Field.INPUTS: (False, False, True, False, False, False, False, False),
         Field.OUTPUTS: (False,) * 8,
+        Field.ENGINE_HOURS: 13057434 / 3600,  # seconds: 3,627 h
+        Field.FUEL: 0,
+        Field.ANTI_THEFT: False,
+        Field.RELAY: False,
+        Field.EXTERNAL_BATTERY_LOW: False,
+        Field.ADDRESS: None,  # "": no address given
     }
     assert update.position == Position(
         latitude=14.824593,
@@ -244,6 +250,7 @@ async def test_status_values_edge_cases() -> None:
         Field.MILEAGE: None,
         Field.INPUTS: None,
         Field.OUTPUTS: None,
+        Field.RELAY: True,
     }
     assert first.position is None
     assert first.details.model is None
@@ -311,15 +318,36 @@ async def test_message_channel() -> None:
     assert not client.stats.dropped
 
 
-async def test_other_device_events_are_accepted() -> None:
+async def test_accessory_events_are_notices_of_their_tracker() -> None:
     recorder = Recorder()
     client = offline_client(recorder)
-    for name in ("bleTire", "rs232Tire", "driver", "obdErrorInfo", "rs232Fuel"):
-        client.handle_text(json.dumps({"event": name, "data": {"imei": IMEI}, "error": 0}))
+    names = ("bleTire", "rs232Tire", "driver", "obdErrorInfo", "rs232Fuel")
+    types = ("ble_tire", "rs232_tire", "driver", "obd_error", "rs232_fuel")
+    for name in names:
+        data = {"imei": IMEI, "value": 7, "detail": {"text": "x" * 300, "list": [1]}}
+        client.handle_text(json.dumps({"event": name, "data": data, "error": 0}))
     client.handle_text("pong")
     client.handle_text("ping\n")
-    assert recorder == []
+    assert recorder == [
+        HubNotice(
+            "accessory",
+            event_type,
+            device_id=IMEI,
+            attributes={"value": 7, "detail_text": "x" * 256},  # texts cut, lists left out
+        )
+        for event_type in types
+    ]
     assert not client.stats.dropped
+
+
+async def test_accessory_events_without_tracker_or_values_are_dropped() -> None:
+    recorder = Recorder()
+    client = offline_client(recorder)
+    client.handle_text(json.dumps({"event": "driver", "data": {"imei": IMEI}, "error": 0}))
+    client.handle_text(json.dumps({"event": "driver", "data": {"name": "A"}, "error": 0}))
+    client.handle_text(json.dumps({"event": "bleTire", "data": [1], "error": 0}))
+    assert recorder == []
+    assert client.stats.dropped == {Drop.MALFORMED: 3}
 
 
 async def test_hostile_frames_are_dropped() -> None:

@@ -8,8 +8,10 @@ from datetime import datetime
 import json
 import math
 import re
+import struct
 from typing import Any, ClassVar
 import uuid
+import zlib
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -51,12 +53,20 @@ FLUSH_POLL = 0.05
 """Seconds between looks at what a connection is due (handshake, heartbeat, batches)."""
 STEP_SECONDS = 10.0
 """Simulated driving time per tick."""
+PARKED_FIX_SECONDS = 300.0
+"""The demo: how often a parked tracker sends a fix (a tracker's parking-mode interval)."""
+FUEL_PER_KM = 0.3
+"""Litres a simulated vehicle burns per kilometre."""
 _RATE_LIMIT = re.compile(r"(\d+)(ms|s|m|h)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 _OFFLINE = frozenset({"offline", "signal_lost"})
 ONLINE_STATUSES = frozenset({"active", "idle"})
 """connection_status values FleetPush shows as online (the others are offline)."""
 BATCH_KINDS = frozenset({"state_batch", "readings_batch"})
+GROUPS: dict[int, tuple[str, str]] = {1: ("Depot North", "1E88E5"), 2: ("Depot South", "E53935")}
+"""tracker/group/list: id -> (title, colour); trackers take turns, group 0 is "no group"."""
+AVATAR_EVERY = 2
+"""Every second tracker has an avatar of its own (tracker/avatar/upload)."""
 """Subscription types that take a target and a rate_limit."""
 
 
@@ -85,6 +95,34 @@ class SimTracker:
     vehicle_type: str | None = None
     """The type of the vehicle it is fitted to (vehicle/list), if one is set up for it."""
     state: dict[str, Any] = field(default_factory=dict)
+    group_id: int = 0
+    avatar: str | None = None
+    """Its avatar's file name (served under /v2/static/tracker/avatars/)."""
+    counters: dict[str, float] = field(default_factory=dict)
+    """Counter type (odometer km, engine_hours h) -> value."""
+    sensors: list[dict[str, Any]] = field(default_factory=list)
+    """Its metering sensors as readings_batch `inputs` show them."""
+    readings_update: str = ""
+
+    def readings(self) -> dict[str, Any]:
+        """Its whole readings_batch item (the first batch after subscribing carries these)."""
+        return {
+            "inputs": [dict(sensor, update_time=self.readings_update) for sensor in self.sensors],
+            "states": _port_states(self.state),
+            "counters": [
+                {"type": kind, "value": value, "update_time": self.readings_update}
+                for kind, value in self.counters.items()
+            ],
+        }
+
+    def meter(self, km: float, hours: float, now: str) -> None:
+        """It drove `km` in `hours` with the engine on: counters up, fuel down."""
+        self.counters["odometer"] = round(self.counters.get("odometer", 0.0) + km, 3)
+        self.counters["engine_hours"] = round(self.counters.get("engine_hours", 0.0) + hours, 4)
+        for sensor in self.sensors:
+            if sensor["type"] == "fuel":
+                sensor["value"] = round(max(20.0, sensor["value"] - km * FUEL_PER_KM), 2)
+        self.readings_update = now
 
     def listing(self) -> dict[str, Any]:
         """The tracker as tracker/list shows it."""
@@ -92,7 +130,7 @@ class SimTracker:
             "id": self.tracker_id,
             "label": self.label,
             "clone": False,
-            "group_id": 0,
+            "group_id": self.group_id,
             "source": {
                 "id": self.source_id,
                 "device_id": self.device_id,
@@ -105,6 +143,8 @@ class SimTracker:
                 "phone": self.phone,
             },
             "tag_bindings": [],
+            # tracker/README.md: avatar_file_name is passed only if present
+            **({"avatar_file_name": self.avatar} if self.avatar else {}),
         }
 
     def vehicle(self) -> dict[str, Any]:
@@ -140,6 +180,8 @@ class Subscription:
     """Seconds between batches (the request's rate_limit)."""
     last_sent: float = -math.inf
     dirty: set[int] = field(default_factory=set)
+    sent: dict[int, dict[str, Any]] = field(default_factory=dict)
+    """readings_batch: each tracker's readings as last sent (later batches send what changed)."""
 
     def covers(self, tracker_id: int) -> bool:
         """Whether this subscription follows a tracker."""
@@ -252,6 +294,14 @@ class NavixySimulator(HubSimulator):
             phone=f"+4915{self.random.randrange(10**8, 10**9)}",
         )
         tracker.state = self._initial_state()
+        tracker.group_id = 1 + number % len(GROUPS)
+        tracker.counters = {
+            "odometer": 10_000 + number * 1_234.5,
+            "engine_hours": 500 + number * 12.5,
+        }
+        tracker.sensors = _sensors(number)
+        tracker.readings_update = self.user_time()
+        tracker.avatar = f"avatar-{number}.png" if number % AVATAR_EVERY == 0 else None
         self.trackers[tracker.tracker_id] = tracker
         self._changed(tracker.tracker_id)
         return tracker
@@ -404,6 +454,7 @@ class NavixySimulator(HubSimulator):
                 case "online":
                     state["connection_status"] = "active"
                 case None if state["movement_status"] != "moving":
+                    self._parked_fix(tracker)
                     continue
             if state["movement_status"] == "moving":
                 gps = state["gps"]
@@ -417,6 +468,16 @@ class NavixySimulator(HubSimulator):
                     gps["speed"] * self.tick_seconds / 3600,
                 )
                 gps.update(location={"lat": lat, "lng": lng}, heading=round(heading))
+                hours = self.tick_seconds / 3600
+                tracker.meter(gps["speed"] * hours, hours, now)
+            self._touch(tracker.tracker_id)
+
+    def _parked_fix(self, tracker: SimTracker) -> None:
+        """A parked, connected tracker still fixes now and then (so its position stays fresh)."""
+        routine = self.routine(tracker.tracker_id)
+        online = tracker.state["connection_status"] in ONLINE_STATUSES
+        if online and self.clock - routine.reported >= PARKED_FIX_SECONDS:
+            routine.reported = self.clock
             self._touch(tracker.tracker_id)
 
     def _drive(self, tracker: SimTracker) -> None:
@@ -434,6 +495,8 @@ class NavixySimulator(HubSimulator):
                 self._stop(state, now)
             else:
                 self._advance(state["gps"])
+                km = state["gps"]["speed"] * STEP_SECONDS / 3600
+                tracker.meter(km, STEP_SECONDS / 3600, now)
         elif roll < 0.25:
             state.update(
                 connection_status="active",
@@ -509,6 +572,8 @@ class NavixySimulator(HubSimulator):
         if self.rest_delay:
             await asyncio.sleep(self.rest_delay)
         path = request.match_info["path"]
+        if path.startswith("static/"):
+            return self._static(path)
         try:
             body = await self._body(request)
             self.rest_calls.append((path, {k: v for k, v in body.items() if k != "hash"}))
@@ -551,6 +616,7 @@ class NavixySimulator(HubSimulator):
             "tracker/list": self._list,
             "tracker/list_models": self._list_models,
             "vehicle/list": self._vehicles,
+            "tracker/group/list": self._groups,
             "tracker/get_state": self._get_state,
             "tracker/output/set": self._output_set,
             "tracker/send_command": self._send_command,
@@ -643,6 +709,24 @@ class NavixySimulator(HubSimulator):
         if "points" not in zone:
             raise ApiFailure(230, "Not supported for this entity type")
         return {"list": json.loads(json.dumps(zone["points"]))}
+
+    @staticmethod
+    def _groups(_body: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "list": [
+                {"id": group_id, "title": title, "color": color}
+                for group_id, (title, color) in GROUPS.items()
+            ]
+        }
+
+    def _static(self, path: str) -> web.Response:
+        """An avatar: a small square in the tracker's group colour."""
+        owner, _, name = path.removeprefix("static/").partition("/avatars/")
+        tracker = next((t for t in self.trackers.values() if t.avatar == name), None)
+        if owner != "tracker" or tracker is None:
+            return web.Response(status=404)
+        color = GROUPS.get(tracker.group_id, ("", "757575"))[1]
+        return web.Response(body=square_png(color), content_type="image/png")
 
     def _target(self, body: dict[str, Any], *, online: bool = False) -> SimTracker:
         """The tracker a call names; 204 unknown, 208 blocked, 213 offline."""
@@ -832,7 +916,8 @@ class NavixySimulator(HubSimulator):
             if not trackers:
                 continue
             if sub.kind == "readings_batch":
-                await self._send(conn, self._event("readings_batch", self.readings(trackers)))
+                if readings := self.readings(sub, trackers):
+                    await self._send(conn, self._event("readings_batch", readings))
                 continue
             items = [self.item(t, compact=sub.compact) for t in trackers]
             if sub.kind == "state_batch":
@@ -854,11 +939,18 @@ class NavixySimulator(HubSimulator):
         return state
 
     @staticmethod
-    def readings(trackers: list[SimTracker]) -> list[dict[str, Any]]:
-        """readings_batch data: per tracker its input and output states as bit masks."""
-        return [
-            {str(t.tracker_id): {"inputs": [], "states": _port_states(t.state)}} for t in trackers
-        ]
+    def readings(sub: Subscription, trackers: list[SimTracker]) -> list[dict[str, Any]]:
+        """readings_batch data: each tracker's readings, the first time whole, then only the
+        objects that changed ("each item contains only modified objects", events.md)."""
+        data = []
+        for tracker in trackers:
+            whole = tracker.readings()
+            before = sub.sent.get(tracker.tracker_id)
+            sub.sent[tracker.tracker_id] = whole
+            changed = whole if before is None else _modified(before, whole)
+            if changed:
+                data.append({str(tracker.tracker_id): changed})
+        return data
 
     def item(self, tracker: SimTracker, *, compact: bool) -> dict[str, Any]:
         """A state_batch item: the bare state, or wrapped as live servers send it."""
@@ -866,6 +958,24 @@ class NavixySimulator(HubSimulator):
         if self.wrapped:
             return {"type": "source_state_event", "tracker_id": tracker.tracker_id, "state": state}
         return state
+
+
+def square_png(color: str, size: int = 16) -> bytes:
+    """A PNG of one colour (RRGGBB), for avatars."""
+    pixel = bytes.fromhex(color)
+    raw = b"".join(b"\0" + pixel * size for _ in range(size))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _model(model_id: int, code: str, vendor: str, name: str, kind: str) -> dict[str, Any]:
@@ -898,6 +1008,48 @@ def _requests(message: dict[str, Any]) -> list[Any]:
     if not isinstance(events, list):
         return [None]
     return [{"type": event, "trackers": message.get("trackers")} for event in events]
+
+
+def _sensors(number: int) -> list[dict[str, Any]]:
+    """A fuel tank on every odd tracker, a cargo thermometer on every third (readings.md)."""
+    sensors = []
+    if number % 2:
+        sensors.append(
+            _sensor(37640 + number, "Tank", "lls_level_1", "fuel", "litre", 180.0 + number)
+        )
+    if number % 3 == 0:
+        sensors.append(
+            _sensor(38640 + number, "Cargo", "temp_sensor_1", "temperature", "celsius", 4.5)
+        )
+    return sensors
+
+
+def _sensor(
+    sensor_id: int, label: str, name: str, kind: str, units_type: str, value: float
+) -> dict[str, Any]:
+    return {
+        "sensor_id": sensor_id,
+        "label": label,
+        "units": "",
+        "name": name,
+        "type": kind,
+        "min_value": 0.0,
+        "max_value": 480.0,
+        "value": value,
+        "units_type": units_type,
+        "converted_units_type": None,
+        "converted_value": None,
+    }
+
+
+def _modified(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """The objects of a readings item that changed since `before`, by list."""
+    changed = {}
+    for key, items in after.items():
+        new = [item for item in items if item not in before.get(key, ())]
+        if new:
+            changed[key] = new
+    return changed
 
 
 def _port_states(state: dict[str, Any]) -> list[dict[str, Any]]:

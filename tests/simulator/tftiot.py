@@ -113,6 +113,21 @@ def md5_hex(text: str) -> str:
     return hashlib.md5(text.encode(), usedforsecurity=False).hexdigest()
 
 
+PARKED_FIX_SECONDS = 300.0
+"""The demo: how often a parked tracker sends a fix (a tracker's parking-mode interval)."""
+FUEL_PER_KM = 0.3
+"""Litres a simulated truck burns per kilometre."""
+ADDRESSES = (
+    "Alexanderplatz 1, 10178 Berlin",
+    "Unter den Linden 77, 10117 Berlin",
+    "Kurfürstendamm 21, 10719 Berlin",
+    "Potsdamer Platz 1, 10785 Berlin",
+)
+"""The demo's addresses (the platform gives one per fix)."""
+DEMO_DRIVER = {"name": "A. Fahrer", "card": "DE0042"}
+"""The driver's card a demo truck reads when a trip starts (the page shows no fields)."""
+
+
 def now_ms() -> int:
     """Milliseconds since the epoch."""
     return int(time.time() * 1000)
@@ -146,6 +161,12 @@ class Tracker:
     date: int = field(default_factory=now_ms)
     location_date: int = field(default_factory=now_ms)
     acc_switch_time: int = field(default_factory=now_ms)
+    engine_time: int = 13_057_434
+    """Seconds the engine has run (the vendor sample's value)."""
+    fuel: float = 0.0
+    antithefted: int = 0
+    external_battery_low: int = 0
+    address: str = ""
 
     @property
     def device_key(self) -> str:
@@ -181,6 +202,11 @@ class Tracker:
             "relay_status": self.relay,
             "satellite_count": self.satellites if self.valid else 0,
             "speed": round(self.speed, 1),
+            "engine_time": self.engine_time,
+            "fuel": round(self.fuel, 1),
+            "antithefted": self.antithefted,
+            "is_external_battery_lower": self.external_battery_low,
+            "address": self.address,
         }
 
     def data(self) -> dict[str, Any]:
@@ -209,6 +235,8 @@ class Tracker:
         self.lat += step * math.cos(math.radians(self.azimuth))
         self.lng += step * math.sin(math.radians(self.azimuth))
         self.mileage += round(self.speed / 3.6)
+        if self.acc:
+            self.engine_time += 1
         self.valid = rng.random() >= 0.05
         if self.valid:
             self.location_date = self.date
@@ -332,6 +360,8 @@ class TftIotSimulator(HubSimulator):
             mileage=self.random.randint(1_000_000, 200_000_000),
             online=number % 7 != 0,
             acc=number % 3 != 0,
+            fuel=float(120 + 37 * number % 200),
+            address=ADDRESSES[number % len(ADDRESSES)],
         )
         if self.pace == "demo":  # online and parked, until their routine says otherwise
             tracker.online, tracker.acc, tracker.signal = True, False, 24
@@ -390,6 +420,11 @@ class TftIotSimulator(HubSimulator):
     async def push_snapshot(self, imei: str) -> None:
         """Push one tracker's snapshot to every signed-in connection."""
         frame = {"event": "snapshot", "data": self.trackers[imei].data(), "error": 0}
+        await self._push_where("user", frame)
+
+    async def push_accessory(self, imei: str, event: str, data: dict[str, Any]) -> None:
+        """Push an accessory's update (bleTire, rs232Tire, driver, obdErrorInfo, rs232Fuel)."""
+        frame = {"event": event, "data": {"imei": imei, **data}, "error": 0}
         await self._push_where("user", frame)
 
     async def push_message(self, frame: dict[str, Any]) -> None:
@@ -484,12 +519,16 @@ class TftIotSimulator(HubSimulator):
                 case "active":
                     tracker.acc, tracker.speed = True, self.random.uniform(30, 60)
                     tracker.acc_switch_time = now_ms()
+                    tracker.antithefted = 0
+                    await self.push_accessory(tracker.imei, "driver", DEMO_DRIVER)
                 case "resting":
                     tracker.acc, tracker.speed = False, 0.0
                     tracker.acc_switch_time = now_ms()
+                    tracker.antithefted = 1
                 case "offline" | "online" as change:
                     tracker.online = change == "online"
                 case None if not tracker.acc:
+                    await self._parked_fix(tracker)
                     continue
             if tracker.acc:
                 tracker.speed = max(15.0, min(80.0, tracker.speed + self.random.uniform(-3, 3)))
@@ -498,8 +537,19 @@ class TftIotSimulator(HubSimulator):
                     tracker.imei, tracker.lat, tracker.lng, tracker.azimuth, km
                 )
                 tracker.mileage += round(km * 1000)
+                tracker.engine_time += round(self.tick_seconds)
+                tracker.fuel = max(5.0, tracker.fuel - km * FUEL_PER_KM)
+                tracker.address = ADDRESSES[int(tracker.mileage / 1000) % len(ADDRESSES)]
                 tracker.location_date = now_ms()
             tracker.date = now_ms()
+            await self.push_snapshot(tracker.imei)
+
+    async def _parked_fix(self, tracker: Tracker) -> None:
+        """A parked, connected tracker still fixes now and then (so its position stays fresh)."""
+        routine = self.routine(tracker.imei)
+        if tracker.online and self.clock - routine.reported >= PARKED_FIX_SECONDS:
+            routine.reported = self.clock
+            tracker.date = tracker.location_date = now_ms()
             await self.push_snapshot(tracker.imei)
 
     async def tick(self) -> None:

@@ -60,6 +60,20 @@ class Field(StrEnum):
     DEVICES = "devices"
     DEVICES_ONLINE = "devices_online"
     LICENCE_EXPIRES = "licence_expires"
+    # Fleet devices: counters and the data already on the wire.
+    ENGINE_HOURS = "engine_hours"
+    """Hours the engine has run, in total."""
+    FUEL = "fuel"
+    """Litres in the tank."""
+    ANTI_THEFT = "anti_theft"
+    """On: the anti-theft mode is armed."""
+    RELAY = "relay"
+    """On: the tracker's relay (the engine cut-off) is closed."""
+    EXTERNAL_BATTERY_LOW = "external_battery_low"
+    ADDRESS = "address"
+    """The street address the hub gives for the fix."""
+    READINGS = "readings"
+    """The sensors a tracker reads (fuel tanks, thermometers), as Reading items."""
 
 
 class Category(StrEnum):
@@ -85,7 +99,21 @@ class Orientation(StrEnum):
     LANDSCAPE = "landscape"
 
 
-type Value = bool | int | float | str | datetime | tuple[bool, ...] | None
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One sensor a tracker reads (a fuel tank, a thermometer), described by what it is."""
+
+    sensor_id: int
+    kind: str
+    """The hub's type of sensor ("fuel", "temperature", "custom", ...)."""
+    label: str
+    """The name the user gave it on the hub ("Tank 1")."""
+    value: float | None
+    unit: str | None = None
+    """The hub's name of its unit ("litre", "celsius"), or its free text for a custom one."""
+
+
+type Value = bool | int | float | str | datetime | tuple[bool, ...] | tuple[Reading, ...] | None
 """A reported value; None means the hub reported the field without a usable value."""
 
 
@@ -155,6 +183,8 @@ class DeviceDetails:
     mac: str | None = None
     serial: str | None = None
     category: Category | None = None
+    picture: str | None = None
+    """The URL of its picture on the hub (an avatar), shown on the map."""
 
     def updated(self, newer: DeviceDetails) -> DeviceDetails:
         """These details with what `newer` says (what it does not say stays)."""

@@ -58,6 +58,8 @@ from .model import (
     Position,
     Value,
 )
+from .navixy_map import avatar_url, group_of, group_titles, vehicle_avatars
+from .navixy_readings import READINGS_SUBSCRIPTION, ReadingsBook
 from .navixy_zones import RELOAD_INTERVAL, fill_points, parse_zones
 from .urls import as_websocket
 from .values import are_flags, as_number, is_int
@@ -279,6 +281,9 @@ class NavixyClient(HubClient):
                 Field.ALTITUDE,
                 Field.GPS_SIGNAL,
                 Field.GSM_SIGNAL,
+                Field.MILEAGE,
+                Field.ENGINE_HOURS,
+                Field.READINGS,
             }
         ),
         positions=True,
@@ -322,6 +327,11 @@ class NavixyClient(HubClient):
         self._geofences: tuple[Geofence, ...] | None = None
         """The account's geofences as last emitted (None: not loaded yet)."""
         self._zone_task: asyncio.Task[None] | None = None
+        self._vehicle_avatars: dict[int, str] = {}
+        """Tracker id -> its vehicle's avatar file name (vehicle/list)."""
+        self._groups: dict[int, str] = {}
+        """Group id -> its title (tracker/group/list)."""
+        self._readings = ReadingsBook()
 
     @classmethod
     def settings(cls, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -464,6 +474,8 @@ class NavixyClient(HubClient):
         if isinstance(items := reply.get("list"), list):  # else _load_trackers says so
             await self._learn_models({code for item in items if (code := _model_code(item))})
             self._vehicles = await self._load_vehicles()
+            if (groups := await self._optional_list("tracker/group/list")) is not None:
+                self._groups = group_titles(groups)
         return self._load_trackers(reply)
 
     async def _learn_models(self, codes: Collection[str]) -> None:
@@ -485,6 +497,7 @@ class NavixyClient(HubClient):
         items = await self._optional_list("vehicle/list")
         if items is None:
             return self._vehicles
+        self._vehicle_avatars = vehicle_avatars(items)
         vehicles: dict[int, Category] = {}
         for item in items:
             if not isinstance(item, dict):
@@ -546,10 +559,23 @@ class NavixyClient(HubClient):
                 model_id=code,
                 serial=str(serial) if isinstance(serial, str | int) else None,
                 category=self._category(tracker_id, model),
+                picture=self._picture(tracker_id, item),
             ),
-            extras={"blocked": self._blocked[tracker_id]},
+            extras=self._listing_extras(tracker_id, item),
             channels=CHANNELS | {CHANNEL_GEOFENCE} if self._geofences else CHANNELS,
         )
+
+    def _listing_extras(self, tracker_id: int, item: Mapping[str, Any]) -> dict[str, Any]:
+        """Blocked or not; its group where the account has groups (None: in none of them)."""
+        extras: dict[str, Any] = {"blocked": self._blocked[tracker_id]}
+        if self._groups:
+            extras["group"] = group_of(item, self._groups)
+        return extras
+
+    def _picture(self, tracker_id: int, item: Mapping[str, Any]) -> str | None:
+        """The tracker's avatar, else its vehicle's."""
+        own = avatar_url(self.base_url, "tracker", item.get("avatar_file_name"))
+        return own or avatar_url(self.base_url, "vehicle", self._vehicle_avatars.get(tracker_id))
 
     def _category(self, tracker_id: int, model: TrackerModel | None) -> Category:
         """What a tracker is: the vehicle it is fitted to, else its model's kind."""
@@ -567,9 +593,19 @@ class NavixyClient(HubClient):
         )
 
     async def _subscribe(self) -> None:
-        """Subscribe to every tracker's state; the first state_batch follows the reply."""
+        """Subscribe to every tracker's state and readings; the first batches follow the reply.
+
+        A platform that refuses readings_batch (older than the docs) still gives states.
+        """
+        try:
+            await self._subscribe_to([SUBSCRIPTION, READINGS_SUBSCRIPTION])
+        except ProtocolError as err:
+            self.drop(Drop.REQUEST_FAILED, ("readings_batch", str(err)))
+            await self._subscribe_to([SUBSCRIPTION])
+
+    async def _subscribe_to(self, requests: list[Mapping[str, Any]]) -> None:
         text = orjson.dumps(
-            {"action": "subscribe", "hash": self._hash, "requests": [SUBSCRIPTION]}
+            {"action": "subscribe", "hash": self._hash, "requests": requests}
         ).decode()
         try:
             reply = await self.request("subscribe", text, REQUEST_TIMEOUT)
@@ -769,6 +805,8 @@ class NavixyClient(HubClient):
                 return
             for item in data:
                 self._handle_state(item)
+        elif event == "readings_batch":
+            self._handle_readings(data)
         elif event == "lifecycle":
             self._handle_lifecycle(data)
         elif event == "logout":
@@ -872,6 +910,24 @@ class NavixyClient(HubClient):
             return None
         return utc
 
+    # --- readings ---
+
+    def _handle_readings(self, data: Any) -> None:
+        """Counters and sensors of each tracker a readings_batch names (by tracker id)."""
+        if not isinstance(data, list):
+            self.drop(Drop.MALFORMED, data)
+            return
+        for batch in data:
+            if not isinstance(batch, dict):
+                self.drop(Drop.MALFORMED, batch)
+                continue
+            for key, item in batch.items():
+                tracker = int(key) if isinstance(key, str) and key.isdecimal() else None
+                if tracker is None or tracker not in self._blocked or not isinstance(item, dict):
+                    self.drop(Drop.UNKNOWN_DEVICE, key)
+                elif values := self._readings.update(tracker, item):
+                    self.emit(DeviceUpdate(str(tracker), values=values))
+
     # --- lifecycle ---
 
     def _handle_lifecycle(self, data: Any) -> None:
@@ -890,6 +946,7 @@ class NavixyClient(HubClient):
         if event == "corrupt":
             self._by_source.pop(data["source_id"])
             del self._blocked[tracker]
+            self._readings.forget(tracker)
             self.emit(DeviceRemoved(device_id))
             return
         self._blocked[tracker] = event == "block"

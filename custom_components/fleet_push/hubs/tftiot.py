@@ -42,6 +42,7 @@ from .model import (
     Value,
 )
 from .redact import REDACTED, redact_text
+from .tftiot_accessories import ACCESSORY_EVENTS, CHANNEL_ACCESSORY, accessory_notice
 from .urls import authority
 from .values import as_number, is_int, is_number, ms_time
 
@@ -53,12 +54,13 @@ CONF_REST_URL: Final = "rest_url"
 
 CHANNEL_ALARM: Final = "alarm"
 CHANNEL_MESSAGE: Final = "message"
-DEVICE_CHANNELS: Final = frozenset({CHANNEL_ALARM})
+DEVICE_CHANNELS: Final = frozenset({CHANNEL_ALARM, CHANNEL_ACCESSORY})
 HUB_CHANNELS: Final = frozenset({CHANNEL_ALARM, CHANNEL_MESSAGE})
 
 ALARM_SENDER: Final = 1
 """messagePass from_id of alarms (0 is the system, others are users)."""
 NO_SIGNAL: Final = -999
+SECONDS_PER_HOUR: Final = 3600
 CSQ_MAX: Final = 31
 """The top of the GSM modem's signal scale (CSQ)."""
 _SIGNIN: Final = "signin"
@@ -69,9 +71,7 @@ KEEPALIVE_INTERVAL: Final = 60.0
 WS_HEARTBEAT: Final = 30.0
 """Ping a socket that was quiet this long; any RFC 6455 server answers."""
 _IGNORED_TEXTS: Final = frozenset({"ping", "pong"})
-_DEVICE_EVENTS_IGNORED: Final = frozenset(
-    {"bleTire", "rs232Tire", "driver", "obdErrorInfo", "rs232Fuel"}
-)
+_DEVICE_EVENTS_IGNORED: Final[frozenset[str]] = frozenset()
 _DEFAULT_TOKEN_LIFE: Final = 600.0
 _HTTP_ERROR: Final = 400
 MAX_PORTS: Final = 64
@@ -153,6 +153,7 @@ class _Account(HubClient):
         channels=(
             Channel(CHANNEL_ALARM, ("alarm",)),
             Channel(CHANNEL_MESSAGE, ("message", "file_shake", "download_allow")),
+            Channel(CHANNEL_ACCESSORY, tuple(ACCESSORY_EVENTS.values())),
         ),
         fields=frozenset(
             {
@@ -167,6 +168,12 @@ class _Account(HubClient):
                 Field.MILEAGE,
                 Field.INPUTS,
                 Field.OUTPUTS,
+                Field.ENGINE_HOURS,
+                Field.FUEL,
+                Field.ANTI_THEFT,
+                Field.RELAY,
+                Field.EXTERNAL_BATTERY_LOW,
+                Field.ADDRESS,
             }
         ),
         positions=True,
@@ -402,6 +409,7 @@ class TftIotClient(_Account):
         self._events: dict[str, Callable[[dict[str, Any]], None]] = {
             _SIGNIN: self._on_signin,
             "snapshot": self._on_snapshot,
+            **dict.fromkeys(ACCESSORY_EVENTS, self._on_accessory),
         }
         self.messages = TftIotMessages(session, self.emit, account=account, timing=self.timing)
         """The message push's socket, beside this device socket."""
@@ -629,6 +637,17 @@ class TftIotClient(_Account):
         else:
             self._report(data, imei)
 
+    def _on_accessory(self, frame: dict[str, Any]) -> None:
+        """An accessory's update (tyres, driver, OBD error, fuel) as an event of its tracker."""
+        data = frame.get("data")
+        notice = accessory_notice(
+            frame.get("event"), data, _imei(data) if isinstance(data, dict) else None
+        )
+        if notice is None:
+            self.drop(Drop.MALFORMED, frame)
+        else:
+            self.emit(notice)
+
     # --- devices ---
 
     async def reload_fleet(self) -> None:
@@ -719,6 +738,16 @@ def _kilometres(value: Any) -> float | None:
     return value / 1000 if is_number(value) else None
 
 
+def _hours(value: Any) -> float | None:
+    """engine_time in seconds (the sample's 13057434 is 3,627 h), as hours."""
+    return value / SECONDS_PER_HOUR if is_number(value) else None
+
+
+def _address(value: Any) -> str | None:
+    """The address, or None for the empty text the sample shows."""
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
 def _bits(value: Any) -> tuple[bool, ...] | None:
     """Parse "1:0|2:0|3:1" as (False, False, True), ordered by port number."""
     if not isinstance(value, str) or not value:
@@ -744,6 +773,12 @@ _VALUES: Final[tuple[tuple[Field, str, Callable[[Any], Value]], ...]] = (
     (Field.MILEAGE, "mileage", _kilometres),
     (Field.INPUTS, "input", _bits),
     (Field.OUTPUTS, "output", _bits),
+    (Field.ENGINE_HOURS, "engine_time", _hours),
+    (Field.FUEL, "fuel", as_number),
+    (Field.ANTI_THEFT, "antithefted", _flag),
+    (Field.RELAY, "relay", _flag),
+    (Field.EXTERNAL_BATTERY_LOW, "is_external_battery_lower", _flag),
+    (Field.ADDRESS, "address", _address),
 )
 _EXTRAS: Final = (
     ("relay", "relay"),
