@@ -13,7 +13,7 @@ from typing import Any
 
 from homeassistant.components import zone
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady, HomeAssistantError
 
 from .coalesce import PositionCoalescer
@@ -41,6 +41,7 @@ from .listeners import Listeners
 from .plausibility import plausible, plausible_values
 from .registry_sync import RegistrySync
 from .supervisor import ConnectionSupervisor
+from .totals import OFFLINE_DEVICES, FleetTotals
 
 type FleetPushConfigEntry = ConfigEntry[FleetPushCoordinator]
 
@@ -84,6 +85,10 @@ class FleetPushCoordinator:
         )
         self._coalescer = PositionCoalescer(self._apply_device, self._crosses_zone)
         self._store = FleetStore(hass, entry.entry_id)
+        self._totals = FleetTotals(self.declaration.fields)
+        self._totals_due: CALLBACK_TYPE | None = None
+        self.offline_devices: list[str] = []
+        """The offline devices' names (the offline total's attribute)."""
 
     # --- lifecycle ---
 
@@ -93,7 +98,9 @@ class FleetPushCoordinator:
             await self._async_start_offline(error)
         self._on_connected()
         self._on_connection_changed()
+        self._publish_totals()
         self.config_entry.async_on_unload(self._coalescer.cancel)
+        self.config_entry.async_on_unload(self._cancel_totals)
         self.connection.start()
 
     async def _async_start_offline(self, err: HubError) -> None:
@@ -113,6 +120,8 @@ class FleetPushCoordinator:
         self.connection.hub_info = hub
         self.devices.update(devices)
         self.registry.known(devices.values())
+        for device in devices.values():
+            self._totals.note(device)
 
     async def async_shutdown(self) -> None:
         """Close the connection and save the fleet (on unload)."""
@@ -224,6 +233,8 @@ class FleetPushCoordinator:
             device = self.devices[update.device_id] = Device(update.device_id)
         touched: set[str] = set()
         self._dispatch(device, device.apply(update, touched), touched)
+        if not self._totals.counted.isdisjoint(touched) and self._totals.note(device):
+            self._totals_changed()
 
     def _apply_hub(self, update: HubUpdate) -> None:
         if update.values:
@@ -273,7 +284,31 @@ class FleetPushCoordinator:
             return
         self.registry.removed(device_id)
         self.listeners.forget(device_id)
+        if self._totals.forget(device_id):
+            self._totals_changed()
         self._store.schedule_save(self.hub_info, self.devices)
+
+    # --- totals ---
+
+    def _totals_changed(self) -> None:
+        """Publish the totals once the frame at hand is handled (once, however many changed)."""
+        if self._totals_due is None:
+            self._totals_due = self.hass.loop.call_soon(self._publish_totals).cancel
+
+    def _cancel_totals(self) -> None:
+        if self._totals_due is not None:
+            self._totals_due()
+            self._totals_due = None
+
+    @callback
+    def _publish_totals(self) -> None:
+        """Give the hub device its totals, and the offline total its list of names."""
+        self._totals_due = None
+        self._apply_hub(HubUpdate(values=self._totals.values()))
+        offline = self._totals.offline_names()
+        if offline != self.offline_devices:
+            self.offline_devices = offline
+            self.listeners.device_changed(HUB_DEVICE_ID, {OFFLINE_DEVICES})
 
     def _fire_notice(self, notice: HubNotice) -> None:
         if notice.channel not in self.declaration.event_types:

@@ -25,6 +25,7 @@ from homeassistant.const import (
 from .entity import FleetPushEntity, FleetPushEntityDescription, described_entities, setup_entry
 from .hubs.model import Field
 from .hubs.values import is_number
+from .totals import OFFLINE_DEVICES
 
 # Coordinator is used to centralize the data updates.
 PARALLEL_UPDATES = 0
@@ -33,6 +34,9 @@ PARALLEL_UPDATES = 0
 @dataclass(frozen=True, kw_only=True)
 class FleetPushSensorEntityDescription(SensorEntityDescription, FleetPushEntityDescription):
     """A sensor showing one numeric or timestamp field."""
+
+    lists_offline: bool = False
+    """Carries the names of the hub's offline devices as an (unrecorded) attribute."""
 
 
 SENSORS: tuple[FleetPushSensorEntityDescription, ...] = (
@@ -133,6 +137,19 @@ SENSORS: tuple[FleetPushSensorEntityDescription, ...] = (
         hub=True,
         device_class=SensorDeviceClass.TIMESTAMP,
     ),
+    *(
+        FleetPushSensorEntityDescription(
+            key=field.value,
+            translation_key=field.value,
+            field=field,
+            hub=True,
+            state_class=SensorStateClass.MEASUREMENT,
+            suggested_display_precision=0,
+            lists_offline=field is Field.TOTAL_OFFLINE,
+        )
+        # FleetPush's own totals of the hub's devices (totals.py), counted on transitions.
+        for field in (Field.TOTAL_ONLINE, Field.TOTAL_OFFLINE, Field.TOTAL_MOVING, Field.TOTAL_BUSY)
+    ),
 )
 
 
@@ -145,7 +162,28 @@ class FleetPushSensor(FleetPushEntity, SensorEntity):
     @override
     def _recompute(self) -> tuple[Any, ...]:
         self._attr_native_value = self._valid_value()
+        if self.entity_description.lists_offline:
+            return (*super()._recompute(), self._attr_native_value, self._offline_devices)
         return (*super()._recompute(), self._attr_native_value)
+
+    @property
+    def _offline_devices(self) -> tuple[str, ...]:
+        return tuple(self.coordinator.offline_devices)
+
+    @property
+    @override
+    def aspects(self) -> frozenset[str]:
+        if self.entity_description.lists_offline:
+            return super().aspects | {OFFLINE_DEVICES}
+        return super().aspects
+
+    @property
+    @override
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """The offline devices' names, on the offline total."""
+        if self.entity_description.lists_offline:
+            return {OFFLINE_DEVICES: list(self._offline_devices)}
+        return super().extra_state_attributes
 
     def _valid_value(self) -> float | int | datetime | None:
         value = self.value

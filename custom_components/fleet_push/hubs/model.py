@@ -44,6 +44,11 @@ class Field(StrEnum):
     DEVICES = "devices"
     DEVICES_ONLINE = "devices_online"
     LICENCE_EXPIRES = "licence_expires"
+    TOTAL_ONLINE = "total_online"
+    """How many of the hub's devices are online (counted by FleetPush)."""
+    TOTAL_OFFLINE = "total_offline"
+    TOTAL_MOVING = "total_moving"
+    TOTAL_BUSY = "total_busy"
 
 
 class Category(StrEnum):
