@@ -15,6 +15,7 @@ from homeassistant.components import zone
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady, HomeAssistantError
+from homeassistant.helpers.event import async_track_time_interval
 
 from .coalesce import PositionCoalescer
 from .const import CONF_HUB_KIND, CONF_MIN_POSITION_INTERVAL, DOMAIN, EVENT_FLEET_PUSH, LOGGER
@@ -40,6 +41,7 @@ from .licence import async_check_licence
 from .listeners import Listeners
 from .plausibility import plausible, plausible_values
 from .registry_sync import RegistrySync
+from .service_ends import CHECK_EVERY, async_check_service_ends
 from .supervisor import ConnectionSupervisor
 from .totals import OFFLINE_DEVICES, FleetTotals
 
@@ -101,6 +103,10 @@ class FleetPushCoordinator:
         self._publish_totals()
         self.config_entry.async_on_unload(self._coalescer.cancel)
         self.config_entry.async_on_unload(self._cancel_totals)
+        self._check_service_ends()
+        self.config_entry.async_on_unload(
+            async_track_time_interval(self.hass, self._check_service_ends, CHECK_EVERY)
+        )
         self.connection.start()
 
     async def _async_start_offline(self, err: HubError) -> None:
@@ -264,6 +270,14 @@ class FleetPushCoordinator:
                 self._remove_device(device_id)
         for update in snapshot.devices:
             self._apply_device(plausible(update, self.rejected))
+        self._check_service_ends()
+
+    @callback
+    def _check_service_ends(self, _now: object = None) -> None:
+        """Warn when devices' paid service ends soon (after a device list, twice a day)."""
+        async_check_service_ends(
+            self.hass, self.config_entry, self.devices.values(), self.device_name
+        )
 
     def _crosses_zone(self, device_id: str, position: Position) -> bool:
         """Whether a new position puts a device in another zone than it is shown in."""

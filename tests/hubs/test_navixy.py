@@ -630,7 +630,7 @@ async def test_connect_with_api_key(session: aiohttp.ClientSession) -> None:
                     serial=t.device_id,
                     category=Category.VEHICLE,
                 ),
-                extras={"blocked": False},
+                extras={"blocked": False, "service_ends": t.tariff_end_date},
                 channels=CHANNELS,
             )
             for t in trackers

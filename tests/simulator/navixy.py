@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 import json
 import math
 import re
@@ -83,6 +83,11 @@ class SimTracker:
     blocked: bool = False
     vehicle_type: str | None = None
     """The type of the vehicle it is fitted to (vehicle/list), if one is set up for it."""
+    group_id: int = 0
+    """Its group (tracker/group/list); 0: the default group, which has no title."""
+    tags: list[int] = field(default_factory=list)
+    """Its tags (tag/list), as tag_bindings."""
+    tariff_end_date: str | None = "2031-09-20"
     state: dict[str, Any] = field(default_factory=dict)
 
     def listing(self) -> dict[str, Any]:
@@ -91,7 +96,7 @@ class SimTracker:
             "id": self.tracker_id,
             "label": self.label,
             "clone": False,
-            "group_id": 0,
+            "group_id": self.group_id,
             "source": {
                 "id": self.source_id,
                 "device_id": self.device_id,
@@ -100,10 +105,10 @@ class SimTracker:
                 "tariff_id": 345678,
                 "status_listing_id": None,
                 "creation_date": "2021-09-20",
-                "tariff_end_date": "2031-09-20",
+                "tariff_end_date": self.tariff_end_date,
                 "phone": self.phone,
             },
-            "tag_bindings": [],
+            "tag_bindings": list(self.tags),
         }
 
     def vehicle(self) -> dict[str, Any]:
@@ -208,6 +213,10 @@ class NavixySimulator(HubSimulator):
         self.too_early: list[str] = []
         """Client frames dropped because they came before the handshake."""
         self._registered = 0
+        self.groups: dict[int, dict[str, Any]] = {}
+        """Group id -> its tracker/group/list item."""
+        self.tags: dict[int, dict[str, Any]] = {}
+        """Tag id -> its tag/list item."""
         super().__init__(
             devices=devices,
             host=host,
@@ -229,6 +238,34 @@ class NavixySimulator(HubSimulator):
         """Create the trackers."""
         for _ in range(devices):
             self.add_tracker()
+        if self.pace == "demo":
+            self.group_demo_fleet()
+
+    def group_demo_fleet(self) -> None:
+        """The demo's groups and tags: vans and trucks, a night shift, one tariff ending soon."""
+        vans = self.add_group("Vans", "FF6DDC")
+        trucks = self.add_group("Trucks", "2196F3")
+        night = self.add_tag("Night shift", "3F51B5")
+        for number, tracker in enumerate(self.trackers.values()):
+            tracker.group_id = vans if number % 2 == 0 else trucks
+            if number % 3 == 0:
+                tracker.tags.append(night)
+        last = list(self.trackers.values())[-1:]
+        for tracker in last:  # a repair before its service ends
+            soon = datetime.now(ZoneInfo(self.time_zone)).date() + timedelta(days=5)
+            tracker.tariff_end_date = soon.isoformat()
+
+    def add_group(self, title: str, color: str) -> int:
+        """A tracker group, as tracker/group/list shows it; its id."""
+        group_id = 129301 + len(self.groups)
+        self.groups[group_id] = {"title": title, "color": color, "id": group_id}
+        return group_id
+
+    def add_tag(self, name: str, color: str) -> int:
+        """A tag, as tag/list shows it; its id."""
+        tag_id = 3 + len(self.tags)
+        self.tags[tag_id] = {"id": tag_id, "avatar_file_name": None, "name": name, "color": color}
+        return tag_id
 
     def add_tracker(self, label: str | None = None, model: str | None = None) -> SimTracker:
         """Register a new tracker (clients learn of it only from tracker/list)."""
@@ -542,6 +579,8 @@ class NavixySimulator(HubSimulator):
             "tracker/list": self._list,
             "tracker/list_models": self._list_models,
             "vehicle/list": self._vehicles,
+            "tracker/group/list": lambda _body: {"list": list(self.groups.values())},
+            "tag/list": lambda _body: {"list": list(self.tags.values())},
             "tracker/get_state": self._get_state,
             "tracker/output/set": self._output_set,
             "tracker/send_command": self._send_command,

@@ -524,11 +524,17 @@ def _phone(device_id: str, record: dict[str, Any], *, unplugged: bool) -> Device
             model_id=_text(record, "model"),
             firmware=_text(record, "version"),
             mac=_text(record, "mac"),
+            group=_group(record),
         ),
         values=values,
         extras=_phone_extras(record),
         channels=PHONE_CHANNELS,
     )
+
+
+def _group(record: dict[str, Any]) -> str | None:
+    """The phone's group, if it is in one (group 0, "未分组", is the kernel's "ungrouped")."""
+    return None if record.get("gid") in (0, "0") else _text(record, "gname")
 
 
 def _phone_extras(record: dict[str, Any]) -> dict[str, Any]:

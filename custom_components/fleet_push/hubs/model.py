@@ -13,6 +13,8 @@ HUB_DEVICE_ID: Final = ""
 """The device id under which a hub's own values (version, licence) are kept."""
 MAX_LATITUDE: Final = 90.0
 MAX_LONGITUDE: Final = 180.0
+SERVICE_ENDS: Final = "service_ends"
+"""The extra giving the date (ISO) a device's paid service ends: a repair warns before."""
 
 
 class Field(StrEnum):
@@ -137,6 +139,8 @@ class DeviceDetails:
     mac: str | None = None
     serial: str | None = None
     category: Category | None = None
+    group: str | None = None
+    """The hub's own grouping of the device (a group, a network): its suggested area."""
 
     def updated(self, newer: DeviceDetails) -> DeviceDetails:
         """These details with what `newer` says (what it does not say stays)."""

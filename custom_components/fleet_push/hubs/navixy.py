@@ -56,6 +56,7 @@ from .model import (
     Position,
     Value,
 )
+from .navixy_groups import GROUPS_OPTION, Grouping, read_groups, read_tags
 from .urls import as_websocket
 from .values import are_flags, as_number, is_int
 
@@ -258,6 +259,7 @@ class NavixyClient(HubClient):
         ),
         url_schemes=("http", "https"),
         sign_in=(("api_key",), ("username", "password")),
+        options=(Setting(GROUPS_OPTION, SettingType.NAMES, default=()),),
         channels=(Channel(CHANNEL_LIFECYCLE, LIFECYCLE_EVENTS),),
         output_command="set_output",
         fields=frozenset(
@@ -290,6 +292,7 @@ class NavixyClient(HubClient):
         username: str | None = None,
         password: str | None = None,
         verify_ssl: bool = True,
+        import_groups: Collection[str] = (),
         timing: Timing | None = None,
     ) -> None:
         """Keep the settings; the handshake sets the keep-alive interval unless timing gives one."""
@@ -312,6 +315,9 @@ class NavixyClient(HubClient):
         """Model code -> what list_models said of it (None: the platform does not know it)."""
         self._vehicles: dict[int, Category] = {}
         """Tracker id -> the kind of vehicle it is fitted to (vehicle/list)."""
+        self._grouping = Grouping()
+        self.import_groups = frozenset(import_groups)
+        """The groups and tags whose trackers are brought in (none: every tracker)."""
 
     @classmethod
     def settings(cls, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -322,7 +328,22 @@ class NavixyClient(HubClient):
             "username": config.get("username"),
             "password": config.get("password"),
             "verify_ssl": config.get("verify_ssl", True),
+            "import_groups": config.get(GROUPS_OPTION) or (),
         }
+
+    @override
+    def offered(self, option: str) -> frozenset[str]:
+        """The account's group titles and tag names, to choose the trackers to bring in."""
+        return self._grouping.names() if option == GROUPS_OPTION else frozenset()
+
+    @override
+    def apply_options(self, options: Mapping[str, Any]) -> None:
+        """Other groups or tags chosen: connect again, to list and subscribe to those."""
+        chosen = frozenset(options.get(GROUPS_OPTION) or ())
+        if chosen != self.import_groups:
+            self.import_groups = chosen
+            if self.connected:
+                self.end_session(CannotConnect("the groups to bring in changed"))
 
     @property
     def time_zone(self) -> tzinfo:
@@ -407,7 +428,17 @@ class NavixyClient(HubClient):
         if isinstance(items := reply.get("list"), list):  # else _load_trackers says so
             await self._learn_models({code for item in items if (code := _model_code(item))})
             self._vehicles = await self._load_vehicles()
+            self._grouping = await self._load_grouping()
         return self._load_trackers(reply)
+
+    async def _load_grouping(self) -> Grouping:
+        """The account's groups and tags; as before when a list is refused."""
+        groups = await self._optional_list("tracker/group/list")
+        tags = await self._optional_list("tag/list")
+        return Grouping(
+            read_groups(groups) if groups is not None else self._grouping.groups,
+            read_tags(tags) if tags is not None else self._grouping.tags,
+        )
 
     async def _learn_models(self, codes: Collection[str]) -> None:
         """Ask list_models about the codes not asked about yet (once: models do not change)."""
@@ -462,6 +493,8 @@ class NavixyClient(HubClient):
         self._blocked.clear()
         devices = []
         for item in items:
+            if isinstance(item, dict) and not self._grouping.chosen(item, self.import_groups):
+                continue  # in no group or tag chosen: not brought in
             device = self._tracker(item)
             if device is None:
                 self.drop(Drop.MALFORMED, item)
@@ -489,8 +522,9 @@ class NavixyClient(HubClient):
                 model_id=code,
                 serial=str(serial) if isinstance(serial, str | int) else None,
                 category=self._category(tracker_id, model),
+                group=(group := self._grouping.group_of(item)) and group[0],
             ),
-            extras={"blocked": self._blocked[tracker_id]},
+            extras={"blocked": self._blocked[tracker_id], **self._grouping.extras(item)},
             channels=CHANNELS,
         )
 
@@ -511,8 +545,12 @@ class NavixyClient(HubClient):
 
     async def _subscribe(self) -> None:
         """Subscribe to every tracker's state; the first state_batch follows the reply."""
+        request = SUBSCRIPTION
+        if self.import_groups:  # only the trackers brought in (Navixy's target "selected")
+            selected = {"type": "selected", "tracker_ids": sorted(self._blocked)}
+            request = {**SUBSCRIPTION, "target": selected}
         text = orjson.dumps(
-            {"action": "subscribe", "hash": self._hash, "requests": [SUBSCRIPTION]}
+            {"action": "subscribe", "hash": self._hash, "requests": [request]}
         ).decode()
         try:
             reply = await self.request("subscribe", text, REQUEST_TIMEOUT)

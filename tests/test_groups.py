@@ -1,0 +1,183 @@
+"""Groups: the hub's own grouping as attributes and suggested areas, partial import, and the
+repair before a Navixy tracker's service ends."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+import json
+from typing import Any
+
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import area_registry as ar, device_registry as dr, issue_registry as ir
+from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.fleet_push.const import DOMAIN
+from custom_components.fleet_push.hubs.navixy_groups import (
+    GROUPS_OPTION,
+    Grouping,
+    read_groups,
+    read_tags,
+    service_end,
+)
+
+from .conftest import SetupHub, StartHub, coordinator_of
+from .helpers import device_of, state_of, wait_for, wait_for_entity
+
+
+def area_name(hass: HomeAssistant, entry: MockConfigEntry, device_id: str) -> str | None:
+    device = device_of(hass, entry, device_id)
+    assert device is not None
+    area = ar.async_get(hass).async_get_area(device.area_id) if device.area_id else None
+    return area.name if area else None
+
+
+def grouped_navixy(hub: Any) -> tuple[int, int, int]:
+    """Vans (with the night shift tag), Trucks, and the default group: the three trackers."""
+    vans, trucks = hub.add_group("Vans", "FF6DDC"), hub.add_group("Trucks", "2196F3")
+    night = hub.add_tag("Night shift", "3F51B5")
+    first, second, third = hub.trackers
+    hub.trackers[first].group_id = vans
+    hub.trackers[first].tags.append(night)
+    hub.trackers[second].group_id = trucks
+    return first, second, third
+
+
+def subscribed_trackers(hub: Any) -> list[Any]:
+    """The target of every state_batch subscription the simulator received."""
+    frames = [json.loads(text) for text in hub.received if text.startswith("{")]
+    return [
+        request["target"]
+        for frame in frames
+        if frame.get("action") == "subscribe"
+        for request in frame["requests"]
+    ]
+
+
+async def test_navixy_groups_and_tags_are_attributes_and_suggested_areas(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start_hub("navixy", devices=3)
+    first, second, third = grouped_navixy(hub)
+    entry = await setup_hub("navixy", hub)
+    await wait_for_entity(hass, entry, "binary_sensor", str(third), "online")
+
+    online = state_of(hass, entry, "binary_sensor", str(first), "online")
+    assert online.attributes["group"] == "Vans"
+    assert online.attributes["group_color"] == "FF6DDC"
+    assert online.attributes["tags"] == ["Night shift"]
+    assert area_name(hass, entry, str(first)) == "Vans"
+    assert area_name(hass, entry, str(second)) == "Trucks"
+    assert area_name(hass, entry, str(third)) is None  # the default group suggests nothing
+    assert coordinator_of(entry).client.offered(GROUPS_OPTION) == {"Vans", "Trucks", "Night shift"}
+
+    # The user's choice stays: another area, or none at all, survives a new device list.
+    depot = ar.async_get(hass).async_get_or_create("Depot")
+    devices = dr.async_get(hass)
+    devices.async_update_device(device_of(hass, entry, str(first)).id, area_id=depot.id)  # type: ignore[union-attr]
+    devices.async_update_device(device_of(hass, entry, str(second)).id, area_id=None)  # type: ignore[union-attr]
+    hub.trackers[first].label = "Van 1 renamed"
+    await coordinator_of(entry).client.reload_fleet()
+    await hass.async_block_till_done()
+    assert device_of(hass, entry, str(first)).name == "Van 1 renamed"  # type: ignore[union-attr]
+    assert area_name(hass, entry, str(first)) == "Depot"
+    assert area_name(hass, entry, str(second)) is None
+
+
+async def test_imouse_groups_suggest_areas_and_ungrouped_phones_none(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start_hub("imouse", devices=2)
+    grouped, ungrouped = hub.devices
+    hub.groups[4] = "Shelf A"
+    hub.devices[grouped].update(gid=4, gname="Shelf A")
+    entry = await setup_hub("imouse", hub)
+    await wait_for_entity(hass, entry, "binary_sensor", ungrouped, "online")
+    assert area_name(hass, entry, grouped) == "Shelf A"
+    assert area_name(hass, entry, ungrouped) is None
+    assert state_of(hass, entry, "binary_sensor", grouped, "online").attributes["group"] == (
+        "Shelf A"
+    )
+
+
+async def test_navixy_brings_in_only_the_chosen_groups_and_tags(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start_hub("navixy", devices=3)
+    first, second, third = grouped_navixy(hub)
+    entry = await setup_hub("navixy", hub, options={GROUPS_OPTION: ["Night shift"]})
+    coordinator = coordinator_of(entry)
+    await wait_for(lambda: str(first) in coordinator.devices)
+    assert set(coordinator.devices) - {""} == {str(first)}
+    assert subscribed_trackers(hub)[-1] == {"type": "selected", "tracker_ids": [first]}
+
+    # Another choice applies at once: the hub is listed and subscribed to again.
+    hass.config_entries.async_update_entry(entry, options={GROUPS_OPTION: ["Trucks", "Vans"]})
+    await wait_for(lambda: str(second) in coordinator.devices and coordinator.connected, 10)
+    await hass.async_block_till_done()
+    assert set(coordinator.devices) - {""} == {str(first), str(second)}
+    assert subscribed_trackers(hub)[-1] == {
+        "type": "selected",
+        "tracker_ids": sorted([first, second]),
+    }
+
+    hass.config_entries.async_update_entry(entry, options={GROUPS_OPTION: []})  # every tracker
+    await wait_for(lambda: str(third) in coordinator.devices and coordinator.connected, 10)
+    assert subscribed_trackers(hub)[-1] == {"type": "all"}
+
+
+async def test_a_repair_before_a_trackers_service_ends(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start_hub("navixy", devices=3)
+    first, second, _ = hub.trackers
+    today = dt_util.now().date()
+    hub.trackers[first].tariff_end_date = (today + timedelta(days=3)).isoformat()
+    hub.trackers[second].tariff_end_date = None  # no end
+    entry = await setup_hub("navixy", hub)
+    issue_id = f"service_ends_{entry.entry_id}"
+    issues = ir.async_get(hass)
+    issue = issues.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_key == "service_ending"
+    assert issue.severity is ir.IssueSeverity.WARNING
+    assert issue.translation_placeholders == {
+        "hub": entry.title,
+        "count": "1",
+        "devices": hub.trackers[first].label,
+        "date": (today + timedelta(days=3)).isoformat(),
+    }
+    online = state_of(hass, entry, "binary_sensor", str(first), "online")
+    assert online.attributes["service_ends"] == (today + timedelta(days=3)).isoformat()
+
+    hub.trackers[first].tariff_end_date = (today - timedelta(days=1)).isoformat()
+    await coordinator_of(entry).client.reload_fleet()
+    await hass.async_block_till_done()
+    issue = issues.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.translation_key == "service_ended"
+    assert issue.severity is ir.IssueSeverity.ERROR
+
+    hub.trackers[first].tariff_end_date = (today + timedelta(days=365)).isoformat()  # renewed
+    await coordinator_of(entry).client.reload_fleet()
+    await hass.async_block_till_done()
+    assert issues.async_get_issue(DOMAIN, issue_id) is None
+
+
+def test_what_navixy_says_of_groups_is_read_with_care() -> None:
+    groups = read_groups(
+        [{"id": 1, "title": " Vans ", "color": "FF6DDC"}, {"id": 2, "title": ""}, "x", {"id": "3"}]
+    )
+    tags = read_tags([{"id": 3, "name": "Night"}, {"id": True, "name": "bool"}, None])
+    assert groups == {1: ("Vans", "FF6DDC")}
+    assert tags == {3: "Night"}
+    grouping = Grouping(groups, tags)
+    item = {"group_id": 1, "tag_bindings": [3, 99, "3"], "source": {"tariff_end_date": "junk"}}
+    assert grouping.extras(item) == {"group": "Vans", "group_color": "FF6DDC", "tags": ["Night"]}
+    assert grouping.chosen(item, {"Night"})
+    assert grouping.chosen(item, set())
+    assert not grouping.chosen({"group_id": 0, "tag_bindings": None}, {"Vans"})
+    assert service_end("2025-12-01") is not None
+    assert service_end("2025-12-01 00:00:00") is not None
+    assert service_end("2025-13-01") is None
+    assert service_end(20251201) is None
