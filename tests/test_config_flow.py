@@ -24,8 +24,8 @@ from custom_components.fleet_push.const import (
     DOMAIN,
 )
 from custom_components.fleet_push.hubs import HUB_KINDS, client_class
+from custom_components.fleet_push.hubs.declaration import GROUPS_OPTION
 from custom_components.fleet_push.hubs.devicehive import EVENTS_OPTION, OFFLINE_AFTER_OPTION
-from custom_components.fleet_push.hubs.navixy_groups import GROUPS_OPTION
 from custom_components.fleet_push.hubs.tftiot import md5_password
 from custom_components.fleet_push.migration import CURRENT_VERSION
 
@@ -285,7 +285,7 @@ def test_only_hub_kinds_have_steps_of_their_own() -> None:
 @pytest.mark.parametrize(
     ("kind", "options"),
     [
-        ("imouse", [CONF_GRACE_PERIOD]),  # phones have no positions
+        ("imouse", [CONF_GRACE_PERIOD, GROUPS_OPTION]),  # phones have no positions
         ("iclick", [CONF_GRACE_PERIOD]),
         ("navixy", [CONF_GRACE_PERIOD, CONF_MIN_POSITION_INTERVAL, GROUPS_OPTION]),
         ("tftiot", [CONF_GRACE_PERIOD, CONF_MIN_POSITION_INTERVAL]),

@@ -13,8 +13,8 @@ from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.fleet_push.const import DOMAIN
+from custom_components.fleet_push.hubs.declaration import GROUPS_OPTION
 from custom_components.fleet_push.hubs.navixy_groups import (
-    GROUPS_OPTION,
     Grouping,
     read_groups,
     read_tags,
@@ -23,6 +23,7 @@ from custom_components.fleet_push.hubs.navixy_groups import (
 
 from .conftest import SetupHub, StartHub, coordinator_of
 from .helpers import device_of, state_of, wait_for, wait_for_entity
+from .simulator.imouse import result
 
 
 def area_name(hass: HomeAssistant, entry: MockConfigEntry, device_id: str) -> str | None:
@@ -181,3 +182,29 @@ def test_what_navixy_says_of_groups_is_read_with_care() -> None:
     assert service_end("2025-12-01 00:00:00") is not None
     assert service_end("2025-13-01") is None
     assert service_end(20251201) is None
+
+
+async def test_imouse_brings_in_only_the_chosen_groups(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start_hub("imouse", devices=3)
+    first, second, third = hub.devices
+    hub.groups.update({1: "Shelf A", 2: "Shelf B"})
+    hub.devices[first].update(gid=1, gname="Shelf A")
+    hub.devices[second].update(gid=2, gname="Shelf B")
+    entry = await setup_hub("imouse", hub, options={GROUPS_OPTION: ["Shelf A"]})
+    coordinator = coordinator_of(entry)
+    assert set(coordinator.devices) - {""} == {first}
+    assert coordinator.client.offered(GROUPS_OPTION) == {"Shelf A", "Shelf B", "未分组"}
+
+    # A phone moved out of the chosen groups leaves; one moved in arrives.
+    record = hub.devices[first]
+    record.update(gid=2, gname="Shelf B")
+    await hub.push_callback("dev_change", result(list=[record]))
+    await wait_for(lambda: first not in coordinator.devices)
+    hub.devices[third].update(gid=1, gname="Shelf A")
+    await hub.push_callback("dev_change", result(list=[hub.devices[third]]))
+    await wait_for(lambda: third in coordinator.devices)
+
+    hass.config_entries.async_update_entry(entry, options={GROUPS_OPTION: []})  # every phone
+    await wait_for(lambda: set(coordinator.devices) - {""} == {first, second, third})

@@ -31,7 +31,7 @@ import orjson
 from yarl import URL
 
 from .connection import REQUEST_TIMEOUT, Drop, HubClient, Listener, Timing
-from .declaration import Channel, HubDeclaration, Setting, SettingType
+from .declaration import GROUPS_OPTION, Channel, HubDeclaration, Setting, SettingType
 from .errors import (
     CannotConnect,
     CommandCode,
@@ -56,7 +56,7 @@ from .model import (
     Position,
     Value,
 )
-from .navixy_groups import GROUPS_OPTION, Grouping, read_groups, read_tags
+from .navixy_groups import Grouping, read_groups, read_tags
 from .urls import as_websocket
 from .values import are_flags, as_number, is_int
 

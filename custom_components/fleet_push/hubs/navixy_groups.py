@@ -15,8 +15,6 @@ from typing import Any, Final
 from .model import SERVICE_ENDS
 from .values import is_int
 
-GROUPS_OPTION: Final = "import_groups"
-"""The option naming the groups and tags to bring in (none chosen: every tracker)."""
 TARIFF_END: Final = "tariff_end_date"
 """When a tracker's tariff ends (or is next charged): its service ends then."""
 
