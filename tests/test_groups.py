@@ -208,3 +208,40 @@ async def test_imouse_brings_in_only_the_chosen_groups(
 
     hass.config_entries.async_update_entry(entry, options={GROUPS_OPTION: []})  # every phone
     await wait_for(lambda: set(coordinator.devices) - {""} == {first, second, third})
+
+
+async def test_devicehive_networks_and_device_types(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start_hub("devicehive", devices=2)
+    first, second = hub.devices
+    hub.networks[2] = "Warehouse"
+    hub.devices[second].network_id = 2
+    hub.devices[second].device_type_id = 7  # a type the server does not list
+    entry = await setup_hub("devicehive", hub)
+    await wait_for_entity(hass, entry, "binary_sensor", second, "online")
+    online = state_of(hass, entry, "binary_sensor", first, "online")
+    assert (online.attributes["network"], online.attributes["device_type"]) == (
+        "Couriers",
+        "GPS tracker",
+    )
+    other = state_of(hass, entry, "binary_sensor", second, "online")
+    assert other.attributes["network"] == "Warehouse"
+    assert "device_type" not in other.attributes
+    assert area_name(hass, entry, first) == "Couriers"
+    assert area_name(hass, entry, second) == "Warehouse"
+
+
+async def test_a_devicehive_token_without_the_lists_still_connects(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start_hub("devicehive", devices=1)
+    (device,) = hub.devices
+    hub.forbidden.add("network/list")  # a token without GET_NETWORK
+    entry = await setup_hub("devicehive", hub)
+    online = await wait_for_entity(hass, entry, "binary_sensor", device, "online")
+    attributes = hass.states.get(online).attributes  # type: ignore[union-attr]
+    assert "network" not in attributes
+    assert attributes["device_type"] == "GPS tracker"
+    assert area_name(hass, entry, device) is None
+    assert coordinator_of(entry).stats.dropped["request_failed"] == 1

@@ -200,6 +200,12 @@ class DeviceHiveSimulator(HubSimulator):
         self.password = "dhadmin_#911"
         self.user_id = 1
         self.users: dict[str, tuple[str, int]] = {self.login: (self.password, self.user_id)}
+        self.networks: dict[int, str] = {1: "Couriers"}
+        """network/list: id -> name (every device is in network 1 unless moved)."""
+        self.device_types: dict[int, str] = {1: "GPS tracker"}
+        """devicetype/list: id -> name."""
+        self.forbidden: set[str] = set()
+        """Actions the signed-in user has no permission for (answered 403)."""
         self.access_lifetime = access_lifetime
         self.refresh_lifetime = refresh_lifetime
         self.command_delay = command_delay
@@ -568,6 +574,8 @@ class DeviceHiveSimulator(HubSimulator):
             reply["requestId"] = message["requestId"]
         handlers = self._handlers()
         handler = handlers.get(action, self._unknown) if isinstance(action, str) else self._unknown
+        if action in self.forbidden:  # @PreAuthorize refuses a token without the permission
+            handler = self._forbidden
         try:
             fields = await handler(conn, message)
         except Reject as err:
@@ -586,6 +594,8 @@ class DeviceHiveSimulator(HubSimulator):
             "token/refresh": self._token_refresh,
             "server/info": self._server_info,
             "device/list": self._device_list,
+            "network/list": self._names("networks", self.networks),
+            "devicetype/list": self._names("deviceTypes", self.device_types),
             "notification/list": self._notification_list,
             "notification/subscribe": self._notification_subscribe,
             "notification/unsubscribe": self._unsubscribe,
@@ -597,6 +607,22 @@ class DeviceHiveSimulator(HubSimulator):
         if self.device_count:
             handlers["device/count"] = self._device_count_handler
         return handlers
+
+    def _names(
+        self, key: str, names: dict[int, str]
+    ) -> Callable[[Connection, dict[str, Any]], Awaitable[dict[str, Any]]]:
+        """network/list or devicetype/list: a page of {id, name, description} items."""
+
+        async def handler(conn: Connection, message: dict[str, Any]) -> dict[str, Any]:
+            self._require(conn)
+            take, skip = _paging(message)
+            items = [{"id": i, "name": n, "description": None} for i, n in sorted(names.items())]
+            return {key: items[skip : skip + take]}
+
+        return handler
+
+    async def _forbidden(self, _conn: Connection, _message: dict[str, Any]) -> dict[str, Any]:
+        raise Reject(403, "Access is denied")
 
     async def _unknown(self, _conn: Connection, message: dict[str, Any]) -> dict[str, Any]:
         raise Reject(400, f"Unknown action requested: {message.get('action')}")

@@ -64,6 +64,7 @@ from .connection import (
     within,
 )
 from .declaration import Channel, HubDeclaration, Setting, SettingType
+from .devicehive_groups import DEVICE_TYPES, NAMES_TAKE, NETWORKS, Grouping, read_names
 from .errors import (
     CannotConnect,
     CommandCode,
@@ -357,6 +358,8 @@ class DeviceHiveClient(HubClient):
         self._inflight: dict[str, str] = {}
         self._command_lock = asyncio.Lock()
         self._commands_subscribed = False
+        self._grouping = Grouping()
+        """The server's networks and device types (names for the records' ids)."""
         self._updates: OrderedDict[int, Mapping[str, Any]] = OrderedDict()
         self._presence = Presence(offline_after)
         self._presence_learned = False
@@ -568,6 +571,7 @@ class DeviceHiveClient(HubClient):
 
         learn: first ask who notified lately, so that the fleet shows up with its Online.
         """
+        self._grouping = await self._load_grouping()
         before = await self._count_devices()
         records, pages, ran_out = await self._list_devices(before)
         after = await self._count_devices() if pages > 1 else before
@@ -580,6 +584,30 @@ class DeviceHiveClient(HubClient):
         if complete:
             self._presence.forget_all_but(records)
         self.emit(FleetSnapshot(updates, complete=complete))
+
+    async def _load_grouping(self) -> Grouping:
+        """The server's networks and device types; as before when a list is refused."""
+        networks = await self._optional_names(*NETWORKS)
+        device_types = await self._optional_names(*DEVICE_TYPES)
+        return Grouping(
+            self._grouping.networks if networks is None else networks,
+            self._grouping.device_types if device_types is None else device_types,
+        )
+
+    async def _optional_names(self, action: str, key: str) -> dict[int, str] | None:
+        """The names a list gives by id; None when refused (a token without the right).
+
+        They only add to what is shown: a refusal never keeps the server from connecting.
+        """
+        try:
+            items = (await self._call(action, {"take": NAMES_TAKE})).get(key)
+        except (CommandFailed, HubTimeout) as err:
+            self.drop(Drop.REQUEST_FAILED, (action, type(err).__name__))
+            return None
+        if not isinstance(items, list):
+            self.drop(Drop.MALFORMED, action)
+            return None
+        return read_names(items)
 
     async def _count_devices(self) -> int | None:
         """device/count, or None where the server has none (before 3.4.5)."""
@@ -633,9 +661,10 @@ class DeviceHiveClient(HubClient):
             DeviceDetails(
                 name=name if isinstance(name, str) and name else None,
                 category=Category.TRACKER,  # shown once it notifies a position
+                group=self._grouping.network_of(record),
             ),
             values={Field.ONLINE: online},
-            extras=extras,
+            extras={**extras, **self._grouping.extras(record)},
             channels=CHANNELS,
         )
 
