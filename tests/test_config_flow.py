@@ -291,7 +291,13 @@ def test_only_hub_kinds_have_steps_of_their_own() -> None:
         ("tftiot", [CONF_GRACE_PERIOD, CONF_MIN_POSITION_INTERVAL]),
         (
             "devicehive",
-            [CONF_GRACE_PERIOD, CONF_MIN_POSITION_INTERVAL, OFFLINE_AFTER_OPTION, EVENTS_OPTION],
+            [
+                CONF_GRACE_PERIOD,
+                CONF_MIN_POSITION_INTERVAL,
+                OFFLINE_AFTER_OPTION,
+                EVENTS_OPTION,
+                GROUPS_OPTION,
+            ],
         ),
     ],
 )

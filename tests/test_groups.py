@@ -245,3 +245,58 @@ async def test_a_devicehive_token_without_the_lists_still_connects(
     assert attributes["device_type"] == "GPS tracker"
     assert area_name(hass, entry, device) is None
     assert coordinator_of(entry).stats.dropped["request_failed"] == 1
+
+
+def subscribed_networks(hub: Any) -> list[Any]:
+    """The networkIds of every notification/subscribe the server received."""
+    frames = [json.loads(text) for text in hub.received]
+    return [
+        frame.get("networkIds") for frame in frames if frame["action"] == "notification/subscribe"
+    ]
+
+
+async def test_devicehive_brings_in_only_the_chosen_networks(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start_hub("devicehive", devices=3)
+    first, second, third = hub.devices
+    hub.networks[2] = "Warehouse"
+    hub.devices[third].network_id = 2
+    entry = await setup_hub("devicehive", hub, options={GROUPS_OPTION: ["Couriers"]})
+    coordinator = coordinator_of(entry)
+    assert set(coordinator.devices) - {""} == {first, second}
+    assert subscribed_networks(hub)[-1] == [1]  # the server sends the chosen networks' alone
+    assert coordinator.client.offered(GROUPS_OPTION) == {"Couriers", "Warehouse"}
+
+    await hub.notify(third, "gps", {"lat": 50.1, "lng": 30.1})  # filtered by the server
+    await hub.move_to_network(third, 1)  # moved in: followed from its $device-update on
+    await wait_for(lambda: third in coordinator.devices)
+
+    await hub.move_to_network(first, 2)  # moved out: gone with the next device list
+    await coordinator.client.reload_fleet()
+    await wait_for(lambda: first not in coordinator.devices)
+
+    hass.config_entries.async_update_entry(entry, options={GROUPS_OPTION: []})  # every device
+    await wait_for(lambda: first in coordinator.devices and coordinator.connected, 10)
+    assert subscribed_networks(hub)[-1] is None
+
+
+async def test_devicehive_passes_over_other_networks_when_the_server_sends_them(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start_hub("devicehive", devices=2)
+    first, second = hub.devices
+    hub.networks[2] = "Warehouse"
+    hub.devices[second].network_id = 2
+    hub.forbidden.add("network/list")  # no names: every notification comes
+    entry = await setup_hub("devicehive", hub, options={GROUPS_OPTION: ["Warehouse"]})
+    coordinator = coordinator_of(entry)
+    assert set(coordinator.devices) == {""}  # no network is known by that name
+    before = len([text for text in hub.received if '"device/list"' in text])
+    frames = coordinator.stats.frames
+    await hub.notify(first, "gps", {"lat": 50.1, "lng": 30.1})
+    await hub.notify(first, "$device-update", hub.devices[first].record())
+    await wait_for(lambda: coordinator.stats.frames >= frames + 2)  # both reached the client
+    await hass.async_block_till_done()
+    assert set(coordinator.devices) == {""}
+    assert len([text for text in hub.received if '"device/list"' in text]) == before

@@ -408,6 +408,12 @@ class DeviceHiveSimulator(HubSimulator):
         device.is_blocked = blocked
         await self.notify(device_id, "$device-update", self._record(device))
 
+    async def move_to_network(self, device_id: str, network_id: int) -> None:
+        """Move a device to another network (device/save with networkId): "$device-update"."""
+        device = self.devices[device_id]
+        device.network_id = network_id
+        await self.notify(device_id, "$device-update", self._record(device))
+
     def set_behaviour(self, device_id: str, behaviour: str) -> None:
         """How a device answers commands: "done", "fail" or "silent"."""
         self.devices[device_id].behaviour = behaviour
@@ -722,7 +728,23 @@ class DeviceHiveSimulator(HubSimulator):
         if device_id is not None and device_id not in self.devices:
             raise Reject(404, f"Device with such deviceId = {device_id} not found")
         names = message.get("names")
-        return {"deviceId": device_id, "names": set(names) if names else None}
+        return {
+            "deviceId": device_id,
+            "names": set(names) if names else None,
+            "networks": self._networks_of(message.get("networkIds")),
+        }
+
+    def _networks_of(self, ids: Any) -> Callable[[str], bool] | None:
+        """The networkIds filter (BaseFilterService.getFilterList): whether a device is in one
+        of them when a notification comes; 404 for a network the server does not have."""
+        if not ids:
+            return None
+        wanted = set(ids) if isinstance(ids, list) else {ids}
+        if not wanted <= set(self.networks):
+            raise Reject(404, f"Networks with such networkIds wasn't found: {sorted(wanted)}")
+        return lambda device_id: (
+            device_id in self.devices and self.devices[device_id].network_id in wanted
+        )
 
     def _new_subscription_id(self) -> int:
         self._ids["subscription"] += 1
@@ -891,8 +913,11 @@ def _matches(
     selection: dict[str, Any], item: dict[str, Any], name_key: str = "notification"
 ) -> bool:
     device_id, names = selection["deviceId"], selection["names"]
-    return (device_id is None or device_id == item["deviceId"]) and (
-        names is None or item[name_key] in names
+    networks = selection.get("networks")
+    return (
+        (device_id is None or device_id == item["deviceId"])
+        and (names is None or item[name_key] in names)
+        and (networks is None or networks(item["deviceId"]))
     )
 
 

@@ -63,7 +63,7 @@ from .connection import (
     cancel_and_wait,
     within,
 )
-from .declaration import Channel, HubDeclaration, Setting, SettingType
+from .declaration import GROUPS_OPTION, Channel, HubDeclaration, Setting, SettingType
 from .devicehive_groups import DEVICE_TYPES, NAMES_TAKE, NETWORKS, Grouping, read_names
 from .errors import (
     CannotConnect,
@@ -79,6 +79,7 @@ from .model import (
     Category,
     Command,
     DeviceDetails,
+    DeviceRemoved,
     DeviceUpdate,
     Field,
     FleetSnapshot,
@@ -236,10 +237,14 @@ class Presence:
     def forget_all_but(self, kept: Collection[str]) -> None:
         """Forget the devices the server no longer lists."""
         for device_id in [device_id for device_id in self._shown if device_id not in kept]:
-            del self._shown[device_id]
-            self._last_seen.pop(device_id, None)
-            self._status.pop(device_id, None)
-            self._blocked.discard(device_id)
+            self.forget(device_id)
+
+    def forget(self, device_id: str) -> None:
+        """Forget one device (gone, or no longer brought in)."""
+        self._shown.pop(device_id, None)
+        self._last_seen.pop(device_id, None)
+        self._status.pop(device_id, None)
+        self._blocked.discard(device_id)
 
     def _judge(self, device_id: str, now: float) -> bool | None:
         if device_id in self._blocked:  # the server refuses it, whatever it last said
@@ -311,6 +316,7 @@ class DeviceHiveClient(HubClient):
                 OFFLINE_AFTER_OPTION, SettingType.MINUTES, OFFLINE_AFTER_MINUTES, required=True
             ),
             Setting(EVENTS_OPTION, SettingType.NAMES, default=()),
+            Setting(GROUPS_OPTION, SettingType.NAMES, default=()),
         ),
         channels=(Channel(CHANNEL, chosen_by=EVENTS_OPTION),),
         fields=frozenset({Field.ONLINE, Field.BATTERY}),
@@ -332,6 +338,7 @@ class DeviceHiveClient(HubClient):
         verify_ssl: bool = True,
         offline_after: float = OFFLINE_AFTER_MINUTES * 60.0,
         notification_events: Collection[str] | None = None,
+        import_groups: Collection[str] = (),
         timing: Timing | None = None,
     ) -> None:
         """Keep the settings; nothing is opened until connect().
@@ -376,6 +383,10 @@ class DeviceHiveClient(HubClient):
         self._event_names = _event_names(notification_events)
         self.notification_names: set[str] = set()
         """Names of the notifications heard (the first MAX_SEEN_NAMES), for the user to choose."""
+        self.import_groups = frozenset(import_groups)
+        """The networks whose devices are brought in (none: every device)."""
+        self._left_out: set[str] = set()
+        """Devices of other networks (their notifications, if any come, are passed over)."""
 
     @classmethod
     def settings(cls, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -388,6 +399,7 @@ class DeviceHiveClient(HubClient):
             "verify_ssl": config.get("verify_ssl", True),
             "offline_after": _offline_after(config),
             "notification_events": config.get(EVENTS_OPTION),
+            "import_groups": config.get(GROUPS_OPTION) or (),
         }
 
     @property
@@ -428,6 +440,8 @@ class DeviceHiveClient(HubClient):
     @override
     def offered(self, option: str) -> frozenset[str]:
         """The notification names heard so far, to choose the events from."""
+        if option == GROUPS_OPTION:
+            return frozenset(self._grouping.networks.values())
         return frozenset(self.notification_names) if option == EVENTS_OPTION else frozenset()
 
     @override
@@ -435,6 +449,11 @@ class DeviceHiveClient(HubClient):
         """A new "offline after" period applies from the next check on, new events at once."""
         self._presence.offline_after = _offline_after(options)
         self._event_names = _event_names(options.get(EVENTS_OPTION))
+        chosen = frozenset(options.get(GROUPS_OPTION) or ())
+        if chosen != self.import_groups:  # list and subscribe to the chosen networks again
+            self.import_groups = chosen
+            if self.connected:
+                self.end_session(CannotConnect("the networks to bring in changed"))
 
     @classmethod
     def default_timing(cls) -> Timing:
@@ -549,7 +568,10 @@ class DeviceHiveClient(HubClient):
     async def _subscribe_notifications(self) -> None:
         """Subscribe to every device, from the cursor (a server may replay some)."""
         stamp = _stamp(self._cursor) if self._cursor is not None else None
-        await self._call("notification/subscribe", {"timestamp": stamp} if stamp else {})
+        fields: dict[str, Any] = {"timestamp": stamp} if stamp else {}
+        if self.import_groups and (networks := self._chosen_network_ids()):
+            fields["networkIds"] = networks  # only the chosen networks' notifications
+        await self._call("notification/subscribe", fields)
 
     async def _follow_commands(self) -> None:
         """Subscribe to command updates: a device that updates a command is online."""
@@ -577,6 +599,7 @@ class DeviceHiveClient(HubClient):
         after = await self._count_devices() if pages > 1 else before
         # Without a count, only one page read in one go is sure to be the whole fleet.
         complete = pages <= 1 and ran_out if before is None else before == after == len(records)
+        records = self._brought_in(records)
         if learn:
             await self._learn_presence(list(records))
         now = time.time()
@@ -584,6 +607,24 @@ class DeviceHiveClient(HubClient):
         if complete:
             self._presence.forget_all_but(records)
         self.emit(FleetSnapshot(updates, complete=complete))
+
+    def _brought_in(self, records: dict[str, Any]) -> dict[str, Any]:
+        """The records of devices in the chosen networks; the others are noted as left out."""
+        if not self.import_groups:
+            self._left_out.clear()
+            return records
+        kept = {
+            device_id: record
+            for device_id, record in records.items()
+            if self._grouping.network_of(record) in self.import_groups
+        }
+        self._left_out = set(records) - set(kept)
+        return kept
+
+    def _chosen_network_ids(self) -> list[int]:
+        """The ids of the chosen networks, as the server lists them."""
+        networks = self._grouping.networks
+        return sorted(key for key, name in networks.items() if name in self.import_groups)
 
     async def _load_grouping(self) -> Grouping:
         """The server's networks and device types; as before when a list is refused."""
@@ -995,6 +1036,8 @@ class DeviceHiveClient(HubClient):
             return
         parameters = item.get("parameters")
         fields = parameters if isinstance(parameters, dict) else {}
+        if not self._follows(device_id, name, fields):
+            return
         if name in DEVICE_EVENTS:
             update: DeviceUpdate | None = self._record_update(device_id, fields, time.time())
         else:
@@ -1007,6 +1050,24 @@ class DeviceHiveClient(HubClient):
         if self._becomes_event(name, parameters):
             attributes = {"parameters": parameters, "id": item.get("id"), "timestamp": stamp}
             self.emit(HubNotice(CHANNEL, name, device_id, attributes))
+
+    def _follows(self, device_id: str, name: str, fields: Mapping[str, Any]) -> bool:
+        """Whether a notification is about a device brought in.
+
+        A device moved out of the chosen networks is removed; one moved in is followed.
+        """
+        if not self.import_groups:
+            return True
+        if name not in DEVICE_EVENTS or "networkId" not in fields:
+            return device_id not in self._left_out
+        if self._grouping.network_of(fields) in self.import_groups:
+            self._left_out.discard(device_id)
+            return True
+        self._left_out.add(device_id)
+        if device_id in self._presence:
+            self._presence.forget(device_id)
+            self.emit(DeviceRemoved(device_id))
+        return False
 
     def _becomes_event(self, name: str, parameters: Any) -> bool:
         """Whether a notification is an event: chosen by name, else carrying more than values.
