@@ -1,25 +1,20 @@
-"""Groups: the hub's own grouping as attributes and suggested areas, partial import, and the
-repair before a Navixy tracker's service ends."""
+"""Groups: the hubs' own groupings as attributes and suggested areas, and partial import."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 import json
 from typing import Any
 
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import area_registry as ar, device_registry as dr, issue_registry as ir
-from homeassistant.util import dt as dt_util
+from homeassistant.helpers import area_registry as ar, device_registry as dr
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.fleet_push.const import DOMAIN
 from custom_components.fleet_push.hubs.declaration import GROUPS_OPTION
 from custom_components.fleet_push.hubs.navixy_groups import (
     Grouping,
     read_groups,
-    read_tags,
-    service_end,
 )
+from custom_components.fleet_push.hubs.values import names_by_id
 
 from .conftest import SetupHub, StartHub, coordinator_of
 from .helpers import device_of, state_of, wait_for, wait_for_entity
@@ -127,49 +122,11 @@ async def test_navixy_brings_in_only_the_chosen_groups_and_tags(
     assert subscribed_trackers(hub)[-1] == {"type": "all"}
 
 
-async def test_a_repair_before_a_trackers_service_ends(
-    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
-) -> None:
-    hub = await start_hub("navixy", devices=3)
-    first, second, _ = hub.trackers
-    today = dt_util.now().date()
-    hub.trackers[first].tariff_end_date = (today + timedelta(days=3)).isoformat()
-    hub.trackers[second].tariff_end_date = None  # no end
-    entry = await setup_hub("navixy", hub)
-    issue_id = f"service_ends_{entry.entry_id}"
-    issues = ir.async_get(hass)
-    issue = issues.async_get_issue(DOMAIN, issue_id)
-    assert issue is not None
-    assert issue.translation_key == "service_ending"
-    assert issue.severity is ir.IssueSeverity.WARNING
-    assert issue.translation_placeholders == {
-        "hub": entry.title,
-        "count": "1",
-        "devices": hub.trackers[first].label,
-        "date": (today + timedelta(days=3)).isoformat(),
-    }
-    online = state_of(hass, entry, "binary_sensor", str(first), "online")
-    assert online.attributes["service_ends"] == (today + timedelta(days=3)).isoformat()
-
-    hub.trackers[first].tariff_end_date = (today - timedelta(days=1)).isoformat()
-    await coordinator_of(entry).client.reload_fleet()
-    await hass.async_block_till_done()
-    issue = issues.async_get_issue(DOMAIN, issue_id)
-    assert issue is not None
-    assert issue.translation_key == "service_ended"
-    assert issue.severity is ir.IssueSeverity.ERROR
-
-    hub.trackers[first].tariff_end_date = (today + timedelta(days=365)).isoformat()  # renewed
-    await coordinator_of(entry).client.reload_fleet()
-    await hass.async_block_till_done()
-    assert issues.async_get_issue(DOMAIN, issue_id) is None
-
-
 def test_what_navixy_says_of_groups_is_read_with_care() -> None:
     groups = read_groups(
         [{"id": 1, "title": " Vans ", "color": "FF6DDC"}, {"id": 2, "title": ""}, "x", {"id": "3"}]
     )
-    tags = read_tags([{"id": 3, "name": "Night"}, {"id": True, "name": "bool"}, None])
+    tags = names_by_id([{"id": 3, "name": "Night"}, {"id": True, "name": "bool"}, None])
     assert groups == {1: ("Vans", "FF6DDC")}
     assert tags == {3: "Night"}
     grouping = Grouping(groups, tags)
@@ -178,10 +135,6 @@ def test_what_navixy_says_of_groups_is_read_with_care() -> None:
     assert grouping.chosen(item, {"Night"})
     assert grouping.chosen(item, set())
     assert not grouping.chosen({"group_id": 0, "tag_bindings": None}, {"Vans"})
-    assert service_end("2025-12-01") is not None
-    assert service_end("2025-12-01 00:00:00") is not None
-    assert service_end("2025-13-01") is None
-    assert service_end(20251201) is None
 
 
 async def test_imouse_brings_in_only_the_chosen_groups(

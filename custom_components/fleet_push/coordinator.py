@@ -43,7 +43,7 @@ from .plausibility import plausible, plausible_values
 from .registry_sync import RegistrySync
 from .service_ends import CHECK_EVERY, async_check_service_ends
 from .supervisor import ConnectionSupervisor
-from .totals import OFFLINE_DEVICES, FleetTotals
+from .totals import OFFLINE_DEVICES, PUBLISH_EVERY, FleetTotals
 
 type FleetPushConfigEntry = ConfigEntry[FleetPushCoordinator]
 
@@ -89,6 +89,7 @@ class FleetPushCoordinator:
         self._store = FleetStore(hass, entry.entry_id)
         self._totals = FleetTotals(self.declaration.fields)
         self._totals_due: CALLBACK_TYPE | None = None
+        self._totals_published = -PUBLISH_EVERY
         self.offline_devices: list[str] = []
         """The offline devices' names (the offline total's attribute)."""
 
@@ -305,9 +306,11 @@ class FleetPushCoordinator:
     # --- totals ---
 
     def _totals_changed(self) -> None:
-        """Publish the totals once the frame at hand is handled (once, however many changed)."""
+        """Publish the totals after the frame at hand, at most once per PUBLISH_EVERY seconds."""
         if self._totals_due is None:
-            self._totals_due = self.hass.loop.call_soon(self._publish_totals).cancel
+            loop = self.hass.loop
+            delay = max(0.0, self._totals_published + PUBLISH_EVERY - loop.time())
+            self._totals_due = loop.call_later(delay, self._publish_totals).cancel
 
     def _cancel_totals(self) -> None:
         if self._totals_due is not None:
@@ -318,6 +321,7 @@ class FleetPushCoordinator:
     def _publish_totals(self) -> None:
         """Give the hub device its totals, and the offline total its list of names."""
         self._totals_due = None
+        self._totals_published = self.hass.loop.time()
         self._apply_hub(HubUpdate(values=self._totals.values()))
         offline = self._totals.offline_names()
         if offline != self.offline_devices:

@@ -1,7 +1,9 @@
 """A hub's totals: how many of its devices are online, offline, moving or busy.
 
 Counted on transitions only: a device is re-counted when an update touched one of the counted
-fields, never per position report, and what changed within one frame is published once.
+fields, never per position report. The totals are published at most once per PUBLISH_EVERY
+seconds, however many devices changed: a fleet flapping thousands of times a second writes
+them once a second, not once per report.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from .hubs.model import Field, Value
 
 OFFLINE_DEVICES: Final = "offline_devices"
 """The aspect (and attribute) listing the offline devices by name."""
+PUBLISH_EVERY: Final = 1.0
+"""Seconds between two publications of a hub's totals (the first change is published at once)."""
 MAX_LISTED: Final = 100
 """At most this many offline devices are named (the attribute goes with every write)."""
 TOTALS: Final[Mapping[Field, Field]] = {

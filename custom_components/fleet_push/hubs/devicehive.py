@@ -64,7 +64,7 @@ from .connection import (
     within,
 )
 from .declaration import GROUPS_OPTION, Channel, HubDeclaration, Setting, SettingType
-from .devicehive_groups import DEVICE_TYPES, NAMES_TAKE, NETWORKS, Grouping, read_names
+from .devicehive_groups import DEVICE_TYPES, NAMES_TAKE, NETWORKS, Grouping
 from .errors import (
     CannotConnect,
     CommandCode,
@@ -89,7 +89,7 @@ from .model import (
     Value,
 )
 from .urls import as_websocket
-from .values import is_int, is_number
+from .values import is_int, is_number, names_by_id
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -648,7 +648,7 @@ class DeviceHiveClient(HubClient):
         if not isinstance(items, list):
             self.drop(Drop.MALFORMED, action)
             return None
-        return read_names(items)
+        return names_by_id(items)
 
     async def _count_devices(self) -> int | None:
         """device/count, or None where the server has none (before 3.4.5)."""

@@ -7,7 +7,7 @@ device's suggested area.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -41,15 +41,3 @@ class Grouping:
         if is_int(device_type) and device_type in self.device_types:
             extras["device_type"] = self.device_types[device_type]
         return extras
-
-
-def read_names(items: Iterable[Any]) -> dict[int, str]:
-    """network/list or devicetype/list items: id -> name; nameless or malformed ones left out."""
-    names: dict[int, str] = {}
-    for item in items:
-        if not isinstance(item, dict):
-            continue
-        item_id, name = item.get("id"), item.get("name")
-        if is_int(item_id) and isinstance(name, str) and name.strip():
-            names[item_id] = name.strip()
-    return names

@@ -56,9 +56,9 @@ from .model import (
     Position,
     Value,
 )
-from .navixy_groups import Grouping, read_groups, read_tags
+from .navixy_groups import Grouping, read_groups
 from .urls import as_websocket
-from .values import are_flags, as_number, is_int
+from .values import are_flags, as_number, is_int, names_by_id
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -437,7 +437,7 @@ class NavixyClient(HubClient):
         tags = await self._optional_list("tag/list")
         return Grouping(
             read_groups(groups) if groups is not None else self._grouping.groups,
-            read_tags(tags) if tags is not None else self._grouping.tags,
+            names_by_id(tags) if tags is not None else self._grouping.tags,
         )
 
     async def _learn_models(self, codes: Collection[str]) -> None:
@@ -522,7 +522,7 @@ class NavixyClient(HubClient):
                 model_id=code,
                 serial=str(serial) if isinstance(serial, str | int) else None,
                 category=self._category(tracker_id, model),
-                group=(group := self._grouping.group_of(item)) and group[0],
+                group=self._grouping.title_of(item),
             ),
             extras={"blocked": self._blocked[tracker_id], **self._grouping.extras(item)},
             channels=CHANNELS,

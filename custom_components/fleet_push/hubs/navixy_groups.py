@@ -36,6 +36,11 @@ class Grouping:
         group_id = item.get("group_id")
         return self.groups.get(group_id) if is_int(group_id) else None
 
+    def title_of(self, item: Mapping[str, Any]) -> str | None:
+        """A tracker/list item's group title (its suggested area); None for the default group."""
+        group = self.group_of(item)
+        return group[0] if group is not None else None
+
     def tags_of(self, item: Mapping[str, Any]) -> list[str]:
         """A tracker/list item's tag names, as the account lists them."""
         bindings = item.get("tag_bindings")
@@ -47,10 +52,7 @@ class Grouping:
         """Whether a tracker is in one of the chosen groups or has one of the chosen tags."""
         if not names:
             return True
-        group = self.group_of(item)
-        return (group is not None and group[0] in names) or any(
-            tag in names for tag in self.tags_of(item)
-        )
+        return self.title_of(item) in names or any(tag in names for tag in self.tags_of(item))
 
     def extras(self, item: Mapping[str, Any]) -> dict[str, Any]:
         """The attributes of a tracker's groupings (and when its service ends)."""
@@ -77,18 +79,6 @@ def read_groups(items: Iterable[Any]) -> dict[int, tuple[str, str | None]]:
         if is_int(group_id) and isinstance(title, str) and title.strip():
             groups[group_id] = (title.strip(), colour if isinstance(colour, str) else None)
     return groups
-
-
-def read_tags(items: Iterable[Any]) -> dict[int, str]:
-    """tag/list items: id -> name."""
-    tags: dict[int, str] = {}
-    for item in items:
-        if not isinstance(item, dict):
-            continue
-        tag_id, name = item.get("id"), item.get("name")
-        if is_int(tag_id) and isinstance(name, str) and name.strip():
-            tags[tag_id] = name.strip()
-    return tags
 
 
 def service_end(value: Any) -> date | None:
