@@ -320,7 +320,7 @@ class FleetPushCoordinator:
     @callback
     def _publish_totals(self) -> None:
         """Give the hub device its totals, and the offline total its list of names."""
-        self._totals_due = None
+        self._cancel_totals()  # published now (at setup), or by this very timer
         self._totals_published = self.hass.loop.time()
         self._apply_hub(HubUpdate(values=self._totals.values()))
         offline = self._totals.offline_names()
