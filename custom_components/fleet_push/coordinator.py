@@ -90,6 +90,8 @@ class FleetPushCoordinator:
         self._totals = FleetTotals(self.declaration.fields)
         self._totals_due: CALLBACK_TYPE | None = None
         self._totals_published = -PUBLISH_EVERY
+        self._totals_stopped = False
+        """Unloading: nothing is published any more (a late frame schedules nothing)."""
         self.offline_devices: list[str] = []
         """The offline devices' names (the offline total's attribute)."""
 
@@ -103,7 +105,7 @@ class FleetPushCoordinator:
         self._on_connection_changed()
         self._publish_totals()
         self.config_entry.async_on_unload(self._coalescer.cancel)
-        self.config_entry.async_on_unload(self._cancel_totals)
+        self.config_entry.async_on_unload(self._stop_totals)
         self._check_service_ends()
         self.config_entry.async_on_unload(
             async_track_time_interval(self.hass, self._check_service_ends, CHECK_EVERY)
@@ -132,6 +134,7 @@ class FleetPushCoordinator:
 
     async def async_shutdown(self) -> None:
         """Close the connection and save the fleet (on unload)."""
+        self._stop_totals()
         await self.connection.async_close()
         await self._store.async_save(self.hub_info, self.devices)
 
@@ -307,10 +310,14 @@ class FleetPushCoordinator:
 
     def _totals_changed(self) -> None:
         """Publish the totals after the frame at hand, at most once per PUBLISH_EVERY seconds."""
-        if self._totals_due is None:
+        if self._totals_due is None and not self._totals_stopped:
             loop = self.hass.loop
             delay = max(0.0, self._totals_published + PUBLISH_EVERY - loop.time())
             self._totals_due = loop.call_later(delay, self._publish_totals).cancel
+
+    def _stop_totals(self) -> None:
+        self._totals_stopped = True
+        self._cancel_totals()
 
     def _cancel_totals(self) -> None:
         if self._totals_due is not None:
