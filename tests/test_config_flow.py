@@ -25,6 +25,7 @@ from custom_components.fleet_push.const import (
     DOMAIN,
 )
 from custom_components.fleet_push.hubs import HUB_KINDS, client_class
+from custom_components.fleet_push.hubs.declaration import GROUPS_OPTION
 from custom_components.fleet_push.hubs.devicehive import EVENTS_OPTION, OFFLINE_AFTER_OPTION
 from custom_components.fleet_push.hubs.tftiot import md5_password
 from custom_components.fleet_push.migration import CURRENT_VERSION
@@ -285,11 +286,17 @@ def test_only_hub_kinds_have_steps_of_their_own() -> None:
 @pytest.mark.parametrize(
     ("kind", "options"),
     [
-        ("imouse", [CONF_GRACE_PERIOD]),  # phones have no positions
+        ("imouse", [CONF_GRACE_PERIOD, GROUPS_OPTION]),  # phones have no positions
         ("iclick", [CONF_GRACE_PERIOD]),
         (
             "navixy",
-            [CONF_GRACE_PERIOD, CONF_MIN_POSITION_INTERVAL, CONF_STALE_AFTER, "geofence_zones"],
+            [
+                CONF_GRACE_PERIOD,
+                CONF_MIN_POSITION_INTERVAL,
+                CONF_STALE_AFTER,
+                "geofence_zones",
+                GROUPS_OPTION,
+            ],
         ),
         ("tftiot", [CONF_GRACE_PERIOD, CONF_MIN_POSITION_INTERVAL, CONF_STALE_AFTER]),
         (
@@ -300,6 +307,7 @@ def test_only_hub_kinds_have_steps_of_their_own() -> None:
                 CONF_STALE_AFTER,
                 OFFLINE_AFTER_OPTION,
                 EVENTS_OPTION,
+                GROUPS_OPTION,
             ],
         ),
     ],

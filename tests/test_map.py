@@ -14,6 +14,8 @@ async def test_navixy_trackers_carry_avatar_group_and_activity(
 ) -> None:
     hub = await start_hub("navixy", devices=2)
     first, second = hub.trackers
+    hub.trackers[first].group_id = hub.add_group("Depot South", "E53935")
+    hub.trackers[second].group_id = hub.add_group("Depot North", "1E88E5")
     hub.set_state(first, movement_status="parked", connection_status="active")
     entry = await setup_hub("navixy", hub)
     for tracker in (first, second):

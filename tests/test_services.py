@@ -343,7 +343,6 @@ async def test_bad_targets_are_refused_before_anything_is_sent(
     cases = [
         ("no-such-device", "homeassistant", "service_device_not_found"),
         (foreign.id, "homeassistant", "service_device_wrong_domain"),
-        (registry_id(hass, entry, ""), DOMAIN, "hub_device"),
         (ghost.id, DOMAIN, "device_not_reported"),
     ]
     for bad, domain, key in cases:

@@ -98,6 +98,9 @@ class RegistrySync:
             info["connections"] = connections
         if self.hub_registry_id is not None:
             info["via_device_id"] = self.hub_registry_id
+        if device.details.group:
+            # Home Assistant uses it only when it creates the device: a user's area stays.
+            info["suggested_area"] = device.details.group
         return info
 
     def _update(self, device: Device) -> None:

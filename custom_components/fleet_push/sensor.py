@@ -39,6 +39,7 @@ from .freshness import has_fix
 from .geofence_sensor import geofence_sensors
 from .hubs.model import Field, Orientation, Reading
 from .hubs.values import is_number
+from .totals import OFFLINE_DEVICES
 
 # Coordinator is used to centralize the data updates.
 PARALLEL_UPDATES = 0
@@ -50,6 +51,9 @@ class FleetPushSensorEntityDescription(SensorEntityDescription, FleetPushEntityD
 
     text: bool = False
     """Shows the field's text as the hub gives it."""
+
+    lists_offline: bool = False
+    """Carries the names of the hub's offline devices as an (unrecorded) attribute."""
 
 
 SENSORS: tuple[FleetPushSensorEntityDescription, ...] = (
@@ -204,6 +208,19 @@ SENSORS: tuple[FleetPushSensorEntityDescription, ...] = (
         # It changes with the position: enabled, it would double a moving fleet's writes.
         entity_registry_enabled_default=False,
     ),
+    *(
+        FleetPushSensorEntityDescription(
+            key=field.value,
+            translation_key=field.value,
+            field=field,
+            hub=True,
+            state_class=SensorStateClass.MEASUREMENT,
+            suggested_display_precision=0,
+            lists_offline=field is Field.TOTAL_OFFLINE,
+        )
+        # FleetPush's own totals of the hub's devices (totals.py), counted on transitions.
+        for field in (Field.TOTAL_ONLINE, Field.TOTAL_OFFLINE, Field.TOTAL_MOVING, Field.TOTAL_BUSY)
+    ),
 )
 
 
@@ -216,7 +233,28 @@ class FleetPushSensor(FleetPushEntity, SensorEntity):
     @override
     def _recompute(self) -> tuple[Any, ...]:
         self._attr_native_value = self._valid_value()
+        if self.entity_description.lists_offline:
+            return (*super()._recompute(), self._attr_native_value, self._offline_devices)
         return (*super()._recompute(), self._attr_native_value)
+
+    @property
+    def _offline_devices(self) -> tuple[str, ...]:
+        return tuple(self.coordinator.offline_devices)
+
+    @property
+    @override
+    def aspects(self) -> frozenset[str]:
+        if self.entity_description.lists_offline:
+            return super().aspects | {OFFLINE_DEVICES}
+        return super().aspects
+
+    @property
+    @override
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """The offline devices' names, on the offline total."""
+        if self.entity_description.lists_offline:
+            return {OFFLINE_DEVICES: list(self._offline_devices)}
+        return super().extra_state_attributes
 
     def _valid_value(self) -> float | int | datetime | str | None:
         value = self.value

@@ -18,8 +18,10 @@ from homeassistant.core import (
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import (
     config_validation as cv,
+    entity_registry as er,
     service,
 )
+from homeassistant.helpers.target import TargetSelection, async_extract_referenced_entity_ids
 import orjson
 import probatio as vol
 
@@ -35,7 +37,9 @@ MAX_TIMEOUT: Final = 300.0
 
 SEND_COMMAND_SCHEMA: Final = vol.Schema(
     {
-        vol.Required(ATTR_DEVICE_ID): vol.All(cv.ensure_list, [cv.string]),
+        # Devices, areas, floors, labels, entities: each stands for its FleetPush devices,
+        # a hub's device for every device of the hub.
+        **cv.ENTITY_SERVICE_FIELDS,
         vol.Required(ATTR_COMMAND): vol.All(cv.string, vol.Length(min=1)),
         # Checked by the action itself, to answer with a translated validation error.
         vol.Optional(ATTR_PARAMETERS): cv.match_all,
@@ -76,7 +80,7 @@ async def _async_send_command(call: ServiceCall) -> ServiceResponse:
     command: str = call.data[ATTR_COMMAND]
     timeout: float = call.data[ATTR_TIMEOUT]
     parameters = _parameters(call.data.get(ATTR_PARAMETERS))
-    targets = [_target(call.hass, device) for device in dict.fromkeys(call.data[ATTR_DEVICE_ID])]
+    targets = _targets(call.hass, call.data)
     results = await asyncio.gather(
         *(_result(target, command, parameters, timeout) for target in targets)
     )
@@ -116,21 +120,78 @@ def _parameters(value: Any) -> Mapping[str, Any]:
     )
 
 
-def _target(hass: HomeAssistant, registry_id: str) -> _Target:
-    """Resolve a registry device to a connected hub's fleet device, or a validation error."""
-    device, entry = service.async_get_device_and_config_entry(hass, DOMAIN, registry_id)
-    coordinator: FleetPushCoordinator = entry.runtime_data
-    placeholders = {"device": device.name_by_user or device.name or registry_id, "hub": entry.title}
-    device_id = coordinator.registry.fleet_device_id(device.identifiers)
-    if device_id is None:
-        key = "device_not_reported"
-    elif device_id == HUB_DEVICE_ID:
-        key = "hub_device"
-    else:
-        return _Target(registry_id, coordinator, device_id)
-    raise ServiceValidationError(
-        translation_domain=DOMAIN, translation_key=key, translation_placeholders=placeholders
+def _targets(hass: HomeAssistant, data: Mapping[str, Any]) -> list[_Target]:
+    """Every FleetPush device the call names, each once.
+
+    Those named as devices come first, checked strictly; then those in its areas, floors and
+    labels and of its entities, where anything that is no FleetPush device of a loaded hub is
+    passed over.
+    """
+    named = data.get(ATTR_DEVICE_ID)  # a list, or "none"
+    targets: dict[str, _Target] = {}
+    for registry_id in dict.fromkeys(named if isinstance(named, list) else ()):
+        targets.update(_resolve(hass, registry_id, strict=True))
+    for registry_id in sorted(_devices_around(hass, data) - targets.keys()):
+        targets.update(_resolve(hass, registry_id, strict=False))
+    if not targets:
+        raise ServiceValidationError(translation_domain=DOMAIN, translation_key="no_targets")
+    return list(targets.values())
+
+
+def _devices_around(hass: HomeAssistant, data: Mapping[str, Any]) -> set[str]:
+    """The registry devices of the call's areas, floors, labels and entities."""
+    around = {key: value for key, value in data.items() if key in cv.ENTITY_SERVICE_FIELDS}
+    around.pop(ATTR_DEVICE_ID, None)
+    selected = async_extract_referenced_entity_ids(
+        hass, TargetSelection(around), expand_group=False
     )
+    entities = er.async_get(hass)
+    of_entities = {
+        entry.device_id
+        for entity_id in selected.referenced
+        if (entry := entities.async_get(entity_id)) is not None and entry.device_id
+    }
+    return selected.referenced_devices | of_entities
+
+
+def _resolve(hass: HomeAssistant, registry_id: str, *, strict: bool) -> dict[str, _Target]:
+    """The fleet devices a registry device stands for (all of a hub's for the hub's own).
+
+    Strict: a device that is none of a loaded hub's fleet is a validation error; else it is
+    passed over.
+    """
+    try:
+        device, entry = service.async_get_device_and_config_entry(hass, DOMAIN, registry_id)
+    except ServiceValidationError:
+        if strict:
+            raise
+        return {}
+    coordinator: FleetPushCoordinator = entry.runtime_data
+    device_id = coordinator.registry.fleet_device_id(device.identifiers)
+    if device_id == HUB_DEVICE_ID:
+        return _whole_fleet(coordinator)
+    if device_id is not None:
+        return {registry_id: _Target(registry_id, coordinator, device_id)}
+    if not strict:
+        return {}
+    raise ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key="device_not_reported",
+        translation_placeholders={
+            "device": device.name_by_user or device.name or registry_id,
+            "hub": entry.title,
+        },
+    )
+
+
+def _whole_fleet(coordinator: FleetPushCoordinator) -> dict[str, _Target]:
+    """Every device a hub reports that has a registry device, by name."""
+    targets: dict[str, _Target] = {}
+    for device_id in sorted(coordinator.devices, key=coordinator.device_name):
+        entry = coordinator.registry.registry_device(device_id)
+        if device_id != HUB_DEVICE_ID and entry is not None:
+            targets[entry.id] = _Target(entry.id, coordinator, device_id)
+    return targets
 
 
 async def _result(

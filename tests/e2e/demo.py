@@ -273,7 +273,16 @@ def fleet_dashboard(
             hub_cards.append(_tile(mine["connected"], _hub_name(hub)))
         hub_cards.extend(
             _tile(mine[key])
-            for key in ("devices_online", "licences_total", "licence_expires")
+            for key in (
+                "devices_online",
+                "licences_total",
+                "licence_expires",
+                # FleetPush's own totals of the hub's devices (issue 16, section 1).
+                "total_online",
+                "total_offline",
+                "total_moving",
+                "total_busy",
+            )
             if key in mine
         )
         if not any("location" in shown[device["id"]] for device in fleets[hub["id"]]):

@@ -88,3 +88,15 @@ def test_a_vehicle_without_a_position_yet_is_no_phone() -> None:
     config = fleet_dashboard(devices, [*ENTITIES, entity("v3", "online")])
     phones = config["views"][0]["sections"][2]["cards"]
     assert "Vehicle 3" not in str(phones)
+
+
+def test_each_hub_shows_its_totals() -> None:
+    totals = [entity("navixy", key) for key in ("total_online", "total_offline", "total_moving")]
+    view = fleet_dashboard(DEVICES, [*ENTITIES, *totals])["views"][0]
+    tiles = [card["entity"] for card in view["sections"][1]["cards"] if card["type"] == "tile"]
+    assert tiles[:4] == [
+        "binary_sensor.navixy_connected",
+        "sensor.navixy_total_online",
+        "sensor.navixy_total_offline",
+        "sensor.navixy_total_moving",
+    ]

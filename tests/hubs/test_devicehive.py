@@ -80,7 +80,15 @@ SAMPLES = {
     "protocols_token_success.json",
 }
 REQUEST_SAMPLES = sorted(name for name in SAMPLES if name.endswith("_request.json"))
-LOGIN_STEPS = ["token", "authenticate", "server/info", "device/count", "device/list"]
+LOGIN_STEPS = [
+    "token",
+    "authenticate",
+    "server/info",
+    "network/list",
+    "devicetype/list",
+    "device/count",
+    "device/list",
+]
 FOLLOWED = ["gps", "n"]
 """The names the notifications of most tests have, chosen as events: those tests follow how
 notifications are delivered (once, in order), and every one becomes a HubNotice."""
@@ -1042,28 +1050,33 @@ async def test_connect_with_login(
     assert [device.device_id for device in snapshot.devices] == ["dev-1", "dev-2", "dev-3"]
     assert snapshot.devices[0] == DeviceUpdate(
         "dev-1",
-        DeviceDetails(name="Tracker 1", category=Category.TRACKER),
+        DeviceDetails(name="Tracker 1", category=Category.TRACKER, group="Couriers"),
         values={Field.ONLINE: True},  # it notified a second ago: the server was asked first
-        extras={"networkId": 1, "isBlocked": False},
+        extras={
+            "networkId": 1,
+            "isBlocked": False,
+            "network": "Couriers",
+            "device_type": "GPS tracker",
+        },
         channels=CHANNELS,
     )
     assert out == [snapshot]
     actions = [frame["action"] for frame in sent(simulator)]
-    assert actions[:9] == [
+    assert actions[:11] == [
         *LOGIN_STEPS,
         "notification/list",  # who notified within the offline period
         "notification/subscribe",
         "command/subscribe",
         "notification/list",  # what came between server/info and the subscription
     ]
-    assert [frame["requestId"] for frame in sent(simulator)] == [str(n) for n in range(1, 10)]
+    assert [frame["requestId"] for frame in sent(simulator)] == [str(n) for n in range(1, 12)]
     assert sent(simulator, "token")[0] == {
         **sample_json("protocols_token_request.json"),
         "requestId": "1",
     }
     assert sent(simulator, "device/list")[0] == {
         "action": "device/list",
-        "requestId": "5",
+        "requestId": "7",
         "take": 100,
         "skip": 0,
         "sortField": "name",
@@ -1091,7 +1104,7 @@ async def test_connect_with_tokens(
     assert info.unique_id == f"127.0.0.1:{simulator.port}:1"
     actions = [frame["action"] for frame in sent(simulator)][:3]
     expected = {
-        "access": ["authenticate", "server/info", "device/count"],
+        "access": ["authenticate", "server/info", "network/list"],
         "refresh": ["token/refresh", "authenticate", "server/info"],
         "untyped refresh": ["authenticate", "token/refresh", "authenticate"],
     }

@@ -46,7 +46,6 @@ from custom_components.fleet_push.hubs.navixy_readings import READINGS_SUBSCRIPT
 from tests.hubs.recorder import Recorder
 from tests.simulator import simulator_class
 from tests.simulator.navixy import (
-    GROUPS,
     MODEL_CATALOGUE,
     VARIANTS,
     ApiFailure,
@@ -654,7 +653,7 @@ async def test_connect_with_api_key(session: aiohttp.ClientSession) -> None:
                     if t.avatar
                     else None,
                 ),
-                extras={"blocked": False, "group": GROUPS[t.group_id][0]},
+                extras={"blocked": False, "service_ends": t.tariff_end_date},
                 channels=CHANNELS | {"geofence"},  # the account has geofences
             )
             for t in trackers

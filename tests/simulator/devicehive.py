@@ -200,6 +200,12 @@ class DeviceHiveSimulator(HubSimulator):
         self.password = "dhadmin_#911"
         self.user_id = 1
         self.users: dict[str, tuple[str, int]] = {self.login: (self.password, self.user_id)}
+        self.networks: dict[int, str] = {1: "Couriers"}
+        """network/list: id -> name (every device is in network 1 unless moved)."""
+        self.device_types: dict[int, str] = {1: "GPS tracker"}
+        """devicetype/list: id -> name."""
+        self.forbidden: set[str] = set()
+        """Actions the signed-in user has no permission for (answered 403)."""
         self.access_lifetime = access_lifetime
         self.refresh_lifetime = refresh_lifetime
         self.command_delay = command_delay
@@ -402,6 +408,12 @@ class DeviceHiveSimulator(HubSimulator):
         device.is_blocked = blocked
         await self.notify(device_id, "$device-update", self._record(device))
 
+    async def move_to_network(self, device_id: str, network_id: int) -> None:
+        """Move a device to another network (device/save with networkId): "$device-update"."""
+        device = self.devices[device_id]
+        device.network_id = network_id
+        await self.notify(device_id, "$device-update", self._record(device))
+
     def set_behaviour(self, device_id: str, behaviour: str) -> None:
         """How a device answers commands: "done", "fail" or "silent"."""
         self.devices[device_id].behaviour = behaviour
@@ -568,6 +580,8 @@ class DeviceHiveSimulator(HubSimulator):
             reply["requestId"] = message["requestId"]
         handlers = self._handlers()
         handler = handlers.get(action, self._unknown) if isinstance(action, str) else self._unknown
+        if action in self.forbidden:  # @PreAuthorize refuses a token without the permission
+            handler = self._forbidden
         try:
             fields = await handler(conn, message)
         except Reject as err:
@@ -586,6 +600,8 @@ class DeviceHiveSimulator(HubSimulator):
             "token/refresh": self._token_refresh,
             "server/info": self._server_info,
             "device/list": self._device_list,
+            "network/list": self._names("networks", self.networks),
+            "devicetype/list": self._names("deviceTypes", self.device_types),
             "notification/list": self._notification_list,
             "notification/subscribe": self._notification_subscribe,
             "notification/unsubscribe": self._unsubscribe,
@@ -597,6 +613,22 @@ class DeviceHiveSimulator(HubSimulator):
         if self.device_count:
             handlers["device/count"] = self._device_count_handler
         return handlers
+
+    def _names(
+        self, key: str, names: dict[int, str]
+    ) -> Callable[[Connection, dict[str, Any]], Awaitable[dict[str, Any]]]:
+        """network/list or devicetype/list: a page of {id, name, description} items."""
+
+        async def handler(conn: Connection, message: dict[str, Any]) -> dict[str, Any]:
+            self._require(conn)
+            take, skip = _paging(message)
+            items = [{"id": i, "name": n, "description": None} for i, n in sorted(names.items())]
+            return {key: items[skip : skip + take]}
+
+        return handler
+
+    async def _forbidden(self, _conn: Connection, _message: dict[str, Any]) -> dict[str, Any]:
+        raise Reject(403, "Access is denied")
 
     async def _unknown(self, _conn: Connection, message: dict[str, Any]) -> dict[str, Any]:
         raise Reject(400, f"Unknown action requested: {message.get('action')}")
@@ -696,7 +728,23 @@ class DeviceHiveSimulator(HubSimulator):
         if device_id is not None and device_id not in self.devices:
             raise Reject(404, f"Device with such deviceId = {device_id} not found")
         names = message.get("names")
-        return {"deviceId": device_id, "names": set(names) if names else None}
+        return {
+            "deviceId": device_id,
+            "names": set(names) if names else None,
+            "networks": self._networks_of(message.get("networkIds")),
+        }
+
+    def _networks_of(self, ids: Any) -> Callable[[str], bool] | None:
+        """The networkIds filter (BaseFilterService.getFilterList): whether a device is in one
+        of them when a notification comes; 404 for a network the server does not have."""
+        if not ids:
+            return None
+        wanted = set(ids) if isinstance(ids, list) else {ids}
+        if not wanted <= set(self.networks):
+            raise Reject(404, f"Networks with such networkIds wasn't found: {sorted(wanted)}")
+        return lambda device_id: (
+            device_id in self.devices and self.devices[device_id].network_id in wanted
+        )
 
     def _new_subscription_id(self) -> int:
         self._ids["subscription"] += 1
@@ -865,8 +913,11 @@ def _matches(
     selection: dict[str, Any], item: dict[str, Any], name_key: str = "notification"
 ) -> bool:
     device_id, names = selection["deviceId"], selection["names"]
-    return (device_id is None or device_id == item["deviceId"]) and (
-        names is None or item[name_key] in names
+    networks = selection.get("networks")
+    return (
+        (device_id is None or device_id == item["deviceId"])
+        and (names is None or item[name_key] in names)
+        and (networks is None or networks(item["deviceId"]))
     )
 
 

@@ -193,6 +193,11 @@ class IMouseSimulator(HubSimulator):
         self.devices = {}
         for _ in range(devices):
             self._new_device()
+        if self.pace == "demo":  # the phone farm's shelves, as iMouse XP groups
+            self.groups.update({1: "Shelf A", 2: "Shelf B"})
+            for index, record in enumerate(self.devices.values()):
+                record["gid"] = 1 + index % 2
+                record["gname"] = self.groups[record["gid"]]
 
     def _mac(self) -> str:
         """A unicast MAC, as a phone's is (the multicast bit of the first octet clear)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 import json
 import math
 import re
@@ -63,8 +63,6 @@ _OFFLINE = frozenset({"offline", "signal_lost"})
 ONLINE_STATUSES = frozenset({"active", "idle"})
 """connection_status values FleetPush shows as online (the others are offline)."""
 BATCH_KINDS = frozenset({"state_batch", "readings_batch"})
-GROUPS: dict[int, tuple[str, str]] = {1: ("Depot North", "1E88E5"), 2: ("Depot South", "E53935")}
-"""tracker/group/list: id -> (title, colour); trackers take turns, group 0 is "no group"."""
 AVATAR_EVERY = 2
 """Every second tracker has an avatar of its own (tracker/avatar/upload)."""
 """Subscription types that take a target and a rate_limit."""
@@ -94,8 +92,12 @@ class SimTracker:
     blocked: bool = False
     vehicle_type: str | None = None
     """The type of the vehicle it is fitted to (vehicle/list), if one is set up for it."""
-    state: dict[str, Any] = field(default_factory=dict)
     group_id: int = 0
+    """Its group (tracker/group/list); 0: the default group, which has no title."""
+    tags: list[int] = field(default_factory=list)
+    """Its tags (tag/list), as tag_bindings."""
+    tariff_end_date: str | None = "2031-09-20"
+    state: dict[str, Any] = field(default_factory=dict)
     avatar: str | None = None
     """Its avatar's file name (served under /v2/static/tracker/avatars/)."""
     counters: dict[str, float] = field(default_factory=dict)
@@ -139,10 +141,10 @@ class SimTracker:
                 "tariff_id": 345678,
                 "status_listing_id": None,
                 "creation_date": "2021-09-20",
-                "tariff_end_date": "2031-09-20",
+                "tariff_end_date": self.tariff_end_date,
                 "phone": self.phone,
             },
-            "tag_bindings": [],
+            "tag_bindings": list(self.tags),
             # tracker/README.md: avatar_file_name is passed only if present
             **({"avatar_file_name": self.avatar} if self.avatar else {}),
         }
@@ -259,6 +261,10 @@ class NavixySimulator(HubSimulator):
         self.zones: list[dict[str, Any]] = navixy_zones.default_zones()
         """The account's geofences as zone/list shows them (tests and the demo change them)."""
         self._registered = 0
+        self.groups: dict[int, dict[str, Any]] = {}
+        """Group id -> its tracker/group/list item."""
+        self.tags: dict[int, dict[str, Any]] = {}
+        """Tag id -> its tag/list item."""
         super().__init__(
             devices=devices,
             host=host,
@@ -280,6 +286,34 @@ class NavixySimulator(HubSimulator):
         """Create the trackers."""
         for _ in range(devices):
             self.add_tracker()
+        if self.pace == "demo":
+            self.group_demo_fleet()
+
+    def group_demo_fleet(self) -> None:
+        """The demo's groups and tags: vans and trucks, a night shift, one tariff ending soon."""
+        vans = self.add_group("Vans", "FF6DDC")
+        trucks = self.add_group("Trucks", "2196F3")
+        night = self.add_tag("Night shift", "3F51B5")
+        for number, tracker in enumerate(self.trackers.values()):
+            tracker.group_id = vans if number % 2 == 0 else trucks
+            if number % 3 == 0:
+                tracker.tags.append(night)
+        last = list(self.trackers.values())[-1:]
+        for tracker in last:  # a repair before its service ends
+            soon = datetime.now(ZoneInfo(self.time_zone)).date() + timedelta(days=5)
+            tracker.tariff_end_date = soon.isoformat()
+
+    def add_group(self, title: str, color: str) -> int:
+        """A tracker group, as tracker/group/list shows it; its id."""
+        group_id = 129301 + len(self.groups)
+        self.groups[group_id] = {"title": title, "color": color, "id": group_id}
+        return group_id
+
+    def add_tag(self, name: str, color: str) -> int:
+        """A tag, as tag/list shows it; its id."""
+        tag_id = 3 + len(self.tags)
+        self.tags[tag_id] = {"id": tag_id, "avatar_file_name": None, "name": name, "color": color}
+        return tag_id
 
     def add_tracker(self, label: str | None = None, model: str | None = None) -> SimTracker:
         """Register a new tracker (clients learn of it only from tracker/list)."""
@@ -294,7 +328,6 @@ class NavixySimulator(HubSimulator):
             phone=f"+4915{self.random.randrange(10**8, 10**9)}",
         )
         tracker.state = self._initial_state()
-        tracker.group_id = 1 + number % len(GROUPS)
         tracker.counters = {
             "odometer": 10_000 + number * 1_234.5,
             "engine_hours": 500 + number * 12.5,
@@ -616,7 +649,8 @@ class NavixySimulator(HubSimulator):
             "tracker/list": self._list,
             "tracker/list_models": self._list_models,
             "vehicle/list": self._vehicles,
-            "tracker/group/list": self._groups,
+            "tracker/group/list": lambda _body: {"list": list(self.groups.values())},
+            "tag/list": lambda _body: {"list": list(self.tags.values())},
             "tracker/get_state": self._get_state,
             "tracker/output/set": self._output_set,
             "tracker/send_command": self._send_command,
@@ -710,22 +744,13 @@ class NavixySimulator(HubSimulator):
             raise ApiFailure(230, "Not supported for this entity type")
         return {"list": json.loads(json.dumps(zone["points"]))}
 
-    @staticmethod
-    def _groups(_body: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "list": [
-                {"id": group_id, "title": title, "color": color}
-                for group_id, (title, color) in GROUPS.items()
-            ]
-        }
-
     def _static(self, path: str) -> web.Response:
         """An avatar: a small square in the tracker's group colour."""
         owner, _, name = path.removeprefix("static/").partition("/avatars/")
         tracker = next((t for t in self.trackers.values() if t.avatar == name), None)
         if owner != "tracker" or tracker is None:
             return web.Response(status=404)
-        color = GROUPS.get(tracker.group_id, ("", "757575"))[1]
+        color = self.groups.get(tracker.group_id, {}).get("color", "757575")
         return web.Response(body=square_png(color), content_type="image/png")
 
     def _target(self, body: dict[str, Any], *, online: bool = False) -> SimTracker:

@@ -13,9 +13,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final
 
 from .model import Field
+
+GROUPS_OPTION: Final = "import_groups"
+"""The option of a kind that can bring in part of a hub: the hub's groups (their names) whose
+devices it brings in; none chosen, every device."""
 
 
 class SettingType(StrEnum):

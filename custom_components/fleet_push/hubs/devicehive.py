@@ -61,7 +61,8 @@ from .connection import (
     cancel_and_wait,
     within,
 )
-from .declaration import Channel, HubDeclaration, Setting, SettingType
+from .declaration import GROUPS_OPTION, Channel, HubDeclaration, Setting, SettingType
+from .devicehive_groups import DEVICE_TYPES, NAMES_TAKE, NETWORKS, Grouping
 from .devicehive_history import (
     CURSOR_MARGIN,
     NOTIFICATION_PAGE,
@@ -96,6 +97,7 @@ from .model import (
     Category,
     Command,
     DeviceDetails,
+    DeviceRemoved,
     DeviceUpdate,
     Field,
     FleetSnapshot,
@@ -105,7 +107,7 @@ from .model import (
     Value,
 )
 from .urls import as_websocket
-from .values import is_int, is_number
+from .values import is_int, is_number, names_by_id
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -189,6 +191,7 @@ class DeviceHiveClient(HubClient):
                 OFFLINE_AFTER_OPTION, SettingType.MINUTES, OFFLINE_AFTER_MINUTES, required=True
             ),
             Setting(EVENTS_OPTION, SettingType.NAMES, default=()),
+            Setting(GROUPS_OPTION, SettingType.NAMES, default=()),
         ),
         channels=(Channel(CHANNEL, chosen_by=EVENTS_OPTION),),
         fields=frozenset({Field.ONLINE, Field.BATTERY}),
@@ -210,6 +213,7 @@ class DeviceHiveClient(HubClient):
         verify_ssl: bool = True,
         offline_after: float = OFFLINE_AFTER_MINUTES * 60.0,
         notification_events: Collection[str] | None = None,
+        import_groups: Collection[str] = (),
         timing: Timing | None = None,
     ) -> None:
         """Keep the settings; nothing is opened until connect().
@@ -236,6 +240,8 @@ class DeviceHiveClient(HubClient):
         self._inflight: dict[str, str] = {}
         self._command_lock = asyncio.Lock()
         self._commands_subscribed = False
+        self._grouping = Grouping()
+        """The server's networks and device types (names for the records' ids)."""
         self._updates: OrderedDict[int, Mapping[str, Any]] = OrderedDict()
         self._presence = Presence(offline_after)
         self._presence_learned = False
@@ -252,6 +258,10 @@ class DeviceHiveClient(HubClient):
         self._event_names = _event_names(notification_events)
         self.notification_names: set[str] = set()
         """Names of the notifications heard (the first MAX_SEEN_NAMES), for the user to choose."""
+        self.import_groups = frozenset(import_groups)
+        """The networks whose devices are brought in (none: every device)."""
+        self._left_out: set[str] = set()
+        """Devices of other networks (their notifications, if any come, are passed over)."""
 
     @classmethod
     def settings(cls, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -264,6 +274,7 @@ class DeviceHiveClient(HubClient):
             "verify_ssl": config.get("verify_ssl", True),
             "offline_after": _offline_after(config),
             "notification_events": config.get(EVENTS_OPTION),
+            "import_groups": config.get(GROUPS_OPTION) or (),
         }
 
     @property
@@ -304,6 +315,8 @@ class DeviceHiveClient(HubClient):
     @override
     def offered(self, option: str) -> frozenset[str]:
         """The notification names heard so far, to choose the events from."""
+        if option == GROUPS_OPTION:
+            return frozenset(self._grouping.networks.values())
         return frozenset(self.notification_names) if option == EVENTS_OPTION else frozenset()
 
     @override
@@ -311,6 +324,11 @@ class DeviceHiveClient(HubClient):
         """A new "offline after" period applies from the next check on, new events at once."""
         self._presence.offline_after = _offline_after(options)
         self._event_names = _event_names(options.get(EVENTS_OPTION))
+        chosen = frozenset(options.get(GROUPS_OPTION) or ())
+        if chosen != self.import_groups:  # list and subscribe to the chosen networks again
+            self.import_groups = chosen
+            if self.connected:
+                self.end_session(CannotConnect("the networks to bring in changed"))
 
     @classmethod
     def default_timing(cls) -> Timing:
@@ -425,7 +443,10 @@ class DeviceHiveClient(HubClient):
     async def _subscribe_notifications(self) -> None:
         """Subscribe to every device, from the cursor (a server may replay some)."""
         stamp = server_stamp(self._cursor) if self._cursor is not None else None
-        await self._call("notification/subscribe", {"timestamp": stamp} if stamp else {})
+        fields: dict[str, Any] = {"timestamp": stamp} if stamp else {}
+        if self.import_groups and (networks := self._chosen_network_ids()):
+            fields["networkIds"] = networks  # only the chosen networks' notifications
+        await self._call("notification/subscribe", fields)
 
     async def _follow_commands(self) -> None:
         """Subscribe to command updates: a device that updates a command is online."""
@@ -447,11 +468,13 @@ class DeviceHiveClient(HubClient):
 
         learn: first ask who notified lately, so that the fleet shows up with its Online.
         """
+        self._grouping = await self._load_grouping()
         before = await self._count_devices()
         records, pages, ran_out = await self._list_devices(before)
         after = await self._count_devices() if pages > 1 else before
         # Without a count, only one page read in one go is sure to be the whole fleet.
         complete = pages <= 1 and ran_out if before is None else before == after == len(records)
+        records = self._brought_in(records)
         if learn:
             await self._learn_presence(list(records))
         now = time.time()
@@ -459,6 +482,48 @@ class DeviceHiveClient(HubClient):
         if complete:
             self._presence.forget_all_but(records)
         self.emit(FleetSnapshot(updates, complete=complete))
+
+    def _brought_in(self, records: dict[str, Any]) -> dict[str, Any]:
+        """The records of devices in the chosen networks; the others are noted as left out."""
+        if not self.import_groups:
+            self._left_out.clear()
+            return records
+        kept = {
+            device_id: record
+            for device_id, record in records.items()
+            if self._grouping.network_of(record) in self.import_groups
+        }
+        self._left_out = set(records) - set(kept)
+        return kept
+
+    def _chosen_network_ids(self) -> list[int]:
+        """The ids of the chosen networks, as the server lists them."""
+        networks = self._grouping.networks
+        return sorted(key for key, name in networks.items() if name in self.import_groups)
+
+    async def _load_grouping(self) -> Grouping:
+        """The server's networks and device types; as before when a list is refused."""
+        networks = await self._optional_names(*NETWORKS)
+        device_types = await self._optional_names(*DEVICE_TYPES)
+        return Grouping(
+            self._grouping.networks if networks is None else networks,
+            self._grouping.device_types if device_types is None else device_types,
+        )
+
+    async def _optional_names(self, action: str, key: str) -> dict[int, str] | None:
+        """The names a list gives by id; None when refused (a token without the right).
+
+        They only add to what is shown: a refusal never keeps the server from connecting.
+        """
+        try:
+            items = (await self._call(action, {"take": NAMES_TAKE})).get(key)
+        except (CommandFailed, HubTimeout) as err:
+            self.drop(Drop.REQUEST_FAILED, (action, type(err).__name__))
+            return None
+        if not isinstance(items, list):
+            self.drop(Drop.MALFORMED, action)
+            return None
+        return names_by_id(items)
 
     async def _count_devices(self) -> int | None:
         """device/count, or None where the server has none (before 3.4.5)."""
@@ -512,9 +577,10 @@ class DeviceHiveClient(HubClient):
             DeviceDetails(
                 name=name if isinstance(name, str) and name else None,
                 category=Category.TRACKER,  # shown once it notifies a position
+                group=self._grouping.network_of(record),
             ),
             values={Field.ONLINE: online},
-            extras=extras,
+            extras={**extras, **self._grouping.extras(record)},
             channels=CHANNELS,
         )
 
@@ -845,6 +911,8 @@ class DeviceHiveClient(HubClient):
             return
         parameters = item.get("parameters")
         fields = parameters if isinstance(parameters, dict) else {}
+        if not self._follows(device_id, name, fields):
+            return
         if name in DEVICE_EVENTS:
             update: DeviceUpdate | None = self._record_update(device_id, fields, time.time())
         else:
@@ -857,6 +925,24 @@ class DeviceHiveClient(HubClient):
         if self._becomes_event(name, parameters):
             attributes = {"parameters": parameters, "id": item.get("id"), "timestamp": stamp}
             self.emit(HubNotice(CHANNEL, name, device_id, attributes))
+
+    def _follows(self, device_id: str, name: str, fields: Mapping[str, Any]) -> bool:
+        """Whether a notification is about a device brought in.
+
+        A device moved out of the chosen networks is removed; one moved in is followed.
+        """
+        if not self.import_groups:
+            return True
+        if name not in DEVICE_EVENTS or "networkId" not in fields:
+            return device_id not in self._left_out
+        if self._grouping.network_of(fields) in self.import_groups:
+            self._left_out.discard(device_id)
+            return True
+        self._left_out.add(device_id)
+        if device_id in self._presence:
+            self._presence.forget(device_id)
+            self.emit(DeviceRemoved(device_id))
+        return False
 
     def _becomes_event(self, name: str, parameters: Any) -> bool:
         """Whether a notification is an event: chosen by name, else carrying more than values.

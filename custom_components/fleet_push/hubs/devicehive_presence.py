@@ -69,10 +69,14 @@ class Presence:
     def forget_all_but(self, kept: Collection[str]) -> None:
         """Forget the devices the server no longer lists."""
         for device_id in [device_id for device_id in self._shown if device_id not in kept]:
-            del self._shown[device_id]
-            self._last_seen.pop(device_id, None)
-            self._status.pop(device_id, None)
-            self._blocked.discard(device_id)
+            self.forget(device_id)
+
+    def forget(self, device_id: str) -> None:
+        """Forget one device (gone, or no longer brought in)."""
+        self._shown.pop(device_id, None)
+        self._last_seen.pop(device_id, None)
+        self._status.pop(device_id, None)
+        self._blocked.discard(device_id)
 
     def _judge(self, device_id: str, now: float) -> bool | None:
         if device_id in self._blocked:  # the server refuses it, whatever it last said

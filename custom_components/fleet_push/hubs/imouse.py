@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
 import functools
 from http import HTTPStatus
@@ -33,7 +33,15 @@ from .connection import (
     cancel_and_wait,
     within,
 )
-from .declaration import Channel, HubDeclaration, Identity, Press, Setting, SettingType
+from .declaration import (
+    GROUPS_OPTION,
+    Channel,
+    HubDeclaration,
+    Identity,
+    Press,
+    Setting,
+    SettingType,
+)
 from .errors import CannotConnect, CommandCode, CommandFailed, HubTimeout, ProtocolError
 from .frames import decode
 from .imouse_screens import is_envelope, screen_values, screenshot_in
@@ -128,6 +136,7 @@ class IMouseClient(HubClient):
             Setting("port", SettingType.PORT, default=DEFAULT_PORT, required=True),
         ),
         identity=Identity.ADDRESS,
+        options=(Setting(GROUPS_OPTION, SettingType.NAMES, default=()),),
         channels=(
             Channel(CHANNEL, tuple(_NOTICE_EVENTS.values())),
             Channel(PHONE_CHANNEL, tuple(_PHONE_EVENTS)),
@@ -157,6 +166,7 @@ class IMouseClient(HubClient):
         *,
         host: str,
         port: int = DEFAULT_PORT,
+        import_groups: Collection[str] = (),
         timing: Timing | None = None,
     ) -> None:
         """Remember where the kernel is; nothing is opened until connect()."""
@@ -174,11 +184,33 @@ class IMouseClient(HubClient):
         """Phones whose bound hardware the kernel last reported not connected to them."""
         self._phone_ids: set[str] = set()
         """Every phone the kernel listed: a log naming one of them goes to that phone."""
+        self.import_groups = frozenset(import_groups)
+        """The groups whose phones are brought in (none: every phone)."""
+        self._group_names: set[str] = set()
+        """Every group name the kernel's records gave (offered for import_groups)."""
 
     @classmethod
     def settings(cls, config: Mapping[str, Any]) -> dict[str, Any]:
-        """From "host" and "port" (default 9911)."""
-        return {"host": str(config["host"]), "port": int(config.get("port") or DEFAULT_PORT)}
+        """From "host" and "port" (default 9911), and the groups to bring in."""
+        return {
+            "host": str(config["host"]),
+            "port": int(config.get("port") or DEFAULT_PORT),
+            "import_groups": config.get(GROUPS_OPTION) or (),
+        }
+
+    @override
+    def offered(self, option: str) -> frozenset[str]:
+        """The kernel's group names, to choose the phones to bring in."""
+        return frozenset(self._group_names) if option == GROUPS_OPTION else frozenset()
+
+    @override
+    def apply_options(self, options: Mapping[str, Any]) -> None:
+        """Other groups chosen: load the phones again (pushed changes are filtered as they come)."""
+        chosen = frozenset(options.get(GROUPS_OPTION) or ())
+        if chosen != self.import_groups:
+            self.import_groups = chosen
+            if self.connected:
+                self.schedule_fleet_reload()
 
     @classmethod
     def default_timing(cls) -> Timing:
@@ -407,9 +439,30 @@ class IMouseClient(HubClient):
             if not isinstance(device_id, str) or not device_id:
                 self.drop(Drop.MALFORMED, record)
                 continue
+            if not self._brought_in(device_id, record):
+                continue
             self._phone_ids.add(device_id)
             self._remember_hardware(device_id, record)
             yield _phone(device_id, record, unplugged=device_id in self._unplugged)
+
+    def _brought_in(self, device_id: str, record: dict[str, Any]) -> bool:
+        """Whether a phone is in a chosen group; one that left them is removed.
+
+        A record without a group keeps the phone as it was.
+        """
+        if (group := _text(record, "gname")) is not None:
+            self._group_names.add(group)
+        if not self.import_groups:
+            return True
+        if group is None:
+            return device_id in self._phone_ids
+        if group in self.import_groups:
+            return True
+        if device_id in self._phone_ids:
+            self._forget(device_id)
+            self._phone_ids.discard(device_id)
+            self.emit(DeviceRemoved(device_id))
+        return False
 
     def _remember_hardware(self, device_id: str, record: dict[str, Any]) -> None:
         if record.get("vid") == "":
@@ -566,11 +619,17 @@ def _phone(device_id: str, record: dict[str, Any], *, unplugged: bool) -> Device
             model_id=_text(record, "model"),
             firmware=_text(record, "version"),
             mac=_text(record, "mac"),
+            group=_group(record),
         ),
         values=values,
         extras=_phone_extras(record),
         channels=PHONE_CHANNELS,
     )
+
+
+def _group(record: dict[str, Any]) -> str | None:
+    """The phone's group, if it is in one (group 0, "未分组", is the kernel's "ungrouped")."""
+    return None if record.get("gid") in (0, "0") else _text(record, "gname")
 
 
 def _phone_extras(record: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,8 @@ MAX_LATITUDE: Final = 90.0
 MAX_LONGITUDE: Final = 180.0
 NOT_IN_GEOFENCE: Final = "none"
 """Field.GEOFENCE of a device in none of its hub's geofences."""
+SERVICE_ENDS: Final = "service_ends"
+"""The extra giving the date (ISO) a device's paid service ends: a repair warns before."""
 
 
 class Field(StrEnum):
@@ -74,6 +76,11 @@ class Field(StrEnum):
     """The street address the hub gives for the fix."""
     READINGS = "readings"
     """The sensors a tracker reads (fuel tanks, thermometers), as Reading items."""
+    TOTAL_ONLINE = "total_online"
+    """How many of the hub's devices are online (counted by FleetPush)."""
+    TOTAL_OFFLINE = "total_offline"
+    TOTAL_MOVING = "total_moving"
+    TOTAL_BUSY = "total_busy"
 
 
 class Category(StrEnum):
@@ -185,6 +192,8 @@ class DeviceDetails:
     category: Category | None = None
     picture: str | None = None
     """The URL of its picture on the hub (an avatar), shown on the map."""
+    group: str | None = None
+    """The hub's own grouping of the device (a group, a network): its suggested area."""
 
     def updated(self, newer: DeviceDetails) -> DeviceDetails:
         """These details with what `newer` says (what it does not say stays)."""

@@ -31,7 +31,7 @@ import orjson
 from yarl import URL
 
 from .connection import REQUEST_TIMEOUT, Drop, HubClient, Listener, Timing, cancel_and_wait
-from .declaration import Channel, HubDeclaration, Setting, SettingType
+from .declaration import GROUPS_OPTION, Channel, HubDeclaration, Setting, SettingType
 from .errors import (
     CannotConnect,
     CommandCode,
@@ -58,11 +58,12 @@ from .model import (
     Position,
     Value,
 )
-from .navixy_map import avatar_url, group_of, group_titles, vehicle_avatars
+from .navixy_groups import Grouping, read_groups
+from .navixy_map import avatar_url, vehicle_avatars
 from .navixy_readings import READINGS_SUBSCRIPTION, ReadingsBook
 from .navixy_zones import RELOAD_INTERVAL, fill_points, parse_zones
 from .urls import as_websocket
-from .values import are_flags, as_number, is_int
+from .values import are_flags, as_number, is_int, names_by_id
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -267,7 +268,10 @@ class NavixyClient(HubClient):
             Channel(CHANNEL_LIFECYCLE, LIFECYCLE_EVENTS),
             Channel(CHANNEL_GEOFENCE, EVENT_TYPES),
         ),
-        options=(Setting(ZONES_OPTION, SettingType.FLAG, default=False),),
+        options=(
+            Setting(ZONES_OPTION, SettingType.FLAG, default=False),
+            Setting(GROUPS_OPTION, SettingType.NAMES, default=()),
+        ),
         output_command="set_output",
         fields=frozenset(
             {
@@ -302,6 +306,7 @@ class NavixyClient(HubClient):
         username: str | None = None,
         password: str | None = None,
         verify_ssl: bool = True,
+        import_groups: Collection[str] = (),
         timing: Timing | None = None,
     ) -> None:
         """Keep the settings; the handshake sets the keep-alive interval unless timing gives one."""
@@ -329,9 +334,10 @@ class NavixyClient(HubClient):
         self._zone_task: asyncio.Task[None] | None = None
         self._vehicle_avatars: dict[int, str] = {}
         """Tracker id -> its vehicle's avatar file name (vehicle/list)."""
-        self._groups: dict[int, str] = {}
-        """Group id -> its title (tracker/group/list)."""
         self._readings = ReadingsBook()
+        self._grouping = Grouping()
+        self.import_groups = frozenset(import_groups)
+        """The groups and tags whose trackers are brought in (none: every tracker)."""
 
     @classmethod
     def settings(cls, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -342,7 +348,22 @@ class NavixyClient(HubClient):
             "username": config.get("username"),
             "password": config.get("password"),
             "verify_ssl": config.get("verify_ssl", True),
+            "import_groups": config.get(GROUPS_OPTION) or (),
         }
+
+    @override
+    def offered(self, option: str) -> frozenset[str]:
+        """The account's group titles and tag names, to choose the trackers to bring in."""
+        return self._grouping.names() if option == GROUPS_OPTION else frozenset()
+
+    @override
+    def apply_options(self, options: Mapping[str, Any]) -> None:
+        """Other groups or tags chosen: connect again, to list and subscribe to those."""
+        chosen = frozenset(options.get(GROUPS_OPTION) or ())
+        if chosen != self.import_groups:
+            self.import_groups = chosen
+            if self.connected:
+                self.end_session(CannotConnect("the groups to bring in changed"))
 
     @property
     def time_zone(self) -> tzinfo:
@@ -474,9 +495,17 @@ class NavixyClient(HubClient):
         if isinstance(items := reply.get("list"), list):  # else _load_trackers says so
             await self._learn_models({code for item in items if (code := _model_code(item))})
             self._vehicles = await self._load_vehicles()
-            if (groups := await self._optional_list("tracker/group/list")) is not None:
-                self._groups = group_titles(groups)
+            self._grouping = await self._load_grouping()
         return self._load_trackers(reply)
+
+    async def _load_grouping(self) -> Grouping:
+        """The account's groups and tags; as before when a list is refused."""
+        groups = await self._optional_list("tracker/group/list")
+        tags = await self._optional_list("tag/list")
+        return Grouping(
+            read_groups(groups) if groups is not None else self._grouping.groups,
+            names_by_id(tags) if tags is not None else self._grouping.tags,
+        )
 
     async def _learn_models(self, codes: Collection[str]) -> None:
         """Ask list_models about the codes not asked about yet (once: models do not change)."""
@@ -532,6 +561,8 @@ class NavixyClient(HubClient):
         self._blocked.clear()
         devices = []
         for item in items:
+            if isinstance(item, dict) and not self._grouping.chosen(item, self.import_groups):
+                continue  # in no group or tag chosen: not brought in
             device = self._tracker(item)
             if device is None:
                 self.drop(Drop.MALFORMED, item)
@@ -560,17 +591,15 @@ class NavixyClient(HubClient):
                 serial=str(serial) if isinstance(serial, str | int) else None,
                 category=self._category(tracker_id, model),
                 picture=self._picture(tracker_id, item),
+                group=self._grouping.title_of(item),
             ),
             extras=self._listing_extras(tracker_id, item),
             channels=CHANNELS | {CHANNEL_GEOFENCE} if self._geofences else CHANNELS,
         )
 
     def _listing_extras(self, tracker_id: int, item: Mapping[str, Any]) -> dict[str, Any]:
-        """Blocked or not; its group where the account has groups (None: in none of them)."""
-        extras: dict[str, Any] = {"blocked": self._blocked[tracker_id]}
-        if self._groups:
-            extras["group"] = group_of(item, self._groups)
-        return extras
+        """Blocked or not, its groupings and when its service ends."""
+        return {"blocked": self._blocked[tracker_id], **self._grouping.extras(item)}
 
     def _picture(self, tracker_id: int, item: Mapping[str, Any]) -> str | None:
         """The tracker's avatar, else its vehicle's."""
@@ -593,15 +622,20 @@ class NavixyClient(HubClient):
         )
 
     async def _subscribe(self) -> None:
-        """Subscribe to every tracker's state and readings; the first batches follow the reply.
+        """Subscribe to the trackers' states and readings; the first batches follow the reply.
 
-        A platform that refuses readings_batch (older than the docs) still gives states.
+        A platform that refuses readings_batch (older than the docs) still gives states. With
+        groups chosen, only the trackers brought in (Navixy's target "selected").
         """
+        requests: list[Mapping[str, Any]] = [SUBSCRIPTION, READINGS_SUBSCRIPTION]
+        if self.import_groups:
+            selected = {"type": "selected", "tracker_ids": sorted(self._blocked)}
+            requests = [{**request, "target": selected} for request in requests]
         try:
-            await self._subscribe_to([SUBSCRIPTION, READINGS_SUBSCRIPTION])
+            await self._subscribe_to(requests)
         except ProtocolError as err:
             self.drop(Drop.REQUEST_FAILED, ("readings_batch", str(err)))
-            await self._subscribe_to([SUBSCRIPTION])
+            await self._subscribe_to(requests[:1])
 
     async def _subscribe_to(self, requests: list[Mapping[str, Any]]) -> None:
         text = orjson.dumps(

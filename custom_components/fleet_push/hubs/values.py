@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any, TypeGuard
 
@@ -36,3 +37,18 @@ def ms_time(value: Any) -> datetime | None:
         return datetime.fromtimestamp(value / 1000, UTC)
     except OverflowError, OSError, ValueError:
         return None
+
+
+def names_by_id(items: Iterable[Any]) -> dict[int, str]:
+    """A vendor's list of named things ({"id": 3, "name": "Vans", ...}) as id -> name.
+
+    Names are trimmed; malformed or nameless items are left out.
+    """
+    names: dict[int, str] = {}
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        item_id, name = item.get("id"), item.get("name")
+        if is_int(item_id) and isinstance(name, str) and name.strip():
+            names[item_id] = name.strip()
+    return names
