@@ -12,6 +12,7 @@ from homeassistant.helpers.typing import ConfigType
 from .const import DOMAIN
 from .coordinator import FleetPushConfigEntry, FleetPushCoordinator
 from .fleet_store import FleetStore
+from .memory_store import MemoryStore
 from .migration import async_migrate_entry
 from .services import async_setup_services
 
@@ -51,8 +52,9 @@ async def async_unload_entry(hass: HomeAssistant, entry: FleetPushConfigEntry) -
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: FleetPushConfigEntry) -> None:
-    """Forget the hub's saved fleet."""
+    """Forget the hub's saved fleet and what its client remembered."""
     await FleetStore(hass, entry.entry_id).async_remove()
+    await MemoryStore(hass, entry.entry_id).async_remove()
 
 
 async def async_remove_config_entry_device(

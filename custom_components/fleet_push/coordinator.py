@@ -38,6 +38,7 @@ from .hubs.model import (
 )
 from .licence import async_check_licence
 from .listeners import Listeners
+from .memory_store import MemoryStore
 from .plausibility import plausible, plausible_values
 from .registry_sync import RegistrySync
 from .supervisor import ConnectionSupervisor
@@ -84,11 +85,13 @@ class FleetPushCoordinator:
         )
         self._coalescer = PositionCoalescer(self._apply_device, self._crosses_zone)
         self._store = FleetStore(hass, entry.entry_id)
+        self._memory = MemoryStore(hass, entry.entry_id)
 
     # --- lifecycle ---
 
     async def async_setup(self) -> None:
         """Connect for the first time; without the hub, start from the last known fleet."""
+        self.client.memory = await self._memory.async_load()
         if (error := await self.connection.async_connect()) is not None:
             await self._async_start_offline(error)
         self._on_connected()
@@ -118,6 +121,7 @@ class FleetPushCoordinator:
         """Close the connection and save the fleet (on unload)."""
         await self.connection.async_close()
         await self._store.async_save(self.hub_info, self.devices)
+        await self._memory.async_save(self.client.memory)
 
     def _on_connected(self) -> None:
         self.registry.register_hub(self.hub_info)

@@ -1,4 +1,4 @@
-"""Sensors: battery, voltages, speed, altitude, signals, mileage, licence figures."""
+"""Sensors: battery, voltages, speed, altitude, signals, mileage, last trip, licence figures."""
 
 from __future__ import annotations
 
@@ -125,6 +125,15 @@ SENSORS: tuple[FleetPushSensorEntityDescription, ...] = (
             Field.DEVICES,
             Field.DEVICES_ONLINE,
         )
+    ),
+    FleetPushSensorEntityDescription(
+        key="last_trip_distance",
+        translation_key="last_trip_distance",
+        field=Field.LAST_TRIP_DISTANCE,
+        device_class=SensorDeviceClass.DISTANCE,
+        native_unit_of_measurement=UnitOfLength.KILOMETERS,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
     ),
     FleetPushSensorEntityDescription(
         key="licence_expires",

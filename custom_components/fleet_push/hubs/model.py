@@ -37,6 +37,8 @@ class Field(StrEnum):
     MILEAGE = "mileage"
     INPUTS = "inputs"
     OUTPUTS = "outputs"
+    LAST_TRIP_DISTANCE = "last_trip_distance"
+    """km of the device's last finished trip (changes once per trip)."""
     # Hubs.
     CONNECTED = "connected"
     LICENCES_TOTAL = "licences_total"

@@ -22,6 +22,7 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 import logging
+import math
 import re
 from typing import Any, Final, override
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -56,8 +57,11 @@ from .model import (
     Position,
     Value,
 )
+from .navixy_alarms import ALARM_EVENTS, CHANNEL_ALARM, NavixyAlarms
+from .navixy_trips import NavixyTrips
+from .trips import CHANNEL_TRIP, TRIP_EVENTS
 from .urls import as_websocket
-from .values import are_flags, as_number, is_int
+from .values import are_flags, as_number, is_int, is_number
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -66,7 +70,10 @@ MANUFACTURER: Final = "Navixy"
 HEARTBEAT: Final = "X"
 CHANNEL_LIFECYCLE: Final = "lifecycle"
 LIFECYCLE_EVENTS: Final = ("block", "unblock", "corrupt")
-CHANNELS: Final = frozenset({CHANNEL_LIFECYCLE})
+CHANNELS: Final = frozenset({CHANNEL_LIFECYCLE, CHANNEL_TRIP})
+ALARMS_OPTION: Final = "alarms"
+ALARM_INTERVAL_OPTION: Final = "alarm_interval"
+ALARM_INTERVAL_MINUTES: Final = 1
 WAITING_LIMIT: Final = 10_000
 """States of not-yet-listed trackers kept until the next reload."""
 WS_HEARTBEAT: Final = 30.0
@@ -258,7 +265,20 @@ class NavixyClient(HubClient):
         ),
         url_schemes=("http", "https"),
         sign_in=(("api_key",), ("username", "password")),
-        channels=(Channel(CHANNEL_LIFECYCLE, LIFECYCLE_EVENTS),),
+        options=(
+            Setting(ALARMS_OPTION, SettingType.FLAG, default=False, required=True),
+            Setting(
+                ALARM_INTERVAL_OPTION,
+                SettingType.MINUTES,
+                default=ALARM_INTERVAL_MINUTES,
+                required=True,
+            ),
+        ),
+        channels=(
+            Channel(CHANNEL_LIFECYCLE, LIFECYCLE_EVENTS),
+            Channel(CHANNEL_TRIP, TRIP_EVENTS),
+            Channel(CHANNEL_ALARM, ALARM_EVENTS),
+        ),
         output_command="set_output",
         fields=frozenset(
             {
@@ -272,6 +292,7 @@ class NavixyClient(HubClient):
                 Field.ALTITUDE,
                 Field.GPS_SIGNAL,
                 Field.GSM_SIGNAL,
+                Field.LAST_TRIP_DISTANCE,
             }
         ),
         positions=True,
@@ -290,9 +311,14 @@ class NavixyClient(HubClient):
         username: str | None = None,
         password: str | None = None,
         verify_ssl: bool = True,
+        alarms: bool = False,
+        alarm_interval: float = ALARM_INTERVAL_MINUTES,
         timing: Timing | None = None,
     ) -> None:
-        """Keep the settings; the handshake sets the keep-alive interval unless timing gives one."""
+        """Keep the settings; the handshake sets the keep-alive interval unless timing gives one.
+
+        alarms: read the account's event history every alarm_interval minutes.
+        """
         super().__init__(session, listener, timing=dataclasses.replace(timing) if timing else None)
         self.base_url = url.rstrip("/")
         """The API base every REST call and the event subscription start from."""
@@ -312,6 +338,8 @@ class NavixyClient(HubClient):
         """Model code -> what list_models said of it (None: the platform does not know it)."""
         self._vehicles: dict[int, Category] = {}
         """Tracker id -> the kind of vehicle it is fitted to (vehicle/list)."""
+        self._trips = NavixyTrips(self)
+        self._alarms = NavixyAlarms(self, enabled=alarms, minutes=alarm_interval)
 
     @classmethod
     def settings(cls, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -322,7 +350,20 @@ class NavixyClient(HubClient):
             "username": config.get("username"),
             "password": config.get("password"),
             "verify_ssl": config.get("verify_ssl", True),
+            **_alarm_options(config),
         }
+
+    def apply_options(self, options: Mapping[str, Any]) -> None:
+        """Alarms on or off, or read at another interval; trackers get or lose their Alarm."""
+        was_reading = self._alarms.enabled
+        self._alarms.configure(**_alarm_options(options))
+        if self._alarms.enabled != was_reading and self.connected:
+            self.schedule_fleet_reload()
+
+    @property
+    def _channels(self) -> frozenset[str]:
+        """A tracker's channels: lifecycle and trips, and alarms when they are read."""
+        return CHANNELS | {CHANNEL_ALARM} if self._alarms.enabled else CHANNELS
 
     @property
     def time_zone(self) -> tzinfo:
@@ -346,6 +387,8 @@ class NavixyClient(HubClient):
         self.emit(snapshot)
         await self._await_handshake(handshake)
         await self._subscribe()
+        self._trips.resume()
+        self._alarms.start()
         return self._hub_info(user)
 
     async def _await_handshake(self, handshake: asyncio.Future[None]) -> None:
@@ -491,7 +534,7 @@ class NavixyClient(HubClient):
                 category=self._category(tracker_id, model),
             ),
             extras={"blocked": self._blocked[tracker_id]},
-            channels=CHANNELS,
+            channels=self._channels,
         )
 
     def _category(self, tracker_id: int, model: TrackerModel | None) -> Category:
@@ -525,6 +568,24 @@ class NavixyClient(HubClient):
             raise ProtocolError("Navixy refused the subscription")
 
     # --- REST ---
+
+    async def rest(self, path: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """One REST call while connected (trips, alarms): its reply, or the HubError."""
+        return await self._post(path, params, REQUEST_TIMEOUT)
+
+    def parse_date(self, value: Any) -> datetime | None:
+        """A Navixy date (the user's local time) as an aware UTC datetime."""
+        return self._time(value)
+
+    def format_date(self, when: datetime) -> str:
+        """A datetime as Navixy reads dates: the user's local time."""
+        return when.astimezone(self._tz).strftime("%Y-%m-%d %H:%M:%S")
+
+    async def close(self) -> None:
+        """Stop asking for trips and alarms, then close the connection."""
+        await self._trips.close()
+        await self._alarms.close()
+        await super().close()
 
     async def _api(self, path: str, **params: Any) -> dict[str, Any]:
         """Call the API while connecting; map its errors to the connection errors."""
@@ -742,6 +803,7 @@ class NavixyClient(HubClient):
             self._wait_for_listing(source_id, item)
             return
         self.emit(self._state_update(tracker, state))
+        self._trips.observe(tracker, state)
 
     def _wait_for_listing(self, source_id: Any, item: Any) -> None:
         """Keep a new tracker's state until tracker/list names it (reloaded at most every 30 s)."""
@@ -837,6 +899,14 @@ class NavixyClient(HubClient):
             return
         self._blocked[tracker] = event == "block"
         self.emit(DeviceUpdate(device_id, extras={"blocked": self._blocked[tracker]}))
+
+
+def _alarm_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Whether to read alarms, and every how many minutes (the default when unusable)."""
+    minutes = options.get(ALARM_INTERVAL_OPTION)
+    if not is_number(minutes) or not 0 < minutes < math.inf:
+        minutes = ALARM_INTERVAL_MINUTES
+    return {"alarms": options.get(ALARMS_OPTION) is True, "alarm_interval": float(minutes)}
 
 
 CLIENT = NavixyClient

@@ -1,0 +1,195 @@
+"""Navixy alarms: the account's rule events (SOS, speeding, geofences, ...) from its history.
+
+Navixy's WebSocket carries no rule events. When the user opts in, FleetPush asks
+``history/user/list`` (every tracker of the account in one request) at the chosen interval for
+the events since the last time it asked, and fires each on its tracker's Alarm entity. The
+memory keeps the cursor and the ids already fired at and after it, so no event is fired twice
+across reconnects and restarts. The window reaches back a little before the last look, for
+events the platform records late; the ids keep those from firing again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from .connection import Drop
+from .errors import HubError, ProtocolError
+from .model import HubNotice
+from .navixy_account import Background, NavixyAccount
+from .values import as_number, is_int
+
+SECTION: Final = "navixy_alarms"
+CHANNEL_ALARM: Final = "alarm"
+OTHER: Final = "other"
+ALARM_EVENTS: Final = (
+    "sos",
+    "speedup",
+    "over_speed_reported",
+    "inzone",
+    "outzone",
+    "outroute",
+    "excessive_parking",
+    "excessive_parking_finished",
+    "excessive_driving_start",
+    "excessive_driving_end",
+    "idle_start",
+    "idle_end",
+    "harsh_driving",
+    "crash_alarm",
+    "fueling",
+    "drain",
+    "lowpower",
+    "battery_off",
+    "battery_on",
+    "offline",
+    "gps_lost",
+    "gps_recover",
+    "alarmcontrol",
+    "door_alarm",
+    "hood_alarm",
+    "parking",
+    "track_start",
+    "track_end",
+    "input_change",
+    "output_change",
+    OTHER,
+)
+"""History event types (Navixy's rule types) shown as themselves; the rest as "other"."""
+SECONDS_PER_MINUTE = 60.0
+"""The interval option is in minutes (tests shorten them)."""
+LATE: Final = timedelta(minutes=2)
+"""Each request reaches back this far before the last one's end, for events recorded late."""
+MAX_PAGES: Final = 10
+"""Requests per interval at most when the history holds more than one answer's limit."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+class NavixyAlarms:
+    """Reads the account's event history at an interval, when the user opted in."""
+
+    def __init__(self, account: NavixyAccount, *, enabled: bool, minutes: float) -> None:
+        """Whether to read, and how often."""
+        self._account = account
+        self.enabled = enabled
+        self.minutes = minutes
+        self._background = Background("fleet_push navixy alarms")
+
+    @property
+    def _memory(self) -> dict[str, Any]:
+        return self._account.memory.section(SECTION)
+
+    def configure(self, *, enabled: bool, minutes: float) -> None:
+        """New options: when just turned on, events from now on (none from before)."""
+        if enabled and not self.enabled:
+            self._memory.clear()
+            self._account.memory.changed()
+        self.enabled, self.minutes = enabled, minutes
+
+    def start(self) -> None:
+        """Read at the interval while connected (checks the option each time)."""
+        self._background.start(self._run())
+
+    async def close(self) -> None:
+        """Stop reading (the next connection goes on from the cursor)."""
+        await self._background.cancel()
+
+    async def _run(self) -> None:
+        while True:
+            if self.enabled:
+                try:
+                    await self.read()
+                except HubError as err:
+                    self._account.drop(Drop.REQUEST_FAILED, ("history", type(err).__name__))
+            await asyncio.sleep(self.minutes * SECONDS_PER_MINUTE)
+
+    async def read(self) -> None:
+        """Fire the events since the cursor, page by page; then move the cursor on."""
+        memory = self._memory
+        if not isinstance(memory.get("cursor"), str):
+            memory.update(cursor=_now().isoformat(), seen={})
+            self._account.memory.changed()
+            return
+        for _ in range(MAX_PAGES):
+            cursor, until = datetime.fromisoformat(memory["cursor"]), _now()
+            if until <= cursor:
+                return
+            reply = await self._account.rest(
+                "history/user/list",
+                {
+                    "from": self._account.format_date(cursor),
+                    "to": self._account.format_date(until),
+                    "ascending": True,
+                },
+            )
+            entries = reply.get("list")
+            if not isinstance(entries, list):
+                raise ProtocolError("history/user/list answered without a list")
+            latest = self._fire_new(entries)
+            if reply.get("limit_exceeded") is True and latest is not None and latest > cursor:
+                self._move_cursor(latest)  # the rest of the history is after it
+                continue
+            self._move_cursor(max(cursor, until - LATE))
+            return
+
+    def _fire_new(self, entries: list[Any]) -> datetime | None:
+        """Fire the entries not fired yet; the latest time among them all."""
+        seen: dict[str, str] = self._memory.setdefault("seen", {})
+        latest: datetime | None = None
+        for entry in entries:
+            if (alarm := self._notice(entry)) is None:
+                self._account.drop(Drop.MALFORMED, "history entry")
+                continue
+            notice, when = alarm
+            latest = max(latest, when) if latest else when
+            if (key := str(entry["id"])) not in seen:
+                seen[key] = when.isoformat()
+                self._account.emit(notice)
+        return latest
+
+    def _move_cursor(self, cursor: datetime) -> None:
+        """Ask from here next; forget the ids of events before it (never asked again)."""
+        memory = self._memory
+        memory["cursor"] = cursor.isoformat()
+        memory["seen"] = {
+            key: when
+            for key, when in memory.get("seen", {}).items()
+            if datetime.fromisoformat(when) >= cursor
+        }
+        self._account.memory.changed()
+
+    def _notice(self, entry: Any) -> tuple[HubNotice, datetime] | None:
+        """A history entry as an alarm of its tracker, and its time; None if it is no entry."""
+        if not isinstance(entry, dict):
+            return None
+        tracker, event = entry.get("tracker_id"), entry.get("event")
+        time = self._account.parse_date(entry.get("time"))
+        if not (is_int(entry.get("id")) and is_int(tracker) and isinstance(event, str) and time):
+            return None
+        event_type = event if event in ALARM_EVENTS else OTHER
+        return HubNotice(CHANNEL_ALARM, event_type, str(tracker), _attributes(entry, time)), time
+
+
+def _attributes(entry: dict[str, Any], time: datetime) -> dict[str, Any]:
+    """What an alarm says: Navixy's event type, message, time, place and rule."""
+    extra, location = _object(entry.get("extra")), _object(entry.get("location"))
+    message = extra.get("full_message") or entry.get("message")
+    return {
+        "event": entry["event"],
+        "message": message if isinstance(message, str) else None,
+        "time": time.isoformat(),
+        "address": entry.get("address") if isinstance(entry.get("address"), str) else None,
+        "latitude": as_number(location.get("lat")),
+        "longitude": as_number(location.get("lng")),
+        "emergency": extra.get("emergency") is True,
+        "rule_id": entry.get("rule_id") if is_int(entry.get("rule_id")) else None,
+        "history_id": entry["id"],
+    }
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}

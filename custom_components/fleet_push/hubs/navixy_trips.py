@@ -1,0 +1,205 @@
+"""Navixy trips: when a tracker stops, the trip it just drove, asked once from ``track/list``.
+
+A tracker is driving while its state says ``movement_status`` "moving" or ``ignition`` on. When
+that ends (or the state says it changed since FleetPush last looked, after a reconnect or a
+restart), FleetPush asks ``track/list`` once for the trips that ended since the last one it
+reported, and fires each as a "trip" event. The memory keeps, per tracker, what it was doing,
+the end of its last reported trip, and whether a stop still waits for its trip: nothing is
+lost or reported twice across reconnects and restarts. The platform may add a trip to its
+list some time after the tracker parks: when the list does not show it yet, FleetPush asks
+again a little later, a few times at most.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from .connection import Drop
+from .errors import HubError, ProtocolError
+from .navixy_account import Background, NavixyAccount
+from .trips import Trip
+from .values import as_number, is_int
+
+SECTION: Final = "navixy_trips"
+ATTEMPTS: Final = 3
+"""track/list calls per stop at most, when the list does not show the trip yet."""
+RETRY_DELAY = 30.0
+"""Seconds before asking again for a trip the list does not show yet."""
+MARGIN: Final = timedelta(minutes=1)
+"""Asked from this long before the trip started, so that its first point is in the window."""
+TRIP_TYPES: Final = frozenset({"regular", "merged"})
+"""track/list items that are drives (single reports and clusters are not)."""
+
+
+def _active(state: Mapping[str, Any]) -> bool | None:
+    """Driving: moving, or the ignition on; None when the state says neither."""
+    moving, ignition = state.get("movement_status"), state.get("ignition")
+    if moving == "moving" or ignition is True:
+        return True
+    if isinstance(moving, str) or ignition is False:
+        return False
+    return None
+
+
+def _stamp(state: Mapping[str, Any]) -> str | None:
+    """When the movement or ignition last changed, as Navixy wrote it (dates sort as text)."""
+    stamps = [
+        value
+        for key in ("movement_status_update", "ignition_update")
+        if isinstance(value := state.get(key), str)
+    ]
+    return max(stamps) if stamps else None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def _number(value: Any) -> float | None:
+    number = as_number(value)
+    return None if number is None else float(number)
+
+
+class NavixyTrips:
+    """Watches trackers' states for stops and reports each trip once."""
+
+    def __init__(self, account: NavixyAccount) -> None:
+        """Trips of one account's trackers."""
+        self._account = account
+        self._background = Background("fleet_push navixy trips")
+        self._asking: set[str] = set()
+        self._again: set[str] = set()
+
+    @property
+    def _trackers(self) -> dict[str, Any]:
+        return self._account.memory.section(SECTION)
+
+    def observe(self, tracker: int, state: Mapping[str, Any]) -> None:
+        """A tracker's state: a stop asks for its trip (cheap for every other state)."""
+        active = _active(state)
+        if active is None:
+            return
+        key, stamp = str(tracker), _stamp(state)
+        seen = self._trackers.get(key)
+        if seen is None:
+            self._trackers[key] = {"active": active, "stamp": stamp, "end": _now().isoformat()}
+        elif active is seen.get("active") and (active or stamp in (None, seen.get("stamp"))):
+            return
+        elif active:
+            start = self._account.parse_date(stamp) or _now()
+            seen.update(active=True, stamp=stamp, since=start.isoformat())
+        else:
+            seen.update(active=False, stamp=stamp, pending=True)
+            self._ask_soon(key)
+        self._account.memory.changed()
+
+    def resume(self) -> None:
+        """After connecting: ask for the trips of stops not answered before (a restart, a drop)."""
+        for key, seen in self._trackers.items():
+            if isinstance(seen, dict) and seen.get("pending"):
+                self._ask_soon(key)
+
+    async def close(self) -> None:
+        """Stop asking (what is pending is asked after the next connect)."""
+        await self._background.cancel()
+        self._asking.clear()
+        self._again.clear()
+
+    def _ask_soon(self, key: str) -> None:
+        if key in self._asking:
+            self._again.add(key)
+            return
+        self._asking.add(key)
+        self._background.start(self._ask_until_answered(key))
+
+    async def _ask_until_answered(self, key: str) -> None:
+        try:
+            while True:
+                self._again.discard(key)
+                await self._ask_with_retries(key)
+                if key not in self._again:
+                    return
+        finally:
+            self._asking.discard(key)
+
+    async def _ask_with_retries(self, key: str) -> None:
+        """Ask until the trip shows (a few times); a lost connection leaves the stop pending."""
+        for attempt in range(ATTEMPTS):
+            if attempt:
+                await asyncio.sleep(RETRY_DELAY)
+            try:
+                trips = await self._ask(key)
+            except ProtocolError as err:  # refused (a removed tracker, say): not asked again
+                self._account.drop(Drop.REQUEST_FAILED, ("track/list", type(err).__name__))
+                break
+            except HubError as err:
+                self._account.drop(Drop.INTERRUPTED, ("track/list", type(err).__name__))
+                return
+            if trips:
+                self._report(key, trips)
+                break
+        self._settle(key)
+
+    async def _ask(self, key: str) -> list[Trip]:
+        """The trips that ended since the last reported one, oldest first."""
+        seen = self._trackers[key]
+        last_end = datetime.fromisoformat(seen["end"])
+        since = datetime.fromisoformat(seen["since"]) if seen.get("since") else last_end
+        account = self._account
+        reply = await account.rest(
+            "track/list",
+            {
+                "tracker_id": int(key),
+                "from": account.format_date(min(since, last_end) - MARGIN),
+                "to": account.format_date(_now() + MARGIN),
+            },
+        )
+        items = reply.get("list")
+        if not isinstance(items, list):
+            raise ProtocolError("track/list answered without a list")
+        trips = (self._trip(key, item) for item in items)
+        return sorted((trip for trip in trips if trip and trip.end > last_end), key=_end)
+
+    def _trip(self, key: str, item: Any) -> Trip | None:
+        """One track/list item as a trip; None for what is no drive, or has no end."""
+        if not isinstance(item, dict) or item.get("type", "regular") not in TRIP_TYPES:
+            return None
+        parse = self._account.parse_date
+        if (end := parse(item.get("end_date"))) is None:
+            return None
+        return Trip(
+            device_id=key,
+            start=parse(item.get("start_date")),
+            end=end,
+            distance=_number(item.get("length")),
+            max_speed=_number(item.get("max_speed")),
+            avg_speed=_number(item.get("avg_speed")),
+            start_address=_text(item.get("start_address")),
+            end_address=_text(item.get("end_address")),
+            trip_id=trip_id if is_int(trip_id := item.get("id")) else None,
+        )
+
+    def _report(self, key: str, trips: list[Trip]) -> None:
+        """Fire each trip, and remember the last one's end."""
+        for trip in trips:
+            for message in trip.messages():
+                self._account.emit(message)
+        self._trackers[key].update(end=trips[-1].end.isoformat(), since=None)
+        self._account.memory.changed()
+
+    def _settle(self, key: str) -> None:
+        """The stop is answered (with a trip, or none to show), unless another came meanwhile."""
+        if key not in self._again:
+            self._trackers[key]["pending"] = False
+            self._account.memory.changed()
+
+
+def _end(trip: Trip) -> datetime:
+    return trip.end
