@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from .base import Connection, HubSimulator, Pace
+from .navixy_trips import EventHistory, HistoryError, TripLog
 
 API_PREFIX = "/v2"
 COMPACT_KEYS = frozenset(
@@ -57,6 +58,12 @@ ONLINE_STATUSES = frozenset({"active", "idle"})
 """connection_status values FleetPush shows as online (the others are offline)."""
 BATCH_KINDS = frozenset({"state_batch", "readings_batch"})
 """Subscription types that take a target and a rate_limit."""
+DEMO_SPEED_LIMIT = 60
+"""Demo pace: the speeding rule's limit (km/h)."""
+DEMO_SPEEDING = 0.05
+"""Demo pace: the chance per tick that a tracker above the limit raises a speeding event."""
+DEMO_SOS = 0.0005
+"""Demo pace: the chance per tick that a driving tracker's driver presses SOS."""
 
 
 class ApiFailure(Exception):
@@ -160,6 +167,11 @@ class NavixySimulator(HubSimulator):
     `response_success` (False: subscribe replies without "success", as seen live). For tests:
     `client_heartbeat_ms` (the handshake's number), `item_format` ("full"/"compact")
     overriding what the client asked for, `rest_delay` before every REST answer.
+
+    Trips (track/list) are recorded from what the trackers do; the event history
+    (history/user/list) holds the rule events added to `history`. Where the docs are silent:
+    `trip_lag` (seconds before a finished trip shows in track/list) and `history_limit` (the
+    platform's history.maxLimit, 1000 by default).
     """
 
     kind: ClassVar[str] = "navixy"
@@ -187,6 +199,8 @@ class NavixySimulator(HubSimulator):
         item_format: str | None = None,
         omit_nulls: bool = False,
         response_success: bool = True,
+        trip_lag: float = 0.0,
+        history_limit: int = 1000,
         pace: Pace = "test",
     ) -> None:
         """Make `devices` trackers around Berlin."""
@@ -198,6 +212,10 @@ class NavixySimulator(HubSimulator):
         self.omit_nulls = omit_nulls
         self.response_success = response_success
         self.rest_delay = 0.0
+        self.trips = TripLog(self.time_zone, trip_lag)
+        """Every tracker's trips, as track/list reports them."""
+        self.history = EventHistory(self.time_zone, history_limit)
+        """The account's rule events, as history/user/list reports them."""
         self.trackers: dict[int, SimTracker] = {}
         self.sessions: set[str] = set()
         """Session hashes handed out by user/auth."""
@@ -408,7 +426,16 @@ class NavixySimulator(HubSimulator):
                     gps["speed"] * self.tick_seconds / 3600,
                 )
                 gps.update(location={"lat": lat, "lng": lng}, heading=round(heading))
+                self._demo_alarm(tracker)
             self._touch(tracker.tracker_id)
+
+    def _demo_alarm(self, tracker: SimTracker) -> None:
+        """Now and then a driving tracker speeds (a rule event), rarely a driver presses SOS."""
+        speed, roll = tracker.state["gps"]["speed"], self.random.random()
+        if speed > DEMO_SPEED_LIMIT and roll < DEMO_SPEEDING:
+            self.alarm(tracker.tracker_id, "speedup", f"Speeding: {speed} km/h")
+        elif roll < DEMO_SOS:
+            self.alarm(tracker.tracker_id, "sos", "SOS button pressed", emergency=True)
 
     def _drive(self, tracker: SimTracker) -> None:
         state, rnd = tracker.state, self.random
@@ -464,6 +491,7 @@ class NavixySimulator(HubSimulator):
         state["last_update"] = now
         if isinstance(state.get("gps"), dict):
             state["gps"]["updated"] = fixed or now
+        self.trips.observe(tracker_id, state)
         self._changed(tracker_id)
 
     def _changed(self, tracker_id: int) -> None:
@@ -545,6 +573,8 @@ class NavixySimulator(HubSimulator):
             "tracker/get_state": self._get_state,
             "tracker/output/set": self._output_set,
             "tracker/send_command": self._send_command,
+            "track/list": self._track_list,
+            "history/user/list": self._history,
         }
 
     def _auth(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -641,6 +671,25 @@ class NavixySimulator(HubSimulator):
         tracker.state["outputs_update"] = self.user_time()
         self._touch(tracker.tracker_id)
         return {}
+
+    def _track_list(self, body: dict[str, Any]) -> dict[str, Any]:
+        tracker = self._target(body)
+        try:
+            return self.trips.track_list(tracker.tracker_id, body)
+        except HistoryError as err:
+            raise ApiFailure(err.code, err.description) from None
+
+    def _history(self, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self.history.user_list(body)
+        except HistoryError as err:
+            raise ApiFailure(err.code, err.description) from None
+
+    def alarm(self, tracker_id: int, event: str, message: str, **kwargs: Any) -> dict[str, Any]:
+        """Record a rule event of a tracker where it is (history/user/list lists it)."""
+        tracker = self.tracker(tracker_id)
+        location = tracker.state["gps"]["location"]
+        return self.history.add(tracker_id, event, message, location, label=tracker.label, **kwargs)
 
     def _send_command(self, body: dict[str, Any]) -> dict[str, Any]:
         tracker = self._target(body, online=True)
@@ -917,6 +966,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "wrapped_items": {"wrapped": True},
     "nulls_omitted": {"omit_nulls": True},
     "no_success": {"response_success": False},
+    "late_trips": {"trip_lag": 1.0},
+    "short_history": {"history_limit": 2},
     "least_convenient": {
         "server_heartbeat": None,
         "answer_pings": False,
@@ -924,6 +975,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "wrapped": True,
         "omit_nulls": True,
         "response_success": False,
+        "trip_lag": 1.0,
+        "history_limit": 2,
     },
 }
 """Constructor switches for what Navixy leaves open; "vendor" behaves as its docs and code do."""

@@ -356,7 +356,8 @@ class NavixyClient(HubClient):
     def apply_options(self, options: Mapping[str, Any]) -> None:
         """Alarms on or off, or read at another interval; trackers get or lose their Alarm."""
         was_reading = self._alarms.enabled
-        self._alarms.configure(**_alarm_options(options))
+        chosen = _alarm_options(options)
+        self._alarms.configure(enabled=chosen["alarms"], minutes=chosen["alarm_interval"])
         if self._alarms.enabled != was_reading and self.connected:
             self.schedule_fleet_reload()
 

@@ -61,6 +61,7 @@ SECONDS_PER_MINUTE = 60.0
 """The interval option is in minutes (tests shorten them)."""
 LATE: Final = timedelta(minutes=2)
 """Each request reaches back this far before the last one's end, for events recorded late."""
+SECOND: Final = timedelta(seconds=1)
 MAX_PAGES: Final = 10
 """Requests per interval at most when the history holds more than one answer's limit."""
 
@@ -130,8 +131,10 @@ class NavixyAlarms:
             if not isinstance(entries, list):
                 raise ProtocolError("history/user/list answered without a list")
             latest = self._fire_new(entries)
-            if reply.get("limit_exceeded") is True and latest is not None and latest > cursor:
-                self._move_cursor(latest)  # the rest of the history is after it
+            if reply.get("limit_exceeded") is True and latest is not None:
+                # The rest is from the latest second on; a page all in the cursor's second
+                # (more events in one second than an answer holds) can only be left behind.
+                self._move_cursor(latest if latest > cursor else cursor + SECOND)
                 continue
             self._move_cursor(max(cursor, until - LATE))
             return

@@ -88,8 +88,9 @@ class NavixyTrips:
             return
         key, stamp = str(tracker), _stamp(state)
         seen = self._trackers.get(key)
-        if seen is None:
-            self._trackers[key] = {"active": active, "stamp": stamp, "end": _now().isoformat()}
+        if seen is None:  # first seen: its trips from the last change on (parked: none yet)
+            changed = (self._account.parse_date(stamp) or _now()).isoformat()
+            self._trackers[key] = {"active": active, "stamp": stamp, "end": changed}
         elif active is seen.get("active") and (active or stamp in (None, seen.get("stamp"))):
             return
         elif active:
