@@ -47,7 +47,7 @@ from tests.simulator import simulator_class
 from tests.simulator.navixy import MODEL_CATALOGUE, VARIANTS, ApiFailure, NavixySimulator
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "navixy"
-CHANNELS = frozenset({"lifecycle"})
+CHANNELS = frozenset({"lifecycle", "trip"})
 GUATEMALA = ZoneInfo("America/Guatemala")  # UTC-6, where the vendor samples are
 
 

@@ -64,6 +64,7 @@ from .connection import (
     within,
 )
 from .declaration import Channel, HubDeclaration, Setting, SettingType
+from .derived_trips import TripDeriver
 from .errors import (
     CannotConnect,
     CommandCode,
@@ -82,10 +83,12 @@ from .model import (
     Field,
     FleetSnapshot,
     HubInfo,
+    HubMessage,
     HubNotice,
     Position,
     Value,
 )
+from .trips import CHANNEL_TRIP, TRIP_EVENTS
 from .urls import as_websocket
 from .values import is_int, is_number
 
@@ -94,6 +97,8 @@ _LOGGER = logging.getLogger(__name__)
 MANUFACTURER: Final = "DataArt"
 CHANNEL: Final = "notification"
 CHANNELS: Final = frozenset({CHANNEL})
+DRIVER_CHANNELS: Final = frozenset({CHANNEL, CHANNEL_TRIP})
+"""A device that reports its ignition also has trips."""
 MAX_TEXT: Final = 10 * 1024
 """The server's largest text message (WEBSOCKET_MAX_BUFFER_SIZE)."""
 ACCESS_LIFETIME: Final = 30 * 60.0
@@ -121,6 +126,8 @@ MEASURED: Final = frozenset(
         "heading",
         "altitude",
         "battery",
+        "ignition",
+        "mileage",
     }
 )
 """Notification parameters that entities show (a position, a battery level)."""
@@ -311,8 +318,8 @@ class DeviceHiveClient(HubClient):
             ),
             Setting(EVENTS_OPTION, SettingType.NAMES, default=()),
         ),
-        channels=(Channel(CHANNEL, chosen_by=EVENTS_OPTION),),
-        fields=frozenset({Field.ONLINE, Field.BATTERY}),
+        channels=(Channel(CHANNEL, chosen_by=EVENTS_OPTION), Channel(CHANNEL_TRIP, TRIP_EVENTS)),
+        fields=frozenset({Field.ONLINE, Field.BATTERY, Field.LAST_TRIP_DISTANCE}),
         positions=True,
     )
     fleet_reload_interval = 600.0
@@ -359,6 +366,7 @@ class DeviceHiveClient(HubClient):
         self._commands_subscribed = False
         self._updates: OrderedDict[int, Mapping[str, Any]] = OrderedDict()
         self._presence = Presence(offline_after)
+        self._trips = TripDeriver(lambda: self.memory)
         self._presence_learned = False
         self._delivered = Delivered()
         self._offset = 0.0
@@ -636,7 +644,7 @@ class DeviceHiveClient(HubClient):
             ),
             values={Field.ONLINE: online},
             extras=extras,
-            channels=CHANNELS,
+            channels=self._channels(device_id),
         )
 
     # --- presence ---
@@ -647,7 +655,8 @@ class DeviceHiveClient(HubClient):
             presence = self._presence
             await asyncio.sleep(min(max(presence.offline_after / 10, MIN_TICK), MAX_TICK))
             for device_id, online in presence.changes(time.time()):
-                self.emit(DeviceUpdate(device_id, values={Field.ONLINE: online}, channels=CHANNELS))
+                channels = self._channels(device_id)
+                self.emit(DeviceUpdate(device_id, values={Field.ONLINE: online}, channels=channels))
             self._delivered.forget_before(self._cursor if self._cursor is not None else -math.inf)
 
     def _note_activity(self, device_id: str, server_time: float | None, arrival: float) -> bool:
@@ -672,8 +681,13 @@ class DeviceHiveClient(HubClient):
                 self._note_activity(item["deviceId"], when.timestamp() if when else None, arrival)
         self._presence_learned = True
 
+    def _channels(self, device_id: str) -> frozenset[str]:
+        """A device's channels: notifications, and trips once it reported its ignition."""
+        return DRIVER_CHANNELS if self._trips.follows(device_id) else CHANNELS
+
     def _emit_online(self, device_id: str) -> None:
-        self.emit(DeviceUpdate(device_id, values={Field.ONLINE: True}, channels=CHANNELS))
+        channels = self._channels(device_id)
+        self.emit(DeviceUpdate(device_id, values={Field.ONLINE: True}, channels=channels))
 
     # --- catching up ---
 
@@ -966,15 +980,26 @@ class DeviceHiveClient(HubClient):
             return
         parameters = item.get("parameters")
         fields = parameters if isinstance(parameters, dict) else {}
+        trip_end: tuple[HubMessage, ...] = ()
         if name in DEVICE_EVENTS:
             update: DeviceUpdate | None = self._record_update(device_id, fields, time.time())
         else:
             if device_id not in self._presence:
                 self.reload_fleet_soon()  # a device added since the last device/list
             online = self._note_activity(device_id, server_time, arrival)
-            update = _measurements(device_id, fields, when, online=online)
+            trip_end = self._trips.observe(
+                device_id,
+                driving=_ignition(fields),
+                mileage=_number(fields, "mileage"),
+                at=when,
+                speed=_number(fields, "speed"),
+            )
+            channels = self._channels(device_id)
+            update = _measurements(device_id, fields, when, online=online, channels=channels)
         if update is not None:
             self.emit(update)
+        for message in trip_end:
+            self.emit(message)
         if self._becomes_event(name, parameters):
             attributes = {"parameters": parameters, "id": item.get("id"), "timestamp": stamp}
             self.emit(HubNotice(CHANNEL, name, device_id, attributes))
@@ -1186,7 +1211,12 @@ def _middle(page: list[Notification], start: float, end: float | None) -> float 
 
 
 def _measurements(
-    device_id: str, parameters: Mapping[str, Any], when: datetime | None, *, online: bool
+    device_id: str,
+    parameters: Mapping[str, Any],
+    when: datetime | None,
+    *,
+    online: bool,
+    channels: frozenset[str],
 ) -> DeviceUpdate | None:
     """Position and battery from a notification's parameters, by FleetPush's convention."""
     position = _position(parameters, when)
@@ -1195,7 +1225,7 @@ def _measurements(
         values[Field.BATTERY] = _number(parameters, "battery")
     if position is None and not values:
         return None
-    return DeviceUpdate(device_id, position=position, values=values, channels=CHANNELS)
+    return DeviceUpdate(device_id, position=position, values=values, channels=channels)
 
 
 def _position(parameters: Mapping[str, Any], when: datetime | None) -> Position | None:
@@ -1317,6 +1347,12 @@ def _token_expiry(token: str) -> float | None:
 def _token_subject(token: str) -> str | None:
     subject = _claim(_jwt_claims(token), ("sub",), ("u", "userId"))
     return str(subject) if isinstance(subject, int | str) and str(subject) else None
+
+
+def _ignition(parameters: Mapping[str, Any]) -> bool | None:
+    """The vehicle's ignition, where a notification says (the convention's `ignition`)."""
+    ignition = parameters.get("ignition")
+    return ignition if isinstance(ignition, bool) else None
 
 
 CLIENT = DeviceHiveClient
