@@ -249,3 +249,76 @@ async def test_alarms_are_not_read_unless_chosen(
     hass.config_entries.async_update_entry(entry, options={"alarms": True, "alarm_interval": 1})
     await wait_for(lambda: any(path == "history/user/list" for path, _ in hub.rest_calls))
     await wait_for_entity(hass, entry, "event", str(tracker_id), "alarm")
+
+
+async def test_a_tft_iot_trip_is_derived_from_ignition_and_mileage(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start_hub("tftiot", devices=1)
+    (imei,) = hub.trackers
+    truck = hub.trackers[imei]
+    truck.acc, truck.speed = False, 0.0
+    entry = await setup_hub("tftiot", hub)
+    events = async_capture_events(hass, EVENT_FLEET_PUSH)
+
+    for acc, speed, metres in ((True, 40.0, 0), (True, 75.0, 8000), (False, 0.0, 4345)):
+        truck.acc, truck.speed = acc, speed
+        truck.mileage += metres
+        await hub.push_snapshot(imei)
+    await wait_for(lambda: of(events, "trip"))
+    await hass.async_block_till_done()
+
+    (trip,) = of(events, "trip")
+    assert trip["source_id"] == imei
+    assert trip["data"]["distance"] == pytest.approx(12.345)
+    assert trip["data"]["max_speed"] == 75
+    assert trip["data"]["start"] is not None
+    distance = state_of(hass, entry, "sensor", imei, "last_trip_distance")
+    assert float(distance.state) == pytest.approx(12.345)
+    assert state_of(hass, entry, "event", imei, "trip").attributes["event_type"] == "trip"
+
+    assert await hass.config_entries.async_unload(entry.entry_id)  # Home Assistant stops
+    await hass.async_block_till_done()
+    truck.mileage += 5000  # and the truck drives 5 km meanwhile, and parks again
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await wait_for(lambda: len(of(events, "trip")) == 2)
+    truck.battery = 63
+    await hub.push_snapshot(imei)  # parked: nothing more
+    await wait_for(lambda: state_of(hass, entry, "sensor", imei, "battery").state == "63")
+    await hass.async_block_till_done()
+
+    away = of(events, "trip")[1]["data"]
+    assert (away["distance"], away["start"], away["duration"]) == (pytest.approx(5.0), None, None)
+    assert len(of(events, "trip")) == 2
+
+
+async def test_a_devicehive_trip_under_way_across_a_restart_is_one_trip(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+) -> None:
+    hub = await start_hub("devicehive", devices=1)
+    entry = await setup_hub("devicehive", hub)
+    events = async_capture_events(hass, EVENT_FLEET_PUSH)
+    here = {"lat": 50.45, "lng": 30.52}
+    await hub.notify("dev-1", "gps", {**here, "ignition": False, "mileage": 100.0})
+    await hub.notify("dev-1", "gps", {**here, "ignition": True, "mileage": 100.0, "speed": 30})
+    await hub.notify("dev-1", "gps", {**here, "ignition": True, "mileage": 104.0, "speed": 45})
+    await wait_for_entity(hass, entry, "event", "dev-1", "trip")
+
+    assert await hass.config_entries.async_unload(entry.entry_id)  # mid-trip, Home Assistant stops
+    await hass.async_block_till_done()
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    await hub.notify("dev-1", "gps", {**here, "ignition": True, "mileage": 106.0, "speed": 50})
+    await hub.notify("dev-1", "gps", {**here, "ignition": False, "mileage": 107.5, "speed": 0})
+    await wait_for(lambda: of(events, "trip"))
+    await hub.notify("dev-1", "gps", {**here, "ignition": False, "mileage": 107.5, "battery": 77})
+    await wait_for(lambda: state_of(hass, entry, "sensor", "dev-1", "battery").state == "77")
+    await hass.async_block_till_done()
+
+    (trip,) = of(events, "trip")
+    assert trip["data"]["distance"] == pytest.approx(7.5)
+    assert trip["data"]["max_speed"] == 50
+    assert trip["data"]["avg_speed"] is not None
+    assert not of(events, "notification")  # ignition and mileage are no events of their own
+    distance = state_of(hass, entry, "sensor", "dev-1", "last_trip_distance")
+    assert float(distance.state) == pytest.approx(7.5)
