@@ -15,7 +15,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry, async_
 from custom_components.fleet_push.const import EVENT_FLEET_PUSH
 
 from .conftest import SetupHub, StartHub
-from .helpers import state_of, wait_for, wait_for_entity
+from .helpers import entity_exists, state_of, wait_for, wait_for_entity
 
 LONG_AGO = "2026-01-01 00:00:00"
 """When the simulated trackers last parked before a test starts (user time)."""
@@ -34,6 +34,13 @@ def fast_reads() -> Generator[None]:
 def of(events: list[Event], channel: str) -> list[dict[str, Any]]:
     """The fleet_push_event data of one channel."""
     return [event.data for event in events if event.data["channel"] == channel]
+
+
+def shows(hass: HomeAssistant, entry: MockConfigEntry, device: str, key: str, value: float) -> bool:
+    """Whether a sensor exists and shows a number."""
+    if not entity_exists(hass, entry, "sensor", device, key):
+        return False
+    return float(state_of(hass, entry, "sensor", device, key).state) == value
 
 
 def track_lists(hub: Any) -> int:
@@ -284,7 +291,7 @@ async def test_a_tft_iot_trip_is_derived_from_ignition_and_mileage(
     await wait_for(lambda: len(of(events, "trip")) == 2)
     truck.battery = 63
     await hub.push_snapshot(imei)  # parked: nothing more
-    await wait_for(lambda: state_of(hass, entry, "sensor", imei, "battery").state == "63")
+    await wait_for(lambda: shows(hass, entry, imei, "battery", 63))
     await hass.async_block_till_done()
 
     away = of(events, "trip")[1]["data"]
@@ -312,7 +319,7 @@ async def test_a_devicehive_trip_under_way_across_a_restart_is_one_trip(
     await hub.notify("dev-1", "gps", {**here, "ignition": False, "mileage": 107.5, "speed": 0})
     await wait_for(lambda: of(events, "trip"))
     await hub.notify("dev-1", "gps", {**here, "ignition": False, "mileage": 107.5, "battery": 77})
-    await wait_for(lambda: state_of(hass, entry, "sensor", "dev-1", "battery").state == "77")
+    await wait_for(lambda: shows(hass, entry, "dev-1", "battery", 77))
     await hass.async_block_till_done()
 
     (trip,) = of(events, "trip")
