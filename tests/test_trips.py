@@ -215,7 +215,10 @@ async def test_navixy_alarms_fire_once_typed_on_the_tracker(
 
 
 async def test_alarms_are_read_page_by_page_and_never_twice_across_a_restart(
-    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+    hass: HomeAssistant,
+    start_hub: StartHub,
+    setup_hub: SetupHub,
+    hass_storage: dict[str, Any],
 ) -> None:
     hub, tracker_id, entry = await alarm_hub(hass, start_hub, setup_hub, history_limit=2)
     events = async_capture_events(hass, EVENT_FLEET_PUSH)
@@ -240,6 +243,11 @@ async def test_alarms_are_read_page_by_page_and_never_twice_across_a_restart(
         *(f"Speeding {number}" for number in range(5)),
         "Left the depot",
     ]
+
+    assert f"fleet_push.{entry.entry_id}.memory" in hass_storage
+    assert await hass.config_entries.async_remove(entry.entry_id)
+    await hass.async_block_till_done()
+    assert f"fleet_push.{entry.entry_id}.memory" not in hass_storage  # forgotten with the hub
 
 
 async def test_alarms_are_not_read_unless_chosen(

@@ -30,6 +30,8 @@ RETRY_DELAY = 30.0
 """Seconds before asking again for a trip the list does not show yet."""
 MARGIN: Final = timedelta(minutes=1)
 """Asked from this long before the trip started, so that its first point is in the window."""
+LOOKBACK: Final = timedelta(days=7)
+"""Trips are asked for this far back at most (a long absence: the last week's)."""
 TRIP_TYPES: Final = frozenset({"regular", "merged"})
 """track/list items that are drives (single reports and clusters are not)."""
 
@@ -152,13 +154,15 @@ class NavixyTrips:
         """The trips that ended since the last reported one, oldest first."""
         seen = self._trackers[key]
         last_end = datetime.fromisoformat(seen["end"])
+        # From the start seen (else the last trip's end: it drove while FleetPush was away).
         since = datetime.fromisoformat(seen["since"]) if seen.get("since") else last_end
+        since = max(since, _now() - LOOKBACK)
         account = self._account
         reply = await account.rest(
             "track/list",
             {
                 "tracker_id": int(key),
-                "from": account.format_date(min(since, last_end) - MARGIN),
+                "from": account.format_date(since - MARGIN),
                 "to": account.format_date(_now() + MARGIN),
             },
         )

@@ -1,0 +1,266 @@
+"""Navixy's trip and alarm readers and the derived trips, against a scripted account."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from custom_components.fleet_push.hubs import navixy_alarms, navixy_trips
+from custom_components.fleet_push.hubs.connection import Drop
+from custom_components.fleet_push.hubs.derived_trips import TripDeriver
+from custom_components.fleet_push.hubs.errors import CannotConnect, ProtocolError
+from custom_components.fleet_push.hubs.memory import HubMemory
+from custom_components.fleet_push.hubs.model import DeviceUpdate, Field, HubMessage, HubNotice
+from custom_components.fleet_push.hubs.navixy import NavixyApiError
+from custom_components.fleet_push.hubs.navixy_alarms import NavixyAlarms
+from custom_components.fleet_push.hubs.navixy_trips import NavixyTrips
+
+DATE = "%Y-%m-%d %H:%M:%S"
+RECENTLY = (datetime.now(UTC) - timedelta(hours=1)).strftime(DATE)
+"""When the trackers start driving in these tests (trips are asked for a week back at most)."""
+PARKED = {"movement_status": "parked", "movement_status_update": "2026-01-01 00:00:00"}
+
+
+class Account:
+    """A Navixy account whose REST replies a test scripts (UTC dates)."""
+
+    def __init__(self, *replies: dict[str, Any] | Exception) -> None:
+        self.replies = list(replies)
+        self.calls: list[tuple[str, Mapping[str, Any]]] = []
+        self.memory = HubMemory()
+        self.saves = 0
+        self.memory.on_change = self._saved
+        self.messages: list[HubMessage] = []
+        self.dropped: list[Drop] = []
+
+    def _saved(self) -> None:
+        self.saves += 1
+
+    async def rest(self, path: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        self.calls.append((path, params))
+        reply = self.replies.pop(0) if self.replies else {"list": []}
+        if isinstance(reply, Exception):
+            raise reply
+        return reply
+
+    def parse_date(self, value: Any) -> datetime | None:
+        try:
+            return datetime.strptime(value, DATE).replace(tzinfo=UTC)
+        except TypeError, ValueError:
+            return None
+
+    def format_date(self, when: datetime) -> str:
+        return when.astimezone(UTC).strftime(DATE)
+
+    def emit(self, message: HubMessage) -> None:
+        self.messages.append(message)
+
+    def drop(self, reason: Drop, detail: object = None) -> None:
+        self.dropped.append(reason)
+
+    def notices(self) -> list[HubNotice]:
+        return [message for message in self.messages if isinstance(message, HubNotice)]
+
+
+def track(number: int, end: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "id": number,
+        "start_date": "2026-06-01 10:00:00",
+        "end_date": end,
+        "length": 5.5,
+        "max_speed": 62,
+        "avg_speed": 49,
+        "start_address": " 1 Main St ",
+        "end_address": "",
+        "type": "regular",
+        **fields,
+    }
+
+
+async def stop(trips: NavixyTrips, tracker: int = 1, when: str = RECENTLY) -> None:
+    """The tracker seen parked, then driving, then parked again; wait for its trip."""
+    trips.observe(tracker, PARKED)
+    trips.observe(tracker, {"movement_status": "moving", "movement_status_update": when})
+    trips.observe(tracker, {"movement_status": "parked", "movement_status_update": when})
+    for _ in range(100):
+        await asyncio.sleep(0)
+    await trips.close()
+
+
+async def test_a_stop_fires_the_trips_since_the_last_once() -> None:
+    old = track(1, "2025-12-31 23:00:00")  # before the tracker was first seen parked
+    single = {"type": "single_report", "start_date": "2026-06-01 09:00:00"}
+    account = Account(
+        {
+            "list": [
+                track(3, "2026-06-01 10:20:00"),
+                old,
+                single,
+                track(2, "2026-06-01 10:10:00"),
+                {"type": "regular"},
+            ]
+        }
+    )
+    trips = NavixyTrips(account)
+
+    await stop(trips)
+
+    notices = account.notices()
+    assert [notice.attributes["trip_id"] for notice in notices] == [2, 3]
+    assert notices[0].attributes["start_address"] == "1 Main St"
+    assert notices[0].attributes["end_address"] is None
+    assert notices[0].attributes["duration"] == 600
+    distances = [m for m in account.messages if isinstance(m, DeviceUpdate)]
+    assert distances[-1].values == {Field.LAST_TRIP_DISTANCE: 5.5}
+    ((path, params),) = account.calls
+    assert (path, params["tracker_id"]) == ("track/list", 1)
+    start = datetime.strptime(RECENTLY, DATE).replace(tzinfo=UTC) - timedelta(minutes=1)
+    assert params["from"] == start.strftime(DATE)  # from its start, less a minute
+    assert account.memory.data["navixy_trips"]["1"]["pending"] is False
+
+
+async def test_states_that_say_nothing_of_driving_ask_nothing() -> None:
+    account = Account()
+    trips = NavixyTrips(account)
+    trips.observe(1, {"battery_level": 50})
+    trips.observe(1, PARKED)
+    trips.observe(1, PARKED)
+    trips.observe(1, {"ignition": False})  # no stamp: the same stop
+    await trips.close()
+    assert account.calls == []
+    assert account.saves == 1
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason", "pending"),
+    [
+        (NavixyApiError(201, "Not found in database"), Drop.REQUEST_FAILED, False),
+        ({"success": True}, Drop.REQUEST_FAILED, False),
+        (CannotConnect("gone"), Drop.INTERRUPTED, True),
+    ],
+)
+async def test_a_failed_track_list_is_asked_again_only_after_a_lost_connection(
+    reply: Exception | dict[str, Any], reason: Drop, pending: bool
+) -> None:
+    account = Account(reply)
+    trips = NavixyTrips(account)
+    await stop(trips)
+    assert account.dropped == [reason]
+    assert account.memory.data["navixy_trips"]["1"]["pending"] is pending
+
+    trips.resume()
+    for _ in range(100):
+        await asyncio.sleep(0)
+    await trips.close()
+    assert len(account.calls) == 1 + pending
+
+
+async def test_a_trip_not_listed_yet_is_asked_for_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(navixy_trips, "RETRY_DELAY", 0)
+    account = Account(
+        {"list": []}, {"list": []}, {"list": []}, {"list": [track(1, "2026-06-01 10:30:00")]}
+    )
+    trips = NavixyTrips(account)
+    await stop(trips)
+    assert len(account.calls) == navixy_trips.ATTEMPTS  # then given up
+    assert account.notices() == []
+
+
+def entry(number: int, when: datetime, event: str = "sos", **fields: Any) -> dict[str, Any]:
+    return {
+        "id": number,
+        "tracker_id": 7,
+        "event": event,
+        "time": when.strftime(DATE),
+        "message": "Alarm",
+        "location": {"lat": 50.0, "lng": 60.0},
+        "address": "A street",
+        "extra": {"emergency": True, "full_message": "Vehicle 7: SOS"},
+        "rule_id": 3,
+        **fields,
+    }
+
+
+async def test_alarms_fire_new_entries_once_and_skip_bad_ones() -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    first = entry(1, now)
+    account = Account(
+        {"list": [first, entry(2, now, "no_such_rule"), {"id": 3}, "junk"]},
+        {"list": [first]},
+        {"list": 5},
+    )
+    alarms = NavixyAlarms(account, enabled=True, minutes=1)
+    await alarms.read()  # the first read starts the cursor: nothing from before
+    account.memory.section("navixy_alarms")["cursor"] = (now - timedelta(minutes=1)).isoformat()
+    await alarms.read()
+    await alarms.read()
+    with pytest.raises(ProtocolError):
+        await alarms.read()
+
+    sos, other = account.notices()
+    assert (sos.event_type, sos.device_id) == ("sos", "7")
+    assert sos.attributes["message"] == "Vehicle 7: SOS"
+    assert (sos.attributes["latitude"], sos.attributes["emergency"]) == (50.0, True)
+    assert (other.event_type, other.attributes["event"]) == ("other", "no_such_rule")
+    assert account.dropped == [Drop.MALFORMED, Drop.MALFORMED]
+
+
+async def test_alarms_turned_on_start_from_now(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(navixy_alarms, "SECONDS_PER_MINUTE", 0.001)
+    account = Account(CannotConnect("gone"))
+    memory = account.memory.section("navixy_alarms")
+    memory["cursor"] = "2020-01-01T00:00:00+00:00"
+    alarms = NavixyAlarms(account, enabled=False, minutes=1)
+    alarms.configure(enabled=True, minutes=1)
+    assert account.memory.data["navixy_alarms"] == {}  # nothing from before it was turned on
+
+    memory["cursor"] = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
+    alarms.start()  # read at once, then at the interval: a failure waits for the next
+    async with asyncio.timeout(5):
+        while len(account.calls) < 2:
+            await asyncio.sleep(0.002)
+    await alarms.close()
+    assert account.dropped[0] == Drop.REQUEST_FAILED
+    assert {path for path, _ in account.calls} == {"history/user/list"}
+
+
+def test_derived_trips_from_ignition_and_counter() -> None:
+    memory = HubMemory()
+    trips = TripDeriver(lambda: memory)
+    start = datetime(2026, 6, 1, 10, tzinfo=UTC)
+    assert trips.observe("a", driving=None, mileage=10.0, at=start) == ()
+    assert trips.observe("a", driving=False, mileage=10.0, at=start) == ()
+    assert trips.follows("a")
+    assert trips.observe("a", driving=True, mileage=10.0, at=start, speed=20) == ()
+    assert trips.observe("a", driving=True, mileage=20.0, at=start, speed=80) == ()
+    assert trips.observe("a", driving=True, mileage=25.0, at=start, speed=50) == ()
+    notice, update = trips.observe("a", driving=False, mileage=40.0, at=start + timedelta(hours=1))
+    assert isinstance(notice, HubNotice)
+    assert isinstance(update, DeviceUpdate)
+    assert notice.attributes | {"start": None} == {
+        "start": None,
+        "end": "2026-06-01T11:00:00+00:00",
+        "start_address": None,
+        "end_address": None,
+        "distance": 30.0,
+        "duration": 3600.0,
+        "max_speed": 80,
+        "avg_speed": 30.0,
+        "trip_id": None,
+    }
+    # A counter that went back (replaced, reset) gives no distance.
+    trips.observe("a", driving=True, mileage=40.0, at=start)
+    notice, update = trips.observe("a", driving=False, mileage=1.0, at=start)
+    assert notice.attributes["distance"] is None  # type: ignore[union-attr]
+    assert update.values == {Field.LAST_TRIP_DISTANCE: None}  # type: ignore[union-attr]
+    # Parked, and the counter crept: only a new connection's first look counts it.
+    assert trips.observe("a", driving=False, mileage=3.0, at=start) == ()
+    trips.reconnected()
+    assert trips.observe("a", driving=False, mileage=1.2, at=start) == ()
+    trips.reconnected()
+    (notice, _) = trips.observe("a", driving=False, mileage=9.0, at=start)
+    assert notice.attributes["distance"] == 8.0  # type: ignore[union-attr]
