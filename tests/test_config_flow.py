@@ -25,6 +25,7 @@ from custom_components.fleet_push.const import (
 )
 from custom_components.fleet_push.hubs import HUB_KINDS, client_class
 from custom_components.fleet_push.hubs.devicehive import EVENTS_OPTION, OFFLINE_AFTER_OPTION
+from custom_components.fleet_push.hubs.navixy import ALARM_INTERVAL_OPTION, ALARMS_OPTION
 from custom_components.fleet_push.hubs.tftiot import md5_password
 from custom_components.fleet_push.migration import CURRENT_VERSION
 
@@ -286,7 +287,10 @@ def test_only_hub_kinds_have_steps_of_their_own() -> None:
     [
         ("imouse", [CONF_GRACE_PERIOD]),  # phones have no positions
         ("iclick", [CONF_GRACE_PERIOD]),
-        ("navixy", [CONF_GRACE_PERIOD, CONF_MIN_POSITION_INTERVAL]),
+        (
+            "navixy",
+            [CONF_GRACE_PERIOD, CONF_MIN_POSITION_INTERVAL, ALARMS_OPTION, ALARM_INTERVAL_OPTION],
+        ),
         ("tftiot", [CONF_GRACE_PERIOD, CONF_MIN_POSITION_INTERVAL]),
         (
             "devicehive",

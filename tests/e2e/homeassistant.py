@@ -370,6 +370,15 @@ class HomeAssistantClient:
             return dict(result)
         raise HomeAssistantError(f"adding the {kind} hub failed: {result}")
 
+    async def set_options(self, entry_id: str, options: Mapping[str, Any]) -> dict[str, Any]:
+        """Change a config entry's options through its options flow (the others: defaults)."""
+        path = "/api/config/config_entries/options/flow"
+        result = await self.request("POST", path, {"handler": entry_id})
+        result = await self.request("POST", f"{path}/{result['flow_id']}", dict(options))
+        if result["type"] != "create_entry":
+            raise HomeAssistantError(f"changing the options of {entry_id} failed: {result}")
+        return dict(result)
+
     async def config_entries(self, domain: str = DOMAIN) -> list[dict[str, Any]]:
         """The config entries of a domain."""
         entries: list[dict[str, Any]] = await self.request(
