@@ -84,7 +84,8 @@ def track(number: int, end: str, **fields: Any) -> dict[str, Any]:
 async def stop(trips: NavixyTrips, tracker: int = 1, when: str = RECENTLY) -> None:
     """The tracker seen parked, then driving, then parked again; wait for its trip."""
     trips.observe(tracker, PARKED)
-    trips.observe(tracker, {"movement_status": "moving", "movement_status_update": when})
+    for _ in range(2):
+        trips.observe(tracker, {"movement_status": "moving", "movement_status_update": when})
     trips.observe(tracker, {"movement_status": "parked", "movement_status_update": when})
     for _ in range(100):
         await asyncio.sleep(0)

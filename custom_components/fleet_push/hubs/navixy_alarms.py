@@ -62,6 +62,8 @@ SECONDS_PER_MINUTE = 60.0
 LATE: Final = timedelta(minutes=2)
 """Each request reaches back this far before the last one's end, for events recorded late."""
 SECOND: Final = timedelta(seconds=1)
+SAVE_EVERY: Final = timedelta(minutes=15)
+"""A quiet history's cursor is saved this often (a write a minute would wear SD cards)."""
 MAX_PAGES: Final = 10
 """Requests per interval at most when the history holds more than one answer's limit."""
 
@@ -130,19 +132,20 @@ class NavixyAlarms:
             entries = reply.get("list")
             if not isinstance(entries, list):
                 raise ProtocolError("history/user/list answered without a list")
-            latest = self._fire_new(entries)
+            latest, fired = self._fire_new(entries)
             if reply.get("limit_exceeded") is True and latest is not None:
                 # The rest is from the latest second on; a page all in the cursor's second
                 # (more events in one second than an answer holds) can only be left behind.
-                self._move_cursor(latest if latest > cursor else cursor + SECOND)
+                self._move_cursor(latest if latest > cursor else cursor + SECOND, fired=fired)
                 continue
-            self._move_cursor(max(cursor, until - LATE))
+            self._move_cursor(max(cursor, until - LATE), fired=fired)
             return
 
-    def _fire_new(self, entries: list[Any]) -> datetime | None:
-        """Fire the entries not fired yet; the latest time among them all."""
+    def _fire_new(self, entries: list[Any]) -> tuple[datetime | None, bool]:
+        """Fire the entries not fired yet; the latest time among them all, and whether any."""
         seen: dict[str, str] = self._memory.setdefault("seen", {})
         latest: datetime | None = None
+        fired = False
         for entry in entries:
             if (alarm := self._notice(entry)) is None:
                 self._account.drop(Drop.MALFORMED, "history entry")
@@ -152,18 +155,30 @@ class NavixyAlarms:
             if (key := str(entry["id"])) not in seen:
                 seen[key] = when.isoformat()
                 self._account.emit(notice)
-        return latest
+                fired = True
+        return latest, fired
 
-    def _move_cursor(self, cursor: datetime) -> None:
-        """Ask from here next; forget the ids of events before it (never asked again)."""
+    def _move_cursor(self, cursor: datetime, *, fired: bool) -> None:
+        """Ask from here next; forget the ids of events before it (never asked again).
+
+        Saved when an event was fired, else only every SAVE_EVERY of cursor: a restart then
+        asks a little further back, and the ids saved with that cursor fire nothing twice.
+        """
         memory = self._memory
+        saved = memory.get("saved")
         memory["cursor"] = cursor.isoformat()
         memory["seen"] = {
             key: when
             for key, when in memory.get("seen", {}).items()
             if datetime.fromisoformat(when) >= cursor
         }
-        self._account.memory.changed()
+        if (
+            fired
+            or not isinstance(saved, str)
+            or cursor - datetime.fromisoformat(saved) >= SAVE_EVERY
+        ):
+            memory["saved"] = memory["cursor"]
+            self._account.memory.changed()
 
     def _notice(self, entry: Any) -> tuple[HubNotice, datetime] | None:
         """A history entry as an alarm of its tracker, and its time; None if it is no entry."""

@@ -48,12 +48,11 @@ def _active(state: Mapping[str, Any]) -> bool | None:
 
 def _stamp(state: Mapping[str, Any]) -> str | None:
     """When the movement or ignition last changed, as Navixy wrote it (dates sort as text)."""
-    stamps = [
-        value
-        for key in ("movement_status_update", "ignition_update")
-        if isinstance(value := state.get(key), str)
-    ]
-    return max(stamps) if stamps else None
+    moved, ignition = state.get("movement_status_update"), state.get("ignition_update")
+    moved = moved if isinstance(moved, str) else None
+    if not isinstance(ignition, str):
+        return moved
+    return ignition if moved is None or ignition > moved else moved
 
 
 def _now() -> datetime:
@@ -88,13 +87,16 @@ class NavixyTrips:
         active = _active(state)
         if active is None:
             return
-        key, stamp = str(tracker), _stamp(state)
+        key = str(tracker)
         seen = self._trackers.get(key)
+        if seen is not None and active and seen.get("active"):
+            return  # still driving: the common case of a report, decided first
+        stamp = _stamp(state)
         if seen is None:  # first seen: its trips from the last change on (parked: none yet)
             changed = (self._account.parse_date(stamp) or _now()).isoformat()
             self._trackers[key] = {"active": active, "stamp": stamp, "end": changed}
-        elif active is seen.get("active") and (active or stamp in (None, seen.get("stamp"))):
-            return
+        elif not active and not seen.get("active") and stamp in (None, seen.get("stamp")):
+            return  # still parked
         elif active:
             start = self._account.parse_date(stamp) or _now()
             seen.update(active=True, stamp=stamp, since=start.isoformat())
