@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +21,7 @@ from custom_components.fleet_push.hubs.navixy import NavixyApiError
 from custom_components.fleet_push.hubs.navixy_alarms import NavixyAlarms
 from custom_components.fleet_push.hubs.navixy_trips import NavixyTrips
 
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "navixy"
 DATE = "%Y-%m-%d %H:%M:%S"
 RECENTLY = (datetime.now(UTC) - timedelta(hours=1)).strftime(DATE)
 """When the trackers start driving in these tests (trips are asked for a week back at most)."""
@@ -265,3 +268,24 @@ def test_derived_trips_from_ignition_and_counter() -> None:
     trips.reconnected()
     (notice, _) = trips.observe("a", driving=False, mileage=9.0, at=start)
     assert notice.attributes["distance"] == 8.0  # type: ignore[union-attr]
+
+
+async def test_the_docs_history_sample_is_an_offline_alarm_of_tracker_2() -> None:
+    sample = json.loads((FIXTURES / "doc_history_user_list.json").read_text(encoding="utf-8"))
+    account = Account(sample)
+    account.memory.section("navixy_alarms")["cursor"] = "2019-12-31T00:00:00+00:00"
+    await NavixyAlarms(account, enabled=True, minutes=1).read()
+
+    (notice,) = account.notices()
+    assert (notice.channel, notice.event_type, notice.device_id) == ("alarm", "offline", "2")
+    assert notice.attributes == {
+        "event": "offline",
+        "message": "Alarm",
+        "time": "2020-01-01T00:00:00+00:00",
+        "address": "address",
+        "latitude": 50.0,
+        "longitude": 60.0,
+        "emergency": False,
+        "rule_id": 3,
+        "history_id": 1,
+    }
