@@ -39,12 +39,16 @@ class Account:
         self.memory.on_change = self._saved
         self.messages: list[HubMessage] = []
         self.dropped: list[Drop] = []
+        self.gate = asyncio.Event()
+        """Replies wait until it is set."""
+        self.gate.set()
 
     def _saved(self) -> None:
         self.saves += 1
 
     async def rest(self, path: str, params: Mapping[str, Any]) -> dict[str, Any]:
         self.calls.append((path, params))
+        await self.gate.wait()
         reply = self.replies.pop(0) if self.replies else {"list": []}
         if isinstance(reply, Exception):
             raise reply
@@ -147,24 +151,33 @@ async def test_states_that_say_nothing_of_driving_ask_nothing() -> None:
         (CannotConnect("gone"), Drop.INTERRUPTED, True),
     ],
 )
+@pytest.mark.usefixtures("no_retry_delay")
 async def test_a_failed_track_list_is_asked_again_only_after_a_lost_connection(
     reply: Exception | dict[str, Any], reason: Drop, pending: bool
 ) -> None:
-    account = Account(reply)
+    attempts = navixy_trips.ATTEMPTS if pending else 1
+    account = Account(*[reply] * attempts, {"list": [track(1, "2026-06-01 10:30:00")]})
     trips = NavixyTrips(account)
     await stop(trips)
-    assert account.dropped == [reason]
+    assert account.dropped == [reason] * attempts
     assert account.memory.data["navixy_trips"]["1"]["pending"] is pending
 
-    trips.resume()
+    trips.resume()  # the next connection
     for _ in range(100):
         await asyncio.sleep(0)
     await trips.close()
-    assert len(account.calls) == 1 + pending
+    assert len(account.calls) == attempts + pending
+    assert len(account.notices()) == pending  # the trip, once the connection is back
 
 
-async def test_a_trip_not_listed_yet_is_asked_for_again(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def no_retry_delay(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trips the list does not show yet are asked for again at once."""
     monkeypatch.setattr(navixy_trips, "RETRY_DELAY", 0)
+
+
+@pytest.mark.usefixtures("no_retry_delay")
+async def test_a_trip_not_listed_yet_is_asked_for_again() -> None:
     account = Account(
         {"list": []}, {"list": []}, {"list": []}, {"list": [track(1, "2026-06-01 10:30:00")]}
     )
@@ -289,3 +302,28 @@ async def test_the_docs_history_sample_is_an_offline_alarm_of_tracker_2() -> Non
         "rule_id": 3,
         "history_id": 1,
     }
+
+
+async def test_a_stop_while_the_last_is_asked_for_is_asked_for_after_it() -> None:
+    account = Account(
+        {"list": [track(1, "2026-06-01 10:10:00")]},
+        {"list": [track(1, "2026-06-01 10:10:00"), track(2, "2026-06-01 10:20:00")]},
+    )
+    account.gate.clear()
+    trips = NavixyTrips(account)
+    trips.observe(1, PARKED)
+    for stop_at in ("2026-06-01 10:10:00", "2026-06-01 10:20:00"):
+        trips.observe(1, {"ignition": True, "ignition_update": RECENTLY})
+        parked = {"movement_status_update": "2026-01-01 00:00:00", "ignition_update": stop_at}
+        trips.observe(1, {"movement_status": "parked", "ignition": False, **parked})
+        for _ in range(20):
+            await asyncio.sleep(0)  # the first stop's track/list is under way meanwhile
+    account.gate.set()
+    for _ in range(100):
+        await asyncio.sleep(0)
+    await trips.close()
+
+    assert len(account.calls) == 2
+    assert [notice.attributes["trip_id"] for notice in account.notices()] == [1, 2]
+    assert account.memory.data["navixy_trips"]["1"]["stamp"] == "2026-06-01 10:20:00"
+    assert account.memory.data["navixy_trips"]["1"]["pending"] is False

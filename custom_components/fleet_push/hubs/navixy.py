@@ -571,8 +571,11 @@ class NavixyClient(HubClient):
     # --- REST ---
 
     async def rest(self, path: str, params: Mapping[str, Any]) -> dict[str, Any]:
-        """One REST call while connected (trips, alarms): its reply, or the HubError."""
-        return await self._post(path, params, REQUEST_TIMEOUT)
+        """One REST call while connected (trips, alarms): its reply, or the HubError.
+
+        A refusal of the credentials or a rate limit is no answer (InvalidAuth, CannotConnect).
+        """
+        return await self._api(path, **params)
 
     def parse_date(self, value: Any) -> datetime | None:
         """A Navixy date (the user's local time) as an aware UTC datetime."""

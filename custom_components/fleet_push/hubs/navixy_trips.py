@@ -135,7 +135,8 @@ class NavixyTrips:
             self._asking.discard(key)
 
     async def _ask_with_retries(self, key: str) -> None:
-        """Ask until the trip shows (a few times); a lost connection leaves the stop pending."""
+        """Ask until the trip shows (a few times); left unanswered, the stop stays pending."""
+        answered = False
         for attempt in range(ATTEMPTS):
             if attempt:
                 await asyncio.sleep(RETRY_DELAY)
@@ -143,14 +144,18 @@ class NavixyTrips:
                 trips = await self._ask(key)
             except ProtocolError as err:  # refused (a removed tracker, say): not asked again
                 self._account.drop(Drop.REQUEST_FAILED, ("track/list", type(err).__name__))
+                answered = True
                 break
-            except HubError as err:
+            except HubError as err:  # no answer, a rate limit: again, or after reconnecting
                 self._account.drop(Drop.INTERRUPTED, ("track/list", type(err).__name__))
-                return
+                answered = False
+                continue
+            answered = True
             if trips:
                 self._report(key, trips)
                 break
-        self._settle(key)
+        if answered:
+            self._settle(key)
 
     async def _ask(self, key: str) -> list[Trip]:
         """The trips that ended since the last reported one, oldest first."""
