@@ -141,6 +141,10 @@ async def test_states_that_say_nothing_of_driving_ask_nothing() -> None:
     await trips.close()
     assert account.calls == []
     assert account.saves == 1
+    trips.keep_only([1, 2])
+    assert account.saves == 1
+    trips.keep_only([2])  # removed from the account
+    assert account.memory.data["navixy_trips"] == {}
 
 
 @pytest.mark.parametrize(

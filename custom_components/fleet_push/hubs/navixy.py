@@ -511,6 +511,7 @@ class NavixyClient(HubClient):
                 self.drop(Drop.MALFORMED, item)
             else:
                 devices.append(device)
+        self._trips.keep_only(self._blocked)
         return FleetSnapshot(tuple(devices))
 
     def _tracker(self, item: Any) -> DeviceUpdate | None:

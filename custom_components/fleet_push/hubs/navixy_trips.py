@@ -13,7 +13,7 @@ again a little later, a few times at most.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -104,6 +104,15 @@ class NavixyTrips:
             seen.update(active=False, stamp=stamp, pending=True)
             self._ask_soon(key)
         self._account.memory.changed()
+
+    def keep_only(self, trackers: Collection[int]) -> None:
+        """Forget the trackers the account no longer lists."""
+        listed = {str(tracker) for tracker in trackers}
+        gone = [key for key in self._trackers if key not in listed]
+        for key in gone:
+            del self._trackers[key]
+        if gone:
+            self._account.memory.changed()
 
     def resume(self) -> None:
         """After connecting: ask for the trips of stops not answered before (a restart, a drop)."""
