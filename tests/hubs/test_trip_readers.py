@@ -233,19 +233,28 @@ async def test_alarms_fire_new_entries_once_and_skip_bad_ones() -> None:
 async def test_alarms_turned_on_start_from_now(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(navixy_alarms, "SECONDS_PER_MINUTE", 0.001)
     account = Account(CannotConnect("gone"))
-    memory = account.memory.section("navixy_alarms")
-    memory["cursor"] = "2020-01-01T00:00:00+00:00"
+    account.memory.section("navixy_alarms")["cursor"] = "2020-01-01T00:00:00+00:00"
     alarms = NavixyAlarms(account, enabled=False, minutes=1)
-    alarms.configure(enabled=True, minutes=1)
-    assert account.memory.data["navixy_alarms"] == {}  # nothing from before it was turned on
+    alarms.start()  # connected, not chosen: nothing read
+    await asyncio.sleep(0.01)
+    assert account.calls == []
 
-    memory["cursor"] = (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
-    alarms.start()  # read at once, then at the interval: a failure waits for the next
+    alarms.configure(enabled=True, minutes=1)  # read at once, then at the interval
+    assert account.memory.data["navixy_alarms"] == {}  # nothing from before it was turned on
+    async with asyncio.timeout(5):
+        while not account.calls:
+            await asyncio.sleep(0.002)
+    assert account.dropped == [Drop.REQUEST_FAILED]  # and the next interval asks again
     async with asyncio.timeout(5):
         while len(account.calls) < 2:
             await asyncio.sleep(0.002)
+
+    alarms.configure(enabled=False, minutes=1)
+    await asyncio.sleep(0.01)
+    calls = len(account.calls)
+    await asyncio.sleep(0.01)
+    assert len(account.calls) == calls  # turned off: no more reads
     await alarms.close()
-    assert account.dropped[0] == Drop.REQUEST_FAILED
     assert {path for path, _ in account.calls} == {"history/user/list"}
 
 
@@ -331,3 +340,32 @@ async def test_a_stop_while_the_last_is_asked_for_is_asked_for_after_it() -> Non
     assert [notice.attributes["trip_id"] for notice in account.notices()] == [1, 2]
     assert account.memory.data["navixy_trips"]["1"]["stamp"] == "2026-06-01 10:20:00"
     assert account.memory.data["navixy_trips"]["1"]["pending"] is False
+
+
+async def test_trips_that_end_in_the_same_second_are_each_fired_once() -> None:
+    second = "2026-06-01 10:10:00"
+    account = Account(
+        {"list": [track(1, second)]},
+        {"list": [track(1, second), track(2, second)]},
+        {"list": [track(1, second), track(2, second)]},
+    )
+    trips = NavixyTrips(account)
+    trips.observe(1, PARKED)
+    trips.observe(1, {"movement_status": "parked", "movement_status_update": "2026-01-01 00:00:01"})
+    for number in range(3):
+        await asyncio.sleep(0)
+        stamp = f"2026-02-01 00:00:0{number}"
+        trips.observe(1, {"movement_status": "parked", "movement_status_update": stamp})
+        for _ in range(50):
+            await asyncio.sleep(0)
+    await trips.close()
+
+    assert [notice.attributes["trip_id"] for notice in account.notices()] == [1, 2]
+    assert account.memory.data["navixy_trips"]["1"]["ids"] == [1, 2]
+
+
+async def test_a_trip_that_ended_when_the_tracker_was_first_seen_is_older() -> None:
+    account = Account({"list": [track(1, "2026-01-01 00:00:00")]})
+    trips = NavixyTrips(account)
+    await stop(trips)  # first seen parked at 2026-01-01 00:00:00
+    assert account.notices() == []

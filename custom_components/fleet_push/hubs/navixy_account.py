@@ -47,6 +47,11 @@ class Background:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    @property
+    def running(self) -> bool:
+        """Whether a task is still at work."""
+        return bool(self._tasks)
+
     async def cancel(self) -> None:
         """Cancel every task and wait for each to end."""
         while self._tasks:

@@ -81,6 +81,7 @@ class NavixyAlarms:
         self.enabled = enabled
         self.minutes = minutes
         self._background = Background("fleet_push navixy alarms")
+        self._connected = False
 
     @property
     def _memory(self) -> dict[str, Any]:
@@ -92,22 +93,27 @@ class NavixyAlarms:
             self._memory.clear()
             self._account.memory.changed()
         self.enabled, self.minutes = enabled, minutes
+        if enabled and self._connected and not self._background.running:
+            self._background.start(self._run())
 
     def start(self) -> None:
-        """Read at the interval while connected (checks the option each time)."""
-        self._background.start(self._run())
+        """Connected: read at the interval, while the option says so."""
+        self._connected = True
+        if self.enabled:
+            self._background.start(self._run())
 
     async def close(self) -> None:
         """Stop reading (the next connection goes on from the cursor)."""
+        self._connected = False
         await self._background.cancel()
 
     async def _run(self) -> None:
-        while True:
-            if self.enabled:
-                try:
-                    await self.read()
-                except HubError as err:
-                    self._account.drop(Drop.REQUEST_FAILED, ("history", type(err).__name__))
+        """Read now, then at the interval; turned off, stop."""
+        while self.enabled:
+            try:
+                await self.read()
+            except HubError as err:
+                self._account.drop(Drop.REQUEST_FAILED, ("history", type(err).__name__))
             await asyncio.sleep(self.minutes * SECONDS_PER_MINUTE)
 
     async def read(self) -> None:

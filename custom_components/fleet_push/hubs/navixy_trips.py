@@ -185,8 +185,9 @@ class NavixyTrips:
         items = reply.get("list")
         if not isinstance(items, list):
             raise ProtocolError("track/list answered without a list")
+        reported = seen.get("ids")  # those that ended in the last one's second (None: all)
         trips = (self._trip(key, item) for item in items)
-        return sorted((trip for trip in trips if trip and trip.end > last_end), key=_end)
+        return sorted((trip for trip in trips if trip and _new(trip, last_end, reported)), key=_end)
 
     def _trip(self, key: str, item: Any) -> Trip | None:
         """One track/list item as a trip; None for what is no drive, or has no end."""
@@ -212,7 +213,10 @@ class NavixyTrips:
         for trip in trips:
             for message in trip.messages():
                 self._account.emit(message)
-        self._trackers[key].update(end=trips[-1].end.isoformat(), since=None)
+        seen, end = self._trackers[key], trips[-1].end
+        same_end = seen.get("ids") or [] if seen["end"] == end.isoformat() else []
+        ids = [*same_end, *(trip.trip_id for trip in trips if trip.end == end)]
+        seen.update(end=end.isoformat(), ids=ids, since=None)
         self._account.memory.changed()
 
     def _settle(self, key: str) -> None:
@@ -224,3 +228,13 @@ class NavixyTrips:
 
 def _end(trip: Trip) -> datetime:
     return trip.end
+
+
+def _new(trip: Trip, last_end: datetime, reported: list[Any] | None) -> bool:
+    """Whether a trip ended after the last reported one (or in its second, not reported).
+
+    reported None: the tracker was first seen parked then; whatever ended then is older.
+    """
+    if trip.end == last_end:
+        return reported is not None and trip.trip_id is not None and trip.trip_id not in reported
+    return trip.end > last_end
