@@ -16,6 +16,7 @@ from custom_components.fleet_push.const import EVENT_FLEET_PUSH
 
 from .conftest import SetupHub, StartHub
 from .helpers import entity_exists, state_of, wait_for, wait_for_entity
+from .simulator import simulator_class
 
 LONG_AGO = "2026-01-01 00:00:00"
 """When the simulated trackers last parked before a test starts (user time)."""
@@ -337,3 +338,21 @@ async def test_a_devicehive_trip_under_way_across_a_restart_is_one_trip(
     assert not of(events, "notification")  # ignition and mileage are no events of their own
     distance = state_of(hass, entry, "sensor", "dev-1", "last_trip_distance")
     assert float(distance.state) == pytest.approx(7.5)
+
+
+async def test_the_demo_fleets_drive_trips_and_raise_alarms() -> None:
+    """At the demo pace Navixy's trackers drive trips (track/list) and speed (the history),
+    DeviceHive's couriers send their ignition and counter; two simulated hours, no real ones."""
+    navixy = simulator_class("navixy")(devices=6, event_rate=1.0, pace="demo")
+    couriers = simulator_class("devicehive")(devices=3, event_rate=1.0, pace="demo")
+    counters = {device.id: device.mileage for device in couriers.devices.values()}
+    for _ in range(2 * 3600):
+        await navixy.step()
+        await couriers.step()
+
+    trips = [trip for tracker in navixy.trackers for trip in navixy.trips.finished(tracker)]
+    assert len(trips) >= len(navixy.trackers)
+    assert all(trip.length > 0 and trip.end is not None for trip in trips)
+    assert "speedup" in {entry["event"] for entry in navixy.history.entries}
+    assert all(device.mileage > counters[device.id] for device in couriers.devices.values())
+    assert {"ignition", "mileage"} <= set(next(iter(couriers.devices.values())).gps())
