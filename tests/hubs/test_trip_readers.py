@@ -138,6 +138,7 @@ async def test_states_that_say_nothing_of_driving_ask_nothing() -> None:
     trips.observe(1, PARKED)
     trips.observe(1, PARKED)
     trips.observe(1, {"ignition": False})  # no stamp: the same stop
+    trips.observe(1, {"ignition": False, "ignition_update": "x" * 10_000})  # no date: the same
     await trips.close()
     assert account.calls == []
     assert account.saves == 1

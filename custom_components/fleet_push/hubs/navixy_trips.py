@@ -24,6 +24,7 @@ from .trips import Trip
 from .values import as_number, is_int
 
 SECTION: Final = "navixy_trips"
+DATE_LENGTH: Final = 19
 ATTEMPTS: Final = 3
 """track/list calls per stop at most, when the list does not show the trip yet."""
 RETRY_DELAY = 30.0
@@ -46,11 +47,16 @@ def _active(state: Mapping[str, Any]) -> bool | None:
     return None
 
 
+def _date_text(value: Any) -> str | None:
+    """A date as Navixy writes it ("yyyy-MM-dd HH:mm:ss"), kept as text; None otherwise."""
+    return value if isinstance(value, str) and len(value) == DATE_LENGTH else None
+
+
 def _stamp(state: Mapping[str, Any]) -> str | None:
     """When the movement or ignition last changed, as Navixy wrote it (dates sort as text)."""
-    moved, ignition = state.get("movement_status_update"), state.get("ignition_update")
-    moved = moved if isinstance(moved, str) else None
-    if not isinstance(ignition, str):
+    moved = _date_text(state.get("movement_status_update"))
+    ignition = _date_text(state.get("ignition_update"))
+    if ignition is None:
         return moved
     return ignition if moved is None or ignition > moved else moved
 
