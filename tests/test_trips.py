@@ -17,6 +17,7 @@ from custom_components.fleet_push.const import EVENT_FLEET_PUSH
 from .conftest import SetupHub, StartHub
 from .helpers import entity_exists, state_of, wait_for, wait_for_entity
 from .simulator import simulator_class
+from .simulator.tftiot import now_ms
 
 LONG_AGO = "2026-01-01 00:00:00"
 """When the simulated trackers last parked before a test starts (user time)."""
@@ -277,8 +278,13 @@ async def test_a_tft_iot_trip_is_derived_from_ignition_and_mileage(
     entry = await setup_hub("tftiot", hub)
     events = async_capture_events(hass, EVENT_FLEET_PUSH)
 
-    for acc, speed, metres in ((True, 40.0, 0), (True, 75.0, 8000), (False, 0.0, 4345)):
-        truck.acc, truck.speed = acc, speed
+    ten_minutes_ago = now_ms() - 600_000
+    for acc, speed, metres, switched in (
+        (True, 40.0, 0, ten_minutes_ago),
+        (True, 75.0, 8000, ten_minutes_ago),
+        (False, 0.0, 4345, ten_minutes_ago + 600_000),
+    ):
+        truck.acc, truck.speed, truck.acc_switch_time = acc, speed, switched
         truck.mileage += metres
         await hub.push_snapshot(imei)
     await wait_for(lambda: of(events, "trip"))
@@ -288,7 +294,8 @@ async def test_a_tft_iot_trip_is_derived_from_ignition_and_mileage(
     assert trip["source_id"] == imei
     assert trip["data"]["distance"] == pytest.approx(12.345)
     assert trip["data"]["max_speed"] == 75
-    assert trip["data"]["start"] is not None
+    assert trip["data"]["duration"] == 600
+    assert trip["data"]["avg_speed"] == pytest.approx(74.1)
     distance = state_of(hass, entry, "sensor", imei, "last_trip_distance")
     assert float(distance.state) == pytest.approx(12.345)
     assert state_of(hass, entry, "event", imei, "trip").attributes["event_type"] == "trip"

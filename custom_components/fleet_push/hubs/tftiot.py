@@ -668,7 +668,10 @@ class TftIotClient(_Account):
         return self._device(record, imei)
 
     def _trip_end(self, record: dict[str, Any], imei: str) -> tuple[HubMessage, ...]:
-        """The trip a report ends (ignition off), from the mileage counter."""
+        """The trip a report ends (ignition off), from the mileage counter.
+
+        It starts and ends when the ignition switched (acc_switch_time), else at the report.
+        """
         status = record.get("status")
         if not isinstance(status, dict):
             return ()
@@ -676,7 +679,7 @@ class TftIotClient(_Account):
             imei,
             driving=_flag(status.get("acc")),
             mileage=_kilometres(status.get("mileage")),
-            at=ms_time(status.get("location_date")),
+            at=ms_time(status.get("acc_switch_time")) or ms_time(status.get("date")),
             speed=as_number(status.get("speed")),
         )
 
