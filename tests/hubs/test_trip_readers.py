@@ -25,6 +25,14 @@ FIXTURES = Path(__file__).parents[1] / "fixtures" / "navixy"
 DATE = "%Y-%m-%d %H:%M:%S"
 RECENTLY = (datetime.now(UTC) - timedelta(hours=1)).strftime(DATE)
 """When the trackers start driving in these tests (trips are asked for a week back at most)."""
+
+
+def later(minutes: int) -> str:
+    """A Navixy date this many minutes after RECENTLY."""
+    start = datetime.strptime(RECENTLY, DATE).replace(tzinfo=UTC)
+    return (start + timedelta(minutes=minutes)).strftime(DATE)
+
+
 PARKED = {"movement_status": "parked", "movement_status_update": "2026-01-01 00:00:00"}
 
 
@@ -76,7 +84,7 @@ class Account:
 def track(number: int, end: str, **fields: Any) -> dict[str, Any]:
     return {
         "id": number,
-        "start_date": "2026-06-01 10:00:00",
+        "start_date": later(0),
         "end_date": end,
         "length": 5.5,
         "max_speed": 62,
@@ -105,10 +113,10 @@ async def test_a_stop_fires_the_trips_since_the_last_once() -> None:
     account = Account(
         {
             "list": [
-                track(3, "2026-06-01 10:20:00"),
+                track(3, later(20)),
                 old,
                 single,
-                track(2, "2026-06-01 10:10:00"),
+                track(2, later(10)),
                 {"type": "regular"},
             ]
         }
@@ -161,7 +169,7 @@ async def test_a_failed_track_list_is_asked_again_only_after_a_lost_connection(
     reply: Exception | dict[str, Any], reason: Drop, pending: bool
 ) -> None:
     attempts = navixy_trips.ATTEMPTS if pending else 1
-    account = Account(*[reply] * attempts, {"list": [track(1, "2026-06-01 10:30:00")]})
+    account = Account(*[reply] * attempts, {"list": [track(1, later(30))]})
     trips = NavixyTrips(account)
     await stop(trips)
     assert account.dropped == [reason] * attempts
@@ -183,9 +191,7 @@ def no_retry_delay(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.usefixtures("no_retry_delay")
 async def test_a_trip_not_listed_yet_is_asked_for_again() -> None:
-    account = Account(
-        {"list": []}, {"list": []}, {"list": []}, {"list": [track(1, "2026-06-01 10:30:00")]}
-    )
+    account = Account({"list": []}, {"list": []}, {"list": []}, {"list": [track(1, later(30))]})
     trips = NavixyTrips(account)
     await stop(trips)
     assert len(account.calls) == navixy_trips.ATTEMPTS  # then given up
@@ -320,13 +326,13 @@ async def test_the_docs_history_sample_is_an_offline_alarm_of_tracker_2() -> Non
 
 async def test_a_stop_while_the_last_is_asked_for_is_asked_for_after_it() -> None:
     account = Account(
-        {"list": [track(1, "2026-06-01 10:10:00")]},
-        {"list": [track(1, "2026-06-01 10:10:00"), track(2, "2026-06-01 10:20:00")]},
+        {"list": [track(1, later(10))]},
+        {"list": [track(1, later(10)), track(2, later(20))]},
     )
     account.gate.clear()
     trips = NavixyTrips(account)
     trips.observe(1, PARKED)
-    for stop_at in ("2026-06-01 10:10:00", "2026-06-01 10:20:00"):
+    for stop_at in (later(10), later(20)):
         trips.observe(1, {"ignition": True, "ignition_update": RECENTLY})
         parked = {"movement_status_update": "2026-01-01 00:00:00", "ignition_update": stop_at}
         trips.observe(1, {"movement_status": "parked", "ignition": False, **parked})
@@ -339,12 +345,12 @@ async def test_a_stop_while_the_last_is_asked_for_is_asked_for_after_it() -> Non
 
     assert len(account.calls) == 2
     assert [notice.attributes["trip_id"] for notice in account.notices()] == [1, 2]
-    assert account.memory.data["navixy_trips"]["1"]["stamp"] == "2026-06-01 10:20:00"
+    assert account.memory.data["navixy_trips"]["1"]["stamp"] == later(20)
     assert account.memory.data["navixy_trips"]["1"]["pending"] is False
 
 
 async def test_trips_that_end_in_the_same_second_are_each_fired_once() -> None:
-    second = "2026-06-01 10:10:00"
+    second = later(10)
     account = Account(
         {"list": [track(1, second)]},
         {"list": [track(1, second), track(2, second)]},
@@ -370,3 +376,33 @@ async def test_a_trip_that_ended_when_the_tracker_was_first_seen_is_older() -> N
     trips = NavixyTrips(account)
     await stop(trips)  # first seen parked at 2026-01-01 00:00:00
     assert account.notices() == []
+
+
+@pytest.mark.usefixtures("no_retry_delay")
+async def test_a_list_with_only_older_trips_is_asked_again_for_the_drive_just_ended() -> None:
+    older = track(1, "2026-03-01 10:00:00", start_date="2026-03-01 09:00:00")  # while away
+    account = Account({"list": [older]}, {"list": [older, track(2, later(10))]})
+    trips = NavixyTrips(account)
+    await stop(trips)
+
+    assert [notice.attributes["trip_id"] for notice in account.notices()] == [1, 2]
+    assert len(account.calls) == 2
+    assert account.memory.data["navixy_trips"]["1"]["since"] is None
+
+
+async def test_a_memory_that_makes_no_sense_and_a_tracker_removed_meanwhile() -> None:
+    account = Account({"list": [track(1, later(10))]})
+    account.memory.section("navixy_trips")["1"] = {"active": True, "end": "garbage", "since": 5}
+    account.gate.clear()
+    trips = NavixyTrips(account)
+    trips.observe(1, {"movement_status": "parked", "movement_status_update": later(10)})
+    for _ in range(20):
+        await asyncio.sleep(0)
+    trips.keep_only([])  # the account's list, reloaded while track/list is under way
+    account.gate.set()
+    for _ in range(50):
+        await asyncio.sleep(0)
+    await trips.close()
+
+    assert [notice.attributes["trip_id"] for notice in account.notices()] == [1]
+    assert account.memory.data["navixy_trips"] == {}

@@ -65,6 +65,14 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
 
 
+def _time(value: Any) -> datetime | None:
+    """A time the memory kept (ISO text); None if it kept none (or something else)."""
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
 def _text(value: Any) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
 
@@ -95,7 +103,9 @@ class NavixyTrips:
             return
         key = str(tracker)
         seen = self._trackers.get(key)
-        if seen is not None and active and seen.get("active"):
+        if not isinstance(seen, dict):
+            seen = None
+        elif active and seen.get("active"):
             return  # still driving: the common case of a report, decided first
         stamp = _stamp(state)
         if seen is None:  # first seen: its trips from the last change on (parked: none yet)
@@ -166,19 +176,17 @@ class NavixyTrips:
                 answered = False
                 continue
             answered = True
-            if trips:
-                self._report(key, trips)
+            if trips and self._report(key, trips):
                 break
         if answered:
             self._settle(key)
 
     async def _ask(self, key: str) -> list[Trip]:
         """The trips that ended since the last reported one, oldest first."""
-        seen = self._trackers[key]
-        last_end = datetime.fromisoformat(seen["end"])
+        seen = self._trackers.get(key) or {}
+        last_end = _time(seen.get("end")) or _now() - LOOKBACK
         # From the start seen (else the last trip's end: it drove while FleetPush was away).
-        since = datetime.fromisoformat(seen["since"]) if seen.get("since") else last_end
-        since = max(since, _now() - LOOKBACK)
+        since = max(_time(seen.get("since")) or last_end, _now() - LOOKBACK)
         account = self._account
         reply = await account.rest(
             "track/list",
@@ -214,21 +222,29 @@ class NavixyTrips:
             trip_id=trip_id if is_int(trip_id := item.get("id")) else None,
         )
 
-    def _report(self, key: str, trips: list[Trip]) -> None:
-        """Fire each trip, and remember the last one's end."""
+    def _report(self, key: str, trips: list[Trip]) -> bool:
+        """Fire each trip and remember the last one's end; whether it ends the drive seen.
+
+        Else only older trips were listed (ones driven while FleetPush was away): the list
+        does not show the drive that just ended yet.
+        """
         for trip in trips:
             for message in trip.messages():
                 self._account.emit(message)
-        seen, end = self._trackers[key], trips[-1].end
-        same_end = seen.get("ids") or [] if seen["end"] == end.isoformat() else []
+        if (seen := self._trackers.get(key)) is None:
+            return True  # the account no longer lists the tracker
+        end, started = trips[-1].end, _time(seen.get("since"))
+        same_end = seen.get("ids") or [] if seen.get("end") == end.isoformat() else []
         ids = [*same_end, *(trip.trip_id for trip in trips if trip.end == end)]
-        seen.update(end=end.isoformat(), ids=ids, since=None)
+        drove = started is None or end > started
+        seen.update(end=end.isoformat(), ids=ids, since=None if drove else seen["since"])
         self._account.memory.changed()
+        return drove
 
     def _settle(self, key: str) -> None:
         """The stop is answered (with a trip, or none to show), unless another came meanwhile."""
-        if key not in self._again:
-            self._trackers[key]["pending"] = False
+        if key not in self._again and (seen := self._trackers.get(key)) is not None:
+            seen["pending"] = False
             self._account.memory.changed()
 
 
