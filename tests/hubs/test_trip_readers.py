@@ -289,6 +289,13 @@ def test_derived_trips_from_ignition_and_counter() -> None:
         "avg_speed": 30.0,
         "trip_id": None,
     }
+    # A trip whose counter came only after its start counts from the first one.
+    trips.observe("b", driving=True, mileage=None, at=start)
+    trips.observe("b", driving=True, mileage=5.0, at=start)
+    notice, _ = trips.observe("b", driving=False, mileage=7.5, at=start)
+    assert notice.attributes["distance"] == 2.5  # type: ignore[union-attr]
+    memory.section("derived_trips")["c"] = "junk"  # a memory that makes no sense: anew
+    assert trips.observe("c", driving=False, mileage=1.0, at=start) == ()
     # A counter that went back (replaced, reset) gives no distance.
     trips.observe("a", driving=True, mileage=40.0, at=start)
     notice, update = trips.observe("a", driving=False, mileage=1.0, at=start)

@@ -56,7 +56,8 @@ class TripDeriver:
             return ()
         memory = self._client_memory()
         devices = memory.section(SECTION)
-        seen: dict[str, Any] | None = devices.get(device_id)
+        seen = devices.get(device_id)
+        seen = seen if isinstance(seen, dict) else None
         first_look = device_id not in self._looked_at
         if first_look:
             self._looked_at.add(device_id)
@@ -65,6 +66,8 @@ class TripDeriver:
         elif driving and seen.get("driving"):
             if speed is not None and speed > (seen.get("max_speed") or 0):
                 seen["max_speed"] = speed  # saved with the next change
+            if seen.get("mileage") is None:
+                seen["mileage"] = mileage  # the first counter it reported on this trip
             return ()
         elif driving:
             devices[device_id] = _state(driving=driving, at=at, mileage=mileage, speed=speed)
