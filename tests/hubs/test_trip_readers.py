@@ -413,3 +413,25 @@ async def test_a_memory_that_makes_no_sense_and_a_tracker_removed_meanwhile() ->
 
     assert [notice.attributes["trip_id"] for notice in account.notices()] == [1]
     assert account.memory.data["navixy_trips"] == {}
+
+
+async def test_alarms_after_a_long_absence_are_read_a_day_at_a_time() -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    account = Account()
+    memory = account.memory.section("navixy_alarms")
+    memory.update(cursor=(now - timedelta(days=3)).isoformat(), seen={"1": "garbage"}, saved=5)
+    await NavixyAlarms(account, enabled=True, minutes=1).read()
+
+    spans = [
+        (account.parse_date(params["to"]) or now) - (account.parse_date(params["from"]) or now)
+        for _, params in account.calls
+    ]
+    assert len(spans) == 4
+    assert all(span <= timedelta(days=1) for span in spans)
+    assert memory["seen"] == {}
+    assert datetime.fromisoformat(memory["cursor"]) >= now - timedelta(minutes=3)
+
+    memory["cursor"] = "garbage"  # a memory that makes no sense starts from now
+    await NavixyAlarms(account, enabled=True, minutes=1).read()
+    assert len(account.calls) == 4
+    assert datetime.fromisoformat(memory["cursor"]) >= now

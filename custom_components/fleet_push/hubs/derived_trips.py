@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from .memory import HubMemory
+from .memory import HubMemory, remembered_time
 from .model import HubMessage
 from .trips import Trip
 
@@ -102,8 +102,7 @@ def _trip(
 ) -> Trip:
     """The trip from what was remembered at its start to this stop."""
     end = at or datetime.now(UTC)
-    since = started.get("since")
-    start = datetime.fromisoformat(since) if isinstance(since, str) else None
+    start = remembered_time(started.get("since"))
     before = started.get("mileage")
     distance = mileage - before if isinstance(before, int | float) and mileage is not None else None
     distance = distance if distance is None or distance >= 0 else None  # a counter reset

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 
@@ -30,3 +31,11 @@ class HubMemory:
         """Say that a section changed, so that it is saved."""
         if self.on_change is not None:
             self.on_change()
+
+
+def remembered_time(value: Any) -> datetime | None:
+    """A time a section kept (ISO text); None if it kept none, or something else."""
+    try:
+        return datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None

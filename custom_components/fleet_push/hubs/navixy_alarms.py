@@ -16,6 +16,7 @@ from typing import Any, Final
 
 from .connection import Drop
 from .errors import HubError, ProtocolError
+from .memory import remembered_time
 from .model import HubNotice
 from .navixy_account import Background, NavixyAccount
 from .values import as_number, is_int
@@ -62,6 +63,8 @@ SECONDS_PER_MINUTE = 60.0
 LATE: Final = timedelta(minutes=2)
 """Each request reaches back this far before the last one's end, for events recorded late."""
 SECOND: Final = timedelta(seconds=1)
+WINDOW: Final = timedelta(days=1)
+"""One request spans a day at most (the platform limits the span it answers)."""
 SAVE_EVERY: Final = timedelta(minutes=15)
 """A quiet history's cursor is saved this often (a write a minute would wear SD cards)."""
 MAX_PAGES: Final = 10
@@ -119,12 +122,15 @@ class NavixyAlarms:
     async def read(self) -> None:
         """Fire the events since the cursor, page by page; then move the cursor on."""
         memory = self._memory
-        if not isinstance(memory.get("cursor"), str):
+        if not isinstance(memory.get("seen"), dict):
+            memory["seen"] = {}
+        if remembered_time(memory.get("cursor")) is None:
             memory.update(cursor=_now().isoformat(), seen={})
             self._account.memory.changed()
             return
         for _ in range(MAX_PAGES):
-            cursor, until = datetime.fromisoformat(memory["cursor"]), _now()
+            cursor = remembered_time(memory["cursor"]) or _now()
+            until = min(_now(), cursor + WINDOW)  # a long absence: a day at a time
             if until <= cursor:
                 return
             reply = await self._account.rest(
@@ -145,11 +151,13 @@ class NavixyAlarms:
                 self._move_cursor(latest if latest > cursor else cursor + SECOND, fired=fired)
                 continue
             self._move_cursor(max(cursor, until - LATE), fired=fired)
+            if until < _now() - LATE:
+                continue  # the next day of a long absence
             return
 
     def _fire_new(self, entries: list[Any]) -> tuple[datetime | None, bool]:
         """Fire the entries not fired yet; the latest time among them all, and whether any."""
-        seen: dict[str, str] = self._memory.setdefault("seen", {})
+        seen: dict[str, str] = self._memory["seen"]
         latest: datetime | None = None
         fired = False
         for entry in entries:
@@ -171,18 +179,14 @@ class NavixyAlarms:
         asks a little further back, and the ids saved with that cursor fire nothing twice.
         """
         memory = self._memory
-        saved = memory.get("saved")
+        last_saved = remembered_time(memory.get("saved"))
         memory["cursor"] = cursor.isoformat()
         memory["seen"] = {
             key: when
             for key, when in memory.get("seen", {}).items()
-            if datetime.fromisoformat(when) >= cursor
+            if (time := remembered_time(when)) is not None and time >= cursor
         }
-        if (
-            fired
-            or not isinstance(saved, str)
-            or cursor - datetime.fromisoformat(saved) >= SAVE_EVERY
-        ):
+        if fired or last_saved is None or cursor - last_saved >= SAVE_EVERY:
             memory["saved"] = memory["cursor"]
             self._account.memory.changed()
 

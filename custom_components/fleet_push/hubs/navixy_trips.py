@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from .connection import Drop
 from .errors import HubError, ProtocolError
+from .memory import remembered_time
 from .navixy_account import Background, NavixyAccount
 from .trips import Trip
 from .values import as_number, is_int
@@ -63,14 +64,6 @@ def _stamp(state: Mapping[str, Any]) -> str | None:
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
-
-
-def _time(value: Any) -> datetime | None:
-    """A time the memory kept (ISO text); None if it kept none (or something else)."""
-    try:
-        return datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
 
 
 def _text(value: Any) -> str | None:
@@ -184,9 +177,9 @@ class NavixyTrips:
     async def _ask(self, key: str) -> list[Trip]:
         """The trips that ended since the last reported one, oldest first."""
         seen = self._trackers.get(key) or {}
-        last_end = _time(seen.get("end")) or _now() - LOOKBACK
+        last_end = remembered_time(seen.get("end")) or _now() - LOOKBACK
         # From the start seen (else the last trip's end: it drove while FleetPush was away).
-        since = max(_time(seen.get("since")) or last_end, _now() - LOOKBACK)
+        since = max(remembered_time(seen.get("since")) or last_end, _now() - LOOKBACK)
         account = self._account
         reply = await account.rest(
             "track/list",
@@ -233,7 +226,7 @@ class NavixyTrips:
                 self._account.emit(message)
         if (seen := self._trackers.get(key)) is None:
             return True  # the account no longer lists the tracker
-        end, started = trips[-1].end, _time(seen.get("since"))
+        end, started = trips[-1].end, remembered_time(seen.get("since"))
         same_end = seen.get("ids") or [] if seen.get("end") == end.isoformat() else []
         ids = [*same_end, *(trip.trip_id for trip in trips if trip.end == end)]
         drove = started is None or end > started
