@@ -346,6 +346,12 @@ async def test_a_devicehive_trip_under_way_across_a_restart_is_one_trip(
     distance = state_of(hass, entry, "sensor", "dev-1", "last_trip_distance")
     assert float(distance.state) == pytest.approx(7.5)
 
+    # A device that says whether it moves, not its ignition, drives trips too.
+    await hub.notify("dev-1", "gps", {**here, "moving": True, "mileage": 107.5, "speed": 20})
+    await hub.notify("dev-1", "gps", {**here, "moving": False, "mileage": 110.0})
+    await wait_for(lambda: len(of(events, "trip")) == 2)
+    assert of(events, "trip")[1]["data"]["distance"] == pytest.approx(2.5)
+
 
 async def test_the_demo_fleets_drive_trips_and_raise_alarms() -> None:
     """At the demo pace Navixy's trackers drive trips (track/list) and speed (the history),

@@ -5,7 +5,8 @@ with an access JWT, a refresh JWT (``token/refresh``) or a login (``token``), pa
 ``device/list`` (servers answer 20 devices unless asked for more), subscribes to every device's
 notifications and fetches what it missed while away with ``notification/list``. Notification
 parameters follow FleetPush's convention: ``lat``/``lng`` (or ``latitude``/``longitude``),
-``accuracy``, ``speed``, ``heading``, ``altitude``, ``battery``. A notification becomes an event
+``accuracy``, ``speed``, ``heading``, ``altitude``, ``battery``, and for trips ``ignition`` (or
+``moving``) and ``mileage`` (km). A notification becomes an event
 (its name the event type) when it carries more than that, or when the user chose its name.
 
 What the Java server does, and what FleetPush does about it:
@@ -127,6 +128,7 @@ MEASURED: Final = frozenset(
         "altitude",
         "battery",
         "ignition",
+        "moving",
         "mileage",
     }
 )
@@ -989,7 +991,7 @@ class DeviceHiveClient(HubClient):
             online = self._note_activity(device_id, server_time, arrival)
             trip_end = self._trips.observe(
                 device_id,
-                driving=_ignition(fields),
+                driving=_driving(fields),
                 mileage=_number(fields, "mileage"),
                 at=when,
                 speed=_number(fields, "speed"),
@@ -1349,10 +1351,12 @@ def _token_subject(token: str) -> str | None:
     return str(subject) if isinstance(subject, int | str) and str(subject) else None
 
 
-def _ignition(parameters: Mapping[str, Any]) -> bool | None:
-    """The vehicle's ignition, where a notification says (the convention's `ignition`)."""
-    ignition = parameters.get("ignition")
-    return ignition if isinstance(ignition, bool) else None
+def _driving(parameters: Mapping[str, Any]) -> bool | None:
+    """Whether the vehicle drives, where a notification says: `ignition`, else `moving`."""
+    for key in ("ignition", "moving"):
+        if isinstance(value := parameters.get(key), bool):
+            return value
+    return None
 
 
 CLIENT = DeviceHiveClient
