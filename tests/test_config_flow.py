@@ -27,6 +27,7 @@ from custom_components.fleet_push.const import (
 from custom_components.fleet_push.hubs import HUB_KINDS, client_class
 from custom_components.fleet_push.hubs.declaration import GROUPS_OPTION
 from custom_components.fleet_push.hubs.devicehive import EVENTS_OPTION, OFFLINE_AFTER_OPTION
+from custom_components.fleet_push.hubs.navixy import ALARM_INTERVAL_OPTION, ALARMS_OPTION
 from custom_components.fleet_push.hubs.tftiot import md5_password
 from custom_components.fleet_push.migration import CURRENT_VERSION
 
@@ -294,6 +295,8 @@ def test_only_hub_kinds_have_steps_of_their_own() -> None:
                 CONF_GRACE_PERIOD,
                 CONF_MIN_POSITION_INTERVAL,
                 CONF_STALE_AFTER,
+                ALARMS_OPTION,
+                ALARM_INTERVAL_OPTION,
                 "geofence_zones",
                 GROUPS_OPTION,
             ],

@@ -120,7 +120,7 @@ async def test_device_diagnostics_are_redacted(
     (device,) = diagnostics["devices"]
     assert device["position"]["latitude"] == REDACTED
     assert device["serial"] == REDACTED
-    assert device["channels"] == ["geofence", "lifecycle"]  # the account has geofences
+    assert device["channels"] == ["geofence", "lifecycle", "trip"]  # the account has geofences
 
     registry_device = device_of(hass, entry, device_id)
     assert registry_device is not None

@@ -704,6 +704,16 @@ async def test_devicehive_notifications_missed_while_away_arrive_once(
 # --- 9. unload and reload while updates flow ---
 
 
+def not_serving_http() -> list[asyncio.Task[Any]]:
+    """The running tasks but the simulators' HTTP handlers: those keep a (pooled) REST
+    connection alive on the server's side for as long as its keep-alive lasts."""
+    return [
+        task
+        for task in asyncio.all_tasks()
+        if not getattr(task.get_coro(), "__qualname__", "").startswith("RequestHandler.")
+    ]
+
+
 @pytest.mark.parametrize("kind", KINDS)
 async def test_reloading_20_times_while_updates_flow_leaks_nothing(
     hass: HomeAssistant,
@@ -717,7 +727,7 @@ async def test_reloading_20_times_while_updates_flow_leaks_nothing(
     device = KIND[kind].first(hub)
     await wait_for_entity(hass, entry, "binary_sensor", device, "online")
     await hub.wait_for_connections(1)
-    tasks = len(asyncio.all_tasks())
+    tasks = len(not_serving_http())
 
     for _ in range(20):
         assert await hass.config_entries.async_reload(entry.entry_id)
@@ -731,9 +741,14 @@ async def test_reloading_20_times_while_updates_flow_leaks_nothing(
     await wait_for(lambda: client.stats.messages > messages)  # the fleet still reports
     assert state(hass, online) in (STATE_ON, STATE_OFF)
 
-    assert len(asyncio.all_tasks()) <= tasks + 2
-    devices = dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
+    # The live client may be asking for the trips of trackers that just stopped: one at a time
+    # per tracker, whatever the reloads did; anything else that outlived them is a leak.
     fleet = len(getattr(hub, "trackers", None) or hub.devices)
+    running = not_serving_http()
+    trips = [task for task in running if task.get_name() == "fleet_push navixy trips"]
+    assert len(trips) <= fleet
+    assert len(running) - len(trips) <= tasks + 2
+    devices = dr.async_entries_for_config_entry(dr.async_get(hass), entry.entry_id)
     assert len(devices) == fleet + 1  # and the hub
     entities = fleet_entities(hass, entry)
     ids = [entity.entity_id for entity in entities]

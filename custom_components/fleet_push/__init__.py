@@ -13,6 +13,7 @@ from .const import DOMAIN
 from .coordinator import FleetPushConfigEntry, FleetPushCoordinator
 from .fleet_store import FleetStore
 from .geofence_zones import async_forget
+from .memory_store import MemoryStore
 from .migration import async_migrate_entry
 from .screenshots import async_setup_screenshot_service
 from .services import async_setup_services
@@ -55,8 +56,9 @@ async def async_unload_entry(hass: HomeAssistant, entry: FleetPushConfigEntry) -
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: FleetPushConfigEntry) -> None:
-    """Forget the hub's saved fleet and the record of its geofences' zones."""
+    """Forget the hub's saved fleet, what its client remembered and its geofences' zones."""
     await FleetStore(hass, entry.entry_id).async_remove()
+    await MemoryStore(hass, entry.entry_id).async_remove()
     await async_forget(hass, entry.entry_id)
 
 

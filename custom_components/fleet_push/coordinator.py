@@ -45,6 +45,7 @@ from .hubs.model import (
 from .hubs.screenshots import Screenshot
 from .licence import async_check_licence
 from .listeners import Listeners
+from .memory_store import MemoryStore
 from .plausibility import plausible, plausible_values
 from .registry_sync import RegistrySync
 from .service_ends import CHECK_EVERY, async_check_service_ends
@@ -109,11 +110,13 @@ class FleetPushCoordinator:
         """Unloading: nothing is published any more (a late frame schedules nothing)."""
         self.offline_devices: list[str] = []
         """The offline devices' names (the offline total's attribute)."""
+        self._memory = MemoryStore(hass, entry.entry_id)
 
     # --- lifecycle ---
 
     async def async_setup(self) -> None:
         """Connect for the first time; without the hub, start from the last known fleet."""
+        self.client.memory = await self._memory.async_load()
         if (error := await self.connection.async_connect()) is not None:
             await self._async_start_offline(error)
         self._on_connected()
@@ -157,6 +160,7 @@ class FleetPushCoordinator:
         await self.connection.async_close()
         await self._zones.async_show(())
         await self._store.async_save(self.hub_info, self.devices)
+        await self._memory.async_save(self.client.memory)
 
     async def _async_options_updated(self, _hass: HomeAssistant, _entry: ConfigEntry) -> None:
         """Show or hide the geofences as zones as the option now says."""

@@ -39,6 +39,7 @@ RANGES: Final[Mapping[Field, tuple[float, float]]] = {
     Field.TOTAL_OFFLINE: (0, 1_000_000_000),
     Field.TOTAL_MOVING: (0, 1_000_000_000),
     Field.TOTAL_BUSY: (0, 1_000_000_000),
+    Field.LAST_TRIP_DISTANCE: (0, 100_000),
 }
 """The values each numeric field can physically have (its unit as in hubs/model.py)."""
 MAX_ACCURACY: Final = 1_000_000

@@ -148,6 +148,15 @@ SENSORS: tuple[FleetPushSensorEntityDescription, ...] = (
         )
     ),
     FleetPushSensorEntityDescription(
+        key="last_trip_distance",
+        translation_key="last_trip_distance",
+        field=Field.LAST_TRIP_DISTANCE,
+        device_class=SensorDeviceClass.DISTANCE,
+        native_unit_of_measurement=UnitOfLength.KILOMETERS,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=1,
+    ),
+    FleetPushSensorEntityDescription(
         key="licence_expires",
         translation_key="licence_expires",
         field=Field.LICENCE_EXPIRES,

@@ -143,6 +143,7 @@ class ConnectionSupervisor:
             return
         LOGGER.info("Connecting to %s with its new settings", entry.title)
         old, self.client = self.client, self._new_client()
+        self.client.memory = old.memory
         await old.close()  # the connection loop reconnects with the new client
 
     # --- the connection loop ---

@@ -63,6 +63,9 @@ FLEETS = {
     "devicehive": (3, 1.0),
 }
 """Devices per hub kind, and simulator ticks per second."""
+DEMO_OPTIONS = {"navixy": {"alarms": True, "geofence_zones": True}}
+"""Options the demo turns on beyond the defaults: Navixy's alarms (its speeding and SOS) and
+its circle geofence (the depot) on the map as a zone."""
 VEHICLES = ("navixy", "tftiot", "devicehive")
 """The hub kinds whose devices are on the map."""
 DASHBOARD = {
@@ -183,9 +186,8 @@ async def add_hubs(
     for kind, hub in simulators.items():
         result = await client.add_hub(kind, hub_form(hub))
         added[kind] = "added" if result["type"] == "create_entry" else "already set up"
-        if kind == "navixy" and result["type"] == "create_entry":
-            # The account's circle geofence (the depot) on the map, as a zone.
-            await client.set_options(result["result"]["entry_id"], {"geofence_zones": True})
+        if result["type"] == "create_entry" and kind in DEMO_OPTIONS:
+            await client.set_options(result["result"]["entry_id"], DEMO_OPTIONS[kind])
     return added
 
 

@@ -53,7 +53,7 @@ from tests.simulator.navixy import (
 )
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "navixy"
-CHANNELS = frozenset({"lifecycle"})
+CHANNELS = frozenset({"lifecycle", "trip"})
 GUATEMALA = ZoneInfo("America/Guatemala")  # UTC-6, where the vendor samples are
 READINGS_FIELDS = frozenset({Field.MILEAGE, Field.ENGINE_HOURS, Field.READINGS})
 """What readings_batch reports (the counters and the sensors)."""

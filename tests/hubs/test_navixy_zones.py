@@ -91,7 +91,7 @@ async def test_geofences_are_loaded_with_their_points_after_the_fleet(
 ) -> None:
     async with running(NavixySimulator(devices=1)) as sim, connected(session, sim) as (_, got):
         assert isinstance(got[0], FleetSnapshot)
-        assert got[0].devices[0].channels == frozenset({"lifecycle", "geofence"})
+        assert got[0].devices[0].channels == frozenset({"lifecycle", "trip", "geofence"})
         listed = got[1]
         assert isinstance(listed, GeofenceList)
         assert [fence.kind for fence in listed.geofences] == ["circle", "polygon", "corridor"]
@@ -105,7 +105,7 @@ async def test_an_account_without_geofences_says_nothing_of_them(
     sim = NavixySimulator(devices=1)
     sim.zones = []
     async with running(sim), connected(session, sim) as (_, got):
-        assert got[0].devices[0].channels == frozenset({"lifecycle"})  # type: ignore[union-attr]
+        assert got[0].devices[0].channels == frozenset({"lifecycle", "trip"})  # type: ignore[union-attr]
         assert not any(isinstance(message, GeofenceList) for message in got)
 
 
@@ -169,7 +169,7 @@ async def test_changed_geofences_are_loaded_again_periodically(
         sim.zones.clear()
         assert (await got.next(GeofenceList)).geofences == ()
         snapshot = await got.next(FleetSnapshot)
-        assert snapshot.devices[0].channels == frozenset({"lifecycle"})
+        assert snapshot.devices[0].channels == frozenset({"lifecycle", "trip"})
 
 
 async def wait_for_calls(sim: NavixySimulator, count: int) -> None:

@@ -125,7 +125,7 @@ async def test_snapshot_sample() -> None:
     assert update.details.manufacturer == "TFT IoT"
     assert update.details.model == "T1"
     assert update.details.serial == IMEI
-    assert update.channels == frozenset({"alarm", "accessory"})
+    assert update.channels == frozenset({"alarm", "accessory", "trip"})
     assert update.values == {
         Field.ONLINE: True,
         Field.IGNITION: True,

@@ -100,6 +100,8 @@ class SimDevice:
     heading: float = 90.0
     speed: float = 40.0
     battery: float = 100.0
+    mileage: float = 12000.0
+    """km on its counter (FleetPush's convention: the `mileage` parameter)."""
 
     def record(self, *, with_status: bool = False) -> dict[str, Any]:
         """The device as device/list returns it."""
@@ -116,6 +118,7 @@ class SimDevice:
     def move(self, seconds: float) -> dict[str, Any]:
         """Drive on for some seconds; return the gps notification's parameters."""
         km = self.speed * seconds / 3600
+        self.mileage += km
         self.lat += km * math.cos(math.radians(self.heading)) / KM_PER_DEGREE
         self.lng += (
             km
@@ -136,6 +139,8 @@ class SimDevice:
             "altitude": 180.0,
             "accuracy": 5.0,
             "battery": self.battery,
+            "ignition": self.speed > 0,
+            "mileage": round(self.mileage, 3),
         }
 
 
@@ -511,6 +516,7 @@ class DeviceHiveSimulator(HubSimulator):
                 continue
             if routine.active:
                 km = device.speed * self.tick_seconds / 3600
+                device.mileage += km
                 device.lat, device.lng, device.heading = self.drive(
                     device.id, device.lat, device.lng, device.heading, km
                 )

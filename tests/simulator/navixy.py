@@ -18,6 +18,7 @@ from aiohttp import web
 
 from . import navixy_zones
 from .base import Connection, HubSimulator, Pace
+from .navixy_trips import EventHistory, HistoryError, TripLog
 
 API_PREFIX = "/v2"
 COMPACT_KEYS = frozenset(
@@ -66,6 +67,12 @@ BATCH_KINDS = frozenset({"state_batch", "readings_batch"})
 AVATAR_EVERY = 2
 """Every second tracker has an avatar of its own (tracker/avatar/upload)."""
 """Subscription types that take a target and a rate_limit."""
+DEMO_SPEED_LIMIT = 60
+"""Demo pace: the speeding rule's limit (km/h)."""
+DEMO_SPEEDING = 0.05
+"""Demo pace: the chance per tick that a tracker above the limit raises a speeding event."""
+DEMO_SOS = 0.0005
+"""Demo pace: the chance per tick that a driving tracker's driver presses SOS."""
 
 
 class ApiFailure(Exception):
@@ -207,6 +214,11 @@ class NavixySimulator(HubSimulator):
     `zone_rights` (False: a sub-user without the right to geofences, refused with 11). For tests:
     `client_heartbeat_ms` (the handshake's number), `item_format` ("full"/"compact")
     overriding what the client asked for, `rest_delay` before every REST answer.
+
+    Trips (track/list) are recorded from what the trackers do; the event history
+    (history/user/list) holds the rule events added to `history`. Where the docs are silent:
+    `trip_lag` (seconds before a finished trip shows in track/list) and `history_limit` (the
+    platform's history.maxLimit, 1000 by default).
     """
 
     kind: ClassVar[str] = "navixy"
@@ -236,6 +248,8 @@ class NavixySimulator(HubSimulator):
         response_success: bool = True,
         zone_points: bool = True,
         zone_rights: bool = True,
+        trip_lag: float = 0.0,
+        history_limit: int = 1000,
         pace: Pace = "test",
     ) -> None:
         """Make `devices` trackers around Berlin."""
@@ -249,6 +263,10 @@ class NavixySimulator(HubSimulator):
         self.zone_points = zone_points
         self.zone_rights = zone_rights
         self.rest_delay = 0.0
+        self.trips = TripLog(self.time_zone, trip_lag)
+        """Every tracker's trips, as track/list reports them."""
+        self.history = EventHistory(self.time_zone, history_limit)
+        """The account's rule events, as history/user/list reports them."""
         self.trackers: dict[int, SimTracker] = {}
         self.sessions: set[str] = set()
         """Session hashes handed out by user/auth."""
@@ -503,6 +521,7 @@ class NavixySimulator(HubSimulator):
                 gps.update(location={"lat": lat, "lng": lng}, heading=round(heading))
                 hours = self.tick_seconds / 3600
                 tracker.meter(gps["speed"] * hours, hours, now)
+                self._demo_alarm(tracker)
             self._touch(tracker.tracker_id)
 
     def _parked_fix(self, tracker: SimTracker) -> None:
@@ -512,6 +531,14 @@ class NavixySimulator(HubSimulator):
         if online and self.clock - routine.reported >= PARKED_FIX_SECONDS:
             routine.reported = self.clock
             self._touch(tracker.tracker_id)
+
+    def _demo_alarm(self, tracker: SimTracker) -> None:
+        """Now and then a driving tracker speeds (a rule event), rarely a driver presses SOS."""
+        speed, roll = tracker.state["gps"]["speed"], self.random.random()
+        if speed > DEMO_SPEED_LIMIT and roll < DEMO_SPEEDING:
+            self.alarm(tracker.tracker_id, "speedup", f"Speeding: {speed} km/h")
+        elif roll < DEMO_SOS:
+            self.alarm(tracker.tracker_id, "sos", "SOS button pressed", emergency=True)
 
     def _drive(self, tracker: SimTracker) -> None:
         state, rnd = tracker.state, self.random
@@ -569,6 +596,7 @@ class NavixySimulator(HubSimulator):
         state["last_update"] = now
         if isinstance(state.get("gps"), dict):
             state["gps"]["updated"] = fixed or now
+        self.trips.observe(tracker_id, state)
         self._changed(tracker_id)
 
     def _changed(self, tracker_id: int) -> None:
@@ -656,6 +684,8 @@ class NavixySimulator(HubSimulator):
             "tracker/send_command": self._send_command,
             "zone/list": self._zone_list,
             "zone/point/list": self._zone_points,
+            "track/list": self._track_list,
+            "history/user/list": self._history,
         }
 
     def _auth(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -781,6 +811,25 @@ class NavixySimulator(HubSimulator):
         tracker.state["outputs_update"] = self.user_time()
         self._touch(tracker.tracker_id)
         return {}
+
+    def _track_list(self, body: dict[str, Any]) -> dict[str, Any]:
+        tracker = self._target(body)
+        try:
+            return self.trips.track_list(tracker.tracker_id, body)
+        except HistoryError as err:
+            raise ApiFailure(err.code, err.description) from None
+
+    def _history(self, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return self.history.user_list(body)
+        except HistoryError as err:
+            raise ApiFailure(err.code, err.description) from None
+
+    def alarm(self, tracker_id: int, event: str, message: str, **kwargs: Any) -> dict[str, Any]:
+        """Record a rule event of a tracker where it is (history/user/list lists it)."""
+        tracker = self.tracker(tracker_id)
+        location = tracker.state["gps"]["location"]
+        return self.history.add(tracker_id, event, message, location, label=tracker.label, **kwargs)
 
     def _send_command(self, body: dict[str, Any]) -> dict[str, Any]:
         tracker = self._target(body, online=True)
@@ -1127,6 +1176,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "no_success": {"response_success": False},
     "zones_without_points": {"zone_points": False},
     "no_zone_rights": {"zone_rights": False},
+    "late_trips": {"trip_lag": 1.0},
+    "short_history": {"history_limit": 2},
     "least_convenient": {
         "server_heartbeat": None,
         "answer_pings": False,
@@ -1136,6 +1187,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
         "response_success": False,
         "zone_points": False,
         "zone_rights": False,
+        "trip_lag": 1.0,
+        "history_limit": 2,
     },
 }
 """Constructor switches for what Navixy leaves open; "vendor" behaves as its docs and code do."""

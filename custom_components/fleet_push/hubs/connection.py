@@ -25,6 +25,7 @@ from .errors import (
     SessionClosed,
 )
 from .frames import decode
+from .memory import HubMemory
 from .model import Command, HubInfo, HubMessage
 from .redact import redact
 from .screenshots import Screenshot
@@ -174,6 +175,8 @@ class HubClient(ABC):
         """Whether the probe went with the last ping: then its silence is fatal too."""
         self._probe_task: asyncio.Task[None] | None = None
         self._last_on_demand_reload = -ON_DEMAND_RELOAD_INTERVAL
+        self.memory = HubMemory()
+        """What the client keeps across reconnects and restarts (the integration saves it)."""
 
     @classmethod
     def from_config(

@@ -5,7 +5,8 @@ with an access JWT, a refresh JWT (``token/refresh``) or a login (``token``), pa
 ``device/list`` (servers answer 20 devices unless asked for more), subscribes to every device's
 notifications and fetches what it missed while away with ``notification/list``. Notification
 parameters follow FleetPush's convention: ``lat``/``lng`` (or ``latitude``/``longitude``),
-``accuracy``, ``speed``, ``heading``, ``altitude``, ``battery``. A notification becomes an event
+``accuracy``, ``speed``, ``heading``, ``altitude``, ``battery``, and for trips ``ignition`` (or
+``moving``) and ``mileage`` (km). A notification becomes an event
 (its name the event type) when it carries more than that, or when the user chose its name.
 
 What the Java server does, and what FleetPush does about it:
@@ -62,6 +63,7 @@ from .connection import (
     within,
 )
 from .declaration import GROUPS_OPTION, Channel, HubDeclaration, Setting, SettingType
+from .derived_trips import TripDeriver
 from .devicehive_groups import DEVICE_TYPES, NAMES_TAKE, NETWORKS, Grouping
 from .devicehive_history import (
     CURSOR_MARGIN,
@@ -102,10 +104,12 @@ from .model import (
     Field,
     FleetSnapshot,
     HubInfo,
+    HubMessage,
     HubNotice,
     Position,
     Value,
 )
+from .trips import CHANNEL_TRIP, TRIP_EVENTS
 from .urls import as_websocket
 from .values import is_int, is_number, names_by_id
 
@@ -114,6 +118,8 @@ _LOGGER = logging.getLogger(__name__)
 MANUFACTURER: Final = "DataArt"
 CHANNEL: Final = "notification"
 CHANNELS: Final = frozenset({CHANNEL})
+DRIVER_CHANNELS: Final = frozenset({CHANNEL, CHANNEL_TRIP})
+"""A device that reports its ignition also has trips."""
 MAX_TEXT: Final = 10 * 1024
 """The server's largest text message (WEBSOCKET_MAX_BUFFER_SIZE)."""
 ACCESS_LIFETIME: Final = 30 * 60.0
@@ -141,6 +147,9 @@ MEASURED: Final = frozenset(
         "heading",
         "altitude",
         "battery",
+        "ignition",
+        "moving",
+        "mileage",
     }
 )
 """Notification parameters that entities show (a position, a battery level)."""
@@ -193,8 +202,8 @@ class DeviceHiveClient(HubClient):
             Setting(EVENTS_OPTION, SettingType.NAMES, default=()),
             Setting(GROUPS_OPTION, SettingType.NAMES, default=()),
         ),
-        channels=(Channel(CHANNEL, chosen_by=EVENTS_OPTION),),
-        fields=frozenset({Field.ONLINE, Field.BATTERY}),
+        channels=(Channel(CHANNEL, chosen_by=EVENTS_OPTION), Channel(CHANNEL_TRIP, TRIP_EVENTS)),
+        fields=frozenset({Field.ONLINE, Field.BATTERY, Field.LAST_TRIP_DISTANCE}),
         positions=True,
     )
     fleet_reload_interval = 600.0
@@ -244,6 +253,7 @@ class DeviceHiveClient(HubClient):
         """The server's networks and device types (names for the records' ids)."""
         self._updates: OrderedDict[int, Mapping[str, Any]] = OrderedDict()
         self._presence = Presence(offline_after)
+        self._trips = TripDeriver(lambda: self.memory)
         self._presence_learned = False
         self._delivered = Delivered()
         self._offset = 0.0
@@ -581,7 +591,7 @@ class DeviceHiveClient(HubClient):
             ),
             values={Field.ONLINE: online},
             extras={**extras, **self._grouping.extras(record)},
-            channels=CHANNELS,
+            channels=self._channels(device_id),
         )
 
     # --- presence ---
@@ -592,7 +602,8 @@ class DeviceHiveClient(HubClient):
             presence = self._presence
             await asyncio.sleep(min(max(presence.offline_after / 10, MIN_TICK), MAX_TICK))
             for device_id, online in presence.changes(time.time()):
-                self.emit(DeviceUpdate(device_id, values={Field.ONLINE: online}, channels=CHANNELS))
+                channels = self._channels(device_id)
+                self.emit(DeviceUpdate(device_id, values={Field.ONLINE: online}, channels=channels))
             self._delivered.forget_before(self._cursor if self._cursor is not None else -math.inf)
 
     def _note_activity(self, device_id: str, server_time: float | None, arrival: float) -> bool:
@@ -617,8 +628,13 @@ class DeviceHiveClient(HubClient):
                 self._note_activity(item["deviceId"], when.timestamp() if when else None, arrival)
         self._presence_learned = True
 
+    def _channels(self, device_id: str) -> frozenset[str]:
+        """A device's channels: notifications, and trips once it reported its ignition."""
+        return DRIVER_CHANNELS if self._trips.follows(device_id) else CHANNELS
+
     def _emit_online(self, device_id: str) -> None:
-        self.emit(DeviceUpdate(device_id, values={Field.ONLINE: True}, channels=CHANNELS))
+        channels = self._channels(device_id)
+        self.emit(DeviceUpdate(device_id, values={Field.ONLINE: True}, channels=channels))
 
     # --- catching up ---
 
@@ -913,15 +929,26 @@ class DeviceHiveClient(HubClient):
         fields = parameters if isinstance(parameters, dict) else {}
         if not self._follows(device_id, name, fields):
             return
+        trip_end: tuple[HubMessage, ...] = ()
         if name in DEVICE_EVENTS:
             update: DeviceUpdate | None = self._record_update(device_id, fields, time.time())
         else:
             if device_id not in self._presence:
                 self.reload_fleet_soon()  # a device added since the last device/list
             online = self._note_activity(device_id, server_time, arrival)
-            update = _measurements(device_id, fields, when, online=online)
+            trip_end = self._trips.observe(
+                device_id,
+                driving=_driving(fields),
+                mileage=_number(fields, "mileage"),
+                at=when,
+                speed=_number(fields, "speed"),
+            )
+            channels = self._channels(device_id)
+            update = _measurements(device_id, fields, when, online=online, channels=channels)
         if update is not None:
             self.emit(update)
+        for message in trip_end:
+            self.emit(message)
         if self._becomes_event(name, parameters):
             attributes = {"parameters": parameters, "id": item.get("id"), "timestamp": stamp}
             self.emit(HubNotice(CHANNEL, name, device_id, attributes))
@@ -1083,7 +1110,12 @@ def _only_measured(parameters: Any) -> bool:
 
 
 def _measurements(
-    device_id: str, parameters: Mapping[str, Any], when: datetime | None, *, online: bool
+    device_id: str,
+    parameters: Mapping[str, Any],
+    when: datetime | None,
+    *,
+    online: bool,
+    channels: frozenset[str],
 ) -> DeviceUpdate | None:
     """Position and battery from a notification's parameters, by FleetPush's convention."""
     position = _position(parameters, when)
@@ -1092,7 +1124,7 @@ def _measurements(
         values[Field.BATTERY] = _number(parameters, "battery")
     if position is None and not values:
         return None
-    return DeviceUpdate(device_id, position=position, values=values, channels=CHANNELS)
+    return DeviceUpdate(device_id, position=position, values=values, channels=channels)
 
 
 def _position(parameters: Mapping[str, Any], when: datetime | None) -> Position | None:
@@ -1143,6 +1175,14 @@ def _command_result(command_id: int, update: Mapping[str, Any]) -> dict[str, Any
         detail = orjson.dumps(result).decode()[:200]
         raise CommandFailed(f"the device reported {status}: {detail}", code=str(status))
     return {"id": command_id, "status": status, "result": result}
+
+
+def _driving(parameters: Mapping[str, Any]) -> bool | None:
+    """Whether the vehicle drives, where a notification says: `ignition`, else `moving`."""
+    for key in ("ignition", "moving"):
+        if isinstance(value := parameters.get(key), bool):
+            return value
+    return None
 
 
 CLIENT = DeviceHiveClient

@@ -55,6 +55,8 @@ class Field(StrEnum):
     GEOFENCE = "geofence"
     """The label of the hub's geofence the device is in (the smallest of several); NOT_IN_GEOFENCE
     in none. Set from positions by FleetPush itself, for hubs that list geofences."""
+    LAST_TRIP_DISTANCE = "last_trip_distance"
+    """km of the device's last finished trip (changes once per trip)."""
     # Hubs.
     CONNECTED = "connected"
     LICENCES_TOTAL = "licences_total"

@@ -22,6 +22,7 @@ import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 import logging
+import math
 import re
 from typing import Any, Final, override
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -58,12 +59,15 @@ from .model import (
     Position,
     Value,
 )
+from .navixy_alarms import ALARM_EVENTS, CHANNEL_ALARM, NavixyAlarms
 from .navixy_groups import Grouping, read_groups
 from .navixy_map import avatar_url, vehicle_avatars
 from .navixy_readings import READINGS_SUBSCRIPTION, ReadingsBook
+from .navixy_trips import NavixyTrips
 from .navixy_zones import RELOAD_INTERVAL, fill_points, parse_zones
+from .trips import CHANNEL_TRIP, TRIP_EVENTS
 from .urls import as_websocket
-from .values import are_flags, as_number, is_int, names_by_id
+from .values import are_flags, as_number, is_int, is_number, names_by_id
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -72,7 +76,10 @@ MANUFACTURER: Final = "Navixy"
 HEARTBEAT: Final = "X"
 CHANNEL_LIFECYCLE: Final = "lifecycle"
 LIFECYCLE_EVENTS: Final = ("block", "unblock", "corrupt")
-CHANNELS: Final = frozenset({CHANNEL_LIFECYCLE})
+CHANNELS: Final = frozenset({CHANNEL_LIFECYCLE, CHANNEL_TRIP})
+ALARMS_OPTION: Final = "alarms"
+ALARM_INTERVAL_OPTION: Final = "alarm_interval"
+ALARM_INTERVAL_MINUTES: Final = 1
 WAITING_LIMIT: Final = 10_000
 """States of not-yet-listed trackers kept until the next reload."""
 WS_HEARTBEAT: Final = 30.0
@@ -264,13 +271,22 @@ class NavixyClient(HubClient):
         ),
         url_schemes=("http", "https"),
         sign_in=(("api_key",), ("username", "password")),
-        channels=(
-            Channel(CHANNEL_LIFECYCLE, LIFECYCLE_EVENTS),
-            Channel(CHANNEL_GEOFENCE, EVENT_TYPES),
-        ),
         options=(
+            Setting(ALARMS_OPTION, SettingType.FLAG, default=False, required=True),
+            Setting(
+                ALARM_INTERVAL_OPTION,
+                SettingType.MINUTES,
+                default=ALARM_INTERVAL_MINUTES,
+                required=True,
+            ),
             Setting(ZONES_OPTION, SettingType.FLAG, default=False),
             Setting(GROUPS_OPTION, SettingType.NAMES, default=()),
+        ),
+        channels=(
+            Channel(CHANNEL_LIFECYCLE, LIFECYCLE_EVENTS),
+            Channel(CHANNEL_TRIP, TRIP_EVENTS),
+            Channel(CHANNEL_ALARM, ALARM_EVENTS),
+            Channel(CHANNEL_GEOFENCE, EVENT_TYPES),
         ),
         output_command="set_output",
         fields=frozenset(
@@ -288,6 +304,7 @@ class NavixyClient(HubClient):
                 Field.MILEAGE,
                 Field.ENGINE_HOURS,
                 Field.READINGS,
+                Field.LAST_TRIP_DISTANCE,
             }
         ),
         positions=True,
@@ -307,9 +324,14 @@ class NavixyClient(HubClient):
         password: str | None = None,
         verify_ssl: bool = True,
         import_groups: Collection[str] = (),
+        alarms: bool = False,
+        alarm_interval: float = ALARM_INTERVAL_MINUTES,
         timing: Timing | None = None,
     ) -> None:
-        """Keep the settings; the handshake sets the keep-alive interval unless timing gives one."""
+        """Keep the settings; the handshake sets the keep-alive interval unless timing gives one.
+
+        alarms: read the account's event history every alarm_interval minutes.
+        """
         super().__init__(session, listener, timing=dataclasses.replace(timing) if timing else None)
         self.base_url = url.rstrip("/")
         """The API base every REST call and the event subscription start from."""
@@ -338,6 +360,8 @@ class NavixyClient(HubClient):
         self._grouping = Grouping()
         self.import_groups = frozenset(import_groups)
         """The groups and tags whose trackers are brought in (none: every tracker)."""
+        self._trips = NavixyTrips(self)
+        self._alarms = NavixyAlarms(self, enabled=alarms, minutes=alarm_interval)
 
     @classmethod
     def settings(cls, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -349,6 +373,7 @@ class NavixyClient(HubClient):
             "password": config.get("password"),
             "verify_ssl": config.get("verify_ssl", True),
             "import_groups": config.get(GROUPS_OPTION) or (),
+            **_alarm_options(config),
         }
 
     @override
@@ -358,12 +383,27 @@ class NavixyClient(HubClient):
 
     @override
     def apply_options(self, options: Mapping[str, Any]) -> None:
-        """Other groups or tags chosen: connect again, to list and subscribe to those."""
-        chosen = frozenset(options.get(GROUPS_OPTION) or ())
-        if chosen != self.import_groups:
-            self.import_groups = chosen
+        """Apply the groups to bring in (a new session) and the alarm options (a reload).
+
+        Other groups or tags chosen: connect again, to list and subscribe to those. Alarms on or
+        off: trackers get or lose their Alarm.
+        """
+        was_reading = self._alarms.enabled
+        chosen = _alarm_options(options)
+        self._alarms.configure(enabled=chosen["alarms"], minutes=chosen["alarm_interval"])
+        groups = frozenset(options.get(GROUPS_OPTION) or ())
+        if groups != self.import_groups:
+            self.import_groups = groups
             if self.connected:
                 self.end_session(CannotConnect("the groups to bring in changed"))
+        elif self._alarms.enabled != was_reading and self.connected:
+            self.schedule_fleet_reload()
+
+    @property
+    def _channels(self) -> frozenset[str]:
+        """A tracker's channels: lifecycle, trips, alarms if read, geofences if any."""
+        channels = CHANNELS | {CHANNEL_ALARM} if self._alarms.enabled else CHANNELS
+        return channels | {CHANNEL_GEOFENCE} if self._geofences else channels
 
     @property
     def time_zone(self) -> tzinfo:
@@ -393,13 +433,17 @@ class NavixyClient(HubClient):
         self._zone_task = asyncio.get_running_loop().create_task(
             self._reload_zones(), name="fleet_push navixy geofences"
         )
+        self._trips.resume()
+        self._alarms.start()
         return self._hub_info(user)
 
     @override
     async def close(self) -> None:
-        """Stop reloading geofences too."""
+        """Stop reloading geofences and asking for trips and alarms; close the connection."""
         await cancel_and_wait(self._zone_task)
         self._zone_task = None
+        await self._trips.close()
+        await self._alarms.close()
         await super().close()
 
     # --- geofences ---
@@ -568,6 +612,7 @@ class NavixyClient(HubClient):
                 self.drop(Drop.MALFORMED, item)
             else:
                 devices.append(device)
+        self._trips.keep_only(self._blocked)
         return FleetSnapshot(tuple(devices))
 
     def _tracker(self, item: Any) -> DeviceUpdate | None:
@@ -594,7 +639,7 @@ class NavixyClient(HubClient):
                 group=self._grouping.title_of(item),
             ),
             extras=self._listing_extras(tracker_id, item),
-            channels=CHANNELS | {CHANNEL_GEOFENCE} if self._geofences else CHANNELS,
+            channels=self._channels,
         )
 
     def _listing_extras(self, tracker_id: int, item: Mapping[str, Any]) -> dict[str, Any]:
@@ -652,6 +697,21 @@ class NavixyClient(HubClient):
             raise ProtocolError("Navixy refused the subscription")
 
     # --- REST ---
+
+    async def rest(self, path: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """One REST call while connected (trips, alarms): its reply, or the HubError.
+
+        A refusal of the credentials or a rate limit is no answer (InvalidAuth, CannotConnect).
+        """
+        return await self._api(path, **params)
+
+    def parse_date(self, value: Any) -> datetime | None:
+        """A Navixy date (the user's local time) as an aware UTC datetime."""
+        return self._time(value)
+
+    def format_date(self, when: datetime) -> str:
+        """A datetime as Navixy reads dates: the user's local time."""
+        return when.astimezone(self._tz).strftime("%Y-%m-%d %H:%M:%S")
 
     async def _api(self, path: str, **params: Any) -> dict[str, Any]:
         """Call the API while connecting; map its errors to the connection errors."""
@@ -871,6 +931,7 @@ class NavixyClient(HubClient):
             self._wait_for_listing(source_id, item)
             return
         self.emit(self._state_update(tracker, state))
+        self._trips.observe(tracker, state)
 
     def _wait_for_listing(self, source_id: Any, item: Any) -> None:
         """Keep a new tracker's state until tracker/list names it (reloaded at most every 30 s)."""
@@ -985,6 +1046,14 @@ class NavixyClient(HubClient):
             return
         self._blocked[tracker] = event == "block"
         self.emit(DeviceUpdate(device_id, extras={"blocked": self._blocked[tracker]}))
+
+
+def _alarm_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Whether to read alarms, and every how many minutes (the default when unusable)."""
+    minutes = options.get(ALARM_INTERVAL_OPTION)
+    if not is_number(minutes) or not 0 < minutes < math.inf:
+        minutes = ALARM_INTERVAL_MINUTES
+    return {"alarms": options.get(ALARMS_OPTION) is True, "alarm_interval": float(minutes)}
 
 
 CLIENT = NavixyClient

@@ -19,6 +19,7 @@ import orjson
 from . import frames
 from .connection import REQUEST_TIMEOUT, Drop, HubClient, HubStats, Listener, Timing, within
 from .declaration import Channel, HubDeclaration, Setting, SettingType
+from .derived_trips import TripDeriver
 from .errors import (
     CannotConnect,
     CommandCode,
@@ -36,6 +37,7 @@ from .model import (
     Field,
     FleetSnapshot,
     HubInfo,
+    HubMessage,
     HubNotice,
     HubUpdate,
     Position,
@@ -43,6 +45,7 @@ from .model import (
 )
 from .redact import REDACTED, redact_text
 from .tftiot_accessories import ACCESSORY_EVENTS, CHANNEL_ACCESSORY, accessory_notice
+from .trips import CHANNEL_TRIP, TRIP_EVENTS
 from .urls import authority
 from .values import as_number, is_int, is_number, ms_time
 
@@ -54,7 +57,7 @@ CONF_REST_URL: Final = "rest_url"
 
 CHANNEL_ALARM: Final = "alarm"
 CHANNEL_MESSAGE: Final = "message"
-DEVICE_CHANNELS: Final = frozenset({CHANNEL_ALARM, CHANNEL_ACCESSORY})
+DEVICE_CHANNELS: Final = frozenset({CHANNEL_ALARM, CHANNEL_ACCESSORY, CHANNEL_TRIP})
 HUB_CHANNELS: Final = frozenset({CHANNEL_ALARM, CHANNEL_MESSAGE})
 
 ALARM_SENDER: Final = 1
@@ -154,6 +157,7 @@ class _Account(HubClient):
             Channel(CHANNEL_ALARM, ("alarm",)),
             Channel(CHANNEL_MESSAGE, ("message", "file_shake", "download_allow")),
             Channel(CHANNEL_ACCESSORY, tuple(ACCESSORY_EVENTS.values())),
+            Channel(CHANNEL_TRIP, TRIP_EVENTS),
         ),
         fields=frozenset(
             {
@@ -166,6 +170,7 @@ class _Account(HubClient):
                 Field.SATELLITES,
                 Field.GSM_SIGNAL,
                 Field.MILEAGE,
+                Field.LAST_TRIP_DISTANCE,
                 Field.INPUTS,
                 Field.OUTPUTS,
                 Field.ENGINE_HOURS,
@@ -406,6 +411,9 @@ class TftIotClient(_Account):
         self._alarms: dict[str, int] = {}
         self._gathering: dict[str, dict[str, Any]] | None = None
         """Snapshot data by IMEI while connecting, emitted after the fleet list."""
+        self._trips = TripDeriver(lambda: self.memory)
+        self._trips_seen: list[HubMessage] = []
+        """Trips the device list showed ended, emitted after it."""
         self._events: dict[str, Callable[[dict[str, Any]], None]] = {
             _SIGNIN: self._on_signin,
             "snapshot": self._on_snapshot,
@@ -435,6 +443,8 @@ class TftIotClient(_Account):
         """Sign in on the device socket, open the message socket, then load the fleet."""
         await self.open_websocket(self.account.url, ssl=self.verify_ssl)  # closes all
         self._gathering = {}
+        self._trips_seen = []
+        self._trips.reconnected()
         await self._sign_in()
         await self.messages.connect()
         devices = await self._load_fleet()
@@ -499,6 +509,7 @@ class TftIotClient(_Account):
             gathered = {}
         self._known = {device.device_id for device in devices}
         self.emit(FleetSnapshot(devices, complete=complete))
+        self._emit_trips_seen()
         self.emit(HubUpdate(channels=HUB_CHANNELS))
         for imei, data in gathered.items():
             self._report(data, imei)
@@ -656,6 +667,7 @@ class TftIotClient(_Account):
         if devices is not None:
             self._known = {device.device_id for device in devices}
             self.emit(FleetSnapshot(devices))
+            self._emit_trips_seen()
 
     def _report(self, record: dict[str, Any], imei: str) -> None:
         """Emit a device's update, then its alarm when the alarm number is new."""
@@ -665,11 +677,36 @@ class TftIotClient(_Account):
         self.emit(self._device(record, imei))
         if (notice := self._alarm(imei, record.get("status"))) is not None:
             self.emit(notice)
+        for message in self._trip_end(record, imei):
+            self.emit(message)
 
     def _seed(self, record: dict[str, Any], imei: str) -> DeviceUpdate:
         """Take a device's initial state: its alarm number is known, not announced."""
         self._alarm(imei, record.get("status"))
+        self._trips_seen.extend(self._trip_end(record, imei))
         return self._device(record, imei)
+
+    def _trip_end(self, record: dict[str, Any], imei: str) -> tuple[HubMessage, ...]:
+        """The trip a report ends (ignition off), from the mileage counter.
+
+        It starts and ends when the ignition switched (acc_switch_time), else at the report.
+        """
+        status = record.get("status")
+        if not isinstance(status, dict):
+            return ()
+        return self._trips.observe(
+            imei,
+            driving=_flag(status.get("acc")),
+            mileage=_kilometres(status.get("mileage")),
+            at=ms_time(status.get("acc_switch_time")) or ms_time(status.get("date")),
+            speed=as_number(status.get("speed")),
+        )
+
+    def _emit_trips_seen(self) -> None:
+        """The trips the device list showed ended, once its devices are known."""
+        trips, self._trips_seen = self._trips_seen, []
+        for message in trips:
+            self.emit(message)
 
     def _alarm(self, imei: str, status: Any) -> HubNotice | None:
         """Track a device's alarm number; an alarm when it is non-zero and new."""
