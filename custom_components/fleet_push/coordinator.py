@@ -14,7 +14,7 @@ from typing import Any
 
 from homeassistant.components import zone
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady, HomeAssistantError
 from homeassistant.helpers.event import async_track_time_interval
 
@@ -41,6 +41,7 @@ from .hubs.model import (
     HubNotice,
     HubUpdate,
     Position,
+    Value,
 )
 from .hubs.screenshots import Screenshot
 from .licence import async_check_licence
@@ -50,7 +51,7 @@ from .plausibility import plausible, plausible_values
 from .registry_sync import RegistrySync
 from .service_ends import CHECK_EVERY, async_check_service_ends
 from .supervisor import ConnectionSupervisor
-from .totals import OFFLINE_DEVICES, PUBLISH_EVERY, FleetTotals
+from .totals import OFFLINE_DEVICES, TotalsPublisher
 
 type FleetPushConfigEntry = ConfigEntry[FleetPushCoordinator]
 
@@ -103,13 +104,8 @@ class FleetPushCoordinator:
             hass, entry, self.devices, self.listeners, lambda: self.connection.connected
         )
         """Whether each online device's fix still advances (the Position stale entities)."""
-        self._totals = FleetTotals(self.declaration.fields)
-        self._totals_due: CALLBACK_TYPE | None = None
-        self._totals_published = -PUBLISH_EVERY
-        self._totals_stopped = False
-        """Unloading: nothing is published any more (a late frame schedules nothing)."""
-        self.offline_devices: list[str] = []
-        """The offline devices' names (the offline total's attribute)."""
+        self.totals = TotalsPublisher(hass.loop, self.declaration.fields, self._publish_totals)
+        """How many devices are online, offline, moving, busy (the hub's total sensors)."""
         self._memory = MemoryStore(hass, entry.entry_id)
 
     # --- lifecycle ---
@@ -121,13 +117,13 @@ class FleetPushCoordinator:
             await self._async_start_offline(error)
         self._on_connected()
         self._on_connection_changed()
-        self._publish_totals()
+        self.totals.publish_now()
         self.config_entry.async_on_unload(self._coalescer.cancel)
         self.config_entry.async_on_unload(
             self.config_entry.add_update_listener(self._async_options_updated)
         )
         self.config_entry.async_on_unload(self.freshness.start())
-        self.config_entry.async_on_unload(self._stop_totals)
+        self.config_entry.async_on_unload(self.totals.stop)
         self._check_service_ends()
         self.config_entry.async_on_unload(
             async_track_time_interval(self.hass, self._check_service_ends, CHECK_EVERY)
@@ -151,12 +147,11 @@ class FleetPushCoordinator:
         self.connection.hub_info = hub
         self.devices.update(devices)
         self.registry.known(devices.values())
-        for device in devices.values():
-            self._totals.note(device)
+        self.totals.restore(devices.values())
 
     async def async_shutdown(self) -> None:
         """Close the connection and save the fleet (on unload)."""
-        self._stop_totals()
+        self.totals.stop()
         await self.connection.async_close()
         await self._zones.async_show(())
         await self._store.async_save(self.hub_info, self.devices)
@@ -291,8 +286,7 @@ class FleetPushCoordinator:
                 self._fire_notice(notice)
         else:
             self._dispatch(device, change, touched)
-        if not self._totals.counted.isdisjoint(touched) and self._totals.note(device):
-            self._totals_changed()
+        self.totals.note(device, touched)
 
     def _apply_geofences(self, message: GeofenceList) -> None:
         """New geofences: each device's are recomputed (no event: nothing moved)."""
@@ -370,38 +364,13 @@ class FleetPushCoordinator:
         self.screenshots.pop(device_id, None)
         self.registry.removed(device_id)
         self.listeners.forget(device_id)
-        if self._totals.forget(device_id):
-            self._totals_changed()
+        self.totals.forget(device_id)
         self._store.schedule_save(self.hub_info, self.devices)
 
-    # --- totals ---
-
-    def _totals_changed(self) -> None:
-        """Publish the totals after the frame at hand, at most once per PUBLISH_EVERY seconds."""
-        if self._totals_due is None and not self._totals_stopped:
-            loop = self.hass.loop
-            delay = max(0.0, self._totals_published + PUBLISH_EVERY - loop.time())
-            self._totals_due = loop.call_later(delay, self._publish_totals).cancel
-
-    def _stop_totals(self) -> None:
-        self._totals_stopped = True
-        self._cancel_totals()
-
-    def _cancel_totals(self) -> None:
-        if self._totals_due is not None:
-            self._totals_due()
-            self._totals_due = None
-
-    @callback
-    def _publish_totals(self) -> None:
-        """Give the hub device its totals, and the offline total its list of names."""
-        self._cancel_totals()  # published now (at setup), or by this very timer
-        self._totals_published = self.hass.loop.time()
-        self._apply_hub(HubUpdate(values=self._totals.values()))
-        offline = self._totals.offline_names()
-        if offline != self.offline_devices:
-            self.offline_devices = offline
-            self.listeners.device_changed(HUB_DEVICE_ID, {OFFLINE_DEVICES})
+    def _publish_totals(self, values: dict[Field, Value]) -> None:
+        """Give the hub device its totals; the offline total rereads its list of names."""
+        self._apply_hub(HubUpdate(values=values))
+        self.listeners.device_changed(HUB_DEVICE_ID, {OFFLINE_DEVICES})
 
     def _fire_notice(self, notice: HubNotice) -> None:
         if notice.channel not in self.declaration.event_types:

@@ -248,7 +248,7 @@ class FleetPushSensor(FleetPushEntity, SensorEntity):
 
     @property
     def _offline_devices(self) -> tuple[str, ...]:
-        return tuple(self.coordinator.offline_devices)
+        return tuple(self.coordinator.totals.offline_devices)
 
     @property
     @override

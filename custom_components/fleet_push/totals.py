@@ -8,7 +8,8 @@ them once a second, not once per report.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Final
 
 from .fleet import Device
@@ -81,3 +82,64 @@ def _place(devices: set[str], device_id: str, *, on: bool) -> bool:
     else:
         devices.discard(device_id)
     return True
+
+
+class TotalsPublisher:
+    """A hub's totals, published on the event loop at most once per PUBLISH_EVERY seconds.
+
+    publish gets the totals as the hub's values; offline_devices names the offline devices.
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        reported: frozenset[Field],
+        publish: Callable[[dict[Field, Value]], None],
+    ) -> None:
+        """Count what the kind reports; nothing is published before publish_now()."""
+        self._loop = loop
+        self._totals = FleetTotals(reported)
+        self._publish = publish
+        self._due: asyncio.TimerHandle | None = None
+        self._published_at = -PUBLISH_EVERY
+        self._stopped = False
+        self.offline_devices: list[str] = []
+        """The offline devices' names (the offline total's attribute)."""
+
+    def note(self, device: Device, touched: Collection[str]) -> None:
+        """A device's fields changed: re-count it if a counted one did."""
+        if not self._totals.counted.isdisjoint(touched) and self._totals.note(device):
+            self._schedule()
+
+    def restore(self, devices: Iterable[Device]) -> None:
+        """Count a fleet restored from disk (published with the first publish_now())."""
+        for device in devices:
+            self._totals.note(device)
+
+    def forget(self, device_id: str) -> None:
+        """A device is gone."""
+        if self._totals.forget(device_id):
+            self._schedule()
+
+    def publish_now(self) -> None:
+        """Publish the totals at once (at setup, or when the timer fires)."""
+        self._cancel()
+        self._published_at = self._loop.time()
+        self.offline_devices = self._totals.offline_names()
+        self._publish(self._totals.values())
+
+    def stop(self) -> None:
+        """Unloading: nothing is published any more (a late frame schedules nothing)."""
+        self._stopped = True
+        self._cancel()
+
+    def _schedule(self) -> None:
+        """Publish after the frame at hand, at most once per PUBLISH_EVERY seconds."""
+        if self._due is None and not self._stopped:
+            delay = max(0.0, self._published_at + PUBLISH_EVERY - self._loop.time())
+            self._due = self._loop.call_later(delay, self.publish_now)
+
+    def _cancel(self) -> None:
+        if self._due is not None:
+            self._due.cancel()
+            self._due = None
