@@ -1,0 +1,118 @@
+"""Where a report's CPU goes: each stage of FleetPush's hot path timed on its own.
+
+Timers wrap the function that starts each stage; a stage's time excludes the stages nested in
+it, so the stages add up to the time inside the client's frame handler. What is left of the
+process CPU (reading the socket, the event loop) is "other". The wrappers cost a little per
+call themselves, so the split runs in rounds of its own, after the measured ones. They read
+the process's CPU clock, not the wall clock: on a busy machine other processes' time would
+land in whatever stage was running.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+import contextlib
+import functools
+import time
+from typing import Any
+from unittest.mock import patch
+
+from homeassistant.helpers.event import _TrackStateChangeFiltered
+import orjson
+
+from custom_components.fleet_push import coordinator
+from custom_components.fleet_push.entity import FleetPushEntity
+from custom_components.fleet_push.fleet import Device
+from custom_components.fleet_push.hubs.connection import HubClient
+from custom_components.fleet_push.listeners import Listeners
+
+STAGES = ("decode", "parse", "merge", "dispatch", "ha_write", "other")
+"""decode: JSON to Python objects; parse: the client reads the fields it knows; merge: sane
+values merged into the device's state; dispatch: routing to the entities concerned and their
+own bookkeeping; ha_write: Home Assistant's entity write (its state, attributes, zone, the
+state_changed event); other: the socket, the event loop."""
+
+type Target = tuple[Any, str, str]
+"""(owner, attribute, stage): a function whose calls start a stage."""
+
+TARGETS: tuple[Target, ...] = (
+    (HubClient, "_guarded", "parse"),
+    (orjson, "loads", "decode"),
+    (HubClient, "emit", "dispatch"),
+    (coordinator, "plausible", "merge"),
+    (Device, "apply", "merge"),
+    (Listeners, "device_changed", "dispatch"),
+    (FleetPushEntity, "async_write_ha_state", "ha_write"),
+)
+
+
+class StageClock:
+    """Seconds per stage, each exclusive of the stages nested in it."""
+
+    def __init__(self) -> None:
+        """Nothing timed yet."""
+        self.seconds = dict.fromkeys(STAGES, 0.0)
+        self._stack: list[str] = []
+
+    def wrap(self, function: Callable[..., Any], stage: str) -> Callable[..., Any]:
+        """The function, timed as `stage` (its time taken off the stage it runs in)."""
+        clock, stack, seconds = time.process_time, self._stack, self.seconds
+
+        @functools.wraps(function)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            outer = stack[-1] if stack else None
+            stack.append(stage)
+            start = clock()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                spent = clock() - start
+                stack.pop()
+                seconds[stage] += spent
+                if outer is not None:
+                    seconds[outer] -= spent
+
+        return timed
+
+    @contextlib.contextmanager
+    def timing(self) -> Iterator[None]:
+        """Time the stages inside the block."""
+        with contextlib.ExitStack() as stack:
+            for owner, name, stage in TARGETS:
+                original = getattr(owner, name)
+                stack.enter_context(patch.object(owner, name, self.wrap(original, stage)))
+            yield
+
+    def per_report(self, cpu: float, reports: int) -> dict[str, float]:
+        """Microseconds per report of each stage; "other" is the CPU the stages leave."""
+        split = {stage: self.seconds[stage] / reports * 1e6 for stage in STAGES[:-1]}
+        split["other"] = max(cpu / reports * 1e6 - sum(split.values()), 0.0)
+        return split
+
+
+class SetupClock:
+    """Seconds Home Assistant spends re-subscribing its zone tracking as trackers appear.
+
+    `_TrackStateChangeFiltered._state_added` runs for every device tracker added and walks
+    every tracker (quadratic in the fleet): Home Assistant's cost, whoever adds the trackers.
+    """
+
+    def __init__(self) -> None:
+        """Nothing timed yet."""
+        self.seconds = 0.0
+
+    @contextlib.contextmanager
+    def timing(self) -> Iterator[None]:
+        """Time the re-subscriptions inside the block."""
+        original = _TrackStateChangeFiltered._state_added  # noqa: SLF001
+
+        @functools.wraps(original)
+        def timed(tracker: _TrackStateChangeFiltered, event: Any) -> None:
+            start = time.perf_counter()
+            try:
+                original(tracker, event)
+            finally:
+                self.seconds += time.perf_counter() - start
+
+        with patch.object(_TrackStateChangeFiltered, "_state_added", timed):
+            yield
