@@ -4,8 +4,9 @@ Timers wrap the function that starts each stage; a stage's time excludes the sta
 it, so the stages add up to the time inside the client's frame handler. What is left of the
 process CPU (reading the socket, the event loop) is "other". The wrappers cost a little per
 call themselves, so the split runs in rounds of its own, after the measured ones. They read
-the process's CPU clock, not the wall clock: on a busy machine other processes' time would
-land in whatever stage was running.
+the wall clock (the process's CPU clock costs a system call per read here, which would
+swamp the stages): on a busy machine other processes' time lands in whatever stage was
+running, so the split is only worth reading from a quiet machine.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class StageClock:
 
     def wrap(self, function: Callable[..., Any], stage: str) -> Callable[..., Any]:
         """The function, timed as `stage` (its time taken off the stage it runs in)."""
-        clock, stack, seconds = time.process_time, self._stack, self.seconds
+        clock, stack, seconds = time.perf_counter, self._stack, self.seconds
 
         @functools.wraps(function)
         def timed(*args: Any, **kwargs: Any) -> Any:
@@ -93,26 +94,36 @@ class StageClock:
 class SetupClock:
     """Seconds Home Assistant spends re-subscribing its zone tracking as trackers appear.
 
-    `_TrackStateChangeFiltered._state_added` runs for every device tracker added and walks
-    every tracker (quadratic in the fleet): Home Assistant's cost, whoever adds the trackers.
+    For every device tracker added, `_TrackStateChangeFiltered._state_added` (zone tracking)
+    cancels its listener of every tracker and subscribes to every tracker again (quadratic in
+    the fleet): Home Assistant's cost, whoever adds the trackers. Its bound method is taken
+    when zone tracking starts, so the two methods it calls are the ones timed.
     """
+
+    METHODS = ("_cancel_listener", "_setup_entities_listener")
 
     def __init__(self) -> None:
         """Nothing timed yet."""
         self.seconds = 0.0
 
-    @contextlib.contextmanager
-    def timing(self) -> Iterator[None]:
-        """Time the re-subscriptions inside the block."""
-        original = _TrackStateChangeFiltered._state_added  # noqa: SLF001
-
+    def _timed(self, original: Callable[..., None]) -> Callable[..., None]:
         @functools.wraps(original)
-        def timed(tracker: _TrackStateChangeFiltered, event: Any) -> None:
+        def timed(*args: Any) -> None:
             start = time.perf_counter()
             try:
-                original(tracker, event)
+                original(*args)
             finally:
                 self.seconds += time.perf_counter() - start
 
-        with patch.object(_TrackStateChangeFiltered, "_state_added", timed):
+        return timed
+
+    @contextlib.contextmanager
+    def timing(self) -> Iterator[None]:
+        """Time the re-subscriptions inside the block."""
+        with contextlib.ExitStack() as stack:
+            for name in self.METHODS:
+                original = getattr(_TrackStateChangeFiltered, name)
+                stack.enter_context(
+                    patch.object(_TrackStateChangeFiltered, name, self._timed(original))
+                )
             yield
