@@ -18,19 +18,18 @@ import sys
 import tempfile
 import time
 
-from .report import ROUNDS, load, table
+from .report import HUB_ORDER, ROUNDS, load, table
 
 ROOT = Path(__file__).resolve().parent.parent
-HUBS = ("navixy", "imouse", "traccar_server")
+HUBS = HUB_ORDER
 SIZES = (100, 1_000, 10_000)
 TAIL = 40
 
 
 def node(hub: str, size: int) -> str:
     """The pytest node id of one case."""
-    if hub == "traccar_server":
-        return f"bench/test_benchmark.py::test_traccar_server[{size}]"
-    return f"bench/test_benchmark.py::test_fleet_push[{hub}-{size}]"
+    test = "test_traccar_server" if hub.startswith("traccar") else "test_fleet_push"
+    return f"bench/test_benchmark.py::{test}[{hub}-{size}]"
 
 
 def parse() -> argparse.Namespace:
@@ -100,14 +99,22 @@ def describe(args: argparse.Namespace, cases: list[str]) -> list[str]:
 
 
 LEGEND = [
+    "navixy: a state_batch per round (as Navixy sends); navixy_state: one state event per frame;",
+    "imouse: one phone record (dev_change, its IP address changed) per frame; traccar_batched:",
+    "one positions message per round; traccar_single: one one-position positions message per",
+    "report; traccar_server: as a Traccar server really feeds it, a devices message then a",
+    "one-position positions message per report.",
     "upd/s: reports per second of busy time (first frame sent to last state written);",
     "CPU us/upd: process CPU of Home Assistant (simulators run in other processes) per report;",
     "chg/upd, same/upd: state_changed and state_reported events per report; p50/p99: frame",
     "sent -> state written (flat out, a report also waits for the rest of its round);",
-    "setup s: until every device's entity exists; ent/dev: enabled",
-    "entities per device; KiB/dev: RSS growth per device; floor us: bare async_set of the same",
-    "state changes; x floor, x traccar: CPU per report over the floor and over traccar_server",
-    "(a Traccar report is a devices message then a one-position positions message).",
+    "setup s: until every device's entity exists, zone s: of it, Home Assistant's zone tracking",
+    "re-subscribing to every tracker as each appears; ent/dev: enabled entities per device;",
+    "KiB/dev: RSS growth per device; floor us: bare async_set of the same state changes;",
+    "x floor: CPU per report over the floor; x traccar: over traccar_server frame for frame",
+    "(navixy: batched, navixy_state and imouse: single); x fed: over traccar_server as fed.",
+    "Stages: microseconds per report of each stage of FleetPush's hot path, from rounds of",
+    "their own with a timer around each stage (bench/stages.py; the timers add a little).",
 ]
 
 
@@ -117,6 +124,8 @@ def main() -> int:
     started = time.monotonic()
     sizes = [1_000] if args.profile else [int(size) for size in args.sizes.split(",")]
     hubs = ["navixy", "imouse"] if args.profile else args.hubs.split(",")
+    if unknown := set(hubs) - set(HUBS):
+        raise SystemExit(f"unknown hubs: {', '.join(sorted(unknown))}")
     cases = [node(hub, size) for size in sorted(sizes) for hub in HUBS if hub in hubs]
     if not (args.no_coalescing or args.profile):
         cases.append("bench/test_benchmark.py::test_coalescing")

@@ -15,7 +15,23 @@ ROUNDS = {100: 20, 1_000: 8, 10_000: 3}
 RESULTS: list[dict[str, Any]] = []
 """The cases measured in this process."""
 
-HUB_ORDER = ("navixy", "imouse", "traccar_server")
+HUB_ORDER = (
+    "navixy",
+    "navixy_state",
+    "imouse",
+    "traccar_batched",
+    "traccar_single",
+    "traccar_server",
+)
+FRAME_FOR_FRAME = {
+    "navixy": "traccar_batched",
+    "navixy_state": "traccar_single",
+    "imouse": "traccar_single",
+}
+"""The traccar_server case each FleetPush case is compared with, frame for frame."""
+AS_FED = "traccar_server"
+"""traccar_server as a Traccar server really feeds it."""
+STAGE_ORDER = ("decode", "parse", "merge", "dispatch", "ha_write", "other")
 COLUMNS = (
     ("hub", 15),
     ("devices", 7),
@@ -27,11 +43,13 @@ COLUMNS = (
     ("p99 ms", 7),
     ("latency at", 10),
     ("setup s", 7),
+    ("zone s", 6),
     ("ent/dev", 7),
     ("KiB/dev", 7),
     ("floor us", 8),
     ("x floor", 7),
     ("x traccar", 9),
+    ("x fed", 5),
 )
 
 
@@ -61,11 +79,15 @@ def _row(cells: Iterable[str]) -> str:
     return " ".join(parts)
 
 
-def _hub_row(case: Mapping[str, Any], peers: Mapping[int, Mapping[str, Any]]) -> str:
-    cpu = case["cpu_us"]
+def _ratio(cpu: float, peer: Mapping[str, Any] | None) -> float | None:
+    return cpu / peer["cpu_us"] if peer else None
+
+
+def _hub_row(case: Mapping[str, Any], peers: Mapping[tuple[str, int], Mapping[str, Any]]) -> str:
+    cpu, size = case["cpu_us"], case["size"]
     floor = case.get("floor_us")
-    peer = peers.get(case["size"])
-    ratio_peer = cpu / peer["cpu_us"] if peer and case["hub"] != "traccar_server" else None
+    frame_peer = peers.get((FRAME_FOR_FRAME.get(case["hub"], ""), size))
+    fed_peer = peers.get((AS_FED, size)) if case["hub"] in FRAME_FOR_FRAME else None
     return _row(
         (
             case["hub"],
@@ -78,11 +100,13 @@ def _hub_row(case: Mapping[str, Any], peers: Mapping[int, Mapping[str, Any]]) ->
             _number(case["p99_ms"], 1),
             case["latency"],
             _number(case["setup_s"], 1),
+            _number(case.get("setup_zone_s"), 1),
             _number(case.get("enabled_per_device"), 2),
             _number(case["kib_per_device"], 1),
             _number(floor, 1),
             _number(cpu / floor if floor else None, 2),
-            _number(ratio_peer, 2),
+            _number(_ratio(cpu, frame_peer), 2),
+            _number(_ratio(cpu, fed_peer), 2),
         )
     )
 
@@ -91,7 +115,7 @@ def table(results: list[dict[str, Any]]) -> list[str]:
     """The table: one row per hub and size, then the coalescing figures."""
     hubs = [case for case in results if case.get("case") == "hub"]
     hubs.sort(key=lambda c: (HUB_ORDER.index(c["hub"]), c["size"]))
-    peers = {case["size"]: case for case in hubs if case["hub"] == "traccar_server"}
+    peers = {(case["hub"], case["size"]): case for case in hubs}
     lines = [_row(title for title, _ in COLUMNS)]
     lines.append("-" * len(lines[0]))
     lines.extend(_hub_row(case, peers) for case in hubs)
@@ -109,6 +133,7 @@ def table(results: list[dict[str, Any]]) -> list[str]:
     if shares:
         text = "Garbage collector's share of the rounds' CPU: " + ", ".join(shares)
         lines.extend(textwrap.wrap(text, width=len(lines[0])))
+    lines.extend(_stages(hubs))
     for case in results:
         if case.get("case") == "coalescing":
             lines.extend(textwrap.wrap(_coalescing(case), width=len(lines[0])))
@@ -128,3 +153,20 @@ def _coalescing(case: Mapping[str, Any]) -> str:
         f"(x{ratio:.1f} fewer); online/moving/ignition changes {transitions_off:,} vs "
         f"{transitions_on:,}"
     )
+
+
+def _stages(hubs: list[dict[str, Any]]) -> list[str]:
+    """Per FleetPush case, microseconds per report of each stage and its share."""
+    split = [case for case in hubs if case.get("stages_us")]
+    if not split:
+        return []
+    lines = ["", "Stages, us per report (share): " + ", ".join(STAGE_ORDER)]
+    for case in split:
+        stages = case["stages_us"]
+        total = sum(stages.values()) or 1.0
+        cells = "  ".join(
+            f"{stage} {stages.get(stage, 0.0):5.1f} ({stages.get(stage, 0.0) / total:4.0%})"
+            for stage in STAGE_ORDER
+        )
+        lines.append(f"{case['hub']:<13} {case['size']:>6,}  {cells}")
+    return lines

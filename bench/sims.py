@@ -31,6 +31,8 @@ from .traccar_simulator import TraccarSimulator
 type Stamp = tuple[float, list[Any]]
 """When a frame left, and the keys of the devices whose updates it carried."""
 
+FEEDS = ("devices", "single", "batched")
+"""How the Traccar simulator feeds its reports (see BenchTraccar)."""
 STEP_METRES = 30.0
 """How far a tracker moves per report: a position change and nothing else."""
 MOVING_TENTHS = 7
@@ -121,13 +123,20 @@ class BenchNavixy(BenchHub, NavixySimulator):
     bench_kind = "navixy"
 
     def __init__(
-        self, *, user_id: int = NavixySimulator.user_id, on_the_road: bool = False, **options: Any
+        self,
+        *,
+        user_id: int = NavixySimulator.user_id,
+        on_the_road: bool = False,
+        one_per_frame: bool = False,
+        **options: Any,
     ) -> None:
         """A Navixy account; user_id tells accounts apart (it is part of the unique id).
 
         on_the_road: MOVING_TENTHS of the fleet drive from the start (for "drive").
+        one_per_frame: each tracker's state in its own `state` event, not one `state_batch`.
         """
         self.user_id = user_id
+        self.one_per_frame = one_per_frame
         self.force_flush = False
         super().__init__(**options)
         if on_the_road:
@@ -240,7 +249,7 @@ class BenchNavixy(BenchHub, NavixySimulator):
                 await self._send(conn, self._event("readings_batch", readings))
             return
         items = [self.item(t, compact=sub.compact) for t in trackers]
-        if sub.kind == "state_batch":
+        if sub.kind == "state_batch" and not self.one_per_frame:
             frames = [(self._event("state_batch", items), [t.tracker_id for t in trackers])]
         else:
             frames = [
@@ -257,7 +266,13 @@ class BenchNavixy(BenchHub, NavixySimulator):
 
 
 class BenchIMouse(BenchHub, IMouseSimulator):
-    """iMouse XP: a report is a phone going offline or coming back (dev_disconnect/connect)."""
+    """iMouse XP: a report is a phone's record (dev_change) with one value changed.
+
+    The value is the phone's IP address (its DHCP lease renewed): one value, shown by one
+    entity (the Online sensor's `ip` attribute), as a Traccar position is one value of one
+    tracker. An online flip would be a fair report too, but it changes two entities (Online,
+    and the Restart button, unavailable while its phone is offline): two writes, not one.
+    """
 
     bench_kind = "imouse"
 
@@ -266,18 +281,31 @@ class BenchIMouse(BenchHub, IMouseSimulator):
         return list(self.devices)
 
     async def report(self, key: Any) -> None:
-        """The phone's online state flips; the kernel sends its record."""
+        """The phone's IP address changes; the kernel sends its whole record."""
         record = self.devices[key]
-        record["state"] = 0 if record["state"] == 1 else 1
-        fun = "dev_connect" if record["state"] == 1 else "dev_disconnect"
-        frame = envelope(fun, result(list=[record]))
+        host = int(record["ip"].rsplit(".", 1)[1])
+        record["ip"] = f"192.168.9.{host % 254 + 1}"
+        frame = envelope("dev_change", result(list=[record]))
         await self.send_stamped(json.dumps(frame, ensure_ascii=False), [key])
 
 
 class BenchTraccar(BenchHub, TraccarSimulator):
-    """Traccar: a report is {"devices": [d]} then {"positions": [p]}; the latter is stamped."""
+    """Traccar: a report is {"devices": [d]} then {"positions": [p]}; the latter is stamped.
+
+    feed: "devices" (as a Traccar server really feeds it: a devices message, then a
+    one-position positions message), "single" (the positions message alone) or "batched" (a
+    round is one positions message with every device's position; reports out of rounds are
+    single).
+    """
 
     bench_kind = "traccar"
+
+    def __init__(self, *, feed: str = "devices", **options: Any) -> None:
+        """A Traccar server feeding reports one of three ways."""
+        if feed not in FEEDS:
+            raise ValueError(f"feed is one of {', '.join(FEEDS)}")
+        self.feed = feed
+        super().__init__(**options)
 
     def device_keys(self) -> list[Any]:
         """Traccar device ids."""
@@ -292,10 +320,20 @@ class BenchTraccar(BenchHub, TraccarSimulator):
         }
 
     async def report(self, key: Any) -> None:
-        """The device moved: its devices message, then its one-position positions message."""
+        """The device moved: its devices message (as really fed), then its positions message."""
         device_frame, position_frame = self.report_frames(key)
-        await self.push(device_frame)
+        if self.feed == "devices":
+            await self.push(device_frame)
         await self.send_stamped(position_frame, [key])
+
+    async def bench_round(self) -> int:
+        """Batched: every device moves, then one positions message carries them all."""
+        if self.feed != "batched":
+            return await super().bench_round()
+        keys = self.device_keys()
+        positions = [self.move(key)[1] for key in keys]
+        await self.send_stamped(json.dumps({"positions": positions}), keys)
+        return len(keys)
 
 
 SIMULATORS: dict[str, type[BenchHub]] = {

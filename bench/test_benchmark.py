@@ -59,6 +59,7 @@ from .harness import (
     wait_for_entities,
 )
 from .report import ROUNDS, record
+from .stages import SetupClock, StageClock
 
 SIZES = (100, 1_000, 10_000)
 PACED_FROM = 10_000
@@ -77,6 +78,21 @@ MEMORY_OWNERS = ("fleet_push", "pytest_homeassistant_custom_component", "homeass
 """Where BENCH_MEMORY=1 attributes allocations, by the path of the allocating file."""
 TRANSITION_KEYS = ("online", "moving", "ignition")
 """FleetPush binary sensors whose changes users automate on."""
+FLEET_PUSH_CASES: dict[str, tuple[str, dict[str, Any]]] = {
+    "navixy": ("navixy", {}),
+    "navixy_state": ("navixy", {"one_per_frame": True}),
+    "imouse": ("imouse", {}),
+}
+"""Table name -> (hub kind, simulator options): Navixy as it sends (a state_batch per round),
+Navixy one state per frame, iMouse XP (one phone record per frame)."""
+TRACCAR_FEEDS = {
+    "traccar_server": "devices",
+    "traccar_single": "single",
+    "traccar_batched": "batched",
+}
+"""Table name -> how the Traccar simulator feeds traccar_server (see bench/sims.py)."""
+STAGE_ROUNDS = 2
+"""Rounds of the per-stage split, after the measured rounds."""
 
 
 def setup_timeout(size: int) -> float:
@@ -153,6 +169,14 @@ def traccar_hub(sim: SimProcess) -> Hub:
 type MakeHub = Callable[[SimProcess], Hub]
 
 
+@dataclass
+class Setup:
+    """How long a hub took to set up, and how much of it was Home Assistant's zone tracking."""
+
+    seconds: float
+    zone_seconds: float
+
+
 @contextlib.asynccontextmanager
 async def running(
     hass: HomeAssistant,
@@ -161,21 +185,25 @@ async def running(
     make_hub: MakeHub,
     phases: Phases | None = None,
     **options: Any,
-) -> AsyncIterator[tuple[SimProcess, Hub, float, dict[str, str]]]:
+) -> AsyncIterator[tuple[SimProcess, Hub, Setup, dict[str, str]]]:
     """Start a simulator and set its hub up; yield it with the setup time and target ids."""
     sim = await SimProcess.start(kind, size, **options)
     hub = make_hub(sim)
+    zones = SetupClock()
     try:
         hub.entry.add_to_hass(hass)
         start = time.perf_counter()
-        with profiled(f"{kind} {size:,} setup") if phases else contextlib.nullcontext():
+        with (
+            profiled(f"{kind} {size:,} setup") if phases else contextlib.nullcontext(),
+            zones.timing(),
+        ):
             if not await hass.config_entries.async_setup(hub.entry.entry_id):
                 raise RuntimeError(f"{kind} hub did not set up")
             found = await wait_for_entities(
                 hass, hub.domain, hub.platform, hub.unique_ids, setup_timeout(size)
             )
             await hass.async_block_till_done()
-        setup = time.perf_counter() - start
+        setup = Setup(time.perf_counter() - start, zones.seconds)
         if phases:
             phases.done("setup")
         yield sim, hub, setup, {found[uid]: key for uid, key in hub.unique_ids.items()}
@@ -322,9 +350,13 @@ async def measure(
     size: int,
     make_hub: MakeHub,
     *,
-    floor: bool,
+    fleet_push: bool,
+    options: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """Set a hub up, run warm-up and flat-out rounds, the floor and paced latency."""
+    """Set a hub up, run warm-up and flat-out rounds, the floor and paced latency.
+
+    FleetPush's hubs also get their floor and the per-stage split of their CPU.
+    """
     phases = Phases(f"{hub_name} {size:,}")
     if size < PACED_FROM:  # at the largest size the fixed costs do not matter
         await warm_up(hass, kind, make_hub)
@@ -332,7 +364,8 @@ async def measure(
     rss = settled_rss()
     rounds = ROUNDS[size]
     start_tracing_memory()
-    async with running(hass, kind, size, make_hub, phases, **sim_options(kind)) as running_hub:
+    options = {**sim_options(kind), **options}
+    async with running(hass, kind, size, make_hub, phases, **options) as running_hub:
         sim, hub, setup, ids = running_hub
         recorder = WriteRecorder(hass, ids)
         recorder.start()
@@ -354,9 +387,11 @@ async def measure(
             phases.done(f"{rounds} rounds")
             figures = figures_of(hub_name, size, measured, setup, rss)
             figures["enabled_per_device"] = enabled_entities(hass, hub) / size
-            if floor:
+            if fleet_push:
                 figures["floor_us"] = floor_of(hass, recorder, size)
                 phases.done("floor")
+                figures["stages_us"] = await stage_split(sim, recorder, size)
+                phases.done(f"{STAGE_ROUNDS} rounds split by stage")
             if size >= PACED_FROM:
                 paced = await paced_latency(sim, recorder)
                 figures.update(latency_figures(paced.latencies), latency=f"{PACED_RATE:.0f}/s")
@@ -366,6 +401,20 @@ async def measure(
             recorder.stop()
     figures["loop_debug"] = asyncio.get_running_loop().get_debug()
     return figures
+
+
+async def stage_split(sim: SimProcess, recorder: WriteRecorder, size: int) -> dict[str, float]:
+    """Microseconds per report of each stage of the hot path (bench/stages.py)."""
+    clock = StageClock()
+    with clock.timing():
+        cpu = time.process_time()
+        for _ in range(STAGE_ROUNDS):
+            recorder.expect(size)
+            await sim.call("round")
+            await recorder.wait(round_timeout(size))
+        cpu = time.process_time() - cpu
+    await sim.call("stamps")
+    return clock.per_report(cpu, size * STAGE_ROUNDS)
 
 
 def floor_of(hass: HomeAssistant, recorder: WriteRecorder, size: int) -> float:
@@ -396,7 +445,7 @@ def latency_figures(latencies: list[float]) -> dict[str, Any]:
     return {"p50_ms": p50 * 1e3, "p99_ms": p99 * 1e3}
 
 
-def figures_of(hub: str, size: int, rounds: Rounds, setup: float, rss: int) -> dict[str, Any]:
+def figures_of(hub: str, size: int, rounds: Rounds, setup: Setup, rss: int) -> dict[str, Any]:
     """The table row of one case."""
     updates = rounds.updates
     return {
@@ -411,7 +460,8 @@ def figures_of(hub: str, size: int, rounds: Rounds, setup: float, rss: int) -> d
         "reported": rounds.reported / updates,
         **latency_figures(rounds.timing.latencies),
         "latency": "flat out",
-        "setup_s": setup,
+        "setup_s": setup.seconds,
+        "setup_zone_s": setup.zone_seconds,
         "kib_per_device": rss / size / 1024,
         "floor_us": None,
         "unmatched": rounds.timing.unmatched + rounds.missing,
@@ -422,22 +472,30 @@ def figures_of(hub: str, size: int, rounds: Rounds, setup: float, rss: int) -> d
 @pytest.mark.timeout(900)
 @pytest.mark.usefixtures("socket_enabled")
 @pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size}")
-@pytest.mark.parametrize("kind", ["navixy", "imouse"])
-async def test_fleet_push(hass: HomeAssistant, kind: str, size: int) -> None:
-    """FleetPush, its floor, and latency (paced at the largest size)."""
+@pytest.mark.parametrize("hub", list(FLEET_PUSH_CASES))
+async def test_fleet_push(hass: HomeAssistant, hub: str, size: int) -> None:
+    """FleetPush, its floor, its per-stage split, and latency (paced at the largest size)."""
+    kind, options = FLEET_PUSH_CASES[hub]
 
     def make(sim: SimProcess) -> Hub:
         return fleet_push_hub(kind, sim)
 
-    record(await measure(hass, kind, kind, size, make, floor=True))
+    record(await measure(hass, hub, kind, size, make, fleet_push=True, options=options))
 
 
 @pytest.mark.timeout(900)
 @pytest.mark.usefixtures("socket_enabled")
 @pytest.mark.parametrize("size", SIZES, ids=lambda size: f"{size}")
-async def test_traccar_server(hass: HomeAssistant, size: int) -> None:
-    """The peer: Home Assistant's traccar_server fed as a real Traccar server feeds it."""
-    record(await measure(hass, "traccar_server", "traccar", size, traccar_hub, floor=False))
+@pytest.mark.parametrize("hub", list(TRACCAR_FEEDS))
+async def test_traccar_server(hass: HomeAssistant, hub: str, size: int) -> None:
+    """The peer: Home Assistant's traccar_server.
+
+    Fed batched, one position per frame, or as a real Traccar server feeds it.
+    """
+    options = {"feed": TRACCAR_FEEDS[hub]}
+    record(
+        await measure(hass, hub, "traccar", size, traccar_hub, fleet_push=False, options=options)
+    )
 
 
 @dataclass
@@ -479,7 +537,7 @@ async def test_coalescing(hass: HomeAssistant) -> None:
             def make(sim: SimProcess, options: dict[str, Any] = options) -> Hub:
                 return fleet_push_hub("navixy", sim, options)
 
-            hub = await stack.enter_async_context(
+            started = await stack.enter_async_context(
                 running(
                     hass,
                     "navixy",
@@ -489,7 +547,7 @@ async def test_coalescing(hass: HomeAssistant) -> None:
                     **sim_options("navixy", NAVIXY_USER + number),
                 )
             )
-            hubs.append(hub)
+            hubs.append(started)
         registry = er.async_get(hass)
         hub_of: dict[str, int] = {}
         transition: dict[str, str] = {}

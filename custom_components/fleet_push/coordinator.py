@@ -315,10 +315,11 @@ class FleetPushCoordinator:
 
     def _dispatch(self, device: Device, change: Change, touched: set[str]) -> None:
         """Tell the registry, the platforms and exactly the entities concerned."""
-        if Change.INFO in change and not device.is_hub:
-            self.registry.changed(device)
-        if Change.SHAPE in change:
-            self.listeners.device_shaped(device)
+        if change is not Change.VALUES:  # the usual change, and Flag's `in` is slow
+            if Change.INFO in change and not device.is_hub:
+                self.registry.changed(device)
+            if Change.SHAPE in change:
+                self.listeners.device_shaped(device)
         if touched:
             self.listeners.device_changed(device.device_id, touched)
         if change:

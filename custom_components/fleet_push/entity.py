@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass
-from functools import cache, partial
+from functools import cache
 from typing import Any, override
 
 from homeassistant.const import Platform
@@ -187,6 +187,21 @@ def setup_entry(factory: EntityFactory) -> SetupEntry:
     return async_setup_entry
 
 
+class _Forget:
+    """Forgets a removed entity, so that it can be made again (one slotted object each)."""
+
+    __slots__ = ("_created", "_unique_id")
+
+    def __init__(self, created: set[str], unique_id: str) -> None:
+        """Remember what to forget where."""
+        self._created = created
+        self._unique_id = unique_id
+
+    def __call__(self) -> None:
+        """Forget it."""
+        self._created.discard(self._unique_id)
+
+
 @callback
 def async_add_fleet_entities(
     entry: FleetPushConfigEntry,
@@ -201,7 +216,7 @@ def async_add_fleet_entities(
         new = [entity for entity in factory(coordinator, device) if entity.unique_id not in created]
         for entity in new:
             created.add(str(entity.unique_id))
-            entity.async_on_remove(partial(created.discard, str(entity.unique_id)))
+            entity.async_on_remove(_Forget(created, str(entity.unique_id)))
         return new
 
     @callback

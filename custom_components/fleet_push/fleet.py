@@ -35,6 +35,17 @@ class Change(Flag):
     """New fields, channels, items in use or a first position: entities may have to be added."""
 
 
+_CHANGES: Final = {
+    (info, shape, values): (Change.INFO if info else Change.NONE)
+    | (Change.SHAPE if shape else Change.NONE)
+    | (Change.VALUES if values else Change.NONE)
+    for info in (False, True)
+    for shape in (False, True)
+    for values in (False, True)
+}
+"""(info, shape, values) -> the Change they make."""
+
+
 @dataclass(slots=True)
 class Device:
     """One device (or the hub itself) with everything its hub has said about it."""
@@ -59,22 +70,19 @@ class Device:
         `touched` collects what changed: Field keys, POSITION and EXTRAS.
         """
         touched = set() if touched is None else touched
-        change = Change.INFO if self._merge_details(update.details) else Change.NONE
-        if self._merge_values(update.values, touched):
-            change |= Change.SHAPE
-        if self._merge_extras(update.extras):
+        # Plain booleans, one Change at the end: Flag operators are slow on a hot path.
+        info = update.details is not NO_DETAILS and self._merge_details(update.details)
+        shape = self._merge_values(update.values, touched) if update.values else False
+        if update.extras and self._merge_extras(update.extras):
             touched.add(EXTRAS)
         if update.position is not None and self._accepts(update.position):
             touched.add(POSITION)
-            if self.position is None:
-                change |= Change.SHAPE
+            shape = shape or self.position is None
             self.position = update.position
-        if touched:
-            change |= Change.VALUES
         if update.channels is not None and update.channels != self.channels:
             self.channels = update.channels
-            change |= Change.SHAPE
-        return change
+            shape = True
+        return _CHANGES[info, shape, bool(touched)]
 
     def apply_hub(self, update: HubUpdate, touched: set[str] | None = None) -> Change:
         """Merge what a hub says about itself."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
+from typing import Any
 
 from homeassistant.core import CALLBACK_TYPE, callback
 
@@ -13,6 +14,25 @@ from .hubs.model import HubNotice
 type DeviceListener = Callable[[], None]
 type NoticeListener = Callable[[HubNotice], None]
 type DeviceAddedListener = Callable[[Device], None]
+
+
+class _Removal[K]:
+    """Removes one listener, by its key in the dict that holds it, when called.
+
+    One slotted object per entity: a closure (function, cells) or a partial (its arguments,
+    keywords and bound method) is four allocations, thousands of times over.
+    """
+
+    __slots__ = ("_key", "_listeners")
+
+    def __init__(self, listeners: dict[K, Any], key: K) -> None:
+        """Remember whom to remove from where."""
+        self._listeners = listeners
+        self._key = key
+
+    def __call__(self) -> None:
+        """Remove the listener (again: nothing)."""
+        self._listeners.pop(self._key, None)
 
 
 class Listeners:
@@ -31,12 +51,7 @@ class Listeners:
         """Call listener when these aspects of the device change (and on availability)."""
         listeners = self._device[device_id]
         listeners[listener] = aspects
-
-        @callback
-        def remove() -> None:
-            listeners.pop(listener, None)
-
-        return remove
+        return _Removal(listeners, listener)
 
     @callback
     def add_notice_listener(
@@ -45,12 +60,7 @@ class Listeners:
         """Call listener with every notice on a device's channel."""
         key = (device_id, channel)
         self._notice[key] = listener
-
-        @callback
-        def remove() -> None:
-            self._notice.pop(key, None)
-
-        return remove
+        return _Removal(self._notice, key)
 
     @callback
     def add_device_added_listener(self, listener: DeviceAddedListener) -> CALLBACK_TYPE:

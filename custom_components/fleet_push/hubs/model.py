@@ -199,6 +199,8 @@ class DeviceDetails:
 
     def updated(self, newer: DeviceDetails) -> DeviceDetails:
         """These details with what `newer` says (what it does not say stays)."""
+        if newer == self:  # what a hub resends with every report: one tuple comparison
+            return self
         said = {
             name: value
             for name in DETAIL_FIELDS

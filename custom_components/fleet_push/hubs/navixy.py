@@ -362,6 +362,8 @@ class NavixyClient(HubClient):
         """The groups and tags whose trackers are brought in (none: every tracker)."""
         self._trips = NavixyTrips(self)
         self._alarms = NavixyAlarms(self, enabled=alarms, minutes=alarm_interval)
+        self._last_time: tuple[str, tzinfo, datetime | None] = ("", UTC, None)
+        """The last date read, in which zone, and what it meant (a batch shares its seconds)."""
 
     @classmethod
     def settings(cls, config: Mapping[str, Any]) -> dict[str, Any]:
@@ -997,12 +999,16 @@ class NavixyClient(HubClient):
         """A Navixy date (the user's local time) as an aware UTC datetime."""
         if not isinstance(value, str) or len(value) != DATE_LENGTH or value[10] != " ":
             return None
+        text, zone, utc = self._last_time
+        if value == text and zone is self._tz:
+            return utc
         try:
             # "yyyy-MM-dd HH:mm:ss": fromisoformat reads it 30x faster than strptime.
             local = datetime.fromisoformat(value)
             utc = local.replace(tzinfo=self._tz).astimezone(UTC)
         except ValueError, OverflowError:  # OverflowError: beyond year 1 or 9999 in UTC
-            return None
+            utc = None
+        self._last_time = (value, self._tz, utc)
         return utc
 
     # --- readings ---
