@@ -91,3 +91,15 @@ def test_a_device_counts_once_and_a_long_list_is_cut() -> None:
     assert totals.values()[Field.TOTAL_OFFLINE] == MAX_LISTED + 4
     assert totals.forget("1")
     assert not totals.forget("1")
+
+
+def test_a_hub_that_counts_its_online_devices_gets_no_second_online_total() -> None:
+    kernel = FleetTotals(frozenset({Field.ONLINE, Field.DEVICES_ONLINE}))
+    phone = Device("p1")
+    phone.values[Field.ONLINE] = False
+    assert kernel.note(phone)
+    assert kernel.values() == {Field.TOTAL_OFFLINE: 1}  # "Devices online" is the kernel's
+    assert FleetTotals(frozenset({Field.ONLINE})).values() == {
+        Field.TOTAL_ONLINE: 0,
+        Field.TOTAL_OFFLINE: 0,
+    }

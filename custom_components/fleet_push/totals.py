@@ -37,6 +37,8 @@ class FleetTotals:
         self.counted = frozenset(
             flag for flag in TOTALS if flag is Field.ONLINE or flag in reported
         )
+        self._shown = {Field.ONLINE} if Field.DEVICES_ONLINE in reported else set()
+        """Flags whose total the hub shows itself (iMouse XP's kernel counts its online phones)."""
         self._on: dict[Field, set[str]] = {flag: set() for flag in self.counted}
         self._offline: dict[str, str] = {}
         """Device id -> its name, for the devices reported offline."""
@@ -63,8 +65,10 @@ class FleetTotals:
         return changed
 
     def values(self) -> dict[Field, Value]:
-        """The hub's totals."""
-        totals: dict[Field, Value] = {TOTALS[flag]: len(on) for flag, on in self._on.items()}
+        """The hub's totals (but the online one where the hub counts its online devices)."""
+        totals: dict[Field, Value] = {
+            TOTALS[flag]: len(on) for flag, on in self._on.items() if flag not in self._shown
+        }
         totals[Field.TOTAL_OFFLINE] = len(self._offline)
         return totals
 
