@@ -73,6 +73,8 @@ COALESCE_WINDOW = float(os.environ.get("BENCH_WINDOW", "120"))
 COALESCE_INTERVALS = (0, 60)
 NAVIXY_USER = 43568
 PROFILE = os.environ.get("BENCH_PROFILE") == "1"
+PROFILE_TOP = int(os.environ.get("BENCH_PROFILE_TOP", "25"))
+"""How many functions each profile lists (BENCH_PROFILE_TOP)."""
 MEMORY = os.environ.get("BENCH_MEMORY") == "1"
 MEMORY_OWNERS = ("fleet_push", "pytest_homeassistant_custom_component", "homeassistant")
 """Where BENCH_MEMORY=1 attributes allocations, by the path of the allocating file."""
@@ -259,8 +261,10 @@ def profiled(label: str) -> Iterator[None]:
         profiler.disable()
         for order in ("cumulative", "tottime"):
             out = io.StringIO()
-            pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order).print_stats(25)
-            print(f"\n=== cProfile {label}: top 25 by {order} ===\n{out.getvalue()}")  # noqa: T201
+            pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order).print_stats(
+                PROFILE_TOP
+            )
+            print(f"\n=== cProfile {label}: top {PROFILE_TOP} by {order} ===\n{out.getvalue()}")  # noqa: T201
 
 
 def start_tracing_memory() -> None:

@@ -52,6 +52,7 @@ from .registry_sync import RegistrySync
 from .service_ends import CHECK_EVERY, async_check_service_ends
 from .supervisor import ConnectionSupervisor
 from .totals import OFFLINE_DEVICES, TotalsPublisher
+from .zones import ZoneFinder
 
 type FleetPushConfigEntry = ConfigEntry[FleetPushCoordinator]
 
@@ -100,6 +101,8 @@ class FleetPushCoordinator:
         self.geofences = FleetGeofences()
         """The hub's geofences and the ones each device is in."""
         self._zones = GeofenceZones(hass, entry)
+        self.zone_finder = ZoneFinder(hass)
+        """Which of Home Assistant's zones a position is in (each tracker names its zones)."""
         self.freshness = Freshness(
             hass, entry, self.devices, self.listeners, lambda: self.connection.connected
         )

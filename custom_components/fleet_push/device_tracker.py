@@ -119,10 +119,16 @@ class FleetPushTracker(FleetPushEntity, TrackerEntity):
         if position is None:
             self._attr_latitude = self._attr_longitude = None
             self._attr_location_accuracy = 0
+            self._attr_in_zones = None
         else:
             self._attr_latitude = position.latitude
             self._attr_longitude = position.longitude
             self._attr_location_accuracy = position.accuracy or 0
+            # Home Assistant's own zones, named here: its exact distance to every zone on
+            # every write is a large part of a tracker's write (zones.py).
+            self._attr_in_zones = self.coordinator.zone_finder.zones_at(
+                position.latitude, position.longitude, self._attr_location_accuracy
+            )
         return (
             *super()._recompute(),
             position,
