@@ -47,6 +47,9 @@ def parse() -> argparse.Namespace:
         action="store_true",
         help="cProfile FleetPush's setup and rounds at 1,000 devices",
     )
+    parser.add_argument(
+        "--profile-top", type=int, default=25, help="how many functions each profile lists"
+    )
     return parser.parse_args()
 
 
@@ -137,6 +140,7 @@ def main() -> int:
         "BENCH_WINDOW": str(args.window),
         "BENCH_PACED_COUNT": str(args.paced),
         "BENCH_PROFILE": "1" if args.profile else "0",
+        "BENCH_PROFILE_TOP": str(args.profile_top),
     }
     failed = []
     for nodeid in cases:

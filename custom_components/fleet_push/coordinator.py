@@ -284,7 +284,9 @@ class FleetPushCoordinator:
         change = device.apply(update, touched)
         if POSITION in touched and self.geofences.active:
             crossed, notices = self.geofences.follow(device, touched)
-            self._dispatch(device, change | crossed, touched)
+            if crossed is not Change.NONE:  # rare, and Flag's `|` is slow
+                change |= crossed
+            self._dispatch(device, change, touched)
             for notice in notices:
                 self._fire_notice(notice)
         else:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
 import math
 from typing import Any, override
 
@@ -115,7 +117,9 @@ class FleetPushTracker(FleetPushEntity, TrackerEntity):
         self._position = position
         self._activity = activity_of(device) if device else None
         self._group = group_of(device) if device else None
-        self._attr_entity_picture = device.details.picture if device else None
+        picture = device.details.picture if device else None
+        if picture != self._attr_entity_picture:  # each _attr_ set clears a cache: only changes
+            self._attr_entity_picture = picture
         if position is None:
             self._attr_latitude = self._attr_longitude = None
             self._attr_location_accuracy = 0
@@ -123,11 +127,13 @@ class FleetPushTracker(FleetPushEntity, TrackerEntity):
         else:
             self._attr_latitude = position.latitude
             self._attr_longitude = position.longitude
-            self._attr_location_accuracy = position.accuracy or 0
+            accuracy = position.accuracy or 0
+            if accuracy != self._attr_location_accuracy:
+                self._attr_location_accuracy = accuracy
             # Home Assistant's own zones, named here: its exact distance to every zone on
             # every write is a large part of a tracker's write (zones.py).
             self._attr_in_zones = self.coordinator.zone_finder.zones_at(
-                position.latitude, position.longitude, self._attr_location_accuracy
+                position.latitude, position.longitude, accuracy
             )
         return (
             *super()._recompute(),
@@ -144,20 +150,27 @@ class FleetPushTracker(FleetPushEntity, TrackerEntity):
         position = self._position
         if position is None:
             return None
-        attributes = {
-            ATTR_SPEED: _whole(position.speed),
-            ATTR_HEADING: _whole(position.heading),
-            ATTR_ALTITUDE: _whole(position.altitude),
-            ATTR_FIX_TIME: position.time.isoformat() if position.time else None,
-            ATTR_ACTIVITY: self._activity,
-            ATTR_GROUP: self._group,
-        }
-        return {key: value for key, value in attributes.items() if value is not None} or None
+        attributes: dict[str, Any] = {}
+        # km/h, degrees and metres as whole numbers: more digits are noise, not precision.
+        if (speed := position.speed) is not None and math.isfinite(speed):
+            attributes[ATTR_SPEED] = round(speed)
+        if (heading := position.heading) is not None and math.isfinite(heading):
+            attributes[ATTR_HEADING] = round(heading)
+        if (altitude := position.altitude) is not None and math.isfinite(altitude):
+            attributes[ATTR_ALTITUDE] = round(altitude)
+        if position.time is not None:
+            attributes[ATTR_FIX_TIME] = _iso_text(position.time)
+        if self._activity is not None:
+            attributes[ATTR_ACTIVITY] = self._activity
+        if self._group is not None:
+            attributes[ATTR_GROUP] = self._group
+        return attributes or None
 
 
-def _whole(value: float | None) -> int | None:
-    """km/h, degrees and metres as whole numbers: more digits are noise, not precision."""
-    return None if value is None or not math.isfinite(value) else round(value)
+@lru_cache(maxsize=64)
+def _iso_text(time: datetime) -> str:
+    """A fix time as text, once per time: the trackers of one batch share their second."""
+    return time.isoformat()
 
 
 async_setup_entry = setup_entry(described_entities((LOCATION,), FleetPushTracker))

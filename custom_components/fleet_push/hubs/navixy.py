@@ -67,7 +67,7 @@ from .navixy_trips import NavixyTrips
 from .navixy_zones import RELOAD_INTERVAL, fill_points, parse_zones
 from .trips import CHANNEL_TRIP, TRIP_EVENTS
 from .urls import as_websocket
-from .values import are_flags, as_number, is_int, is_number, names_by_id
+from .values import are_flags, as_float, as_number, is_int, is_number, names_by_id
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -158,11 +158,6 @@ class NavixyApiError(ProtocolError):
         self.code: int | str | None = code if isinstance(code, int | str) else None
         self.description = description if isinstance(description, str) else "unknown error"
         super().__init__(f"Navixy error {self.code}: {self.description}")
-
-
-def _float(value: Any) -> float | None:
-    number = as_number(value)
-    return None if number is None else float(number)
 
 
 def _flag(value: Any) -> bool | None:
@@ -986,13 +981,13 @@ class NavixyClient(HubClient):
         if not isinstance(gps, dict) or not isinstance(location := gps.get("location"), dict):
             return None
         return Position.checked(
-            _float(location.get("lat")),
-            _float(location.get("lng")),
+            as_float(location.get("lat")),
+            as_float(location.get("lng")),
             time=self._time(gps.get("updated")),
-            speed=_float(gps.get("speed")),
-            heading=_float(gps.get("heading")),
-            altitude=_float(gps.get("alt")),
-            accuracy=_float(gps.get("precision")),
+            speed=as_float(gps.get("speed")),
+            heading=as_float(gps.get("heading")),
+            altitude=as_float(gps.get("alt")),
+            accuracy=as_float(gps.get("precision")),
         )
 
     def _time(self, value: Any) -> datetime | None:

@@ -22,7 +22,7 @@ from .errors import HubError, ProtocolError
 from .memory import remembered_time
 from .navixy_account import Background, NavixyAccount
 from .trips import Trip
-from .values import as_number, is_int
+from .values import as_float, is_int
 
 SECTION: Final = "navixy_trips"
 DATE_LENGTH: Final = 19
@@ -68,11 +68,6 @@ def _now() -> datetime:
 
 def _text(value: Any) -> str | None:
     return value.strip() if isinstance(value, str) and value.strip() else None
-
-
-def _number(value: Any) -> float | None:
-    number = as_number(value)
-    return None if number is None else float(number)
 
 
 class NavixyTrips:
@@ -207,9 +202,9 @@ class NavixyTrips:
             device_id=key,
             start=parse(item.get("start_date")),
             end=end,
-            distance=_number(item.get("length")),
-            max_speed=_number(item.get("max_speed")),
-            avg_speed=_number(item.get("avg_speed")),
+            distance=as_float(item.get("length")),
+            max_speed=as_float(item.get("max_speed")),
+            avg_speed=as_float(item.get("avg_speed")),
             start_address=_text(item.get("start_address")),
             end_address=_text(item.get("end_address")),
             trip_id=trip_id if is_int(trip_id := item.get("id")) else None,
