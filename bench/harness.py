@@ -273,13 +273,17 @@ class GcClock:
         """Not yet counting."""
         self.seconds = 0.0
         self.collections = 0
+        self.longest = 0.0
+        """The longest single collection, seconds: Home Assistant stands still meanwhile."""
         self._began = 0.0
 
     def _callback(self, phase: str, _info: dict[str, int]) -> None:
         if phase == "start":
             self._began = time.perf_counter()
         else:
-            self.seconds += time.perf_counter() - self._began
+            took = time.perf_counter() - self._began
+            self.seconds += took
+            self.longest = max(self.longest, took)
             self.collections += 1
 
     def __enter__(self) -> Self:

@@ -133,6 +133,14 @@ def table(results: list[dict[str, Any]]) -> list[str]:
     if shares:
         text = "Garbage collector's share of the rounds' CPU: " + ", ".join(shares)
         lines.extend(textwrap.wrap(text, width=len(lines[0])))
+    pauses = [
+        f"{case['hub']} {case['size']:,} {case['paced_gc_max_ms']:,.0f} ms"
+        for case in hubs
+        if case.get("paced_gc_max_ms") is not None
+    ]
+    if pauses:
+        text = "Longest garbage collection while paced (Home Assistant stands still): "
+        lines.extend(textwrap.wrap(text + ", ".join(pauses), width=len(lines[0])))
     lines.extend(_stages(hubs))
     for case in results:
         if case.get("case") == "coalescing":

@@ -210,7 +210,7 @@ class BenchNavixy(BenchHub, NavixySimulator):
         if state["connection_status"] == "offline":
             if roll < 1 / 5:
                 state["connection_status"] = "active"
-            return state["connection_status"] != "offline"
+            return bool(state["connection_status"] != "offline")
         if roll < 1 / OFFLINE_REPORTS:
             state["connection_status"] = "offline"
             return False

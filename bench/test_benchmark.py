@@ -334,17 +334,18 @@ async def flat_out(
     )
 
 
-async def paced_latency(sim: SimProcess, recorder: WriteRecorder) -> Timing:
-    """Latency of PACED_COUNT reports at PACED_RATE per second."""
+async def paced_latency(sim: SimProcess, recorder: WriteRecorder) -> tuple[Timing, float]:
+    """Latency of PACED_COUNT reports at PACED_RATE per second; the longest collection."""
     await sim.call("stamps")
     recorder.reset()
     recorder.expect(PACED_COUNT)
-    await sim.call("pace", rate=PACED_RATE, count=PACED_COUNT, timeout=PACED_COUNT / 100)
-    missing = await recorder.wait(30.0)
+    with GcClock() as collector:
+        await sim.call("pace", rate=PACED_RATE, count=PACED_COUNT, timeout=PACED_COUNT / 100)
+        missing = await recorder.wait(30.0)
     stamps = (await sim.call("stamps"))["stamps"]
     timing = match_writes(stamps, recorder.writes, 0, [])
     timing.unmatched += missing
-    return timing
+    return timing, collector.longest
 
 
 async def measure(
@@ -397,8 +398,9 @@ async def measure(
                 figures["stages_us"] = await stage_split(sim, recorder, size)
                 phases.done(f"{STAGE_ROUNDS} rounds split by stage")
             if size >= PACED_FROM:
-                paced = await paced_latency(sim, recorder)
+                paced, longest_gc = await paced_latency(sim, recorder)
                 figures.update(latency_figures(paced.latencies), latency=f"{PACED_RATE:.0f}/s")
+                figures["paced_gc_max_ms"] = longest_gc * 1e3
                 figures["unmatched"] += paced.unmatched
                 phases.done(f"{PACED_COUNT:,} paced reports")
         finally:

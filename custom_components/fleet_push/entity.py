@@ -18,6 +18,7 @@ from .coordinator import FleetPushConfigEntry, FleetPushCoordinator
 from .fleet import EXTRAS, Device
 from .hubs.model import Field, Value
 from .identity import entity_unique_id
+from .superseded import release_superseded
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -165,7 +166,14 @@ class FleetPushEntity(Entity):
         state = self._recompute()
         if state != self._written:
             self._written = state
-            self.async_write_ha_state()
+            self.write_state()
+
+    @callback
+    def write_state(self) -> None:
+        """Write the state; the one it replaces is freed at once (superseded.py)."""
+        if self.entity_id:
+            release_superseded(self.hass.states.get(self.entity_id))
+        self.async_write_ha_state()
 
 
 type EntityFactory = Callable[[FleetPushCoordinator, Device], Iterable[FleetPushEntity]]

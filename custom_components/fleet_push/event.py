@@ -137,7 +137,7 @@ class FleetPushEvent(FleetPushEntity, EventEntity):
             self._learn_types((notice.event_type,))
         if notice.event_type in self.event_types:
             self._trigger_event(notice.event_type, dict(notice.attributes))
-            self.async_write_ha_state()
+            self.write_state()
         elif self.entity_description.chosen_types_option is None:  # the declaration missed it
             self.coordinator.note_unknown(f"event type {notice.channel}/{notice.event_type}")
 
