@@ -374,8 +374,13 @@ def floor_calls(
 
 
 def replay(hass: HomeAssistant, calls: list[tuple[str, str, dict[str, Any]]]) -> float:
-    """Make the bare hass.states.async_set calls; return their CPU seconds."""
+    """Make the bare hass.states.async_set calls; return their CPU seconds.
+
+    The garbage left by what ran before is collected first: at 10,000 devices a full
+    collection owed by the rounds took longer than the replay itself when it fell inside.
+    """
     async_set: Callable[..., None] = hass.states.async_set
+    gc.collect()
     start = time.process_time()
     for entity_id, state, attributes in calls:
         async_set(entity_id, state, attributes)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from dataclasses import dataclass
 from typing import Any
 from unittest.mock import AsyncMock, PropertyMock, patch
 
@@ -21,6 +22,7 @@ from custom_components.fleet_push.coordinator import FleetPushCoordinator
 from custom_components.fleet_push.hubs import client_class
 from custom_components.fleet_push.migration import CURRENT_VERSION
 
+from .helpers import entity_id, wait_for
 from .simulator import simulator_class
 from .simulator.base import HubSimulator
 
@@ -142,3 +144,31 @@ def coordinator_of(entry: MockConfigEntry) -> FleetPushCoordinator:
     """The coordinator behind a loaded entry."""
     coordinator: FleetPushCoordinator = entry.runtime_data
     return coordinator
+
+
+@dataclass(frozen=True)
+class OneTracker:
+    """A Navixy hub with one tracker, set up, and the entity id of the tracker's location."""
+
+    hub: Any
+    tracker_id: int
+    entry: MockConfigEntry
+    location: str
+
+
+type SetupTracker = Callable[..., Awaitable[OneTracker]]
+
+
+@pytest.fixture
+def one_tracker(hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub) -> SetupTracker:
+    """Set up a Navixy hub of one tracker (with options) and wait for its first position."""
+
+    async def setup(**options: Any) -> OneTracker:
+        hub = await start_hub("navixy", devices=1)
+        (tracker_id,) = hub.trackers
+        entry = await setup_hub("navixy", hub, options=options or None)
+        location = entity_id(hass, entry, "device_tracker", str(tracker_id), "location")
+        await wait_for(lambda: hass.states.get(location).attributes.get("latitude"))
+        return OneTracker(hub, tracker_id, entry, location)
+
+    return setup

@@ -12,21 +12,18 @@ from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.fleet_push.const import CONF_MIN_POSITION_INTERVAL
 
-from .conftest import SetupHub, StartHub
-from .helpers import entity_id, state_of, wait_for, wait_for_entity
+from .conftest import SetupTracker
+from .helpers import entity_id, wait_for, wait_for_entity
 
 
 @pytest.mark.usefixtures("entity_registry_enabled_by_default")  # speed
 async def test_positions_within_the_window_are_coalesced(
-    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+    hass: HomeAssistant, one_tracker: SetupTracker
 ) -> None:
-    hub = await start_hub("navixy", devices=1)
-    (tracker_id,) = hub.trackers
+    one = await one_tracker(**{CONF_MIN_POSITION_INTERVAL: 60})
+    hub, tracker_id, entry, location = one.hub, one.tracker_id, one.entry, one.location
     tracker = str(tracker_id)
-    entry = await setup_hub("navixy", hub, options={CONF_MIN_POSITION_INTERVAL: 60})
-    location = entity_id(hass, entry, "device_tracker", tracker, "location")
     speed = entity_id(hass, entry, "sensor", tracker, "speed")
-    await wait_for(lambda: hass.states.get(location).attributes.get("latitude"))
     first = hass.states.get(location).attributes["latitude"]
 
     hub.move(tracker_id, 48.10, 11.50, speed=30)
@@ -49,18 +46,10 @@ async def test_positions_within_the_window_are_coalesced(
 
 
 async def test_entering_a_zone_is_never_held_back(
-    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+    hass: HomeAssistant, one_tracker: SetupTracker
 ) -> None:
-    hub = await start_hub("navixy", devices=1)
-    (tracker_id,) = hub.trackers
-    tracker = str(tracker_id)
-    entry = await setup_hub("navixy", hub, options={CONF_MIN_POSITION_INTERVAL: 60})
-    location = entity_id(hass, entry, "device_tracker", tracker, "location")
-    await wait_for(lambda: hass.states.get(location).attributes.get("latitude"))
+    one = await one_tracker(**{CONF_MIN_POSITION_INTERVAL: 60})
 
-    hub.move(tracker_id, hass.config.latitude, hass.config.longitude)
-    await wait_for(lambda: hass.states.get(location).state == STATE_HOME)
-    assert (
-        state_of(hass, entry, "device_tracker", tracker, "location").attributes["latitude"]
-        == hass.config.latitude
-    )
+    one.hub.move(one.tracker_id, hass.config.latitude, hass.config.longitude)
+    await wait_for(lambda: hass.states.get(one.location).state == STATE_HOME)
+    assert hass.states.get(one.location).attributes["latitude"] == hass.config.latitude

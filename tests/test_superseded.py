@@ -10,8 +10,8 @@ import pytest
 
 from custom_components.fleet_push.superseded import release_superseded
 
-from .conftest import SetupHub, StartHub
-from .helpers import entity_id, wait_for
+from .conftest import SetupTracker
+from .helpers import wait_for
 
 
 @callback
@@ -20,23 +20,19 @@ def _ignore(_event: Event) -> None:
 
 
 async def test_a_tracker_lets_its_previous_state_go(
-    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+    hass: HomeAssistant, one_tracker: SetupTracker
 ) -> None:
-    hub = await start_hub("navixy", devices=1)
-    (tracker_id,) = hub.trackers
-    entry = await setup_hub("navixy", hub)
-    location = entity_id(hass, entry, "device_tracker", str(tracker_id), "location")
-    await wait_for(lambda: hass.states.get(location).attributes.get("latitude"))
-    first = hass.states.get(location)
+    tracker = await one_tracker()
+    first = hass.states.get(tracker.location)
     context = first.context
     assert context.origin_event is not None  # Home Assistant's cycle: context -> event -> state
     assert context.origin_event.data["new_state"] is first
 
-    hub.move(tracker_id, 48.10, 11.50)
-    await wait_for(lambda: hass.states.get(location).attributes["latitude"] == 48.10)
+    tracker.hub.move(tracker.tracker_id, 48.10, 11.50)
+    await wait_for(lambda: hass.states.get(tracker.location).attributes["latitude"] == 48.10)
 
     assert context.origin_event is None
-    assert hass.states.get(location).context.origin_event is not None  # the current one stays
+    assert hass.states.get(tracker.location).context.origin_event is not None  # current stays
 
 
 @pytest.mark.parametrize("released", [True, False])

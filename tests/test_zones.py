@@ -13,8 +13,8 @@ import pytest
 
 from custom_components.fleet_push.zones import ZoneFinder
 
-from .conftest import SetupHub, StartHub
-from .helpers import entity_id, wait_for
+from .conftest import SetupTracker
+from .helpers import wait_for
 
 ZONES = [
     {"name": "Depot", "latitude": 52.52, "longitude": 13.40, "radius": 250},
@@ -100,14 +100,12 @@ async def test_no_zones_at_all(hass: HomeAssistant) -> None:
 
 @pytest.mark.usefixtures("zones")
 async def test_a_tracker_shows_the_smallest_zone_it_is_in(
-    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
+    hass: HomeAssistant, one_tracker: SetupTracker
 ) -> None:
-    hub = await start_hub("navixy", devices=1)
-    (tracker_id,) = hub.trackers
-    entry = await setup_hub("navixy", hub)
-    location = entity_id(hass, entry, "device_tracker", str(tracker_id), "location")
+    tracker = await one_tracker()
+    location = tracker.location
 
-    hub.move(tracker_id, 52.5202, 13.4004)  # in the depot, the yard and the city
+    tracker.hub.move(tracker.tracker_id, 52.5202, 13.4004)  # in the depot, the yard, the city
     await wait_for(lambda: hass.states.get(location).state == "Depot")
     assert hass.states.get(location).attributes["in_zones"] == [
         "zone.depot",
@@ -115,10 +113,10 @@ async def test_a_tracker_shows_the_smallest_zone_it_is_in(
         "zone.city",
     ]
 
-    hub.move(tracker_id, 52.53, 13.42)  # at the fuel station: passive, so still the city
+    tracker.hub.move(tracker.tracker_id, 52.53, 13.42)  # at the fuel station: passive
     await wait_for(lambda: "zone.fuel" in hass.states.get(location).attributes["in_zones"])
     assert hass.states.get(location).state == "City"
 
-    hub.move(tracker_id, 10.0, 10.0)
+    tracker.hub.move(tracker.tracker_id, 10.0, 10.0)
     await wait_for(lambda: hass.states.get(location).state == "not_home")
     assert hass.states.get(location).attributes["in_zones"] == []
