@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
-from homeassistant.components import zone
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady, HomeAssistantError
@@ -348,17 +347,14 @@ class FleetPushCoordinator:
         )
 
     def _crosses_zone(self, device_id: str, position: Position) -> bool:
-        """Whether a new position puts a device in another zone than it is shown in."""
+        """Whether a new position puts a device in other zones than it is shown in."""
         shown = self.devices[device_id].position if device_id in self.devices else None
         if shown is None:
             return True
-        before = zone.async_active_zone(
-            self.hass, shown.latitude, shown.longitude, shown.accuracy or 0
-        )
-        after = zone.async_active_zone(
-            self.hass, position.latitude, position.longitude, position.accuracy or 0
-        )
-        if (before and before.entity_id) != (after and after.entity_id):
+        zones_at = self.zone_finder.zones_at
+        if zones_at(shown.latitude, shown.longitude, shown.accuracy or 0) != zones_at(
+            position.latitude, position.longitude, position.accuracy or 0
+        ):
             return True
         return self.geofences.crosses(device_id, position)
 
