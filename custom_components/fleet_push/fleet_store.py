@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from datetime import datetime
 from typing import Any, Final
 
@@ -66,8 +66,48 @@ class FleetStore:
         self._pending = False
         return {
             "hub": asdict(hub) if hub else None,
-            "devices": [_plain(device.as_flat_dict()) for device in devices.values()],
+            "devices": [saved(device) for device in devices.values()],
         }
+
+
+_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
+_POSITION_FIELDS: Final = tuple(item.name for item in fields(Position))
+
+
+def saved(device: Device) -> dict[str, Any]:
+    """What is saved of a device: `_plain(device.as_flat_dict())`, built field by field.
+
+    Called in the event loop for every device of the fleet at each save: dataclasses.asdict
+    and the generic walk took 110 ms per 1,000 Navixy trackers, seconds for a large fleet.
+    """
+    details = device.details
+    position = device.position
+    flat: dict[str, Any] = {"device_id": device.device_id}
+    for name in DETAIL_FIELDS:
+        flat[name] = getattr(details, name)
+    flat["position"] = None if position is None else _saved_position(position)
+    flat["values"] = {
+        str(key): value if type(value) in _SCALARS else _plain_value(value)
+        for key, value in device.values.items()
+    }
+    flat["extras"] = _plain(device.extras)
+    flat["channels"] = list(device.channels)
+    flat["in_use"] = {str(key): list(items) for key, items in device.in_use.items()}
+    return flat
+
+
+def _saved_position(position: Position) -> dict[str, Any]:
+    flat = {name: getattr(position, name) for name in _POSITION_FIELDS}
+    if (time := position.time) is not None:
+        flat["time"] = {_DATETIME: time.isoformat()}
+    return flat
+
+
+def _plain_value(value: Value) -> Any:
+    """A value that is not a scalar: a time, flags or readings."""
+    if isinstance(value, tuple):
+        return [asdict(item) if isinstance(item, Reading) else item for item in value]
+    return _plain(value)
 
 
 def _plain(value: Any) -> Any:
