@@ -289,6 +289,9 @@ def print_memory(label: str) -> None:
     for key in ("filename", "lineno"):
         top = "\n".join(str(stat) for stat in snapshot.statistics(key)[:30])
         print(f"\n=== tracemalloc {label}: top 30 by {key} ===\n{top}")  # noqa: T201
+    own = [s for s in snapshot.statistics("lineno") if "fleet_push" in s.traceback[0].filename]
+    top = "\n".join(str(stat) for stat in own[:30])
+    print(f"\n=== tracemalloc {label}: FleetPush's own top 30 lines ===\n{top}")  # noqa: T201
 
 
 @dataclass
