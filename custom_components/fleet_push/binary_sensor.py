@@ -22,7 +22,7 @@ from .entity import (
     setup_entry,
 )
 from .fleet import Device
-from .freshness import STALE, has_fix
+from .freshness import STALE
 from .hubs.model import Field
 
 # Coordinator is used to centralize the data updates.
@@ -110,19 +110,11 @@ OUTPUT = FleetPushBinarySensorEntityDescription(
 )
 
 
-@dataclass(frozen=True, kw_only=True)
-class PositionStaleDescription(FleetPushBinarySensorEntityDescription):
-    """On while the device is online and its fix has not advanced for the hub's limit."""
-
-    @override
-    def exists_for(self, device: Device) -> bool:
-        return has_fix(device)
-
-
-POSITION_STALE = PositionStaleDescription(
+POSITION_STALE = FleetPushBinarySensorEntityDescription(
     key="position_stale",
     translation_key="position_stale",
     device_class=BinarySensorDeviceClass.PROBLEM,
+    needs_fix=True,  # on while an online device's fix has not advanced for the hub's limit
 )
 _STALE_ASPECTS = frozenset({STALE})
 

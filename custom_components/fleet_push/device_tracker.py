@@ -63,12 +63,8 @@ def group_of(device: Device) -> str | None:
 class FleetPushTrackerEntityDescription(TrackerEntityDescription, FleetPushEntityDescription):
     """The location of a device that reports positions."""
 
-    @override
-    def exists_for(self, device: Device) -> bool:
-        return not device.is_hub and device.position is not None
 
-
-LOCATION = FleetPushTrackerEntityDescription(key="location", name=None)
+LOCATION = FleetPushTrackerEntityDescription(key="location", name=None, needs_fix=True)
 
 
 class FleetPushTracker(FleetPushEntity, TrackerEntity):

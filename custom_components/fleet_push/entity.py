@@ -34,9 +34,13 @@ class FleetPushEntityDescription(EntityDescription):
     """Carries the device's vendor extras as (unrecorded) attributes."""
     index: int | None = None
     """For a list of flags (inputs, outputs): the item shown, from 0 (named by its number)."""
+    needs_fix: bool = False
+    """Exists once a fleet device has a position, whatever its fields (Location, Last fix)."""
 
     def exists_for(self, device: Device) -> bool:
         """Whether a device reports what this entity shows."""
+        if self.needs_fix:
+            return not device.is_hub and device.position is not None
         return device.is_hub == self.hub and self.field in device.values
 
 

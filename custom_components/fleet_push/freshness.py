@@ -26,11 +26,6 @@ STALE: Final = "stale"
 CHECK_INTERVAL: Final = timedelta(minutes=1)
 
 
-def has_fix(device: Device) -> bool:
-    """Whether a fleet device has a position (and so a Last fix and a Position stale)."""
-    return not device.is_hub and device.position is not None
-
-
 class Freshness:
     """Which devices are online with a fix that has not advanced for the configured time."""
 

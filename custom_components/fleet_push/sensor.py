@@ -35,7 +35,6 @@ from .entity import (
     setup_entry,
 )
 from .fleet import POSITION, Device
-from .freshness import has_fix
 from .geofence_sensor import geofence_sensors
 from .hubs.model import Field, Orientation, Reading
 from .hubs.values import is_number
@@ -280,19 +279,11 @@ class FleetPushSensor(FleetPushEntity, SensorEntity):
         return value if math.isfinite(value) else None
 
 
-@dataclass(frozen=True, kw_only=True)
-class LastFixDescription(FleetPushSensorEntityDescription):
-    """When the device's shown position was taken."""
-
-    @override
-    def exists_for(self, device: Device) -> bool:
-        return has_fix(device)
-
-
-LAST_FIX = LastFixDescription(
+LAST_FIX = FleetPushSensorEntityDescription(
     key="last_fix",
     translation_key="last_fix",
     device_class=SensorDeviceClass.TIMESTAMP,
+    needs_fix=True,  # when the device's shown position was taken
     # Its state changes with every fix: enabled, it would double a moving fleet's writes.
     entity_registry_enabled_default=False,
 )
