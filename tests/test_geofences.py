@@ -9,6 +9,7 @@ from typing import Any
 
 from homeassistant.core import Event, HomeAssistant, callback
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
 )
@@ -38,6 +39,13 @@ async def start(start_hub: StartHub, where: tuple[float, float] = OUTSIDE) -> An
     hub = await start_hub("navixy", devices=1)
     hub.move(next(iter(hub.trackers)), *where)
     return hub
+
+
+async def shown_geofence(hass: HomeAssistant, entry: MockConfigEntry, hub: Any, label: str) -> str:
+    """The entity id of the hub's one tracker's Geofence sensor, once it shows `label`."""
+    sensor = await wait_for_entity(hass, entry, "sensor", hub.fleet_ids()[0], "geofence")
+    await wait_for(lambda: hass.states.get(sensor).state == label)
+    return sensor
 
 
 def geofence_events(hass: HomeAssistant) -> list[dict[str, Any]]:
@@ -116,9 +124,7 @@ async def test_several_geofences_at_once_the_smallest_is_shown(
     hub = await start(start_hub, DEPOT)
     hub.zones.append(navixy_zones.circle(77, "Loading bay", *DEPOT, 50))
     entry = await setup_hub("navixy", hub)
-    tracker = hub.fleet_ids()[0]
-    sensor = await wait_for_entity(hass, entry, "sensor", tracker, "geofence")
-    await wait_for(lambda: hass.states.get(sensor).state == "Loading bay")
+    sensor = await shown_geofence(hass, entry, hub, "Loading bay")
     assert hass.states.get(sensor).attributes["geofences"] == ["Loading bay", "Depot Mitte"]
 
 
@@ -129,8 +135,7 @@ async def test_a_restart_inside_a_geofence_fires_nothing(
     fired = geofence_events(hass)
     entry = await setup_hub("navixy", hub)
     tracker = hub.fleet_ids()[0]
-    sensor = await wait_for_entity(hass, entry, "sensor", tracker, "geofence")
-    await wait_for(lambda: hass.states.get(sensor).state == "Depot Mitte")
+    sensor = await shown_geofence(hass, entry, hub, "Depot Mitte")
     assert fired == []  # where it was found at setup: no event
 
     assert await hass.config_entries.async_unload(entry.entry_id)
@@ -156,9 +161,7 @@ async def test_changed_geofences_are_followed_without_events(
     hub = await start(start_hub, DEPOT)
     fired = geofence_events(hass)
     entry = await setup_hub("navixy", hub)
-    tracker = hub.fleet_ids()[0]
-    sensor = await wait_for_entity(hass, entry, "sensor", tracker, "geofence")
-    await wait_for(lambda: hass.states.get(sensor).state == "Depot Mitte")
+    sensor = await shown_geofence(hass, entry, hub, "Depot Mitte")
 
     hub.zones[0]["label"] = "Depot Alex"  # renamed in Navixy
     await wait_for(lambda: hass.states.get(sensor).state == "Depot Alex")
@@ -291,8 +294,7 @@ async def test_every_variant_shows_where_a_tracker_is(
     if not hub.zone_rights:
         assert not entity_exists(hass, entry, "sensor", tracker, "geofence")
         return
-    sensor = await wait_for_entity(hass, entry, "sensor", tracker, "geofence")
-    await wait_for(lambda: hass.states.get(sensor).state == "Tempelhofer Feld")
+    await shown_geofence(hass, entry, hub, "Tempelhofer Feld")
 
 
 async def test_diagnostics_do_not_say_which_geofence_a_tracker_is_in(
@@ -304,8 +306,7 @@ async def test_diagnostics_do_not_say_which_geofence_a_tracker_is_in(
     """A geofence's label says where a tracker is, as its position does."""
     hub = await start(start_hub, DEPOT)
     entry = await setup_hub("navixy", hub)
-    sensor = await wait_for_entity(hass, entry, "sensor", hub.fleet_ids()[0], "geofence")
-    await wait_for(lambda: hass.states.get(sensor).state == "Depot Mitte")
+    await shown_geofence(hass, entry, hub, "Depot Mitte")
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
     (device,) = diagnostics["devices"]
     assert device["values"]["geofence"] == "**REDACTED**"
