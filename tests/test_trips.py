@@ -60,24 +60,22 @@ async def start_parked(start_hub: StartHub, **options: Any) -> tuple[Any, int]:
 
 def drive(hub: Any, tracker_id: int, steps: int = 3) -> None:
     """Start, drive north for a few fixes, park (the simulator records the trip)."""
-    start = hub.user_time()
-    hub.set_state(
-        tracker_id,
-        movement_status="moving",
-        movement_status_update=start,
-        ignition=True,
-        ignition_update=start,
-    )
+    set_moving(hub, tracker_id, moving=True)
     location = hub.tracker(tracker_id).state["gps"]["location"]
     for step in range(1, steps + 1):
         hub.move(tracker_id, location["lat"] + 0.01, location["lng"], speed=30 + 10 * step)
-    end = hub.user_time()
+    set_moving(hub, tracker_id, moving=False)
+
+
+def set_moving(hub: Any, tracker_id: int, *, moving: bool) -> None:
+    """Moving with the ignition on, or parked with it off, from now (the tracker's time)."""
+    now = hub.user_time()
     hub.set_state(
         tracker_id,
-        movement_status="parked",
-        movement_status_update=end,
-        ignition=False,
-        ignition_update=end,
+        movement_status="moving" if moving else "parked",
+        movement_status_update=now,
+        ignition=moving,
+        ignition_update=now,
     )
 
 
