@@ -37,6 +37,18 @@ async def _tick(hass: HomeAssistant) -> None:
     await hass.async_block_till_done()
 
 
+async def _fixed_ago(
+    hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub, age: timedelta
+) -> tuple[Any, int, MockConfigEntry, str]:
+    """A Navixy hub of one tracker whose fix is `age` old, set up; its Position stale entity."""
+    hub = await start_hub("navixy", devices=1)
+    (tracker_id,) = hub.trackers
+    hub.move(tracker_id, 52.5, 13.4, fixed=_berlin(dt_util.utcnow() - age))
+    entry = await setup_hub("navixy", hub)
+    stale = await wait_for_entity(hass, entry, "binary_sensor", str(tracker_id), STALE)
+    return hub, tracker_id, entry, stale
+
+
 async def _check_later(hass: HomeAssistant, entry: MockConfigEntry, later: timedelta) -> None:
     """Run the check the timer runs, as it would run `later` from now."""
     coordinator_of(entry).freshness.check(dt_util.utcnow() + later)
@@ -46,12 +58,8 @@ async def _check_later(hass: HomeAssistant, entry: MockConfigEntry, later: timed
 async def test_navixy_tracker_turns_stale_and_fresh_on_its_transitions_only(
     hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
 ) -> None:
-    hub = await start_hub("navixy", devices=1)
-    (tracker_id,) = hub.trackers
-    hub.move(tracker_id, 52.5, 13.4, fixed=_berlin(dt_util.utcnow() - timedelta(hours=2)))
-    entry = await setup_hub("navixy", hub)
+    hub, tracker_id, entry, stale = await _fixed_ago(hass, start_hub, setup_hub, timedelta(hours=2))
     tracker = str(tracker_id)
-    stale = await wait_for_entity(hass, entry, "binary_sensor", tracker, STALE)
     await wait_for(lambda: hass.states.get(stale).state == STATE_ON)  # online, fix 2 h old
     assert state_of(hass, entry, "binary_sensor", tracker, STALE).attributes["device_class"] == (
         "problem"
@@ -88,11 +96,7 @@ async def test_navixy_tracker_turns_stale_and_fresh_on_its_transitions_only(
 async def test_the_limit_is_an_option_that_applies_at_the_next_check(
     hass: HomeAssistant, start_hub: StartHub, setup_hub: SetupHub
 ) -> None:
-    hub = await start_hub("navixy", devices=1)
-    (tracker_id,) = hub.trackers
-    hub.move(tracker_id, 52.5, 13.4, fixed=_berlin(dt_util.utcnow() - timedelta(minutes=10)))
-    entry = await setup_hub("navixy", hub)
-    stale = await wait_for_entity(hass, entry, "binary_sensor", str(tracker_id), STALE)
+    _, _, entry, stale = await _fixed_ago(hass, start_hub, setup_hub, timedelta(minutes=10))
     assert hass.states.get(stale).state == STATE_OFF  # 10 minutes old, 30 allowed
 
     hass.config_entries.async_update_entry(entry, options={CONF_STALE_AFTER: 5})
