@@ -67,7 +67,7 @@ from .navixy_trips import NavixyTrips
 from .navixy_zones import RELOAD_INTERVAL, fill_points, parse_zones
 from .trips import CHANNEL_TRIP, TRIP_EVENTS
 from .urls import as_websocket
-from .values import are_flags, as_float, as_number, is_int, is_number, names_by_id
+from .values import are_flags, as_float, as_number, as_text, is_int, is_number, names_by_id
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -221,17 +221,12 @@ def _model_code(item: Any) -> str | None:
     return code if isinstance(code, str) and code else None
 
 
-def _text(value: Any) -> str | None:
-    """A string with something in it, trimmed; None for anything else."""
-    return value.strip() if isinstance(value, str) and value.strip() else None
-
-
 def _tracker_model(item: Mapping[str, Any]) -> TrackerModel:
     """One list_models item: its vendor, name and the kind of tracker it is."""
     kind = item.get("type")
     return TrackerModel(
-        vendor=_text(item.get("vendor")),
-        name=_text(item.get("name")),
+        vendor=as_text(item.get("vendor")),
+        name=as_text(item.get("name")),
         category=_MODEL_CATEGORIES.get(kind) if isinstance(kind, str) else None,
     )
 
@@ -239,9 +234,9 @@ def _tracker_model(item: Mapping[str, Any]) -> TrackerModel:
 def _account_name(user: Mapping[str, Any]) -> str | None:
     """The account's name: its title, legal name, or first and last name (never the login)."""
     for key in _NAME_KEYS:
-        if (name := _text(user.get(key))) is not None:
+        if (name := as_text(user.get(key))) is not None:
             return name
-    names = (_text(user.get(key)) for key in ("first_name", "last_name"))
+    names = (as_text(user.get(key)) for key in ("first_name", "last_name"))
     return " ".join(name for name in names if name) or None
 
 

@@ -22,7 +22,7 @@ from .errors import HubError, ProtocolError
 from .memory import remembered_time
 from .navixy_account import Background, NavixyAccount
 from .trips import Trip
-from .values import as_float, is_int
+from .values import as_float, as_text, is_int
 
 SECTION: Final = "navixy_trips"
 DATE_LENGTH: Final = 19
@@ -64,10 +64,6 @@ def _stamp(state: Mapping[str, Any]) -> str | None:
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
-
-
-def _text(value: Any) -> str | None:
-    return value.strip() if isinstance(value, str) and value.strip() else None
 
 
 class NavixyTrips:
@@ -205,8 +201,8 @@ class NavixyTrips:
             distance=as_float(item.get("length")),
             max_speed=as_float(item.get("max_speed")),
             avg_speed=as_float(item.get("avg_speed")),
-            start_address=_text(item.get("start_address")),
-            end_address=_text(item.get("end_address")),
+            start_address=as_text(item.get("start_address")),
+            end_address=as_text(item.get("end_address")),
             trip_id=trip_id if is_int(trip_id := item.get("id")) else None,
         )
 

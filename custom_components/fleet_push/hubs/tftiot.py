@@ -47,7 +47,7 @@ from .redact import REDACTED, redact_text
 from .tftiot_accessories import ACCESSORY_EVENTS, CHANNEL_ACCESSORY, accessory_notice
 from .trips import CHANNEL_TRIP, TRIP_EVENTS
 from .urls import authority
-from .values import as_number, is_int, is_number, ms_time
+from .values import as_number, as_text, is_int, is_number, ms_time
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -780,11 +780,6 @@ def _hours(value: Any) -> float | None:
     return value / SECONDS_PER_HOUR if is_number(value) else None
 
 
-def _address(value: Any) -> str | None:
-    """The address, or None for the empty text the sample shows."""
-    return value.strip() if isinstance(value, str) and value.strip() else None
-
-
 def _bits(value: Any) -> tuple[bool, ...] | None:
     """Parse "1:0|2:0|3:1" as (False, False, True), ordered by port number."""
     if not isinstance(value, str) or not value:
@@ -815,7 +810,7 @@ _VALUES: Final[tuple[tuple[Field, str, Callable[[Any], Value]], ...]] = (
     (Field.ANTI_THEFT, "antithefted", _flag),
     (Field.RELAY, "relay", _flag),
     (Field.EXTERNAL_BATTERY_LOW, "is_external_battery_lower", _flag),
-    (Field.ADDRESS, "address", _address),
+    (Field.ADDRESS, "address", as_text),  # the empty text the sample shows is no address
 )
 _EXTRAS: Final = (
     ("relay", "relay"),

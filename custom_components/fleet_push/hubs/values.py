@@ -29,6 +29,11 @@ def as_number(value: Any) -> int | float | None:
     return value if type(value) in _NUMBER_TYPES else None  # is_number inline: a hot path
 
 
+def as_text(value: Any) -> str | None:
+    """A string with something in it, trimmed; None for anything else (blank included)."""
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
 def as_float(value: Any) -> float | None:
     """A JSON number as a float, or None for anything else (booleans included)."""
     return float(value) if type(value) in _NUMBER_TYPES else None
