@@ -48,6 +48,8 @@ COLUMNS = (
     ("KiB/dev", 7),
     ("floor us", 8),
     ("x floor", 7),
+    ("entity us", 9),
+    ("x entity", 8),
     ("x traccar", 9),
     ("x fed", 5),
 )
@@ -85,7 +87,7 @@ def _ratio(cpu: float, peer: Mapping[str, Any] | None) -> float | None:
 
 def _hub_row(case: Mapping[str, Any], peers: Mapping[tuple[str, int], Mapping[str, Any]]) -> str:
     cpu, size = case["cpu_us"], case["size"]
-    floor = case.get("floor_us")
+    floor, entity_floor = case.get("floor_us"), case.get("entity_floor_us")
     frame_peer = peers.get((FRAME_FOR_FRAME.get(case["hub"], ""), size))
     fed_peer = peers.get((AS_FED, size)) if case["hub"] in FRAME_FOR_FRAME else None
     return _row(
@@ -105,6 +107,8 @@ def _hub_row(case: Mapping[str, Any], peers: Mapping[tuple[str, int], Mapping[st
             _number(case["kib_per_device"], 1),
             _number(floor, 1),
             _number(cpu / floor if floor else None, 2),
+            _number(entity_floor, 1),
+            _number(cpu / entity_floor if entity_floor else None, 2),
             _number(_ratio(cpu, frame_peer), 2),
             _number(_ratio(cpu, fed_peer), 2),
         )

@@ -50,6 +50,7 @@ from .harness import (
     SimProcess,
     Timing,
     WriteRecorder,
+    entity_replayer,
     floor_calls,
     flush_delayed_saves,
     match_writes,
@@ -395,9 +396,9 @@ async def measure(
             phases.done(f"{rounds} rounds")
             figures = figures_of(hub_name, size, measured, setup, rss)
             figures["enabled_per_device"] = enabled_entities(hass, hub) / size
+            figures.update(floors_of(hass, recorder, size))
+            phases.done("floors")
             if fleet_push:
-                figures["floor_us"] = floor_of(hass, recorder, size)
-                phases.done("floor")
                 figures["stages_us"] = await stage_split(sim, recorder, size)
                 phases.done(f"{STAGE_ROUNDS} rounds split by stage")
             if size >= PACED_FROM:
@@ -426,17 +427,23 @@ async def stage_split(sim: SimProcess, recorder: WriteRecorder, size: int) -> di
     return clock.per_report(cpu, size * STAGE_ROUNDS)
 
 
-def floor_of(hass: HomeAssistant, recorder: WriteRecorder, size: int) -> float:
-    """CPU microseconds per report of the bare async_set calls of the last round's changes.
+def floors_of(hass: HomeAssistant, recorder: WriteRecorder, size: int) -> dict[str, float]:
+    """CPU microseconds per report of writing the last round's changes the cheapest ways.
 
     The recorded changes are replayed on the same entities, backwards to their old states and
     forwards again: both are real changes with the same attributes and the same listeners
-    (the zone follows every device tracker) as the writes being compared.
+    (the zone follows every device tracker) as the writes being compared. `floor_us`: bare
+    hass.states.async_set calls; `entity_floor_us`: the same writes through the least entity
+    there is (harness.ReplayEntity), Home Assistant's entity layer and nothing else.
     """
     backwards, forwards = floor_calls(recorder.changes)
     recorder.changes = []
-    seconds = replay(hass, backwards) + replay(hass, forwards)
-    return seconds / 2 / size * 1e6
+    bare = replay(hass, backwards) + replay(hass, forwards)
+    through_entities = entity_replayer(hass, forwards)
+    through_entities(backwards)  # each entity's first write: out of the timing
+    through_entities(forwards)
+    entity = through_entities(backwards) + through_entities(forwards)
+    return {"floor_us": bare / 2 / size * 1e6, "entity_floor_us": entity / 2 / size * 1e6}
 
 
 def enabled_entities(hass: HomeAssistant, hub: Hub) -> int:
