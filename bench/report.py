@@ -168,17 +168,26 @@ def _coalescing(case: Mapping[str, Any]) -> str:
 
 
 def _stages(hubs: list[dict[str, Any]]) -> list[str]:
-    """Per FleetPush case, microseconds per report of each stage and its share."""
+    """Per case, microseconds per report of each stage timed and its share.
+
+    traccar_server's cases time only its entities' writes (ha_write); the rest is "other".
+    """
     split = [case for case in hubs if case.get("stages_us")]
     if not split:
         return []
-    lines = ["", "Stages, us per report (share): " + ", ".join(STAGE_ORDER)]
+    lines = [
+        "",
+        "Stages, us per report (share): "
+        + ", ".join(STAGE_ORDER)
+        + " (traccar_server: its entities' writes and the rest)",
+    ]
     for case in split:
         stages = case["stages_us"]
         total = sum(stages.values()) or 1.0
         cells = "  ".join(
             f"{stage} {stages.get(stage, 0.0):5.1f} ({stages.get(stage, 0.0) / total:4.0%})"
             for stage in STAGE_ORDER
+            if stage in stages
         )
         lines.append(f"{case['hub']:<13} {case['size']:>6,}  {cells}")
     return lines

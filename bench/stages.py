@@ -18,11 +18,12 @@ import time
 from typing import Any
 from unittest.mock import patch
 
+from homeassistant.components.device_tracker import TrackerEntity
+from homeassistant.helpers.entity import Entity
 from homeassistant.helpers.event import _TrackStateChangeFiltered
 import orjson
 
 from custom_components.fleet_push import coordinator
-from custom_components.fleet_push.entity import FleetPushEntity
 from custom_components.fleet_push.fleet import Device
 from custom_components.fleet_push.hubs.connection import HubClient
 from custom_components.fleet_push.listeners import Listeners
@@ -43,16 +44,22 @@ TARGETS: tuple[Target, ...] = (
     (coordinator, "plausible", "merge"),
     (Device, "apply", "merge"),
     (Listeners, "device_changed", "dispatch"),
-    (FleetPushEntity, "async_write_ha_state", "ha_write"),
+    (TrackerEntity, "_async_write_ha_state", "ha_write"),
+    (Entity, "_async_write_ha_state", "ha_write"),
 )
+"""Home Assistant's write is timed where its entities do it, the tracker's zones included:
+the same two targets time traccar_server's writes (PEER_TARGETS)."""
+PEER_TARGETS: tuple[Target, ...] = TARGETS[-2:]
+"""For traccar_server: its entities' writes; the rest of its CPU is "other"."""
 
 
 class StageClock:
     """Seconds per stage, each exclusive of the stages nested in it."""
 
-    def __init__(self) -> None:
-        """Nothing timed yet."""
-        self.seconds = dict.fromkeys(STAGES, 0.0)
+    def __init__(self, targets: tuple[Target, ...] = TARGETS) -> None:
+        """Nothing timed yet; `targets` start the stages timed."""
+        self.targets = targets
+        self.seconds = {stage: 0.0 for _, _, stage in targets}
         self._stack: list[str] = []
 
     def wrap(self, function: Callable[..., Any], stage: str) -> Callable[..., Any]:
@@ -79,14 +86,16 @@ class StageClock:
     def timing(self) -> Iterator[None]:
         """Time the stages inside the block."""
         with contextlib.ExitStack() as stack:
-            for owner, name, stage in TARGETS:
+            for owner, name, stage in self.targets:
                 original = getattr(owner, name)
                 stack.enter_context(patch.object(owner, name, self.wrap(original, stage)))
             yield
 
     def per_report(self, cpu: float, reports: int) -> dict[str, float]:
         """Microseconds per report of each stage; "other" is the CPU the stages leave."""
-        split = {stage: self.seconds[stage] / reports * 1e6 for stage in STAGES[:-1]}
+        split = {
+            stage: self.seconds[stage] / reports * 1e6 for stage in STAGES if stage in self.seconds
+        }
         split["other"] = max(cpu / reports * 1e6 - sum(split.values()), 0.0)
         return split
 

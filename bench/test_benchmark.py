@@ -60,7 +60,7 @@ from .harness import (
     wait_for_entities,
 )
 from .report import ROUNDS, record
-from .stages import SetupClock, StageClock
+from .stages import PEER_TARGETS, TARGETS, SetupClock, StageClock, Target
 
 SIZES = (100, 1_000, 10_000)
 PACED_FROM = 10_000
@@ -398,9 +398,9 @@ async def measure(
             figures["enabled_per_device"] = enabled_entities(hass, hub) / size
             figures.update(floors_of(hass, recorder, size))
             phases.done("floors")
-            if fleet_push:
-                figures["stages_us"] = await stage_split(sim, recorder, size)
-                phases.done(f"{STAGE_ROUNDS} rounds split by stage")
+            targets = TARGETS if fleet_push else PEER_TARGETS
+            figures["stages_us"] = await stage_split(sim, recorder, size, targets)
+            phases.done(f"{STAGE_ROUNDS} rounds split by stage")
             if size >= PACED_FROM:
                 paced, longest_gc = await paced_latency(sim, recorder)
                 figures.update(latency_figures(paced.latencies), latency=f"{PACED_RATE:.0f}/s")
@@ -413,9 +413,11 @@ async def measure(
     return figures
 
 
-async def stage_split(sim: SimProcess, recorder: WriteRecorder, size: int) -> dict[str, float]:
+async def stage_split(
+    sim: SimProcess, recorder: WriteRecorder, size: int, targets: tuple[Target, ...]
+) -> dict[str, float]:
     """Microseconds per report of each stage of the hot path (bench/stages.py)."""
-    clock = StageClock()
+    clock = StageClock(targets)
     with clock.timing():
         cpu = time.process_time()
         for _ in range(STAGE_ROUNDS):
