@@ -21,6 +21,7 @@ from collections.abc import Callable, Collection, Mapping
 import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
+import functools
 import logging
 import math
 import re
@@ -165,7 +166,26 @@ def _flag(value: Any) -> bool | None:
 
 
 def _flags(value: Any) -> tuple[bool, ...] | None:
-    return tuple(value) if are_flags(value, MAX_PORTS) else None
+    return _shared_flags(tuple(value)) if are_flags(value, MAX_PORTS) else None
+
+
+@functools.lru_cache(maxsize=256)
+def _shared_flags(flags: tuple[bool, ...]) -> tuple[bool, ...]:
+    """One tuple for equal inputs or outputs: each tracker keeps its last (most are alike)."""
+    return flags
+
+
+@functools.lru_cache(maxsize=64)
+def _shared_text(text: str) -> str:
+    """One string for equal statuses ("active", "parked"): each tracker keeps its last."""
+    return text
+
+
+@functools.cache
+def _tracker_channels(*, alarms: bool, geofences: bool) -> frozenset[str]:
+    """One set per combination, shared by every tracker of every account."""
+    channels = CHANNELS | {CHANNEL_ALARM} if alarms else CHANNELS
+    return channels | {CHANNEL_GEOFENCE} if geofences else channels
 
 
 def _online(value: Any) -> bool | None:
@@ -394,8 +414,7 @@ class NavixyClient(HubClient):
     @property
     def _channels(self) -> frozenset[str]:
         """A tracker's channels: lifecycle, trips, alarms if read, geofences if any."""
-        channels = CHANNELS | {CHANNEL_ALARM} if self._alarms.enabled else CHANNELS
-        return channels | {CHANNEL_GEOFENCE} if self._geofences else channels
+        return _tracker_channels(alarms=self._alarms.enabled, geofences=bool(self._geofences))
 
     @property
     def time_zone(self) -> tzinfo:
@@ -969,7 +988,7 @@ class NavixyClient(HubClient):
         extras: dict[str, Any] = {"blocked": self._blocked[tracker]}
         for key in ("connection_status", "movement_status"):
             if isinstance(value := state.get(key), str):
-                extras[key] = value
+                extras[key] = _shared_text(value)
         return extras
 
     def _position(self, gps: Any) -> Position | None:
