@@ -153,11 +153,13 @@ class FleetPushEntity(Entity):
     async def async_added_to_hass(self) -> None:
         """Follow the device's updates."""
         await super().async_added_to_hass()
-        self.async_on_remove(
-            self.coordinator.listeners.add_device_listener(
-                self.device_id, self.aspects, self._handle_update
-            )
-        )
+        self.coordinator.listeners.watch(self, self.aspects)
+
+    @override
+    async def async_will_remove_from_hass(self) -> None:
+        """Stop following the device."""
+        self.coordinator.listeners.unwatch(self)
+        await super().async_will_remove_from_hass()
 
     @property
     def aspects(self) -> frozenset[str]:
@@ -166,7 +168,8 @@ class FleetPushEntity(Entity):
         return _aspects(description.field, shows_extras=description.shows_extras)
 
     @callback
-    def _handle_update(self) -> None:
+    def on_device_change(self) -> None:
+        """Write the state if what it shows changed."""
         state = self._recompute()
         if state != self._written:
             self._written = state
