@@ -93,7 +93,7 @@ class Listeners:
                 watcher.on_device_change()
 
     def everything_changed(self) -> None:
-        """Call every device listener (availability changed)."""
+        """Tell every watcher of every device (availability changed)."""
         for device_id in tuple(self._device):
             self.device_changed(device_id)
 

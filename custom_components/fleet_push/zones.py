@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 
 from homeassistant.components.zone import DATA_ZONE_ENTITY_IDS
-from homeassistant.components.zone.const import ATTR_PASSIVE, ATTR_RADIUS
+from homeassistant.components.zone.const import ATTR_RADIUS
 from homeassistant.const import ATTR_LATITUDE, ATTR_LONGITUDE, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant, State
 from homeassistant.util.location import distance
@@ -41,7 +41,7 @@ def earth_point(latitude: float, longitude: float) -> tuple[float, float, float]
 class _Zone:
     """One zone as last seen: its state, its centre in space, its radius."""
 
-    __slots__ = ("latitude", "longitude", "passive", "point", "radius", "state")
+    __slots__ = ("latitude", "longitude", "point", "radius", "state")
 
     def __init__(self, state: State) -> None:
         """Read what the test needs from the zone's state, once per state."""
@@ -50,7 +50,6 @@ class _Zone:
         self.latitude: float = attributes[ATTR_LATITUDE]
         self.longitude: float = attributes[ATTR_LONGITUDE]
         self.radius: float = attributes[ATTR_RADIUS]
-        self.passive = bool(attributes.get(ATTR_PASSIVE))
         self.point = earth_point(self.latitude, self.longitude)
 
 
