@@ -410,14 +410,10 @@ def entity_replayer(
     # Home Assistant warns once per entity written without a platform: a line per entity.
     logging.getLogger("homeassistant.helpers.entity").addFilter(_no_platform_warning)
 
-    def replay_calls(calls: list[tuple[str, str, dict[str, Any]]]) -> float:
-        gc.collect()
-        start = time.process_time()
-        for entity_id, state, attributes in calls:
-            entities[entity_id].show(state, attributes)
-        return time.process_time() - start
+    def show(entity_id: str, state: str, attributes: dict[str, Any]) -> None:
+        entities[entity_id].show(state, attributes)
 
-    return replay_calls
+    return lambda calls: _timed(show, calls)
 
 
 def _no_platform_warning(record: logging.LogRecord) -> bool:
@@ -426,14 +422,21 @@ def _no_platform_warning(record: logging.LogRecord) -> bool:
 
 
 def replay(hass: HomeAssistant, calls: list[tuple[str, str, dict[str, Any]]]) -> float:
-    """Make the bare hass.states.async_set calls; return their CPU seconds.
+    """Make the bare hass.states.async_set calls; return their CPU seconds."""
+    return _timed(hass.states.async_set, calls)
+
+
+def _timed(
+    write: Callable[[str, str, dict[str, Any]], None],
+    calls: list[tuple[str, str, dict[str, Any]]],
+) -> float:
+    """The CPU seconds of making the writes.
 
     The garbage left by what ran before is collected first: at 10,000 devices a full
     collection owed by the rounds took longer than the replay itself when it fell inside.
     """
-    async_set: Callable[..., None] = hass.states.async_set
     gc.collect()
     start = time.process_time()
     for entity_id, state, attributes in calls:
-        async_set(entity_id, state, attributes)
+        write(entity_id, state, attributes)
     return time.process_time() - start

@@ -185,7 +185,7 @@ def _stages(hubs: list[dict[str, Any]]) -> list[str]:
         stages = case["stages_us"]
         total = sum(stages.values()) or 1.0
         cells = "  ".join(
-            f"{stage} {stages.get(stage, 0.0):5.1f} ({stages.get(stage, 0.0) / total:4.0%})"
+            f"{stage} {stages[stage]:5.1f} ({stages[stage] / total:4.0%})"
             for stage in STAGE_ORDER
             if stage in stages
         )
